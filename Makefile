@@ -1,0 +1,54 @@
+# voxgate: `make run` serves the shipped offline config; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+TORCH_VERSION := 2.13.0
+# llama-cpp-python builds from source; skip the parts voxgate does not use.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+CONFIG ?= config/ai_backend.yaml
+
+.PHONY: install install-dev run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel setuptools
+
+# torch is pinned and installed first: an unpinned torch pulls a multi-GB CUDA build.
+$(VENV)/.torch: | $(BIN)/python
+	$(PIP) install --quiet torch==$(TORCH_VERSION)
+	touch $@
+
+$(VENV)/.embedded: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[embedded]"
+	touch $@
+
+$(VENV)/.all: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.embedded
+
+install-dev: $(VENV)/.all
+
+run: install
+	$(BIN)/voxgate serve --config $(CONFIG)
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The HTTP API: an OpenAI-compatible data plane plus control, health and metrics routes."""

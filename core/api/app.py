@@ -1,0 +1,93 @@
+"""Building the ASGI application from an explicit runtime (no module-level state)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
+
+from core.api.errors import ApiError, handle_exception
+from core.api.middleware import GatewayMiddleware
+from core.api.routes import chat, control, embeddings, health, models, speech, transcription, voices
+from core.engines.errors import EngineError
+from core.routing.errors import RoutingError
+from core.runtime.runtime import Runtime
+from core.runtime.watcher import install_sighup, watch_config_file
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        *health.routes,
+        *control.routes,
+        *models.routes,
+        *chat.routes,
+        *embeddings.routes,
+        *speech.routes,
+        *transcription.routes,
+        *voices.routes,
+    ]
+
+
+def create_app(
+    runtime: Runtime, *, manage_runtime: bool = True, watch: bool | None = None
+) -> Starlette:
+    """The gateway's ASGI app, for a runtime that has been started.
+
+    With ``manage_runtime`` the app's lifespan watches the config file, handles SIGHUP and, on
+    shutdown, drains requests and closes engines. Tests that manage the runtime themselves pass
+    ``manage_runtime=False``.
+    """
+    config = runtime.config.config
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not manage_runtime:
+            yield
+            return
+        stop = asyncio.Event()
+        watcher: asyncio.Task[None] | None = None
+        if watch if watch is not None else config.reload.watch:
+            watcher = asyncio.create_task(
+                watch_config_file(runtime, config.reload.debounce, stop), name="config-watch"
+            )
+        install_sighup(runtime)
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watcher
+            await runtime.shutdown(runtime.config.config.server.drain_timeout)
+
+    middleware = []
+    if config.server.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=config.server.cors_origins,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["x-voxgate-engine", "x-voxgate-fallback", "x-request-id"],
+            )
+        )
+    middleware.append(Middleware(GatewayMiddleware, runtime=runtime))
+    handled: list[type[Exception]] = [ApiError, EngineError, RoutingError, HTTPException]
+    app = Starlette(
+        routes=api_routes(),
+        middleware=middleware,
+        exception_handlers={
+            **{cls: handle_exception for cls in handled},
+            Exception: handle_exception,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,110 @@
+"""OpenAI-shaped error responses: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.engines.errors import EngineError, InvalidRequest
+from core.routing.errors import AllEnginesFailed, RoutingError, StreamInterrupted, UnknownModel
+
+log = structlog.get_logger(__name__)
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class ApiError(Exception):
+    """An error the client should see, with the status that describes it."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+
+def error_body(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "server_error"),
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(status, message, param, code), status_code=status, headers=headers
+    )
+
+
+def bad_request(message: str, param: str | None = None, code: str = "invalid_value") -> ApiError:
+    return ApiError(400, message, param=param, code=code)
+
+
+def as_api_error(exc: BaseException) -> ApiError:
+    """Translate a failure from anywhere below the API into what the client is told."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, InvalidRequest):
+        return ApiError(exc.status, exc.message, param=exc.param, code="invalid_value")
+    if isinstance(exc, UnknownModel):
+        return ApiError(404, exc.message, param="model", code="model_not_found")
+    if isinstance(exc, AllEnginesFailed):
+        headers = {"x-voxgate-fallback": ", ".join(a.header() for a in exc.attempts)}
+        code = "engines_overloaded" if exc.status == 429 else "engines_unavailable"
+        return ApiError(exc.status, exc.message, code=code, headers=headers)
+    if isinstance(exc, StreamInterrupted):
+        return ApiError(502, exc.message, code="stream_interrupted")
+    if isinstance(exc, RoutingError):
+        return ApiError(exc.status, exc.message, code="no_engine")
+    if isinstance(exc, EngineError):
+        return ApiError(502, exc.message, code=exc.kind)
+    if isinstance(exc, HTTPException):
+        return ApiError(exc.status_code, str(exc.detail))
+    return ApiError(500, "internal error; see the server log", code="internal_error")
+
+
+async def handle_exception(request: Request, exc: Exception) -> Response:
+    error = as_api_error(exc)
+    if error.status >= 500 and not isinstance(exc, RoutingError | EngineError):
+        log.exception("api.unhandled", path=request.url.path, exc_info=exc)
+    return error_response(
+        error.status, error.message, param=error.param, code=error.code, headers=error.headers
+    )

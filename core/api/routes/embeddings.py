@@ -1,0 +1,85 @@
+"""``POST /v1/embeddings``: a string or a list of strings, floats or base64."""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.api.bodies import read_json
+from core.api.context import generation_of, limits_of
+from core.api.errors import ApiError
+from core.api.routing_headers import engine_headers
+from core.engines.base import Capability
+from core.engines.embeddings import Embeddings, EmbeddingsEngine
+
+MAX_INPUTS = 2048
+
+
+class EmbeddingsBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    input: str | list[str] | list[int] | list[list[int]]
+    model: str | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
+
+    def texts(self) -> list[str]:
+        if isinstance(self.input, str):
+            texts = [self.input]
+        elif all(isinstance(item, str) for item in self.input):
+            texts = [str(item) for item in self.input]
+        else:
+            raise ApiError(400, "token-array input is not supported; send text", param="input")
+        if not texts:
+            raise ApiError(400, "input must not be empty", param="input")
+        if len(texts) > MAX_INPUTS:
+            raise ApiError(400, f"at most {MAX_INPUTS} inputs per request", param="input")
+        if any(not t for t in texts):
+            raise ApiError(400, "input strings must not be empty", param="input")
+        return texts
+
+
+async def create_embeddings(request: Request) -> Response:
+    body = await read_json(request, EmbeddingsBody, limits_of(request).max_request_bytes)
+    texts = body.texts()
+
+    async def run(engine: EmbeddingsEngine) -> Embeddings:
+        return await engine.embed(texts)
+
+    routed = await generation_of(request).router.call(Capability.EMBEDDINGS, body.model, run)
+    vectors = np.asarray(routed.value.vectors, dtype=np.float32)
+    if body.dimensions is not None:
+        if body.dimensions > vectors.shape[1]:
+            raise ApiError(
+                400, f"dimensions must be <= {vectors.shape[1]} for this model", param="dimensions"
+            )
+        # Shortened embeddings are re-normalised, as Matryoshka-style truncation expects.
+        vectors = vectors[:, : body.dimensions]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1, norms)
+    data = []
+    for index, vector in enumerate(vectors):
+        embedding: list[float] | str
+        if body.encoding_format == "base64":
+            embedding = base64.b64encode(vector.astype("<f4").tobytes()).decode()
+        else:
+            embedding = vector.tolist()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = routed.value.prompt_tokens
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "model": body.model or routed.engine,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+        headers=engine_headers(routed.engine, routed.attempts),
+    )
+
+
+routes = [Route("/v1/embeddings", create_embeddings, methods=["POST"])]

@@ -1,0 +1,159 @@
+"""``POST /v1/audio/speech``: text to audio, streamed to the client as it is synthesized."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from core.api.bodies import read_json
+from core.api.context import generation_of, limits_of
+from core.api.errors import ApiError
+from core.api.routing_headers import engine_headers
+from core.api.sse import event, sse_response
+from core.api.voice_choice import VoiceChooser
+from core.audio.chunk import AudioChunk
+from core.audio.encode import (
+    OUTPUT_FORMATS,
+    StreamEncoder,
+    available_formats,
+    content_type,
+    open_encoder,
+)
+from core.engines.base import Capability
+from core.engines.tts import SpeechRequest, TTSEngine
+from core.routing.router import RoutedStream
+from core.runtime.generation import Generation
+
+# Encoders that do real codec work run in a thread; wav/pcm/G.711 are cheap enough inline.
+_THREADED = frozenset({"mp3", "opus", "aac", "flac"})
+
+
+class VoiceRef(BaseModel):
+    id: str
+
+
+class SpeechBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    input: str
+    voice: str | VoiceRef | None = None
+    response_format: str = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    instructions: str | None = Field(None, max_length=4096)
+    stream_format: Literal["audio", "sse"] = "audio"
+    language: str | None = None
+
+    def voice_id(self) -> str | None:
+        return self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
+
+
+def _check(body: SpeechBody, max_chars: int) -> str:
+    text = body.input.strip()
+    if not text:
+        raise ApiError(400, "input must contain text to speak", param="input", code="empty_input")
+    if len(body.input) > max_chars:
+        raise ApiError(
+            413,
+            f"input is longer than the limit of {max_chars} characters",
+            param="input",
+            code="input_too_long",
+        )
+    fmt = body.response_format
+    if fmt not in OUTPUT_FORMATS:
+        raise ApiError(
+            400,
+            f"response_format must be one of {', '.join(OUTPUT_FORMATS)}",
+            param="response_format",
+        )
+    if fmt not in available_formats():
+        raise ApiError(
+            400,
+            f"response_format {fmt!r} needs an encoder that is not installed "
+            f"(available: {', '.join(available_formats())})",
+            param="response_format",
+            code="unsupported_format",
+        )
+    return text
+
+
+async def synthesize(
+    generation: Generation, body: SpeechBody, text: str
+) -> tuple[RoutedStream[AudioChunk], VoiceChooser]:
+    """Route a speech request; the chooser records which voice each engine was given."""
+    chooser = VoiceChooser(generation, body.voice_id())
+
+    async def run(engine: TTSEngine) -> AsyncIterator[AudioChunk]:
+        request = await chooser.request_for(
+            engine,
+            SpeechRequest(
+                text=text,
+                speed=body.speed,
+                instructions=body.instructions,
+                language=body.language,
+                options=dict(body.model_extra or {}),
+            ),
+        )
+        async for chunk in engine.synthesize(request):
+            yield chunk
+
+    stream = await generation.router.stream(Capability.TTS, body.model, run)
+    return stream, chooser
+
+
+async def encode_stream(
+    stream: AsyncIterator[AudioChunk], encoder: StreamEncoder, threaded: bool
+) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        data = await asyncio.to_thread(encoder.encode, chunk) if threaded else encoder.encode(chunk)
+        if data:
+            yield data
+    tail = await asyncio.to_thread(encoder.finish) if threaded else encoder.finish()
+    if tail:
+        yield tail
+
+
+async def create_speech(request: Request) -> Response:
+    limits = limits_of(request)
+    body = await read_json(request, SpeechBody, limits.max_request_bytes)
+    text = _check(body, limits.max_speech_chars)
+    stream, chooser = await synthesize(generation_of(request), body, text)
+    first = stream.first
+    encoder = open_encoder(body.response_format, first.sample_rate if first else 24000)
+    threaded = body.response_format in _THREADED
+    headers = engine_headers(stream.engine, stream.attempts)
+    headers.update(chooser.headers(stream.engine))
+    headers["x-sample-rate"] = str(encoder.sample_rate)
+
+    if body.stream_format == "sse":
+
+        async def sse() -> AsyncIterator[bytes]:
+            total = 0
+            async for data in encode_stream(stream, encoder, threaded):
+                total += len(data)
+                yield event(
+                    {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+                )
+            usage: dict[str, Any] = {
+                "input_tokens": len(text),
+                "output_tokens": total,
+                "total_tokens": len(text) + total,
+            }
+            yield event({"type": "speech.audio.done", "usage": usage})
+
+        return sse_response(sse(), headers)
+
+    return StreamingResponse(
+        encode_stream(stream, encoder, threaded),
+        media_type=content_type(body.response_format),
+        headers=headers,
+    )
+
+
+routes = [Route("/v1/audio/speech", create_speech, methods=["POST"])]

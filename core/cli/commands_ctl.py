@@ -1,0 +1,87 @@
+"""``voxgate ctl status|reload``: talk to a running daemon's control endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import httpx
+
+from core.cli.output import emit_json, fail, say
+
+
+def default_url() -> str:
+    return os.environ.get("VOXGATE_URL", "http://127.0.0.1:8765")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("ctl", help="control a running daemon")
+    parser.add_argument(
+        "--url", default=None, help="daemon URL (default: $VOXGATE_URL or http://127.0.0.1:8765)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    sub = parser.add_subparsers(dest="ctl_command", metavar="ACTION", required=True)
+    sub.add_parser("status", help="engines, routes and the last reload").set_defaults(
+        handler=status_command
+    )
+    sub.add_parser("reload", help="re-read the config file now").set_defaults(
+        handler=reload_command
+    )
+
+
+def _client(args: argparse.Namespace) -> httpx.Client:
+    headers = {}
+    token = os.environ.get("VOXGATE_CONTROL_TOKEN")
+    if token:
+        headers["x-voxgate-control-token"] = token
+    return httpx.Client(base_url=args.url or default_url(), headers=headers, timeout=60)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    try:
+        with _client(args) as client:
+            response = client.get("/control/status")
+    except httpx.HTTPError as exc:
+        return fail(f"cannot reach the daemon: {exc}")
+    if response.status_code != 200:
+        return fail(f"status failed ({response.status_code}): {response.text}")
+    data = response.json()
+    if args.json:
+        emit_json(data)
+        return 0
+    say(f"mode {data['mode']}  config {data['config']['file']}  generation {data['generation']}")
+    for capability, route in data["routes"].items():
+        chain = " -> ".join(f"{c['engine']}[{c['state']}]" for c in route["chain"]) or "(none)"
+        say(f"  {capability:<11} {'ready' if route['ready'] else 'NOT READY':<9} {chain}")
+    for name, engine in data["engines"].items():
+        error = f"  last error: {engine['last_error']}" if engine["last_error"] else ""
+        say(f"  engine {name:<18} {engine['state']:<14} served {engine['served']}{error}")
+    for failure in data["plugins"]["failed"]:
+        say(f"  plugin FAILED {failure['plugin']}: {failure['error']}")
+    last = data.get("last_reload")
+    if last:
+        say(f"  last reload: {'ok' if last['ok'] else 'FAILED'} ({last['trigger']})")
+    return 0
+
+
+def reload_command(args: argparse.Namespace) -> int:
+    try:
+        with _client(args) as client:
+            response = client.post("/control/reload")
+    except httpx.HTTPError as exc:
+        return fail(f"cannot reach the daemon: {exc}")
+    data = response.json()
+    if args.json:
+        emit_json(data)
+    elif data.get("ok"):
+        say(
+            f"reloaded: generation {data['generation']}, added {data['added']}, "
+            f"changed {data['changed']}, removed {data['removed']}"
+        )
+    else:
+        issues = (data.get("error") or {}).get("issues", [])
+        for issue in issues:
+            say(f"  line {issue.get('line')}: {issue['path']}: {issue['message']}")
+        return fail("reload failed; the previous configuration keeps serving")
+    return 0 if data.get("ok") else 1

@@ -1,0 +1,40 @@
+"""``voxgate``: serve the daemon, check configs, list plugins, talk to a running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.cli import commands_config, commands_ctl, commands_plugins, commands_serve
+
+#: Each module adds its sub-commands with ``register(subparsers)``.
+COMMAND_MODULES = (commands_serve, commands_config, commands_plugins, commands_ctl)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxgate",
+        description="Local-first voice AI gateway with an OpenAI-compatible API.",
+    )
+    parser.add_argument("--version", action="version", version=f"voxgate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Checking a loaded config against the plugins found, and working out each route's chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.config.errors import ConfigError, ConfigIssue
+from core.config.loader import LoadedConfig, issues_from_validation, line_for
+from core.config.paths import default_data_dir
+from core.config.schema import ROUTE_NAMES, AppConfig, EnginePolicy, EngineSpec, Mode
+from core.engines.base import Capability, EngineSettings, Location
+from core.plugins import EngineEntry, PluginCatalog
+
+
+@dataclass(frozen=True)
+class ResolvedEngine:
+    name: str
+    spec: EngineSpec
+    entry: EngineEntry
+    settings: EngineSettings
+    location: Location
+    policy: EnginePolicy
+    #: Identity of what gets loaded; an engine whose fingerprint is unchanged survives a reload.
+    fingerprint: str
+
+    @property
+    def capability(self) -> Capability:
+        return self.spec.capability
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    config: AppConfig
+    source: str
+    sha256: str
+    engines: dict[str, ResolvedEngine]
+    #: Each route's chain after ``mode`` filtering, in the order it will be tried.
+    chains: dict[Capability, list[str]]
+    #: Each route's chain as written.
+    declared_chains: dict[Capability, list[str]]
+    data_dir: Path
+    models_dir: Path
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def mode(self) -> Mode:
+        return self.config.mode
+
+    def alias_target(self, name: str) -> str | None:
+        return self.config.aliases.get(name)
+
+
+def filter_chain(names: list[str], engines: dict[str, ResolvedEngine], mode: Mode) -> list[str]:
+    """local keeps local engines, api keeps cloud ones, hybrid keeps both with local first."""
+    local = [n for n in names if engines[n].location == "local"]
+    cloud = [n for n in names if engines[n].location == "cloud"]
+    if mode is Mode.LOCAL:
+        return local
+    if mode is Mode.API:
+        return cloud
+    return local + cloud
+
+
+def _fingerprint(spec: EngineSpec, entry: EngineEntry, settings: EngineSettings) -> str:
+    identity: dict[str, Any] = {
+        "capability": spec.capability.value,
+        "engine": spec.engine,
+        "class": f"{entry.cls.__module__}.{entry.cls.__qualname__}",
+        "plugin": entry.plugin,
+        "settings": settings.model_dump(mode="json"),
+        "location": spec.location,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _missing_engine_message(catalog: PluginCatalog, capability: Capability, name: str) -> str:
+    available = ", ".join(catalog.engine_names(capability)) or "none"
+    message = f"no {capability.value} engine named {name!r} (available: {available})"
+    if catalog.failures:
+        failed = "; ".join(f"{f.plugin}: {f.error}" for f in catalog.failures)
+        message += f"; plugins that failed to load: {failed}"
+    return message
+
+
+def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConfig:
+    """Validate engines against the plugin catalog and compute the chains.
+
+    Raises :class:`ConfigError` with every problem found, each naming its YAML path.
+    """
+    config, lines = loaded.config, loaded.lines
+    issues: list[ConfigIssue] = []
+
+    def issue(path: list[str], message: str) -> None:
+        issues.append(ConfigIssue(".".join(path), message, line_for(lines, path)))
+
+    engines: dict[str, ResolvedEngine] = {}
+    for name, spec in config.engines.items():
+        if name in ROUTE_NAMES:
+            issue(["engines", name], "an engine may not be named like a route")
+            continue
+        entry = catalog.engine(spec.capability, spec.engine)
+        if entry is None:
+            issue(
+                ["engines", name, "engine"],
+                _missing_engine_message(catalog, spec.capability, spec.engine),
+            )
+            continue
+        try:
+            settings = entry.cls.Settings(**spec.settings)
+        except ValidationError as exc:
+            issues.extend(issues_from_validation(exc, lines, ["engines", name, "settings"]))
+            continue
+        engines[name] = ResolvedEngine(
+            name=name,
+            spec=spec,
+            entry=entry,
+            settings=settings,
+            location=spec.location or entry.cls.location,
+            policy=config.policy.for_engine(name),
+            fingerprint=_fingerprint(spec, entry, settings),
+        )
+
+    for capability, chain in config.routes.items():
+        seen: set[str] = set()
+        for index, name in enumerate(chain):
+            path = ["routes", capability.value, str(index)]
+            spec = config.engines.get(name)
+            if spec is None:
+                issue(path, f"unknown engine {name!r} (define it under engines:)")
+            elif spec.capability != capability:
+                issue(path, f"{name!r} is a {spec.capability.value} engine, not {capability.value}")
+            elif name in seen:
+                issue(path, f"{name!r} is listed twice")
+            seen.add(name)
+    for alias, target in config.aliases.items():
+        if target not in ROUTE_NAMES and target not in config.engines:
+            issue(["aliases", alias], f"{target!r} is neither a route nor an engine")
+        if alias in config.engines or alias in ROUTE_NAMES:
+            issue(["aliases", alias], "an alias may not reuse a route or engine name")
+    for name in config.policy.engines:
+        if name not in config.engines:
+            issue(["policy", "engines", name], "unknown engine")
+    if issues:
+        raise ConfigError(issues, loaded.source)
+
+    declared = {cap: list(chain) for cap, chain in config.routes.items()}
+    chains: dict[Capability, list[str]] = {}
+    warnings: list[str] = []
+    for capability, chain in declared.items():
+        chains[capability] = filter_chain(chain, engines, config.mode)
+        if chain and not chains[capability]:
+            warnings.append(
+                f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine to serve it"
+            )
+
+    data_dir = (config.data_dir or default_data_dir()).expanduser()
+    models_dir = (config.models_dir or data_dir / "models").expanduser()
+    return ResolvedConfig(
+        config=config,
+        source=loaded.source,
+        sha256=loaded.sha256,
+        engines=engines,
+        chains=chains,
+        declared_chains=declared,
+        data_dir=data_dir,
+        models_dir=models_dir,
+        warnings=warnings,
+    )

@@ -1,0 +1,195 @@
+"""The schema of ``config/ai_backend.yaml``.
+
+Every block rejects unknown keys so a typo is an error, not a silently ignored setting. Secrets are
+never written here: the YAML names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.config.types import ByteSize, Duration
+from core.engines.base import Capability, Location
+
+
+class Mode(StrEnum):
+    LOCAL = "local"
+    API = "api"
+    HYBRID = "hybrid"
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineSpec(Block):
+    """One named engine instance: which plugin engine, and its settings."""
+
+    capability: Capability
+    #: The engine's registered name (``voxgate plugins`` lists them).
+    engine: str
+    #: The engine's own settings, validated by its ``Settings`` model.
+    settings: dict[str, Any] = Field(default_factory=dict)
+    #: Override where the engine counts as running (e.g. a cloud engine pointed at a LAN server).
+    location: Location | None = None
+    #: Load at start (and warm on reload) instead of on first use.
+    preload: bool = False
+    #: Unload after this long without requests; unset keeps the engine loaded.
+    keep_alive: Duration | None = None
+    #: Maps requested voice ids to this engine's voices, used when a TTS request falls back here.
+    voice_map: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+
+class BreakerPolicy(Block):
+    #: Consecutive failures that open the breaker.
+    failures: int = Field(3, ge=1)
+    #: How long an open breaker skips the engine before a half-open probe.
+    cooldown: Duration = Field(30.0, gt=0)
+    #: Cooldown doubles after each failed probe, up to this.
+    max_cooldown: Duration = Field(300.0, gt=0)
+
+
+class CapabilityPolicy(Block):
+    """Overrides for one capability; unset fields fall back to the policy's defaults."""
+
+    timeout: Duration | None = Field(None, gt=0)
+    total_timeout: Duration | None = Field(None, gt=0)
+    retries: int | None = Field(None, ge=0, le=5)
+
+
+class EnginePolicy(Block):
+    #: Requests the engine runs at once; default is the engine's own (1 for llama.cpp).
+    max_concurrency: int | None = Field(None, ge=1)
+    #: Requests allowed to wait for a slot; beyond it the engine refuses (and the chain moves on).
+    max_queue: int = Field(16, ge=0)
+    timeout: Duration | None = Field(None, gt=0)
+
+
+class Policy(Block):
+    #: Time allowed for an engine's first result (first chunk when streaming).
+    timeout: Duration = Field(30.0, gt=0)
+    #: Time allowed for a whole request on one engine; unset means no limit after the first chunk.
+    total_timeout: Duration | None = Field(None, gt=0)
+    #: Extra attempts on the same engine for retryable failures before falling back.
+    retries: int = Field(0, ge=0, le=5)
+    retry_backoff: Duration = Field(0.05, ge=0)
+    breaker: BreakerPolicy = BreakerPolicy()
+    stt: CapabilityPolicy = CapabilityPolicy()
+    tts: CapabilityPolicy = CapabilityPolicy()
+    llm: CapabilityPolicy = CapabilityPolicy()
+    embeddings: CapabilityPolicy = CapabilityPolicy()
+    rag: CapabilityPolicy = CapabilityPolicy()
+    vad: CapabilityPolicy = CapabilityPolicy()
+    engines: dict[str, EnginePolicy] = Field(default_factory=dict)
+
+    def for_capability(self, capability: Capability) -> CapabilityPolicy:
+        override: CapabilityPolicy = getattr(self, capability.value)
+        return CapabilityPolicy(
+            timeout=override.timeout or self.timeout,
+            total_timeout=override.total_timeout or self.total_timeout,
+            retries=self.retries if override.retries is None else override.retries,
+        )
+
+    def for_engine(self, name: str) -> EnginePolicy:
+        return self.engines.get(name, EnginePolicy())
+
+
+class ServerConfig(Block):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    #: On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    drain_timeout: Duration = Field(30.0, ge=0)
+    #: Origins allowed by CORS (browser apps); empty disables CORS headers.
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class LimitsConfig(Block):
+    max_upload_bytes: ByteSize = Field(25_000_000, gt=0)
+    max_speech_chars: int = Field(4096, gt=0)
+    max_request_bytes: ByteSize = Field(2_000_000, gt=0)
+    max_audio_seconds: Duration = Field(3600.0, gt=0)
+
+
+class AuthConfig(Block):
+    #: Environment variable holding comma-separated API keys; unset or empty means no auth.
+    api_keys_env: str = "VOXGATE_API_KEYS"
+    #: Environment variable holding the control token that lets non-loopback clients use /control.
+    control_token_env: str = "VOXGATE_CONTROL_TOKEN"
+
+
+class PluginsConfig(Block):
+    disabled: list[str] = Field(default_factory=list)
+
+
+class ReloadConfig(Block):
+    #: Reload when the YAML file changes on disk.
+    watch: bool = True
+    debounce: Duration = Field(0.3, ge=0)
+
+
+class LoggingConfig(Block):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    #: ``auto`` writes JSON lines unless stderr is a terminal.
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class VoicesConfig(Block):
+    #: Voice names clients ask for (OpenAI's alloy, echo, ...) mapped to voice ids.
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+ROUTE_NAMES = tuple(c.value for c in Capability)
+
+
+class AppConfig(BaseSettings):
+    """The whole file. Environment variables override it: ``VOXGATE_MODE=api``,
+    ``VOXGATE_SERVER__PORT=9000``, ``VOXGATE_ENGINES__WHISPER__PRELOAD=true``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    mode: Mode = Mode.HYBRID
+    data_dir: Path | None = None
+    models_dir: Path | None = None
+    server: ServerConfig = ServerConfig()
+    limits: LimitsConfig = LimitsConfig()
+    auth: AuthConfig = AuthConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    reload: ReloadConfig = ReloadConfig()
+    logging: LoggingConfig = LoggingConfig()
+    policy: Policy = Policy()
+    engines: dict[str, EngineSpec] = Field(default_factory=dict)
+    routes: dict[Capability, list[str]] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    voices: VoicesConfig = VoicesConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML arrives as init kwargs; the environment must win over it.
+        return env_settings, init_settings
+
+    @field_validator("engines")
+    @classmethod
+    def _engine_names(cls, engines: dict[str, EngineSpec]) -> dict[str, EngineSpec]:
+        for name in engines:
+            if not name or name in ROUTE_NAMES:
+                raise ValueError(f"engine name {name!r} is empty or clashes with a route name")
+        return engines

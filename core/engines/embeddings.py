@@ -1,0 +1,26 @@
+"""Text embedding engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from core.engines.base import Capability, Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+class EmbeddingsEngine(Engine):
+    capability: ClassVar[Capability] = Capability.EMBEDDINGS
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        """Embed a batch of texts; vectors come back in input order."""
+        raise NotImplementedError
+
+    def dimensions(self) -> int | None:
+        """Vector size, when known before the first call."""
+        return None

@@ -1,0 +1,68 @@
+"""Prometheus metrics, kept in a registry owned by one runtime (no process-wide globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "voxgate_requests",
+            "Routed requests by capability, serving engine and outcome.",
+            ["capability", "engine", "outcome"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "voxgate_request_seconds",
+            "Time until an engine produced its result (first chunk when streaming).",
+            ["capability", "engine"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "voxgate_fallbacks",
+            "Times a request moved past an engine in its chain.",
+            ["capability", "engine", "reason"],
+            registry=r,
+        )
+        self.breaker_trips = Counter(
+            "voxgate_breaker_trips", "Circuit breakers opened.", ["engine"], registry=r
+        )
+        self.engine_loads = Counter(
+            "voxgate_engine_loads", "Engine loads by outcome.", ["engine", "outcome"], registry=r
+        )
+        self.engine_load_seconds = Histogram(
+            "voxgate_engine_load_seconds",
+            "Time to load an engine.",
+            ["engine"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engines_loaded = Gauge(
+            "voxgate_engines_loaded", "Engines currently loaded.", registry=r
+        )
+        self.reloads = Counter(
+            "voxgate_config_reloads", "Configuration reloads by outcome.", ["outcome"], registry=r
+        )
+        self.http_requests = Counter(
+            "voxgate_http_requests",
+            "HTTP requests by route template and status.",
+            ["method", "path", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "voxgate_http_request_seconds",
+            "HTTP time until the response headers were sent.",
+            ["path"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("voxgate_in_flight_requests", "Requests being served.", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""Routing: chains of engines with timeouts, retries, circuit breakers and fallback."""

@@ -1,0 +1,379 @@
+"""Routing one request along its engine chain.
+
+For each engine in order: skip it cheaply if its breaker is open; otherwise run the call with
+the capability's timeout and retries. A retryable failure moves on to the next engine; a client
+error (``InvalidRequest``) goes straight back to the caller. Streams fall back only until their
+first chunk: once a chunk has left, a failure ends the stream with :class:`StreamInterrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import structlog
+
+from core.config.resolve import ResolvedConfig
+from core.config.schema import CapabilityPolicy
+from core.engines.base import Capability, Engine
+from core.engines.errors import EngineError, EngineTimeout, InvalidRequest
+from core.observability.metrics import Metrics
+from core.routing.errors import (
+    AllEnginesFailed,
+    Attempt,
+    NoEngineAvailable,
+    StreamInterrupted,
+    UnknownModel,
+)
+from core.runtime.slot import EngineSlot
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Engine)
+
+
+@dataclass(frozen=True)
+class Chain:
+    capability: Capability
+    slots: tuple[EngineSlot, ...]
+    #: True when the request named one engine: no fallback beyond it.
+    pinned: bool = False
+
+
+@dataclass
+class Routed(Generic[T]):
+    value: T
+    engine: str
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.attempts)
+
+
+class RoutedStream(Generic[T]):
+    """An engine's stream whose first item has already arrived (so headers can name the engine).
+
+    Iterate it once. Leaving early (client gone) closes the engine's stream and frees its slot.
+    """
+
+    def __init__(
+        self,
+        engine: str,
+        attempts: list[Attempt],
+        first: list[T],
+        rest: AsyncIterator[T],
+        slot: EngineSlot,
+        exit_stack: contextlib.AsyncExitStack,
+        policy: CapabilityPolicy,
+        on_done: Callable[[], None],
+    ) -> None:
+        self.engine = engine
+        self.attempts = attempts
+        self._first = first
+        self._rest = rest
+        self._slot = slot
+        self._stack = exit_stack
+        self._policy = policy
+        self._on_done = on_done
+        self._started = time.monotonic()
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.attempts)
+
+    @property
+    def first(self) -> T | None:
+        """The first item, already received (``None`` for an empty stream)."""
+        return self._first[0] if self._first else None
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        try:
+            for item in self._first:
+                yield item
+            while True:
+                try:
+                    item = await self._next()
+                except StopAsyncIteration:
+                    break
+                yield item
+        finally:
+            await self.aclose()
+
+    async def _next(self) -> T:
+        total = self._policy.total_timeout
+        if total is None:
+            return await self._guard(anext(self._rest))
+        remaining = total - (time.monotonic() - self._started)
+        try:
+            return await asyncio.wait_for(self._guard(anext(self._rest)), max(remaining, 0.001))
+        except TimeoutError:
+            self._slot.breaker.record_failure()
+            raise StreamInterrupted(self.engine, f"exceeded total timeout of {total}s") from None
+
+    async def _guard(self, step: Awaitable[T]) -> T:
+        try:
+            return await step
+        except (StopAsyncIteration, asyncio.CancelledError, StreamInterrupted):
+            raise
+        except InvalidRequest:
+            raise
+        except Exception as exc:
+            tripped = self._slot.breaker.record_failure(getattr(exc, "retry_after", None))
+            log.warning("route.stream_failed", engine=self.engine, error=repr(exc), tripped=tripped)
+            raise StreamInterrupted(self.engine, str(exc) or type(exc).__name__) from exc
+
+    async def aclose(self) -> None:
+        stack, self._stack = self._stack, None  # type: ignore[assignment]
+        if stack is None:
+            return
+        try:
+            aclose = getattr(self._rest, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        finally:
+            await stack.aclose()
+            self._on_done()
+
+
+class Router:
+    """Routes requests for one configuration generation."""
+
+    def __init__(
+        self, config: ResolvedConfig, slots: Mapping[str, EngineSlot], metrics: Metrics
+    ) -> None:
+        self.config = config
+        self.slots = slots
+        self.metrics = metrics
+        self._chains: dict[Capability, Chain] = {
+            cap: Chain(cap, tuple(slots[n] for n in names)) for cap, names in config.chains.items()
+        }
+
+    def chain(self, capability: Capability, model: str | None = None) -> Chain:
+        """The chain for a request: the route, or a single engine when ``model`` names one.
+
+        ``model`` may be a route name, an engine name or an alias of either. Unknown names of
+        other kinds (e.g. ``gpt-4o`` with no alias) fall back to the capability's route, as OpenAI
+        clients send model names the gateway has never heard of.
+        """
+        target = model
+        if model is not None:
+            target = self.config.alias_target(model) or model
+        if target is not None and target in self.config.engines:
+            resolved = self.config.engines[target]
+            if resolved.capability != capability:
+                raise UnknownModel(
+                    f"model {model!r} is a {resolved.capability.value} engine, "
+                    f"not {capability.value}"
+                )
+            if target not in self.config.chains.get(capability, []) and not self._allowed(target):
+                raise UnknownModel(
+                    f"engine {target!r} is {resolved.location}, excluded by mode "
+                    f"{self.config.mode.value!r}"
+                )
+            return Chain(capability, (self.slots[target],), pinned=True)
+        if target is not None and target in {c.value for c in Capability} and target != capability:
+            raise UnknownModel(f"model {model!r} is the {target} route, not {capability.value}")
+        chain = self._chains.get(capability)
+        if chain is None or not chain.slots:
+            raise NoEngineAvailable(
+                f"no {capability.value} engine is configured for mode {self.config.mode.value!r}"
+            )
+        return chain
+
+    def _allowed(self, name: str) -> bool:
+        location = self.config.engines[name].location
+        mode = self.config.mode.value
+        return mode == "hybrid" or (mode == "local") == (location == "local")
+
+    def policy(self, capability: Capability, slot: EngineSlot) -> CapabilityPolicy:
+        base = self.config.config.policy.for_capability(capability)
+        engine_timeout = slot.policy.timeout
+        if engine_timeout is not None:
+            return base.model_copy(update={"timeout": engine_timeout})
+        return base
+
+    # -- one-shot calls --------------------------------------------------------------------
+
+    async def call(
+        self,
+        capability: Capability,
+        model: str | None,
+        fn: Callable[[Any], Awaitable[T]],
+    ) -> Routed[T]:
+        """Run ``fn(engine)`` on the first engine of the chain that succeeds."""
+        chain = self.chain(capability, model)
+        attempts: list[Attempt] = []
+        for slot in chain.slots:
+            if not self._admit(slot, capability, attempts):
+                continue
+            policy = self.policy(capability, slot)
+            for attempt in range(policy.retries + 1):
+                started = time.perf_counter()
+                try:
+                    value = await _with_timeout(_run_on(slot, fn), policy.timeout, slot.name)
+                except InvalidRequest:
+                    slot.breaker.release()
+                    raise
+                except asyncio.CancelledError:
+                    slot.breaker.release()
+                    raise
+                except Exception as exc:
+                    retry = self._failed(slot, capability, exc, attempts, attempt, policy)
+                    if retry:
+                        await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
+                        continue
+                    break
+                self._succeeded(slot, capability, started, attempts)
+                return Routed(value, slot.name, attempts)
+        raise self._exhausted(capability, attempts)
+
+    # -- streams ---------------------------------------------------------------------------
+
+    async def stream(
+        self,
+        capability: Capability,
+        model: str | None,
+        fn: Callable[[Any], AsyncIterator[T]],
+        on_done: Callable[[], None] = lambda: None,
+    ) -> RoutedStream[T]:
+        """Start ``fn(engine)`` on the first engine whose stream yields a first item."""
+        chain = self.chain(capability, model)
+        attempts: list[Attempt] = []
+        for slot in chain.slots:
+            if not self._admit(slot, capability, attempts):
+                continue
+            policy = self.policy(capability, slot)
+            for attempt in range(policy.retries + 1):
+                started = time.perf_counter()
+                stack = contextlib.AsyncExitStack()
+                iterator: AsyncIterator[T] | None = None
+                # The timeout covers queueing, loading and the first item together.
+                deadline = time.monotonic() + policy.timeout if policy.timeout else None
+                try:
+                    engine = await _with_timeout(
+                        stack.enter_async_context(slot.use()), _left(deadline), slot.name
+                    )
+                    iterator = fn(engine)
+                    first: list[T] = []
+                    with contextlib.suppress(StopAsyncIteration):
+                        first.append(
+                            await _with_timeout(anext(iterator), _left(deadline), slot.name)
+                        )
+                except BaseException as exc:
+                    if iterator is not None and hasattr(iterator, "aclose"):
+                        with contextlib.suppress(BaseException):
+                            await iterator.aclose()
+                    await stack.aclose()
+                    if isinstance(exc, InvalidRequest | asyncio.CancelledError):
+                        slot.breaker.release()
+                        raise
+                    if not isinstance(exc, Exception):
+                        raise
+                    if self._failed(slot, capability, exc, attempts, attempt, policy):
+                        await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
+                        continue
+                    break
+                self._succeeded(slot, capability, started, attempts)
+                return RoutedStream(
+                    slot.name, attempts, first, iterator, slot, stack, policy, on_done
+                )
+        raise self._exhausted(capability, attempts)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _admit(self, slot: EngineSlot, capability: Capability, attempts: list[Attempt]) -> bool:
+        if slot.breaker.allow():
+            return True
+        attempts.append(
+            Attempt(slot.name, "breaker_open", f"retry in {slot.breaker.retry_in:.1f}s")
+        )
+        self.metrics.fallbacks.labels(capability.value, slot.name, "breaker_open").inc()
+        return False
+
+    def _failed(
+        self,
+        slot: EngineSlot,
+        capability: Capability,
+        exc: Exception,
+        attempts: list[Attempt],
+        attempt: int,
+        policy: CapabilityPolicy,
+    ) -> bool:
+        """Record a failure; True means retry the same engine."""
+        reason = exc.kind if isinstance(exc, EngineError) else "error"
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        trips = not isinstance(exc, EngineError) or exc.trips_breaker
+        tripped = False
+        if trips:
+            tripped = slot.breaker.record_failure(getattr(exc, "retry_after", None))
+            if tripped:
+                self.metrics.breaker_trips.labels(slot.name).inc()
+                log.warning("breaker.opened", engine=slot.name, reason=reason)
+        else:
+            slot.breaker.release()
+        retryable = not isinstance(exc, EngineError) or exc.retryable
+        if retryable and trips and attempt < policy.retries and slot.breaker.allow():
+            log.info("route.retry", engine=slot.name, reason=reason, attempt=attempt + 1)
+            return True
+        attempts.append(Attempt(slot.name, reason, message))
+        self.metrics.requests.labels(capability.value, slot.name, "failed").inc()
+        self.metrics.fallbacks.labels(capability.value, slot.name, reason).inc()
+        log.warning(
+            "route.fallback",
+            capability=capability.value,
+            engine=slot.name,
+            reason=reason,
+            error=message,
+        )
+        return False
+
+    def _succeeded(
+        self, slot: EngineSlot, capability: Capability, started: float, attempts: list[Attempt]
+    ) -> None:
+        was_open = slot.breaker.state.value != "closed"
+        slot.breaker.record_success()
+        if was_open:
+            log.info("breaker.closed", engine=slot.name)
+        self.metrics.requests.labels(capability.value, slot.name, "ok").inc()
+        self.metrics.latency.labels(capability.value, slot.name).observe(
+            time.perf_counter() - started
+        )
+        if attempts:
+            log.info(
+                "route.served_after_fallback",
+                capability=capability.value,
+                engine=slot.name,
+                skipped=[a.header() for a in attempts],
+            )
+
+    def _exhausted(self, capability: Capability, attempts: list[Attempt]) -> AllEnginesFailed:
+        error = AllEnginesFailed(capability, attempts)
+        log.error(
+            "route.exhausted", capability=capability.value, attempts=[a.header() for a in attempts]
+        )
+        return error
+
+
+async def _run_on(slot: EngineSlot, fn: Callable[[Any], Awaitable[T]]) -> T:
+    async with slot.use() as engine:
+        return await fn(engine)
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+async def _with_timeout(step: Awaitable[T], timeout: float | None, engine: str) -> T:
+    if timeout is None:
+        return await step
+    try:
+        return await asyncio.wait_for(step, timeout)
+    except TimeoutError:
+        raise EngineTimeout(f"no result from {engine!r} within {timeout:g}s") from None

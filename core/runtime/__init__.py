@@ -1,0 +1,1 @@
+"""The runtime: engine lifecycles, the live configuration generation, reload and shutdown."""

@@ -1,0 +1,201 @@
+"""A plugin of fake engines for testing the core's own logic: routing, breakers, reload.
+
+Real engines are tested with real models in tests/plugins/. These fakes exist because routing
+logic needs engines that fail, hang or crash on demand. Behaviour can be switched at run time
+through ``SWITCHES`` (keyed by the ``switch`` setting), so a test can "repair" an engine without
+a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import ClassVar
+
+import numpy as np
+
+from core.audio.chunk import AudioChunk
+from core.engines import (
+    ChatDelta,
+    ChatRequest,
+    Embeddings,
+    EmbeddingsEngine,
+    EngineSettings,
+    EngineUnavailable,
+    InvalidRequest,
+    LLMEngine,
+    Segment,
+    SpeechRequest,
+    STTEngine,
+    TranscriptionRequest,
+    TTSEngine,
+    Usage,
+    Voice,
+)
+from core.engines.base import Location
+from core.hookspecs import hookimpl
+
+#: switch name -> "ok" | "fail" | "hang" | "crash_mid_stream"
+SWITCHES: dict[str, str] = {}
+#: engine name -> calls seen
+CALLS: dict[str, int] = {}
+
+
+class FakeSettings(EngineSettings):
+    reply: str = "hello from fake"
+    chunks: int = 3
+    delay: float = 0.0
+    load_delay: float = 0.0
+    fail_load: bool = False
+    switch: str | None = None
+    voices: tuple[str, ...] = ("fake-a", "fake-b")
+    language: str = "en"
+
+
+class _Behaviour:
+    settings: FakeSettings
+    loads: int = 0
+    closes: int = 0
+
+    def _mode(self) -> str:
+        settings = self.settings
+        return SWITCHES.get(settings.switch, "ok") if settings.switch else "ok"
+
+    async def _load(self) -> None:
+        self.loads += 1
+        await asyncio.sleep(self.settings.load_delay)
+        if self.settings.fail_load:
+            raise EngineUnavailable("fake model file missing")
+
+    async def _before_first(self, name: str) -> None:
+        CALLS[name] = CALLS.get(name, 0) + 1
+        mode = self._mode()
+        if mode == "fail":
+            raise EngineUnavailable("fake failure")
+        if mode == "hang":
+            await asyncio.sleep(3600)
+        await asyncio.sleep(self.settings.delay)
+
+
+class FakeLLM(_Behaviour, LLMEngine):
+    Settings: ClassVar[type[EngineSettings]] = FakeSettings
+    description = "fake chat engine for core tests"
+    settings: FakeSettings
+
+    async def load(self) -> None:
+        await self._load()
+
+    async def close(self) -> None:
+        self.closes += 1
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        await self._before_first(self.name)
+        if any(m.content == "invalid" for m in request.messages):
+            raise InvalidRequest("the fake refuses 'invalid'", param="messages")
+        words = self.settings.reply.split(" ")
+        for index, word in enumerate(words):
+            if index and self._mode() == "crash_mid_stream":
+                raise RuntimeError("fake crash mid-stream")
+            yield ChatDelta(text=word if index == 0 else " " + word)
+            await asyncio.sleep(self.settings.delay)
+        yield ChatDelta(finish_reason="stop", usage=Usage(len(request.messages), len(words)))
+
+
+class FakeCloudLLM(FakeLLM):
+    location: ClassVar[Location] = "cloud"
+
+
+class FakeTTS(_Behaviour, TTSEngine):
+    Settings: ClassVar[type[EngineSettings]] = FakeSettings
+    supports_instructions = True
+    settings: FakeSettings
+    rate = 24000
+
+    async def load(self) -> None:
+        await self._load()
+
+    async def close(self) -> None:
+        self.closes += 1
+
+    async def voices(self) -> list[Voice]:
+        genders = ("female", "male")
+        return [
+            Voice(id=v, name=v, language=self.settings.language, gender=genders[i % 2])
+            for i, v in enumerate(self.settings.voices)
+        ]
+
+    def default_voice(self) -> str | None:
+        return self.settings.voices[0]
+
+    async def synthesize(self, request: SpeechRequest) -> AsyncIterator[AudioChunk]:
+        await self._before_first(self.name)
+        t = np.arange(self.rate // 10, dtype=np.float32) / self.rate
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for index in range(self.settings.chunks):
+            if index and self._mode() == "crash_mid_stream":
+                raise RuntimeError("fake crash mid-stream")
+            yield AudioChunk(tone, self.rate)
+            await asyncio.sleep(self.settings.delay)
+
+
+class FakeCloudTTS(FakeTTS):
+    location: ClassVar[Location] = "cloud"
+
+
+class FakeSTT(_Behaviour, STTEngine):
+    Settings: ClassVar[type[EngineSettings]] = FakeSettings
+    supports_translation = True
+    settings: FakeSettings
+
+    async def load(self) -> None:
+        await self._load()
+
+    async def close(self) -> None:
+        self.closes += 1
+
+    async def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[Segment]:
+        await self._before_first(self.name)
+        duration = request.audio.duration
+        words = self.settings.reply.split(" ")
+        step = duration / max(len(words), 1)
+        for index, word in enumerate(words):
+            yield Segment(
+                id=index,
+                start=index * step,
+                end=(index + 1) * step,
+                text=word,
+                language=self.settings.language if index == 0 else None,
+            )
+
+
+class FakeEmbeddings(_Behaviour, EmbeddingsEngine):
+    Settings: ClassVar[type[EngineSettings]] = FakeSettings
+    settings: FakeSettings
+
+    async def load(self) -> None:
+        await self._load()
+
+    async def embed(self, texts: list[str]) -> Embeddings:
+        await self._before_first(self.name)
+        vectors = [[float(len(t)), float(sum(map(ord, t)) % 97), 1.0] for t in texts]
+        return Embeddings(vectors=vectors, prompt_tokens=sum(len(t.split()) for t in texts))
+
+
+class FakePlugin:
+    """Registered directly (``extra=``) or through an entry point by the extension-path test."""
+
+    @hookimpl
+    def voxgate_llm_engines(self) -> Mapping[str, type[LLMEngine]]:
+        return {"fake": FakeLLM, "fake_cloud": FakeCloudLLM}
+
+    @hookimpl
+    def voxgate_tts_engines(self) -> Mapping[str, type[TTSEngine]]:
+        return {"fake": FakeTTS, "fake_cloud": FakeCloudTTS}
+
+    @hookimpl
+    def voxgate_stt_engines(self) -> Mapping[str, type[STTEngine]]:
+        return {"fake": FakeSTT}
+
+    @hookimpl
+    def voxgate_embeddings_engines(self) -> Mapping[str, type[EmbeddingsEngine]]:
+        return {"fake": FakeEmbeddings}
