@@ -61,7 +61,7 @@ class PluginCatalog:
         """Call a hook plugin by plugin, isolating failures; returns (plugin, result) pairs."""
         results: list[tuple[str, Any]] = []
         caller = getattr(self.manager.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order
             try:
                 value = impl.function()
             except Exception as exc:  # a plugin bug must not take the daemon down
@@ -102,7 +102,7 @@ def create_plugin_catalog(
             dist = ep.dist.name if ep.dist is not None else None
             candidates.append((ep.name, ep.load, dist))
     for name, obj in (extra or {}).items():
-        candidates.append((name, lambda obj=obj: obj, None))
+        candidates.append((name, _constant(obj), None))
 
     for name, load, dist in candidates:
         if name in catalog.disabled:
@@ -115,6 +115,10 @@ def create_plugin_catalog(
 
     _collect_engines(catalog)
     return catalog
+
+
+def _constant(obj: object) -> Callable[[], object]:
+    return lambda: obj
 
 
 def _register(

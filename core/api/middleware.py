@@ -1,4 +1,4 @@
-"""Pure ASGI middleware (cheap on the hot path): request context, generation lease, metrics, auth."""
+"""Pure ASGI middleware, cheap on the hot path: request context, config lease, metrics, auth."""
 
 from __future__ import annotations
 

@@ -95,4 +95,7 @@ def load_config(path: Path) -> LoadedConfig:
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigIssue("", "the file is not UTF-8 text")], str(path)) from exc
+    if not text.strip():
+        # Usually an editor caught between truncating and writing: never serve "nothing".
+        raise ConfigError([ConfigIssue("", "the file is empty")], str(path))
     return load_config_text(text, str(path))

@@ -11,7 +11,8 @@ APP_NAME = "voxgate"
 
 
 def default_data_dir() -> Path:
-    """XDG data dir on Linux, ``~/Library/Application Support`` on macOS, LOCALAPPDATA on Windows."""
+    """XDG data dir on Linux, ``~/Library/Application Support`` on macOS, LOCALAPPDATA on
+    Windows; ``VOXGATE_DATA_DIR`` overrides."""
     override = os.environ.get("VOXGATE_DATA_DIR")
     if override:
         return Path(override).expanduser()

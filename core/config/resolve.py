@@ -130,11 +130,13 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
         seen: set[str] = set()
         for index, name in enumerate(chain):
             path = ["routes", capability.value, str(index)]
-            spec = config.engines.get(name)
-            if spec is None:
+            listed = config.engines.get(name)
+            if listed is None:
                 issue(path, f"unknown engine {name!r} (define it under engines:)")
-            elif spec.capability != capability:
-                issue(path, f"{name!r} is a {spec.capability.value} engine, not {capability.value}")
+            elif listed.capability != capability:
+                issue(
+                    path, f"{name!r} is a {listed.capability.value} engine, not {capability.value}"
+                )
             elif name in seen:
                 issue(path, f"{name!r} is listed twice")
             seen.add(name)
@@ -156,7 +158,7 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
         chains[capability] = filter_chain(chain, engines, config.mode)
         if chain and not chains[capability]:
             warnings.append(
-                f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine to serve it"
+                f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine for it"
             )
 
     data_dir = (config.data_dir or default_data_dir()).expanduser()

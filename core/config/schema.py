@@ -6,6 +6,7 @@ never written here: the YAML names the environment variables that hold them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,15 @@ class CapabilityPolicy(Block):
     retries: int | None = Field(None, ge=0, le=5)
 
 
+@dataclass(frozen=True)
+class RoutePolicy:
+    """The effective timeouts and retries for one capability (defaults merged with overrides)."""
+
+    timeout: float
+    total_timeout: float | None
+    retries: int
+
+
 class EnginePolicy(Block):
     #: Requests the engine runs at once; default is the engine's own (1 for llama.cpp).
     max_concurrency: int | None = Field(None, ge=1)
@@ -88,9 +98,9 @@ class Policy(Block):
     vad: CapabilityPolicy = CapabilityPolicy()
     engines: dict[str, EnginePolicy] = Field(default_factory=dict)
 
-    def for_capability(self, capability: Capability) -> CapabilityPolicy:
+    def for_capability(self, capability: Capability) -> RoutePolicy:
         override: CapabilityPolicy = getattr(self, capability.value)
-        return CapabilityPolicy(
+        return RoutePolicy(
             timeout=override.timeout or self.timeout,
             total_timeout=override.total_timeout or self.total_timeout,
             retries=self.retries if override.retries is None else override.retries,

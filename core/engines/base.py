@@ -63,7 +63,7 @@ class Engine:
     """Base of every engine. Subclass one of the capability bases, not this directly."""
 
     capability: ClassVar[Capability]
-    #: Where the engine computes: ``local`` engines are kept by ``mode: local``, ``cloud`` by ``api``.
+    #: Where the engine computes: ``mode: local`` keeps local engines, ``mode: api`` cloud ones.
     location: ClassVar[Location] = "local"
     #: The pydantic model that validates this engine's ``settings:`` block.
     Settings: ClassVar[type[EngineSettings]] = NoSettings

@@ -18,7 +18,7 @@ class EngineError(Exception):
 
 
 class EngineUnavailable(EngineError):
-    """The engine cannot serve at all: missing model, failed load, dead worker, refused connection."""
+    """The engine cannot serve: missing model, failed load, dead worker, refused connection."""
 
     kind = "unavailable"
 

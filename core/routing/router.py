@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from core.config.resolve import ResolvedConfig
-from core.config.schema import CapabilityPolicy
+from core.config.schema import RoutePolicy
 from core.engines.base import Capability, Engine
 from core.engines.errors import EngineError, EngineTimeout, InvalidRequest
 from core.observability.metrics import Metrics
@@ -70,7 +71,7 @@ class RoutedStream(Generic[T]):
         rest: AsyncIterator[T],
         slot: EngineSlot,
         exit_stack: contextlib.AsyncExitStack,
-        policy: CapabilityPolicy,
+        policy: RoutePolicy,
         on_done: Callable[[], None],
     ) -> None:
         self.engine = engine
@@ -192,11 +193,11 @@ class Router:
         mode = self.config.mode.value
         return mode == "hybrid" or (mode == "local") == (location == "local")
 
-    def policy(self, capability: Capability, slot: EngineSlot) -> CapabilityPolicy:
+    def policy(self, capability: Capability, slot: EngineSlot) -> RoutePolicy:
         base = self.config.config.policy.for_capability(capability)
         engine_timeout = slot.policy.timeout
         if engine_timeout is not None:
-            return base.model_copy(update={"timeout": engine_timeout})
+            return dataclasses.replace(base, timeout=engine_timeout)
         return base
 
     # -- one-shot calls --------------------------------------------------------------------
@@ -304,7 +305,7 @@ class Router:
         exc: Exception,
         attempts: list[Attempt],
         attempt: int,
-        policy: CapabilityPolicy,
+        policy: RoutePolicy,
     ) -> bool:
         """Record a failure; True means retry the same engine."""
         reason = exc.kind if isinstance(exc, EngineError) else "error"
@@ -374,6 +375,8 @@ async def _with_timeout(step: Awaitable[T], timeout: float | None, engine: str) 
     if timeout is None:
         return await step
     try:
-        return await asyncio.wait_for(step, timeout)
+        # asyncio.timeout (not wait_for) avoids creating a task per call on the hot path.
+        async with asyncio.timeout(timeout):
+            return await step
     except TimeoutError:
         raise EngineTimeout(f"no result from {engine!r} within {timeout:g}s") from None

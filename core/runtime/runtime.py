@@ -224,7 +224,7 @@ class Runtime:
         if previous is not None:
             result.removed = [n for n in previous.slots if n not in resolved.engines]
 
-        # Warm what must be ready before traffic moves: preloads, and replacements of loaded engines.
+        # Warm what must be ready before traffic moves: preloads and replaced loaded engines.
         def needs_warm(slot: EngineSlot) -> bool:
             old = previous.slots.get(slot.name) if previous else None
             return slot.resolved.spec.preload or (

@@ -66,6 +66,10 @@ class EngineSlot:
         return self.resolved.name
 
     @property
+    def ready(self) -> bool:
+        return self.state is EngineState.READY
+
+    @property
     def max_concurrency(self) -> int:
         return self._policy.max_concurrency or self.engine.default_max_concurrency
 
@@ -95,7 +99,7 @@ class EngineSlot:
             self._load_task = asyncio.create_task(self._load(), name=f"load:{self.name}")
         # Shielded: a request that times out waiting must not abort a load others will use.
         await asyncio.shield(self._load_task)
-        if self.state is not EngineState.READY:
+        if not self.ready:
             raise EngineUnavailable(f"engine {self.name!r} failed to load: {self.last_error}")
 
     async def _load(self) -> None:

@@ -15,30 +15,10 @@ from pathlib import Path
 import httpx
 
 from core.api.app import create_app
-from core.plugins import PluginCatalog, create_plugin_catalog
 from core.runtime.runtime import Runtime
-from tests.support.fake_plugin import FakePlugin
+from tests.support.runtime import fake_catalog_factory, running_runtime
 
-
-def fake_catalog_factory(*, entry_points: bool = False) -> object:
-    def factory(disabled: object) -> PluginCatalog:
-        return create_plugin_catalog(
-            disabled=disabled,  # type: ignore[arg-type]
-            use_entry_points=entry_points,
-            extra={"fakes": FakePlugin()},
-        )
-
-    return factory
-
-
-@contextlib.asynccontextmanager
-async def running_runtime(config: Path, *, entry_points: bool = False) -> AsyncIterator[Runtime]:
-    runtime = Runtime(config, catalog_factory=fake_catalog_factory(entry_points=entry_points))  # type: ignore[arg-type]
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.shutdown(5)
+__all__ = ["asgi_client", "daemon_process", "fake_catalog_factory", "free_port", "running_runtime"]
 
 
 @contextlib.asynccontextmanager

@@ -199,3 +199,7 @@ class FakePlugin:
     @hookimpl
     def voxgate_embeddings_engines(self) -> Mapping[str, type[EmbeddingsEngine]]:
         return {"fake": FakeEmbeddings}
+
+
+#: What the ``voxgate`` entry point of the installed test distribution points at.
+PLUGIN = FakePlugin()

@@ -61,7 +61,7 @@ async def create_embeddings(request: Request) -> Response:
         # Shortened embeddings are re-normalised, as Matryoshka-style truncation expects.
         vectors = vectors[:, : body.dimensions]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms == 0, 1, norms)
+        vectors = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
     data = []
     for index, vector in enumerate(vectors):
         embedding: list[float] | str

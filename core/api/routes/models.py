@@ -30,7 +30,7 @@ def model_entries(generation: Generation) -> list[dict[str, Any]]:
             }
         )
     for alias, target in config.config.aliases.items():
-        capability = config.engines[target].capability.value if target in config.engines else target
+        kind = config.engines[target].capability.value if target in config.engines else target
         entries.append(
             {
                 "id": alias,
@@ -38,7 +38,7 @@ def model_entries(generation: Generation) -> list[dict[str, Any]]:
                 "created": created,
                 "owned_by": "voxgate",
                 "kind": "alias",
-                "capability": capability,
+                "capability": kind,
                 "target": target,
             }
         )

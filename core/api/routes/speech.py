@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,7 +108,7 @@ async def synthesize(
 
 
 async def encode_stream(
-    stream: AsyncIterator[AudioChunk], encoder: StreamEncoder, threaded: bool
+    stream: AsyncIterable[AudioChunk], encoder: StreamEncoder, threaded: bool
 ) -> AsyncIterator[bytes]:
     async for chunk in stream:
         data = await asyncio.to_thread(encoder.encode, chunk) if threaded else encoder.encode(chunk)

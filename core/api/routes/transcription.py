@@ -77,7 +77,7 @@ def _raw_format(form: FormData) -> RawFormat | None:
         raise ApiError(
             400, "sample_rate (4000-192000) is required with input_format", param="sample_rate"
         )
-    return RawFormat(encoding=encoding, sample_rate=int(rate))  # type: ignore[arg-type]
+    return RawFormat(encoding=encoding, sample_rate=int(rate))
 
 
 async def _audio_from_form(request: Request, form: FormData) -> AudioChunk:

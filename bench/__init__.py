@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints its figures and compares against the engine called directly."""

@@ -1,0 +1,182 @@
+"""Routing decision cost in process, and the daemon's HTTP overhead at 50 requests/s.
+
+Both are compared in the same run against the same fake engine called directly (the fake does
+no work, so the figures are the gateway's own cost), and the HTTP figure also against a bare
+Starlette/uvicorn server calling that engine (the floor of any Python HTTP service).
+
+    python -m bench.bench_routing [--requests 500] [--rate 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.stats import emit, ms, summary, us
+from core.engines import Embeddings, EmbeddingsEngine
+from core.engines.base import Capability
+from core.observability.logging import configure_logging
+from tests.support.daemon import free_port
+from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {watch: false}
+logging: {level: warning}
+engines:
+  embed: {capability: embeddings, engine: fake}
+  backup: {capability: embeddings, engine: fake}
+routes: {embeddings: [embed, backup]}
+aliases: {text-embedding-3-small: embeddings}
+"""
+
+
+async def in_process(rounds: int, config: Path) -> None:
+    async with running_runtime(config) as runtime:
+        router = runtime.current.router
+        engine = runtime.current.slots["embed"].engine
+        assert isinstance(engine, EmbeddingsEngine)
+        texts = ["hello"]
+
+        async def run(e: EmbeddingsEngine) -> Embeddings:
+            return await e.embed(texts)
+
+        for _ in range(200):  # warm up (loads the engine)
+            await router.call(Capability.EMBEDDINGS, None, run)
+        direct, routed, decide = [], [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            await engine.embed(texts)
+            t1 = time.perf_counter()
+            await router.call(Capability.EMBEDDINGS, "text-embedding-3-small", run)
+            t2 = time.perf_counter()
+            chain = router.chain(Capability.EMBEDDINGS, "text-embedding-3-small")
+            chain.slots[0].breaker.allow()
+            t3 = time.perf_counter()
+            direct.append(t1 - t0)
+            routed.append(t2 - t1)
+            decide.append(t3 - t2)
+    d, r, c = summary(direct), summary(routed), summary(decide)
+    emit("in-process (fake engine, no work):")
+    emit(f"  engine called directly   p50 {us(d['p50'])}  p99 {us(d['p99'])}")
+    emit(f"  through router.call      p50 {us(r['p50'])}  p99 {us(r['p99'])}")
+    emit(f"  routing decision only    p50 {us(c['p50'])}  p99 {us(c['p99'])}   (goal p99 < 100 µs)")
+    emit(f"  added by routing         p50 {us(r['p50'] - d['p50'])}  p99 {us(r['p99'] - d['p99'])}")
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def paced(url: str, requests: int, rate: float) -> list[float]:
+    """Send ``requests`` at ``rate`` per second on one keep-alive connection; latencies."""
+    latencies = []
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for _ in range(50):
+            client.post("/v1/embeddings", json={"input": "hello"})
+        interval = 1.0 / rate
+        next_at = time.perf_counter()
+        for _ in range(requests):
+            now = time.perf_counter()
+            if now < next_at:
+                time.sleep(next_at - now)
+            t0 = time.perf_counter()
+            response = client.post("/v1/embeddings", json={"input": "hello"})
+            latencies.append(time.perf_counter() - t0)
+            response.raise_for_status()
+            next_at += interval
+    return latencies
+
+
+def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
+    env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
+    daemon_port, bare_port = free_port(), free_port()
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli.main",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(daemon_port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_server", str(bare_port)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        daemon_url, bare_url = f"http://127.0.0.1:{daemon_port}", f"http://127.0.0.1:{bare_port}"
+        wait_ready(daemon_url, daemon)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(bare_url + "/v1/embeddings", json={"input": "x"}, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        # Interleave the two in halves so machine noise hits both alike.
+        half = requests // 2
+        gateway = paced(daemon_url, half, rate) + paced(daemon_url, half, rate)
+        floor = paced(bare_url, half, rate) + paced(bare_url, half, rate)
+    finally:
+        for process in (daemon, bare):
+            process.terminate()
+            process.wait(30)
+    g, f = summary(gateway), summary(floor)
+    emit(f"HTTP, {requests} requests at {rate:g}/s, one keep-alive connection:")
+    emit(f"  bare starlette + same engine  p50 {ms(f['p50'])}  p99 {ms(f['p99'])}")
+    emit(f"  voxgate daemon                p50 {ms(g['p50'])}  p99 {ms(g['p99'])}")
+    emit(
+        f"  daemon overhead over bare     p50 {ms(g['p50'] - f['p50'])}  "
+        f"p99 {ms(g['p99'] - f['p99'])}   (goal p50 < 1 ms, p99 < 3 ms)"
+    )
+    emit(
+        f"  ratio daemon/bare             p50 x{g['p50'] / f['p50']:.2f}  "
+        f"p99 x{g['p99'] / f['p99']:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=50.0)
+    args = parser.parse_args()
+    configure_logging("warning")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+        config = workdir / "bench.yaml"
+        config.write_text(CONFIG)
+        asyncio.run(in_process(args.rounds, config))
+        over_http(args.requests, args.rate, config, workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The model manager: known models per plugin, where they live, download and validation."""

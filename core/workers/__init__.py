@@ -1,0 +1,1 @@
+"""Isolated engine workers: engines whose libraries conflict with the main environment."""

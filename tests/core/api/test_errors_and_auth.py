@@ -1,0 +1,204 @@
+"""OpenAI-shaped errors with the right status, API keys, the control guard, health and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from core.api.app import create_app
+from tests.support.fake_plugin import SWITCHES
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+limits: {max_request_bytes: 2000, max_speech_chars: 50, max_upload_bytes: 100000}
+policy:
+  timeout: 0.3
+  engines:
+    chat: {max_concurrency: 1, max_queue: 0}
+engines:
+  chat: {capability: llm, engine: fake, settings: {switch: chat, delay: 0.05}}
+  tts: {capability: tts, engine: fake, settings: {switch: tts}}
+  stt: {capability: stt, engine: fake}
+routes: {llm: [chat], tts: [tts], stt: [stt]}
+"""
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@contextlib.asynccontextmanager
+async def client_for(
+    write_config, host: str = "127.0.0.1", **headers: str
+) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    async with running_runtime(write_config(CONFIG)) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        transport = httpx.ASGITransport(app=app, client=(host, 4000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://voxgate.test", headers=headers
+        ) as client:
+            yield client
+
+
+def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict:  # type: ignore[type-arg]
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    if param is not None:
+        assert error["param"] == param
+    return error  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        (b"{not json", 400, None),
+        (b"[1, 2]", 400, None),
+        (b'{"messages": []}', 400, "messages"),
+        (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "messages.0.role"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n"),
+        (b'{"model": "tts", "messages": [{"role": "user", "content": "x"}]}', 404, "model"),
+        (b'{"messages": [{"role": "user", "content": "' + b"x" * 3000 + b'"}]}', 413, None),
+    ],
+)
+async def test_chat_bad_requests(write_config, body: bytes, status: int, param: str | None) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config) as client:
+        response = await client.post(
+            "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
+        assert_error(response, status, param)
+        # The daemon keeps serving.
+        ok = await client.post("/v1/chat/completions", json={"messages": MESSAGES})
+        assert ok.status_code == 200
+
+
+async def test_wrong_content_type_is_415(write_config) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config) as client:
+        response = await client.post(
+            "/v1/chat/completions",
+            content=b"messages=hi",
+            headers={"content-type": "text/plain"},
+        )
+        assert_error(response, 415)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"input": "   "}, 400, "input"),
+        ({"input": "x" * 51}, 413, "input"),
+        ({"input": "hi", "response_format": "wma"}, 400, "response_format"),
+        ({"input": "hi", "voice": "nobody"}, 404, "voice"),
+        ({"input": "hi", "speed": 9}, 400, "speed"),
+        ({"voice": "fake-a"}, 400, "input"),
+    ],
+)
+async def test_speech_bad_requests(write_config, body: dict, status: int, param: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+    async with client_for(write_config) as client:
+        assert_error(await client.post("/v1/audio/speech", json=body), status, param)
+
+
+async def test_transcription_bad_uploads(write_config) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config) as client:
+        post = client.post
+        assert_error(await post("/v1/audio/transcriptions", data={"model": "stt"}), 415)
+        files = {"file": ("a.wav", b"", "audio/wav")}
+        assert_error(await post("/v1/audio/transcriptions", files=files), 400, "file")
+        files = {"file": ("a.wav", b"this is not audio at all" * 10, "audio/wav")}
+        assert_error(await post("/v1/audio/transcriptions", files=files), 415, "file")
+        files = {"file": ("a.wav", b"\0" * 200_000, "audio/wav")}
+        assert_error(await post("/v1/audio/transcriptions", files=files), 413)
+        files = {"file": ("a.wav", b"RIFF", "audio/wav")}
+        response = await post(
+            "/v1/audio/transcriptions", files=files, data={"response_format": "xml"}
+        )
+        assert_error(response, 400, "response_format")
+
+
+async def test_all_engines_failing_is_503_naming_them(write_config) -> None:  # type: ignore[no-untyped-def]
+    SWITCHES["chat"] = "fail"
+    async with client_for(write_config) as client:
+        response = await client.post("/v1/chat/completions", json={"messages": MESSAGES})
+        error = assert_error(response, 503)
+        assert "chat: unavailable" in error["message"]
+        assert response.headers["x-voxgate-fallback"] == "chat=unavailable"
+
+
+async def test_queue_full_is_429(write_config) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async with client_for(write_config) as client:
+        body = {"messages": MESSAGES}
+        results = await asyncio.gather(
+            *(client.post("/v1/chat/completions", json=body) for _ in range(3))
+        )
+        statuses = sorted(r.status_code for r in results)
+        assert statuses[0] == 200 and 429 in statuses
+
+
+async def test_api_keys(write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("VOXGATE_API_KEYS", "k-one, k-two")
+    async with client_for(write_config) as client:
+        body = {"messages": MESSAGES}
+        missing = await client.post("/v1/chat/completions", json=body)
+        assert_error(missing, 401)
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        wrong = await client.post(
+            "/v1/chat/completions", json=body, headers={"authorization": "Bearer k-three"}
+        )
+        assert_error(wrong, 401)
+        right = await client.post(
+            "/v1/chat/completions", json=body, headers={"authorization": "Bearer k-two"}
+        )
+        assert right.status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_control_needs_loopback_or_token(
+    write_config, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config, host="192.0.2.7") as client:
+        assert_error(await client.get("/control/status"), 403)
+        assert (await client.get("/v1/models")).status_code == 200
+    monkeypatch.setenv("VOXGATE_CONTROL_TOKEN", "s3cret")
+    async with client_for(write_config, host="192.0.2.7") as client:
+        assert_error(
+            await client.get("/control/status", headers={"x-voxgate-control-token": "nope"}), 403
+        )
+        response = await client.get(
+            "/control/status", headers={"x-voxgate-control-token": "s3cret"}
+        )
+        assert response.status_code == 200
+        assert "s3cret" not in response.text
+    async with client_for(write_config) as client:
+        assert (await client.get("/control/status")).status_code == 200
+
+
+async def test_health_readiness_and_metrics(write_config) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["routes"]["llm"] is True
+        await client.post("/v1/chat/completions", json={"messages": MESSAGES})
+        SWITCHES["chat"] = "fail"
+        for _ in range(3):
+            await client.post("/v1/chat/completions", json={"messages": MESSAGES})
+        not_ready = await client.get("/readyz")
+        assert not_ready.status_code == 503 and not_ready.json()["routes"]["llm"] is False
+        metrics = (await client.get("/metrics")).text
+        assert 'voxgate_requests_total{capability="llm",engine="chat",outcome="ok"} 1.0' in metrics
+        assert 'voxgate_breaker_trips_total{engine="chat"} 1.0' in metrics
+        assert "voxgate_http_request_seconds_bucket" in metrics
+        status = (await client.get("/control/status")).json()
+        assert status["engines"]["chat"]["state"] == "breaker_open"
+        assert status["routes"]["llm"]["ready"] is False
+
+
+async def test_request_id_is_echoed(write_config) -> None:  # type: ignore[no-untyped-def]
+    async with client_for(write_config) as client:
+        response = await client.get("/healthz", headers={"x-request-id": "abc123"})
+        assert response.headers["x-request-id"] == "abc123"
+        assert len((await client.get("/healthz")).headers["x-request-id"]) == 16

@@ -1,0 +1,32 @@
+"""Runtimes over the fake plugin, for tests of the core's own logic."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from core.plugins import PluginCatalog, create_plugin_catalog
+from core.runtime.runtime import CatalogFactory, Runtime
+from tests.support.fake_plugin import FakePlugin
+
+
+def fake_catalog_factory(*, entry_points: bool = False) -> CatalogFactory:
+    """Catalogs with the fake plugin registered directly (and entry points only if asked)."""
+
+    def factory(disabled: Iterable[str]) -> PluginCatalog:
+        return create_plugin_catalog(
+            disabled=disabled, use_entry_points=entry_points, extra={"fakes": FakePlugin()}
+        )
+
+    return factory
+
+
+@contextlib.asynccontextmanager
+async def running_runtime(config: Path, *, entry_points: bool = False) -> AsyncIterator[Runtime]:
+    runtime = Runtime(config, catalog_factory=fake_catalog_factory(entry_points=entry_points))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.shutdown(5)
