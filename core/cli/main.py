@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from core import __version__
 from core.cli import commands_config, commands_ctl, commands_plugins, commands_serve
+from core.observability.logging import configure_logging
 
 #: Each module adds its sub-commands with ``register(subparsers)``.
 COMMAND_MODULES = (commands_serve, commands_config, commands_plugins, commands_ctl)
@@ -32,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    # Client commands log warnings only, and to stderr so that --json output stays parseable;
+    # `serve` reconfigures from the YAML's logging section.
+    configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "warning"), "console")
     code: int = handler(args)
     return code
 

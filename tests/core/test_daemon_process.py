@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import WriteConfig
 from tests.support.daemon import free_port
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -141,7 +142,7 @@ def test_sighup_and_ctl_reload(daemon) -> None:  # type: ignore[no-untyped-def]
     assert "slow" in status_out.stdout
 
 
-def test_config_check_cli(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_config_check_cli(write_config: WriteConfig, tmp_path: Path) -> None:
     env = fake_plugin_env(tmp_path)
     good = write_config(CONFIG.format(reply="x"), "good.yaml")
     result = voxgate("config", "check", str(good), env=env)
@@ -155,7 +156,7 @@ def test_config_check_cli(write_config, tmp_path: Path) -> None:  # type: ignore
     assert as_json["ok"] is False and as_json["issues"][0]["path"] == "mode"
 
 
-def test_serve_refuses_an_invalid_config(write_config) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_an_invalid_config(write_config: WriteConfig) -> None:
     bad = write_config("engines: {x: {capability: llm, engine: nothing_here}}\n")
     result = voxgate("serve", "--config", str(bad), "--port", str(free_port()))
     assert result.returncode == 1

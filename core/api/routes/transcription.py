@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
 from core.api.subtitles import to_srt, to_vtt
 from core.audio.chunk import AudioChunk
-from core.audio.decode import RawFormat, decode_audio
+from core.audio.decode import RawEncoding, RawFormat, decode_audio
 from core.audio.errors import AudioDecodeError, AudioTooLarge
 from core.audio.resample import resample
 from core.engines.base import Capability
@@ -77,7 +77,7 @@ def _raw_format(form: FormData) -> RawFormat | None:
         raise ApiError(
             400, "sample_rate (4000-192000) is required with input_format", param="sample_rate"
         )
-    return RawFormat(encoding=encoding, sample_rate=int(rate))
+    return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=int(rate))
 
 
 async def _audio_from_form(request: Request, form: FormData) -> AudioChunk:

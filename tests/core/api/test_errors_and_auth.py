@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from core.api.app import create_app
+from tests.support import WriteConfig
 from tests.support.fake_plugin import SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -20,9 +21,9 @@ policy:
     chat: {max_concurrency: 1, max_queue: 0}
 engines:
   chat: {capability: llm, engine: fake, settings: {switch: chat, delay: 0.05}}
-  tts: {capability: tts, engine: fake, settings: {switch: tts}}
-  stt: {capability: stt, engine: fake}
-routes: {llm: [chat], tts: [tts], stt: [stt]}
+  speaker: {capability: tts, engine: fake, settings: {switch: tts}}
+  listener: {capability: stt, engine: fake}
+routes: {llm: [chat], tts: [speaker], stt: [listener]}
 """
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -64,7 +65,9 @@ def assert_error(response: httpx.Response, status: int, param: str | None = None
         (b'{"messages": [{"role": "user", "content": "' + b"x" * 3000 + b'"}]}', 413, None),
     ],
 )
-async def test_chat_bad_requests(write_config, body: bytes, status: int, param: str | None) -> None:  # type: ignore[no-untyped-def]
+async def test_chat_bad_requests(
+    write_config: WriteConfig, body: bytes, status: int, param: str | None
+) -> None:
     async with client_for(write_config) as client:
         response = await client.post(
             "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
@@ -75,7 +78,7 @@ async def test_chat_bad_requests(write_config, body: bytes, status: int, param: 
         assert ok.status_code == 200
 
 
-async def test_wrong_content_type_is_415(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_content_type_is_415(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         response = await client.post(
             "/v1/chat/completions",
@@ -96,15 +99,18 @@ async def test_wrong_content_type_is_415(write_config) -> None:  # type: ignore[
         ({"voice": "fake-a"}, 400, "input"),
     ],
 )
-async def test_speech_bad_requests(write_config, body: dict, status: int, param: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+async def test_speech_bad_requests(
+    write_config: WriteConfig, body: dict, status: int, param: str
+) -> None:
     async with client_for(write_config) as client:
         assert_error(await client.post("/v1/audio/speech", json=body), status, param)
 
 
-async def test_transcription_bad_uploads(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_transcription_bad_uploads(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         post = client.post
-        assert_error(await post("/v1/audio/transcriptions", data={"model": "stt"}), 415)
+        assert_error(await post("/v1/audio/transcriptions", data={"model": "stt"}), 400, "file")
+        assert_error(await post("/v1/audio/transcriptions", json={"file": "x"}), 415)
         files = {"file": ("a.wav", b"", "audio/wav")}
         assert_error(await post("/v1/audio/transcriptions", files=files), 400, "file")
         files = {"file": ("a.wav", b"this is not audio at all" * 10, "audio/wav")}
@@ -118,7 +124,7 @@ async def test_transcription_bad_uploads(write_config) -> None:  # type: ignore[
         assert_error(response, 400, "response_format")
 
 
-async def test_all_engines_failing_is_503_naming_them(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_all_engines_failing_is_503_naming_them(write_config: WriteConfig) -> None:
     SWITCHES["chat"] = "fail"
     async with client_for(write_config) as client:
         response = await client.post("/v1/chat/completions", json={"messages": MESSAGES})
@@ -127,7 +133,7 @@ async def test_all_engines_failing_is_503_naming_them(write_config) -> None:  # 
         assert response.headers["x-voxgate-fallback"] == "chat=unavailable"
 
 
-async def test_queue_full_is_429(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_queue_full_is_429(write_config: WriteConfig) -> None:
     import asyncio
 
     async with client_for(write_config) as client:
@@ -139,7 +145,7 @@ async def test_queue_full_is_429(write_config) -> None:  # type: ignore[no-untyp
         assert statuses[0] == 200 and 429 in statuses
 
 
-async def test_api_keys(write_config, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+async def test_api_keys(write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOXGATE_API_KEYS", "k-one, k-two")
     async with client_for(write_config) as client:
         body = {"messages": MESSAGES}
@@ -177,7 +183,7 @@ async def test_control_needs_loopback_or_token(
         assert (await client.get("/control/status")).status_code == 200
 
 
-async def test_health_readiness_and_metrics(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_health_readiness_and_metrics(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
@@ -197,7 +203,7 @@ async def test_health_readiness_and_metrics(write_config) -> None:  # type: igno
         assert status["routes"]["llm"]["ready"] is False
 
 
-async def test_request_id_is_echoed(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_request_id_is_echoed(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         response = await client.get("/healthz", headers={"x-request-id": "abc123"})
         assert response.headers["x-request-id"] == "abc123"

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from core.api.app import create_app
+from tests.support import WriteConfig
 from tests.support.fake_plugin import SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -22,13 +23,13 @@ mode: hybrid
 engines:
   chat: {capability: llm, engine: fake, settings: {reply: "one two three", switch: chat}}
   chat_cloud: {capability: llm, engine: fake_cloud, settings: {reply: "from the cloud"}}
-  tts: {capability: tts, engine: fake, settings: {voices: [heart, bella], language: en-US}}
-  stt: {capability: stt, engine: fake, settings: {reply: "hello world"}}
+  speaker: {capability: tts, engine: fake, settings: {voices: [heart, bella], language: en-US}}
+  listener: {capability: stt, engine: fake, settings: {reply: "hello world"}}
   embed: {capability: embeddings, engine: fake}
 routes:
   llm: [chat, chat_cloud]
-  tts: [tts]
-  stt: [stt]
+  tts: [speaker]
+  stt: [listener]
   embeddings: [embed]
 aliases:
   gpt-4o-mini: llm
@@ -41,7 +42,7 @@ voices:
 
 
 @contextlib.asynccontextmanager
-async def gateway(write_config, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:  # type: ignore[no-untyped-def]
+async def gateway(write_config: WriteConfig, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
     async with running_runtime(write_config(CONFIG)) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
@@ -61,7 +62,7 @@ def wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
-async def test_chat_completion(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_chat_completion(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="gpt-4o-mini",
@@ -79,7 +80,7 @@ async def test_chat_completion(write_config) -> None:  # type: ignore[no-untyped
         assert completion.usage is not None and completion.usage.completion_tokens == 3
 
 
-async def test_chat_streaming_with_usage(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_chat_streaming_with_usage(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         stream = await client.chat.completions.create(
             model="gpt-4o-mini",
@@ -99,7 +100,7 @@ async def test_chat_streaming_with_usage(write_config) -> None:  # type: ignore[
         assert usage is not None and usage.total_tokens == 4
 
 
-async def test_fallback_is_visible_in_headers(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_fallback_is_visible_in_headers(write_config: WriteConfig) -> None:
     SWITCHES["chat"] = "fail"
     async with gateway(write_config) as client:
         raw = await client.chat.completions.with_raw_response.create(
@@ -110,7 +111,7 @@ async def test_fallback_is_visible_in_headers(write_config) -> None:  # type: ig
         assert raw.parse().choices[0].message.content == "from the cloud"
 
 
-async def test_mid_stream_failure_reaches_the_client_as_an_error(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_mid_stream_failure_reaches_the_client_as_an_error(write_config: WriteConfig) -> None:
     SWITCHES["chat"] = "crash_mid_stream"
     async with gateway(write_config) as client:
         stream = await client.chat.completions.create(
@@ -121,7 +122,7 @@ async def test_mid_stream_failure_reaches_the_client_as_an_error(write_config) -
                 pass
 
 
-async def test_embeddings_float_and_base64(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_embeddings_float_and_base64(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         result = await client.embeddings.create(model="text-embedding-3-small", input=["a", "bb"])
         assert [d.index for d in result.data] == [0, 1]
@@ -137,7 +138,7 @@ async def test_embeddings_float_and_base64(write_config) -> None:  # type: ignor
         assert sdk.data[0].embedding[0] == 3.0
 
 
-async def test_models_lists_routes_aliases_and_engines(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_models_lists_routes_aliases_and_engines(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         models = {m.id: m for m in (await client.models.list()).data}
         assert {"llm", "tts", "gpt-4o-mini", "whisper-1", "chat", "chat_cloud"} <= set(models)
@@ -148,7 +149,7 @@ async def test_models_lists_routes_aliases_and_engines(write_config) -> None:  #
             await client.models.retrieve("nope")
 
 
-async def test_speech_streams_wav_with_voice_aliases(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_speech_streams_wav_with_voice_aliases(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         async with client.audio.speech.with_streaming_response.create(
             model="tts-1", voice="alloy", input="Hello there.", response_format="wav"
@@ -159,7 +160,7 @@ async def test_speech_streams_wav_with_voice_aliases(write_config) -> None:  # t
         assert rate == 24000 and len(samples) == 3 * 2400
 
 
-async def test_speech_pcm_reports_its_rate(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_speech_pcm_reports_its_rate(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         raw = await client.audio.speech.with_raw_response.create(
             model="tts-1", voice="nova", input="Hi.", response_format="pcm"
@@ -168,7 +169,7 @@ async def test_speech_pcm_reports_its_rate(write_config) -> None:  # type: ignor
         assert len(raw.http_response.content) == 3 * 2400 * 2
 
 
-async def test_transcription_formats(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_transcription_formats(write_config: WriteConfig) -> None:
     audio = wav_bytes(2.0)
     async with gateway(write_config) as client:
         result = await client.audio.transcriptions.create(
@@ -202,7 +203,7 @@ async def test_transcription_formats(write_config) -> None:  # type: ignore[no-u
         assert translated.text == "hello world"
 
 
-async def test_transcription_stream_events(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_transcription_stream_events(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         stream = await client.audio.transcriptions.create(
             model="whisper-1", file=("a.wav", wav_bytes()), stream=True
@@ -216,7 +217,7 @@ async def test_transcription_stream_events(write_config) -> None:  # type: ignor
         assert events[-1].text == "hello world"
 
 
-async def test_voices_lists_engine_voices_and_aliases(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_voices_lists_engine_voices_and_aliases(write_config: WriteConfig) -> None:
     async with gateway(write_config) as client:
         response = await client.get("/voices", cast_to=httpx.Response)
         body = response.json()

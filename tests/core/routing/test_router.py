@@ -12,6 +12,7 @@ from core.engines import ChatDelta, ChatMessage, ChatRequest, InvalidRequest, LL
 from core.engines.base import Capability
 from core.routing.errors import AllEnginesFailed, NoEngineAvailable, StreamInterrupted, UnknownModel
 from core.runtime.runtime import Runtime
+from tests.support import MakeConfig, WriteConfig
 from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -65,23 +66,23 @@ def config(write_config):  # type: ignore[no-untyped-def]
     return make
 
 
-async def test_first_healthy_engine_serves(config) -> None:  # type: ignore[no-untyped-def]
+async def test_first_healthy_engine_serves(config: MakeConfig) -> None:
     async with running_runtime(config()) as runtime:
         assert await text_of(runtime) == ("primary here", "primary", [])
         assert await collect(runtime) == ("primary here", "primary", [])
 
 
-async def test_failure_falls_back_and_says_why(config) -> None:  # type: ignore[no-untyped-def]
+async def test_failure_falls_back_and_says_why(config: MakeConfig) -> None:
     SWITCHES["p"] = "fail"
     async with running_runtime(config()) as runtime:
         text, engine, attempts = await text_of(runtime)
         assert (text, engine) == ("secondary here", "secondary")
         assert attempts == ["primary=unavailable"]
-        value, engine, attempts = await collect(runtime)
+        _value, engine, attempts = await collect(runtime)
         assert engine == "secondary" and attempts == ["primary=unavailable"]
 
 
-async def test_hung_engine_times_out_then_falls_back(config) -> None:  # type: ignore[no-untyped-def]
+async def test_hung_engine_times_out_then_falls_back(config: MakeConfig) -> None:
     SWITCHES["p"] = "hang"
     async with running_runtime(config()) as runtime:
         _, engine, attempts = await text_of(runtime)
@@ -89,7 +90,7 @@ async def test_hung_engine_times_out_then_falls_back(config) -> None:  # type: i
         assert attempts == ["primary=timeout"]
 
 
-async def test_mode_local_never_calls_the_cloud(config) -> None:  # type: ignore[no-untyped-def]
+async def test_mode_local_never_calls_the_cloud(config: MakeConfig) -> None:
     SWITCHES["p"] = SWITCHES["s"] = "fail"
     async with running_runtime(config(mode="local")) as runtime:
         with pytest.raises(AllEnginesFailed) as caught:
@@ -99,7 +100,7 @@ async def test_mode_local_never_calls_the_cloud(config) -> None:  # type: ignore
         assert "secondary: unavailable" in caught.value.message
 
 
-async def test_mode_api_uses_only_the_cloud(config) -> None:  # type: ignore[no-untyped-def]
+async def test_mode_api_uses_only_the_cloud(config: MakeConfig) -> None:
     async with running_runtime(config(mode="api")) as runtime:
         assert (await text_of(runtime))[1] == "cloud"
         assert "primary" not in CALLS and "secondary" not in CALLS
@@ -107,7 +108,7 @@ async def test_mode_api_uses_only_the_cloud(config) -> None:  # type: ignore[no-
             await text_of(runtime, "primary")
 
 
-async def test_aliases_and_pinning(config) -> None:  # type: ignore[no-untyped-def]
+async def test_aliases_and_pinning(config: MakeConfig) -> None:
     SWITCHES["p"] = "fail"
     async with running_runtime(config()) as runtime:
         assert (await text_of(runtime, "gpt-4o-mini"))[1] == "secondary"
@@ -122,7 +123,7 @@ async def test_aliases_and_pinning(config) -> None:  # type: ignore[no-untyped-d
             await text_of(runtime, "tts")
 
 
-async def test_retries_stay_on_the_same_engine(config) -> None:  # type: ignore[no-untyped-def]
+async def test_retries_stay_on_the_same_engine(config: MakeConfig) -> None:
     SWITCHES["p"] = "fail"
     async with running_runtime(config(retries=1)) as runtime:
         _, engine, _ = await text_of(runtime)
@@ -130,7 +131,7 @@ async def test_retries_stay_on_the_same_engine(config) -> None:  # type: ignore[
         assert CALLS["primary"] == 2
 
 
-async def test_breaker_opens_skips_cheaply_and_switches_back(config) -> None:  # type: ignore[no-untyped-def]
+async def test_breaker_opens_skips_cheaply_and_switches_back(config: MakeConfig) -> None:
     SWITCHES["p"] = "hang"
     async with running_runtime(config()) as runtime:
         for _ in range(2):
@@ -155,7 +156,7 @@ async def test_breaker_opens_skips_cheaply_and_switches_back(config) -> None:  #
         assert (await text_of(runtime))[1] == "primary"
 
 
-async def test_invalid_request_is_not_retried_or_failed_over(config) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_request_is_not_retried_or_failed_over(config: MakeConfig) -> None:
     bad = ChatRequest(messages=(ChatMessage("user", "invalid"),))
     async with running_runtime(config()) as runtime:
         with pytest.raises(InvalidRequest):
@@ -165,7 +166,7 @@ async def test_invalid_request_is_not_retried_or_failed_over(config) -> None:  #
         assert runtime.current.slots["primary"].breaker.consecutive_failures == 0
 
 
-async def test_stream_failure_after_first_chunk_is_not_hidden(config) -> None:  # type: ignore[no-untyped-def]
+async def test_stream_failure_after_first_chunk_is_not_hidden(config: MakeConfig) -> None:
     SWITCHES["p"] = "crash_mid_stream"
     async with running_runtime(config()) as runtime:
         stream = await runtime.current.router.stream(Capability.LLM, None, chat())
@@ -182,7 +183,7 @@ async def test_stream_failure_after_first_chunk_is_not_hidden(config) -> None:  
         assert runtime.current.slots["primary"].active == 0
 
 
-async def test_every_engine_failing_names_each(config) -> None:  # type: ignore[no-untyped-def]
+async def test_every_engine_failing_names_each(config: MakeConfig) -> None:
     SWITCHES.update(p="fail", s="hang", c="fail")
     async with running_runtime(config()) as runtime:
         with pytest.raises(AllEnginesFailed) as caught:
@@ -194,7 +195,7 @@ async def test_every_engine_failing_names_each(config) -> None:  # type: ignore[
         assert caught.value.status == 503
 
 
-async def test_empty_route_is_a_clear_error(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_empty_route_is_a_clear_error(write_config: WriteConfig) -> None:
     path = write_config(
         "mode: api\nengines: {a: {capability: llm, engine: fake}}\nroutes: {llm: [a]}\n"
     )

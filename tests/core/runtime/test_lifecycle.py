@@ -11,6 +11,7 @@ from core.engines.base import Capability
 from core.routing.errors import AllEnginesFailed
 from core.runtime.runtime import Runtime
 from core.runtime.slot import EngineState
+from tests.support import WriteConfig
 from tests.support.fake_plugin import FakeLLM
 from tests.support.runtime import fake_catalog_factory, running_runtime
 
@@ -30,7 +31,7 @@ def engine_of(runtime: Runtime, name: str) -> FakeLLM:
     return engine
 
 
-async def test_lazy_by_default_and_eager_with_preload(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_lazy_by_default_and_eager_with_preload(write_config: WriteConfig) -> None:
     path = write_config("""\
 engines:
   lazy: {capability: llm, engine: fake}
@@ -44,7 +45,7 @@ routes: {llm: [lazy, eager]}
         assert runtime.current.slots["lazy"].state is EngineState.READY
 
 
-async def test_concurrent_first_requests_share_one_load(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_first_requests_share_one_load(write_config: WriteConfig) -> None:
     path = write_config("""\
 engines:
   slow: {capability: llm, engine: fake, settings: {load_delay: 0.2}}
@@ -56,7 +57,7 @@ routes: {llm: [slow]}
         assert engine_of(runtime, "slow").loads == 1
 
 
-async def test_failed_load_is_reported_and_falls_back(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_load_is_reported_and_falls_back(write_config: WriteConfig) -> None:
     path = write_config("""\
 engines:
   broken: {capability: llm, engine: fake, settings: {fail_load: true}}
@@ -70,7 +71,7 @@ routes: {llm: [broken, backup]}
         assert "fake model file missing" in status["last_error"]
 
 
-async def test_idle_engines_unload_and_reload_on_demand(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_idle_engines_unload_and_reload_on_demand(write_config: WriteConfig) -> None:
     path = write_config("""\
 engines:
   brief: {capability: llm, engine: fake, keep_alive: 0.1}
@@ -90,7 +91,7 @@ routes: {llm: [brief]}
         assert engine.loads == 2 and slot.state is EngineState.READY
 
 
-async def test_concurrency_limit_queues_then_refuses(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrency_limit_queues_then_refuses(write_config: WriteConfig) -> None:
     path = write_config("""\
 policy:
   timeout: 5
@@ -113,7 +114,7 @@ routes: {llm: [single]}
         assert await first == await second == "hello from fake"
 
 
-async def test_overload_moves_on_to_the_next_engine(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_overload_moves_on_to_the_next_engine(write_config: WriteConfig) -> None:
     path = write_config("""\
 policy:
   engines:
@@ -131,7 +132,7 @@ routes: {llm: [busy, spare]}
         await first
 
 
-async def test_slot_refuses_when_closed(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_slot_refuses_when_closed(write_config: WriteConfig) -> None:
     path = write_config("engines: {a: {capability: llm, engine: fake}}\nroutes: {llm: [a]}\n")
     async with running_runtime(path) as runtime:
         slot = runtime.current.slots["a"]
@@ -141,7 +142,7 @@ async def test_slot_refuses_when_closed(write_config) -> None:  # type: ignore[n
                 pass
 
 
-async def test_shutdown_drains_in_flight_requests(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_shutdown_drains_in_flight_requests(write_config: WriteConfig) -> None:
     path = write_config("""\
 engines:
   slow: {capability: llm, engine: fake, settings: {delay: 0.1, reply: "a b c"}}

@@ -11,6 +11,7 @@ from core.engines.base import Capability
 from core.runtime.runtime import Runtime
 from core.runtime.slot import EngineState
 from core.runtime.watcher import watch_config_file
+from tests.support import WriteConfig
 from tests.support.fake_plugin import FakeLLM
 from tests.support.runtime import running_runtime
 
@@ -38,7 +39,7 @@ async def ask(runtime: Runtime, model: str | None = None) -> str:
         return (await generation.router.call(Capability.LLM, model, run)).value
 
 
-async def test_only_changed_engines_are_rebuilt(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_only_changed_engines_are_rebuilt(write_config: WriteConfig) -> None:
     path: Path = write_config(config_text())
     async with running_runtime(path) as runtime:
         keep_slot = runtime.current.slots["keep"]
@@ -59,7 +60,7 @@ async def test_only_changed_engines_are_rebuilt(write_config) -> None:  # type: 
         assert old_swap.state is EngineState.CLOSED
 
 
-async def test_removed_engines_drain_before_closing(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_removed_engines_drain_before_closing(write_config: WriteConfig) -> None:
     path: Path = write_config(config_text(swap="a b c d"))
     async with running_runtime(path) as runtime:
         # Slow the engine so a request is in flight across the reload.
@@ -83,7 +84,7 @@ async def test_removed_engines_drain_before_closing(write_config) -> None:  # ty
         assert swap.state is EngineState.CLOSED
 
 
-async def test_invalid_file_changes_nothing(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_file_changes_nothing(write_config: WriteConfig) -> None:
     path: Path = write_config(config_text())
     async with running_runtime(path) as runtime:
         generation = runtime.current.number
@@ -100,7 +101,7 @@ async def test_invalid_file_changes_nothing(write_config) -> None:  # type: igno
         assert await ask(runtime) == "keep"
 
 
-async def test_file_change_triggers_a_debounced_reload(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_file_change_triggers_a_debounced_reload(write_config: WriteConfig) -> None:
     path: Path = write_config(config_text())
     async with running_runtime(path) as runtime:
         stop = asyncio.Event()
@@ -117,7 +118,7 @@ async def test_file_change_triggers_a_debounced_reload(write_config) -> None:  #
             await asyncio.wait_for(watcher, 5)
 
 
-async def test_requests_never_fail_while_the_file_is_rewritten(write_config) -> None:  # type: ignore[no-untyped-def]
+async def test_requests_never_fail_while_the_file_is_rewritten(write_config: WriteConfig) -> None:
     """Requests flow continuously while the YAML is rewritten and reloaded many times."""
     path: Path = write_config(config_text())
     async with running_runtime(path) as runtime:
