@@ -12,9 +12,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
+from core.api.conversation_history import ConversationHistory
 from core.api.errors import ApiError, handle_exception
 from core.api.middleware import GatewayMiddleware
-from core.api.routes import chat, control, embeddings, health, models, speech, transcription, voices
+from core.api.routes import (
+    chat,
+    control,
+    conversation,
+    embeddings,
+    health,
+    models,
+    speech,
+    transcription,
+    voices,
+)
 from core.engines.errors import EngineError
 from core.routing.errors import RoutingError
 from core.runtime.runtime import Runtime
@@ -31,6 +42,7 @@ def api_routes() -> list[BaseRoute]:
         *speech.routes,
         *transcription.routes,
         *voices.routes,
+        *conversation.routes,
     ]
 
 
@@ -90,4 +102,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.conversations = ConversationHistory()
     return app

@@ -154,6 +154,24 @@ class VoicesConfig(Block):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
+class ConversationConfig(Block):
+    """The voice round trip (``POST /v1/conversation``)."""
+
+    #: System prompt for every turn unless the request brings its own.
+    system_prompt: str = (
+        "You are a helpful voice assistant. Answer briefly, in plain spoken sentences, "
+        "without lists or markdown."
+    )
+    #: Messages (user and assistant) kept per conversation id; older ones are dropped.
+    max_history_messages: int = Field(20, ge=0)
+    #: Conversation ids remembered at once; the least recently used is forgotten first.
+    max_conversations: int = Field(1000, ge=1)
+    #: A conversation unused for this long is forgotten.
+    idle_ttl: Duration = Field(1800.0, gt=0)
+    #: Reply length cap, so a spoken answer stays short.
+    max_reply_tokens: int = Field(256, ge=1)
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -183,6 +201,7 @@ class AppConfig(BaseSettings):
     routes: dict[Capability, list[str]] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     voices: VoicesConfig = VoicesConfig()
+    conversation: ConversationConfig = ConversationConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -14,10 +14,10 @@ from starlette.routing import Route
 
 from core.api.bodies import read_json
 from core.api.context import generation_of, limits_of
+from core.api.engine_calls import SpeakOptions, synthesize
 from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
-from core.api.voice_choice import VoiceChooser
 from core.audio.chunk import AudioChunk
 from core.audio.encode import (
     OUTPUT_FORMATS,
@@ -26,10 +26,6 @@ from core.audio.encode import (
     content_type,
     open_encoder,
 )
-from core.engines.base import Capability
-from core.engines.tts import SpeechRequest, TTSEngine
-from core.routing.router import RoutedStream
-from core.runtime.generation import Generation
 
 # Encoders that do real codec work run in a thread; wav/pcm/G.711 are cheap enough inline.
 _THREADED = frozenset({"mp3", "opus", "aac", "flac"})
@@ -83,30 +79,6 @@ def _check(body: SpeechBody, max_chars: int) -> str:
     return text
 
 
-async def synthesize(
-    generation: Generation, body: SpeechBody, text: str
-) -> tuple[RoutedStream[AudioChunk], VoiceChooser]:
-    """Route a speech request; the chooser records which voice each engine was given."""
-    chooser = VoiceChooser(generation, body.voice_id())
-
-    async def run(engine: TTSEngine) -> AsyncIterator[AudioChunk]:
-        request = await chooser.request_for(
-            engine,
-            SpeechRequest(
-                text=text,
-                speed=body.speed,
-                instructions=body.instructions,
-                language=body.language,
-                options=dict(body.model_extra or {}),
-            ),
-        )
-        async for chunk in engine.synthesize(request):
-            yield chunk
-
-    stream = await generation.router.stream(Capability.TTS, body.model, run)
-    return stream, chooser
-
-
 async def encode_stream(
     stream: AsyncIterable[AudioChunk], encoder: StreamEncoder, threaded: bool
 ) -> AsyncIterator[bytes]:
@@ -123,7 +95,15 @@ async def create_speech(request: Request) -> Response:
     limits = limits_of(request)
     body = await read_json(request, SpeechBody, limits.max_request_bytes)
     text = _check(body, limits.max_speech_chars)
-    stream, chooser = await synthesize(generation_of(request), body, text)
+    options = SpeakOptions(
+        model=body.model,
+        voice=body.voice_id(),
+        speed=body.speed,
+        instructions=body.instructions,
+        language=body.language,
+        options=dict(body.model_extra or {}),
+    )
+    stream, chooser = await synthesize(generation_of(request), text, options)
     first = stream.first
     encoder = open_encoder(body.response_format, first.sample_rate if first else 24000)
     threaded = body.response_format in _THREADED

@@ -2,101 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.api.audio_upload import audio_from_form, form_bool, form_float, form_text
 from core.api.bodies import read_form
 from core.api.context import generation_of, limits_of
+from core.api.engine_calls import TranscribeOptions, transcribe
 from core.api.errors import ApiError, as_api_error, error_body
 from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
 from core.api.subtitles import to_srt, to_vtt
-from core.audio.chunk import AudioChunk
-from core.audio.decode import RawEncoding, RawFormat, decode_audio
-from core.audio.errors import AudioDecodeError, AudioTooLarge
-from core.audio.resample import resample
-from core.engines.base import Capability
-from core.engines.errors import Unsupported
 from core.engines.stt import (
     Segment,
-    STTEngine,
     Transcription,
-    TranscriptionRequest,
     collect_transcription,
 )
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 _FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
-_RAW_ENCODINGS = ("pcm_s16le", "f32le", "mulaw", "alaw")
-
-
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None or isinstance(value, UploadFile):
-        return None
-    return str(value).strip() or None
-
-
-def _float_field(form: FormData, name: str, low: float, high: float) -> float | None:
-    raw = _field(form, name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a number", param=name) from None
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}", param=name)
-    return value
-
-
-def _bool_field(form: FormData, name: str) -> bool:
-    raw = (_field(form, name) or "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"{name} must be true or false", param=name)
-    return raw in ("true", "1")
-
-
-def _raw_format(form: FormData) -> RawFormat | None:
-    """Headerless audio declared by the client (voxgate extension: input_format, sample_rate)."""
-    encoding = _field(form, "input_format")
-    if encoding is None:
-        return None
-    if encoding not in _RAW_ENCODINGS:
-        raise ApiError(
-            400, f"input_format must be one of {', '.join(_RAW_ENCODINGS)}", param="input_format"
-        )
-    rate = _field(form, "sample_rate")
-    if rate is None or not rate.isdigit() or not 4000 <= int(rate) <= 192000:
-        raise ApiError(
-            400, "sample_rate (4000-192000) is required with input_format", param="sample_rate"
-        )
-    return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=int(rate))
-
-
-async def _audio_from_form(request: Request, form: FormData) -> AudioChunk:
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ApiError(400, "missing required file field 'file'", param="file")
-    limits = limits_of(request)
-    data = await upload.read()
-    if not data:
-        raise ApiError(400, "the uploaded file is empty", param="file", code="empty_file")
-    raw = _raw_format(form)
-    try:
-        return await asyncio.to_thread(
-            decode_audio, data, raw=raw, max_seconds=limits.max_audio_seconds
-        )
-    except AudioTooLarge as exc:
-        raise ApiError(413, str(exc), param="file", code="audio_too_long") from None
-    except AudioDecodeError as exc:
-        raise ApiError(415, str(exc), param="file", code="invalid_audio") from None
 
 
 def segment_json(segment: Segment) -> dict[str, Any]:
@@ -145,7 +73,7 @@ async def _transcribe(request: Request, task: Literal["transcribe", "translate"]
     limits = limits_of(request)
     form = await read_form(request, limits.max_upload_bytes)
     try:
-        fmt = _field(form, "response_format") or "json"
+        fmt = form_text(form, "response_format") or "json"
         if fmt not in _FORMATS:
             raise ApiError(
                 400,
@@ -161,39 +89,24 @@ async def _transcribe(request: Request, task: Literal["transcribe", "translate"]
                 param="timestamp_granularities[]",
             )
         words = "word" in granularities
-        stream = _bool_field(form, "stream")
-        audio = await _audio_from_form(request, form)
-        model = _field(form, "model")
-        language = None if task == "translate" else _field(form, "language")
-        prompt = _field(form, "prompt")
-        temperature = _float_field(form, "temperature", 0.0, 1.0)
+        stream = form_bool(form, "stream")
+        audio = await audio_from_form(request, form)
+        model = form_text(form, "model")
+        language = None if task == "translate" else form_text(form, "language")
+        prompt = form_text(form, "prompt")
+        temperature = form_float(form, "temperature", 0.0, 1.0)
     finally:
         await form.close()
 
-    resampled: dict[int, AudioChunk] = {}
-
-    def audio_for(rate: int) -> AudioChunk:
-        if rate not in resampled:
-            samples = resample(audio.samples, audio.sample_rate, rate)
-            resampled[rate] = AudioChunk(samples, rate)
-        return resampled[rate]
-
-    async def run(engine: STTEngine) -> AsyncIterator[Segment]:
-        if task == "translate" and not engine.supports_translation:
-            raise Unsupported(f"engine {engine.name!r} cannot translate")
-        engine_audio = await asyncio.to_thread(audio_for, engine.sample_rate)
-        request_ = TranscriptionRequest(
-            audio=engine_audio,
-            language=language,
-            prompt=prompt,
-            temperature=temperature,
-            word_timestamps=words,
-            task=task,
-        )
-        async for segment in engine.transcribe(request_):
-            yield segment
-
-    routed = await generation_of(request).router.stream(Capability.STT, model, run)
+    options = TranscribeOptions(
+        model=model,
+        language=language,
+        prompt=prompt,
+        temperature=temperature,
+        word_timestamps=words,
+        task=task,
+    )
+    routed = await transcribe(generation_of(request), audio, options)
     headers = engine_headers(routed.engine, routed.attempts)
 
     if stream:

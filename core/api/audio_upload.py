@@ -1,0 +1,80 @@
+"""Form fields and the audio file of multipart uploads (transcriptions, conversation turns)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+
+from core.api.context import limits_of
+from core.api.errors import ApiError
+from core.audio.chunk import AudioChunk
+from core.audio.decode import RawEncoding, RawFormat, decode_audio
+from core.audio.errors import AudioDecodeError, AudioTooLarge
+
+_RAW_ENCODINGS = ("pcm_s16le", "f32le", "mulaw", "alaw")
+
+
+def form_text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or isinstance(value, UploadFile):
+        return None
+    return str(value).strip() or None
+
+
+def form_float(form: FormData, name: str, low: float, high: float) -> float | None:
+    raw = form_text(form, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number", param=name) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}", param=name)
+    return value
+
+
+def form_bool(form: FormData, name: str) -> bool:
+    raw = (form_text(form, name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{name} must be true or false", param=name)
+    return raw in ("true", "1")
+
+
+def raw_format(form: FormData) -> RawFormat | None:
+    """Headerless audio declared by the client (voxgate extension: input_format, sample_rate)."""
+    encoding = form_text(form, "input_format")
+    if encoding is None:
+        return None
+    if encoding not in _RAW_ENCODINGS:
+        raise ApiError(
+            400, f"input_format must be one of {', '.join(_RAW_ENCODINGS)}", param="input_format"
+        )
+    rate = form_text(form, "sample_rate")
+    if rate is None or not rate.isdigit() or not 4000 <= int(rate) <= 192000:
+        raise ApiError(
+            400, "sample_rate (4000-192000) is required with input_format", param="sample_rate"
+        )
+    return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=int(rate))
+
+
+async def audio_from_form(request: Request, form: FormData) -> AudioChunk:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(400, "missing required file field 'file'", param="file")
+    limits = limits_of(request)
+    data = await upload.read()
+    if not data:
+        raise ApiError(400, "the uploaded file is empty", param="file", code="empty_file")
+    raw = raw_format(form)
+    try:
+        return await asyncio.to_thread(
+            decode_audio, data, raw=raw, max_seconds=limits.max_audio_seconds
+        )
+    except AudioTooLarge as exc:
+        raise ApiError(413, str(exc), param="file", code="audio_too_long") from None
+    except AudioDecodeError as exc:
+        raise ApiError(415, str(exc), param="file", code="invalid_audio") from None

@@ -1,0 +1,174 @@
+"""``POST /v1/conversation``: a spoken turn in, a spoken (and written) reply out.
+
+Multipart like ``/v1/audio/transcriptions`` (``file`` plus optional fields). Returns JSON with the
+transcript, the reply, base64 audio and a latency breakdown; ``stream=true`` sends the same as
+SSE events while the turn runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.api.audio_upload import audio_from_form, form_bool, form_float, form_text
+from core.api.bodies import read_form
+from core.api.context import generation_of, limits_of
+from core.api.conversation_history import ConversationHistory
+from core.api.engine_calls import SpeakOptions, TranscribeOptions
+from core.api.errors import ApiError, as_api_error, error_body
+from core.api.sse import event, sse_response
+from core.api.turn import TurnPlan, TurnResult, run_turn
+from core.audio.encode import OUTPUT_FORMATS, available_formats
+from core.engines.llm import ChatMessage
+
+_NO_AUDIO = "none"
+
+
+def history_of(request: Request) -> ConversationHistory:
+    history: ConversationHistory = request.app.state.conversations
+    return history
+
+
+def _audio_format(form: FormData) -> str | None:
+    fmt = form_text(form, "response_format") or "wav"
+    if fmt == _NO_AUDIO:
+        return None
+    if fmt not in OUTPUT_FORMATS or fmt not in available_formats():
+        choices = ", ".join((*available_formats(), _NO_AUDIO))
+        raise ApiError(400, f"response_format must be one of {choices}", param="response_format")
+    return fmt
+
+
+def _plan(request: Request, form: FormData, conversation_id: str) -> TurnPlan:
+    settings = generation_of(request).config.config.conversation
+    max_tokens = form_float(form, "max_tokens", 1, 8192)
+    history = history_of(request).messages(conversation_id, settings.idle_ttl)
+    return TurnPlan(
+        transcribe=TranscribeOptions(
+            model=form_text(form, "stt_model"),
+            language=form_text(form, "language"),
+            prompt=form_text(form, "prompt"),
+        ),
+        speak=SpeakOptions(
+            model=form_text(form, "tts_model"),
+            voice=form_text(form, "voice"),
+            speed=form_float(form, "speed", 0.25, 4.0) or 1.0,
+            instructions=form_text(form, "instructions"),
+            language=form_text(form, "language"),
+        ),
+        llm_model=form_text(form, "llm_model") or form_text(form, "model"),
+        history=history,
+        system_prompt=form_text(form, "system_prompt") or settings.system_prompt,
+        temperature=form_float(form, "temperature", 0.0, 2.0),
+        max_tokens=int(max_tokens) if max_tokens else settings.max_reply_tokens,
+        audio_format=_audio_format(form),
+    )
+
+
+def _body(
+    result: TurnResult, turn_id: str, conversation_id: str, fmt: str | None
+) -> dict[str, Any]:
+    usage = result.usage
+    return {
+        "id": turn_id,
+        "object": "conversation.turn",
+        "conversation_id": conversation_id,
+        "transcript": {"text": result.transcript, "language": result.language},
+        "reply": {"text": result.reply},
+        "audio": None
+        if fmt is None or not result.audio
+        else {
+            "format": fmt,
+            "sample_rate": result.sample_rate,
+            "voice": result.voice,
+            "data": base64.b64encode(result.audio).decode(),
+        },
+        "engines": result.engines,
+        "fallbacks": result.fallbacks,
+        "usage": None
+        if usage is None
+        else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        "latency_ms": result.latency_ms(),
+    }
+
+
+def _remember(request: Request, conversation_id: str, result: TurnResult) -> None:
+    if not result.transcript or not result.reply:
+        return
+    settings = generation_of(request).config.config.conversation
+    history_of(request).append(
+        conversation_id,
+        [ChatMessage("user", result.transcript), ChatMessage("assistant", result.reply)],
+        max_messages=settings.max_history_messages,
+        max_conversations=settings.max_conversations,
+    )
+
+
+async def conversation_turn(request: Request) -> Response:
+    started = time.perf_counter()
+    limits = limits_of(request)
+    form = await read_form(request, limits.max_upload_bytes)
+    try:
+        conversation_id = form_text(form, "conversation_id") or ConversationHistory.new_id()
+        if len(conversation_id) > 128:
+            raise ApiError(400, "conversation_id is too long", param="conversation_id")
+        plan = _plan(request, form, conversation_id)
+        stream = form_bool(form, "stream")
+        audio = await audio_from_form(request, form)
+    finally:
+        await form.close()
+    generation = generation_of(request)
+    turn_id = f"turn_{uuid.uuid4().hex[:20]}"
+
+    if not stream:
+        result = await run_turn(generation, audio, plan, started)
+        _remember(request, conversation_id, result)
+        return JSONResponse(_body(result, turn_id, conversation_id, plan.audio_format))
+
+    events: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def emit(item: dict[str, Any]) -> None:
+        if isinstance(item.get("audio"), bytes):
+            item = {**item, "audio": base64.b64encode(item["audio"]).decode()}
+        await events.put(event({**item, "conversation_id": conversation_id}))
+
+    async def produce() -> None:
+        try:
+            result = await run_turn(generation, audio, plan, started, emit)
+            _remember(request, conversation_id, result)
+            body = _body(result, turn_id, conversation_id, plan.audio_format)
+            body.pop("audio")  # already sent as deltas
+            await events.put(event({"type": "conversation.done", **body}))
+        except Exception as exc:  # reported in-band: the response has started
+            error = as_api_error(exc)
+            await events.put(
+                event(error_body(error.status, error.message, error.param, error.code))
+            )
+        finally:
+            await events.put(None)
+
+    async def sse() -> AsyncIterator[bytes]:
+        task = asyncio.create_task(produce())
+        try:
+            while (item := await events.get()) is not None:
+                yield item
+        finally:
+            if not task.done():  # the client went away: stop the engines
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return sse_response(sse(), {"x-conversation-id": conversation_id})
+
+
+routes = [Route("/v1/conversation", conversation_turn, methods=["POST"])]
