@@ -1,16 +1,19 @@
 """Encode engine audio for the client, incrementally so speech streams as it is made.
 
-wav/pcm/G.711 are written by hand (trivial framing); flac, mp3, opus and aac go through PyAV
-(FFmpeg) when the ``codecs`` extra is installed.
+wav/pcm/G.711 are written by hand (trivial framing); mp3, opus and aac go through PyAV (FFmpeg)
+when the ``codecs`` extra is installed. FLAC is written whole at the end: a streamed FLAC cannot
+carry its length (the header comes first), and common readers then refuse the file.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from functools import cache
 from typing import Protocol
 
 import numpy as np
+import soundfile
 
 from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import UnsupportedFormat
@@ -36,7 +39,6 @@ _AV_FORMATS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "mp3": ("mp3", "libmp3lame", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
     "opus": ("ogg", "libopus", (8000, 12000, 16000, 24000, 48000)),
     "aac": ("adts", "aac", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
-    "flac": ("flac", "flac", ()),
 }
 _TELEPHONY_RATE = 8000
 
@@ -59,7 +61,7 @@ def content_type(fmt: str) -> str:
 @cache
 def available_formats() -> tuple[str, ...]:
     """Formats whose encoder is importable on this machine."""
-    found = ["wav", "pcm", "mulaw", "alaw"]
+    found = ["wav", "pcm", "mulaw", "alaw", "flac"]
     try:
         import av
     except ImportError:
@@ -85,6 +87,8 @@ def open_encoder(fmt: str, input_rate: int) -> StreamEncoder:
         return PcmEncoder(input_rate)
     if fmt in ("mulaw", "alaw"):
         return G711Encoder(fmt, input_rate)
+    if fmt == "flac":
+        return FlacEncoder(input_rate)
     return AvEncoder(fmt, input_rate)
 
 
@@ -178,6 +182,24 @@ class G711Encoder(_RateMatched):
 
     def finish(self) -> bytes:
         return self._encode(self._tail())
+
+
+class FlacEncoder(_RateMatched):
+    """Collects the stream and writes one FLAC file (16-bit) with a complete header."""
+
+    def __init__(self, input_rate: int) -> None:
+        super().__init__(input_rate, input_rate)
+        self._parts: list[FloatArray] = []
+
+    def encode(self, chunk: AudioChunk) -> bytes:
+        self._parts.append(self._samples(chunk))
+        return b""
+
+    def finish(self) -> bytes:
+        samples = np.concatenate([*self._parts, self._tail()]) if self._parts else self._tail()
+        buffer = io.BytesIO()
+        soundfile.write(buffer, samples, self.sample_rate, format="FLAC", subtype="PCM_16")
+        return buffer.getvalue()
 
 
 class _Sink:

@@ -8,11 +8,23 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
-from core.cli import commands_config, commands_ctl, commands_plugins, commands_serve
+from core.cli import (
+    commands_config,
+    commands_ctl,
+    commands_plugins,
+    commands_serve,
+    commands_try,
+)
 from core.observability.logging import configure_logging
 
 #: Each module adds its sub-commands with ``register(subparsers)``.
-COMMAND_MODULES = (commands_serve, commands_config, commands_plugins, commands_ctl)
+COMMAND_MODULES = (
+    commands_serve,
+    commands_config,
+    commands_plugins,
+    commands_ctl,
+    commands_try,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

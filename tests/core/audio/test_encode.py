@@ -13,6 +13,7 @@ from core.audio.encode import OUTPUT_FORMATS, available_formats, encode_audio, o
 from core.audio.errors import UnsupportedFormat
 from core.audio.g711 import ulaw_decode
 from core.audio.resample import StreamResampler, resample
+from core.audio.wav_file import finalize_wav_file
 
 RATE = 24000
 
@@ -101,3 +102,12 @@ def test_flac_round_trip_is_lossless_at_16_bit() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(UnsupportedFormat):
         open_encoder("vorbis", RATE)
+
+
+def test_saved_wav_gets_its_real_sizes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "out.wav"
+    path.write_bytes(streamed("wav", tone(0.5)))
+    finalize_wav_file(path)
+    data = path.read_bytes()
+    assert struct.unpack("<I", data[4:8])[0] == len(data) - 8
+    assert struct.unpack("<I", data[40:44])[0] == len(data) - 44 == 2 * 12000

@@ -1,0 +1,60 @@
+"""An HTTP client for the one-line commands: a running daemon, or an in-process one.
+
+``--local`` starts the runtime inside the command and talks to the same ASGI app over an
+in-memory transport, so both ways exercise exactly the code the daemon runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+from core.config.paths import default_config_file
+
+
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=None, help="daemon URL (default: $VOXGATE_URL or http://127.0.0.1:8765)"
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run the engines in this process instead of calling a daemon",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML file for --local (default as for serve)"
+    )
+
+
+@contextlib.asynccontextmanager
+async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncClient]:
+    timeout = httpx.Timeout(600.0, connect=5.0)
+    headers = {}
+    key = os.environ.get("VOXGATE_API_KEY")
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    if not args.local:
+        url = args.url or os.environ.get("VOXGATE_URL", "http://127.0.0.1:8765")
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout) as client:
+            yield client
+        return
+
+    from core.api.app import create_app
+    from core.runtime.runtime import Runtime
+
+    runtime = Runtime(args.config or default_config_file())
+    await runtime.start()
+    try:
+        app = create_app(runtime, manage_runtime=False)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://voxgate.local", headers=headers, timeout=timeout
+        ) as client:
+            yield client
+    finally:
+        await runtime.shutdown(5)

@@ -1,0 +1,91 @@
+"""`voxgate say | transcribe | chat` against a daemon process and with --local (fake engines)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.core.test_daemon_process import Daemon
+from tests.support import WriteConfig
+from tests.support.plugin_dist import fake_plugin_env
+
+CONFIG = """\
+reload: {watch: false}
+engines:
+  brain: {capability: llm, engine: fake, settings: {reply: "the answer is four"}}
+  mouth: {capability: tts, engine: fake, settings: {voices: [heart]}}
+  ears: {capability: stt, engine: fake, settings: {reply: "hello from the file"}}
+routes: {llm: [brain], tts: [mouth], stt: [ears]}
+"""
+
+
+def voxgate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli.main", *args],
+        capture_output=True,
+        env={**os.environ, **env},
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def setup(write_config: WriteConfig, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    config = write_config(CONFIG)
+    env = fake_plugin_env(tmp_path)
+    daemon = Daemon(config, env)
+    try:
+        yield config, {**env, "VOXGATE_URL": daemon.url}
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["daemon", "local"])
+def test_say_transcribe_chat(
+    setup: tuple[Path, dict[str, str]], tmp_path: Path, local: bool
+) -> None:
+    config, env = setup
+    extra = ["--local", "--config", str(config)] if local else []
+
+    out = tmp_path / "hello.flac"
+    result = voxgate("say", "Hello there.", "-o", str(out), *extra, env=env)
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(out)
+    assert rate == 24000 and len(audio) > 0
+    assert b"engine mouth" in result.stderr
+
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(16000, dtype=np.float32), 16000)
+    result = voxgate("transcribe", str(wav), *extra, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "hello from the file"
+
+    result = voxgate("chat", "what is two plus two?", *extra, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "the answer is four"
+
+
+def test_say_to_stdout_and_clear_errors(setup: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    _, env = setup
+    result = voxgate("say", "Hi.", "--format", "wav", env=env)
+    assert result.returncode == 0
+    assert sf.read(io.BytesIO(result.stdout))[1] == 24000
+
+    result = voxgate("say", "Hi.", "--voice", "nobody", "-o", str(tmp_path / "x.wav"), env=env)
+    assert result.returncode == 1
+    assert b"404" in result.stderr and b"nobody" in result.stderr
+
+    result = voxgate("transcribe", str(tmp_path / "missing.wav"), env=env)
+    assert result.returncode == 1 and b"no such file" in result.stderr
+
+    down = {**env, "VOXGATE_URL": "http://127.0.0.1:9"}
+    result = voxgate("chat", "hi", env=down)
+    assert result.returncode == 1 and b"--local" in result.stderr
