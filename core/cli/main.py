@@ -13,6 +13,7 @@ from core.cli import (
     commands_ctl,
     commands_plugins,
     commands_serve,
+    commands_service,
     commands_try,
 )
 from core.observability.logging import configure_logging
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     commands_plugins,
     commands_ctl,
     commands_try,
+    commands_service,
 )
 
 
