@@ -1,27 +1,35 @@
-"""A minimal Starlette app that calls the fake embeddings engine directly, with no gateway in
-between: the floor the daemon's HTTP overhead is measured against (same uvicorn, same engine)."""
+"""A minimal Starlette app that calls the fake engines directly, with no gateway in between: the
+floor the daemon's HTTP overhead is measured against (same uvicorn, same engines). It does only
+what any server must: parse the body, decode the upload, call the engine, send the bytes."""
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 from pathlib import Path
 
+import soundfile as sf
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.audio.chunk import AudioChunk
 from core.engines.base import EngineContext
+from core.engines.stt import TranscriptionRequest
+from core.engines.tts import SpeechRequest
 from core.runtime.services import RouterServices
-from tests.support.fake_plugin import FakeEmbeddings, FakeSettings
+from tests.support.fake_plugin import FakeEmbeddings, FakeSettings, FakeSTT, FakeTTS
 
 
 def build_app() -> Starlette:
     data = Path(tempfile.mkdtemp())
     context = EngineContext("bare", data, data, RouterServices(None))  # type: ignore[arg-type]
     engine = FakeEmbeddings(FakeSettings(), context)
+    tts = FakeTTS(FakeSettings(voices=["heart"], chunks=3), context)
+    stt = FakeSTT(FakeSettings(reply="one two three four"), context)
 
     async def embed(request: Request) -> Response:
         body = await request.json()
@@ -29,7 +37,27 @@ def build_app() -> Starlette:
         data = [{"object": "embedding", "index": 0, "embedding": result.vectors[0]}]
         return JSONResponse({"object": "list", "data": data, "model": "bare"})
 
-    return Starlette(routes=[Route("/v1/embeddings", embed, methods=["POST"])])
+    async def speech(request: Request) -> Response:
+        body = await request.json()
+        pcm = [c.to_pcm16() async for c in tts.synthesize(SpeechRequest(text=body["input"]))]
+        return Response(b"".join(pcm), media_type="audio/pcm")
+
+    async def transcription(request: Request) -> Response:
+        async with request.form() as form:
+            upload = form["file"]
+            assert not isinstance(upload, str)
+            samples, rate = sf.read(io.BytesIO(await upload.read()), dtype="float32")
+        audio = AudioChunk(samples, rate)
+        texts = [s.text async for s in stt.transcribe(TranscriptionRequest(audio=audio))]
+        return JSONResponse({"text": " ".join(texts)})
+
+    return Starlette(
+        routes=[
+            Route("/v1/embeddings", embed, methods=["POST"]),
+            Route("/v1/audio/speech", speech, methods=["POST"]),
+            Route("/v1/audio/transcriptions", transcription, methods=["POST"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ async def transcribe(
         if options.task == "translate" and not engine.supports_translation:
             raise Unsupported(f"engine {engine.name!r} cannot translate")
         request = TranscriptionRequest(
-            audio=await asyncio.to_thread(audio_for, engine.sample_rate),
+            audio=audio
+            if engine.sample_rate == audio.sample_rate
+            else await asyncio.to_thread(audio_for, engine.sample_rate),
             language=options.language,
             prompt=options.prompt,
             temperature=options.temperature,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class FakeTTS(_Behaviour, TTSEngine):
         self.closes += 1
 
     async def voices(self) -> list[Voice]:
-        genders = ("female", "male")
+        genders: tuple[Literal["female"], Literal["male"]] = ("female", "male")
         return [
             Voice(id=v, name=v, language=self.settings.language, gender=genders[i % 2])
             for i, v in enumerate(self.settings.voices)

@@ -1,0 +1,179 @@
+"""HTTP cost of the audio endpoints: /v1/audio/speech and /v1/audio/transcriptions.
+
+A fake engine (no model work) is called directly, through a bare Starlette server (parse, decode,
+call, send: the floor of any Python HTTP service) and through the daemon, in the same run. The
+daemon-over-bare difference is the gateway's own cost: validation, routing, resampling, encoding,
+metrics. Requests are sequential on one keep-alive connection.
+
+    python -m bench.bench_audio_api [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile as sf
+
+from bench.bench_routing import wait_ready
+from bench.stats import emit, ms, summary
+from core.audio.chunk import AudioChunk
+from core.engines.stt import STTEngine, TranscriptionRequest
+from core.engines.tts import SpeechRequest, TTSEngine
+from core.observability.logging import configure_logging
+from tests.support.daemon import free_port
+from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {watch: false}
+logging: {level: warning}
+engines:
+  mouth: {capability: tts, engine: fake, settings: {voices: [heart], chunks: 3}}
+  ears: {capability: stt, engine: fake, settings: {reply: "one two three four"}}
+routes: {tts: [mouth], stt: [ears]}
+"""
+
+
+def upload_wav(seconds: float = 3.0, rate: int = 16000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, format="WAV")
+    return buffer.getvalue()
+
+
+async def direct(requests: int, config: Path, wav: bytes) -> tuple[list[float], list[float]]:
+    """The same engines, called in process with the same inputs (audio already decoded)."""
+    async with running_runtime(config) as runtime:
+        generation = runtime.current
+        await generation.slots["mouth"].ensure_loaded()
+        await generation.slots["ears"].ensure_loaded()
+        tts = generation.slots["mouth"].engine
+        stt = generation.slots["ears"].engine
+        assert isinstance(tts, TTSEngine) and isinstance(stt, STTEngine)
+        samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        audio = AudioChunk(samples, rate)
+        speech, listen = [], []
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            async for _chunk in tts.synthesize(SpeechRequest(text="Hello there.")):
+                pass
+            t1 = time.perf_counter()
+            async for _segment in stt.transcribe(TranscriptionRequest(audio=audio)):
+                pass
+            t2 = time.perf_counter()
+            speech.append(t1 - t0)
+            listen.append(t2 - t1)
+        return speech, listen
+
+
+def wait_bare(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(url + "/v1/embeddings", json={"input": "x"}, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("bare server did not start")
+
+
+def over_http(url: str, requests: int, wav: bytes) -> tuple[list[float], list[float]]:
+    speech, listen = [], []
+    body = {"input": "Hello there.", "voice": "heart", "response_format": "pcm"}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(20):
+            client.post("/v1/audio/speech", json=body).raise_for_status()
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            client.post("/v1/audio/speech", json=body).raise_for_status()
+            t1 = time.perf_counter()
+            client.post(
+                "/v1/audio/transcriptions", files={"file": ("a.wav", wav, "audio/wav")}
+            ).raise_for_status()
+            t2 = time.perf_counter()
+            speech.append(t1 - t0)
+            listen.append(t2 - t1)
+    return speech, listen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    configure_logging("warning")
+    wav = upload_wav()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+        config = workdir / "bench.yaml"
+        config.write_text(CONFIG)
+        d_speech, d_listen = asyncio.run(direct(args.requests, config, wav))
+        port = free_port()
+        daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "core.cli.main",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            env={**os.environ, **fake_plugin_env(workdir)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_server", str(bare_port)],
+            env={**os.environ, **fake_plugin_env(workdir)},
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+            wait_ready(url, daemon)
+            wait_bare(bare_url)
+            # Alternate halves so machine noise hits both servers alike.
+            half = args.requests // 2
+            runs = [over_http(u, half, wav) for u in (url, bare_url, url, bare_url)]
+            h_speech, h_listen = runs[0][0] + runs[2][0], runs[0][1] + runs[2][1]
+            b_speech, b_listen = runs[1][0] + runs[3][0], runs[1][1] + runs[3][1]
+        finally:
+            for process in (daemon, bare):
+                process.terminate()
+                process.wait(30)
+    emit(f"audio endpoints, {args.requests} sequential requests each (fake engines, no model work)")
+    for name, d, b, h in (
+        ("speech (3 chunks, pcm out)", d_speech, b_speech, h_speech),
+        ("transcription (3 s WAV in)", d_listen, b_listen, h_listen),
+    ):
+        ds, bs, hs = summary(d), summary(b), summary(h)
+        emit(f"  {name}")
+        emit(f"    engine called directly        p50 {ms(ds['p50'])}  p99 {ms(ds['p99'])}")
+        emit(f"    bare starlette + same engine  p50 {ms(bs['p50'])}  p99 {ms(bs['p99'])}")
+        emit(f"    voxgate daemon                p50 {ms(hs['p50'])}  p99 {ms(hs['p99'])}")
+        emit(
+            f"    daemon over bare server       p50 {ms(hs['p50'] - bs['p50'])}  "
+            f"p99 {ms(hs['p99'] - bs['p99'])}   (goal p50 < 1 ms)"
+        )
+        emit(
+            f"    daemon over direct call       p50 {ms(hs['p50'] - ds['p50'])}  "
+            f"p99 {ms(hs['p99'] - ds['p99'])}"
+        )
+
+
+if __name__ == "__main__":
+    main()
