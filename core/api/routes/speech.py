@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
 
@@ -52,7 +53,8 @@ class SpeechBody(BaseModel):
 
 def _check(body: SpeechBody, max_chars: int) -> str:
     text = body.input.strip()
-    if not text:
+    # Zero-width characters, BOMs and bare punctuation leave an engine nothing to say.
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
         raise ApiError(400, "input must contain text to speak", param="input", code="empty_input")
     if len(body.input) > max_chars:
         raise ApiError(
