@@ -48,9 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    # Client commands log warnings only, and to stderr so that --json output stays parseable;
-    # `serve` reconfigures from the YAML's logging section.
-    configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "warning"), "console")
+    # Client commands log errors only (their own output says what went wrong), and to stderr
+    # so that --json output stays parseable; `serve` reconfigures from the YAML.
+    configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "error"), "console")
     code: int = handler(args)
     return code
 

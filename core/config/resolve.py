@@ -83,8 +83,8 @@ def _missing_engine_message(catalog: PluginCatalog, capability: Capability, name
     available = ", ".join(catalog.engine_names(capability)) or "none"
     message = f"no {capability.value} engine named {name!r} (available: {available})"
     if catalog.failures:
-        failed = "; ".join(f"{f.plugin}: {f.error}" for f in catalog.failures)
-        message += f"; plugins that failed to load: {failed}"
+        failed = ", ".join(f.plugin for f in catalog.failures)
+        message += f"; plugins that failed to load: {failed} (`voxgate plugins` says why)"
     return message
 
 

@@ -39,10 +39,10 @@ def voxgate(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 class Daemon:
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(self, config: Path, env: dict[str, str], log: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = config.parent / "daemon.log"
+        self.log = log or config.parent / "daemon.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -59,8 +59,8 @@ class Daemon:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env},
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 180  # preloading real models takes a while
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
