@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ from core.engines.base import Capability
 from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine, Usage
 from core.routing.errors import Attempt
 from core.runtime.generation import Generation
+from core.text.segment import SentenceSegmenter
 
-# A sentence ends at terminal punctuation followed by space (Latin) or at CJK terminal marks.
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|(?<=[。！？；…])")
 # Sentences shorter than this are held back and joined with the next (fewer, smoother TTS calls).
 _MIN_SENTENCE_CHARS = 12
 
@@ -70,32 +68,6 @@ class TurnResult:
             "tts_total": ms("tts_total"),
             "end_to_end": ms("end_to_end"),
         }
-
-
-class SentenceBuffer:
-    """Collects streamed text and hands out whole sentences as they complete."""
-
-    def __init__(self) -> None:
-        self._text = ""
-
-    def feed(self, text: str) -> list[str]:
-        self._text += text
-        ready: list[str] = []
-        start = 0
-        for match in _SENTENCE_END.finditer(self._text):
-            end = match.end()
-            if end == len(self._text) and not match.group(0):
-                continue  # a CJK mark at the very end may still be followed by a closing quote
-            piece = self._text[start:end].strip()
-            if len(piece) >= _MIN_SENTENCE_CHARS:
-                ready.append(piece)
-                start = end
-        self._text = self._text[start:]
-        return ready
-
-    def flush(self) -> str:
-        rest, self._text = self._text.strip(), ""
-        return rest
 
 
 def _header_list(attempts: list[Attempt]) -> list[str]:
@@ -158,7 +130,7 @@ async def run_turn(
         if plan.audio_format is not None
         else None
     )
-    buffer = SentenceBuffer()
+    buffer = SentenceSegmenter(min_chars=_MIN_SENTENCE_CHARS)
     reply: list[str] = []
     try:
         async for delta in tokens:
@@ -172,9 +144,8 @@ async def run_turn(
             for sentence in buffer.feed(delta.text):
                 sentences.put_nowait(sentence)
         mark("llm_total")
-        tail = buffer.flush()
-        if tail:
-            sentences.put_nowait(tail)
+        for sentence in buffer.flush():
+            sentences.put_nowait(sentence)
         sentences.put_nowait(None)
         if speaker is not None:
             await speaker

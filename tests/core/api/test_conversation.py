@@ -18,7 +18,6 @@ import soundfile as sf
 
 from core.api.app import create_app
 from core.api.conversation_history import ConversationHistory
-from core.api.turn import SentenceBuffer
 from core.engines.llm import ChatMessage
 from tests.support import WriteConfig
 from tests.support.fake_plugin import CALLS, SWITCHES
@@ -163,17 +162,6 @@ async def test_bad_turns_are_refused(
         response = await client.post("/v1/conversation", data=data, files=upload)
     assert response.status_code == status, response.text
     assert response.json()["error"]["param"] == param
-
-
-def test_sentence_buffer_releases_whole_sentences() -> None:
-    buffer = SentenceBuffer()
-    assert buffer.feed("Hello there, my friend") == []
-    assert buffer.feed(". How are") == ["Hello there, my friend."]
-    assert buffer.feed(" you today? Fine") == ["How are you today?"]
-    # A mark at the very end waits: a closing quote may follow it.
-    assert buffer.feed("。今天天气很好，我们去公园散步吧。") == []
-    assert buffer.feed("明天") == ["Fine。今天天气很好，我们去公园散步吧。"]
-    assert buffer.flush() == "明天"
 
 
 def test_history_forgets_idle_and_least_recent() -> None:

@@ -1,0 +1,159 @@
+"""Text-to-speech: time to first audio and real-time factor, engine called directly vs the daemon.
+
+For each engine (hibari, and Piper when installed) the same texts are synthesized by the engine
+in this process and by a running daemon over ``POST /v1/audio/speech`` (streamed ``pcm``), in
+alternating rounds so machine noise hits both alike. First audio is when the first samples are
+in hand (the first chunk from the engine, the first body bytes over HTTP); RTF is the whole
+synthesis time over the audio's length.
+
+    python -m bench.bench_tts [--rounds 15] [--engines hibari,piper]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.stats import emit, ms, summary
+from core.engines.base import EngineContext
+from core.engines.tts import SpeechRequest, TTSEngine
+from core.observability.logging import configure_logging
+from plugins.tts_hibari.engine import HibariEngine
+from plugins.tts_piper.engine import PiperEngine
+from tests.plugins.tts_hibari.support import NoServices
+from tests.support.daemon import daemon_process
+
+ENGINES: dict[str, type[TTSEngine]] = {"hibari": HibariEngine, "piper": PiperEngine}
+PACKAGES = {"hibari": "hibari", "piper": "piper"}
+TEXTS = {
+    "one sentence": "Hello there, how can I help you today?",
+    "paragraph": (
+        "The morning was cold and bright. We walked along the river for an hour, talking about "
+        "the week ahead. Then we stopped for coffee near the old stone bridge. The cafe was "
+        "crowded, but we found a table by the window. It was a good start to the day."
+    ),
+}
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: warning}}
+engines:
+{engines}
+routes: {{tts: [{names}]}}
+"""
+FIRST_AUDIO_GOAL = 0.060
+
+
+@dataclass
+class Samples:
+    first: list[float] = field(default_factory=list)
+    rtf: list[float] = field(default_factory=list)
+
+
+async def direct(engine: TTSEngine, text: str) -> tuple[float, float]:
+    started = time.perf_counter()
+    first = 0.0
+    seconds = 0.0
+    async for chunk in engine.synthesize(SpeechRequest(text=text)):
+        if not first:
+            first = time.perf_counter() - started
+        seconds += chunk.duration
+    return first, (time.perf_counter() - started) / seconds
+
+
+def over_http(client: httpx.Client, name: str, text: str) -> tuple[float, float]:
+    body = {"model": name, "input": text, "response_format": "pcm"}
+    started = time.perf_counter()
+    first = 0.0
+    size = 0
+    with client.stream("POST", "/v1/audio/speech", json=body) as response:
+        response.raise_for_status()
+        rate = int(response.headers["x-sample-rate"])
+        for block in response.iter_bytes():
+            if block and not first:
+                first = time.perf_counter() - started
+            size += len(block)
+    return first, (time.perf_counter() - started) / (size / 2 / rate)
+
+
+async def load(name: str, workdir: Path) -> TTSEngine:
+    cls = ENGINES[name]
+    context = EngineContext(
+        name=name,
+        data_dir=workdir / "data",
+        models_dir=workdir / "models",
+        services=NoServices(),
+    )
+    engine = cls(cls.Settings(), context)
+    await engine.load()
+    return engine
+
+
+async def compare(name: str, url: str, rounds: int, workdir: Path) -> None:
+    engine = await load(name, workdir)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for label, text in TEXTS.items():
+            for _ in range(3):  # warm both paths
+                await direct(engine, text)
+                over_http(client, name, text)
+            engine_side, daemon_side = Samples(), Samples()
+            for _ in range(rounds):
+                first, rtf = await direct(engine, text)
+                engine_side.first.append(first)
+                engine_side.rtf.append(rtf)
+                first, rtf = over_http(client, name, text)
+                daemon_side.first.append(first)
+                daemon_side.rtf.append(rtf)
+            report(name, label, engine_side, daemon_side)
+    await engine.close()
+
+
+def report(name: str, label: str, engine_side: Samples, daemon_side: Samples) -> None:
+    d_first, h_first = summary(engine_side.first), summary(daemon_side.first)
+    d_rtf, h_rtf = summary(engine_side.rtf), summary(daemon_side.rtf)
+    goal = f"   (goal <= {ms(FIRST_AUDIO_GOAL)})" if name == "hibari" else ""
+    emit(f"{name}, {label} ({len(engine_side.first)} rounds, p50 / p90):")
+    emit(
+        f"  first audio  direct {ms(d_first['p50'])} / {ms(d_first['p90'])}   "
+        f"daemon {ms(h_first['p50'])} / {ms(h_first['p90'])}   "
+        f"ratio x{h_first['p50'] / d_first['p50']:.2f}{goal}"
+    )
+    emit(
+        f"  RTF          direct {d_rtf['p50']:.4f} / {d_rtf['p90']:.4f}     "
+        f"daemon {h_rtf['p50']:.4f} / {h_rtf['p90']:.4f}     "
+        f"ratio x{h_rtf['p50'] / d_rtf['p50']:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--engines", default="hibari,piper")
+    args = parser.parse_args()
+    configure_logging("warning")
+    wanted = [n for n in args.engines.split(",") if n]
+    names = [n for n in wanted if importlib.util.find_spec(PACKAGES[n]) is not None]
+    for skipped in sorted(set(wanted) - set(names)):
+        emit(f"{skipped}: not installed, left out")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+        engines = "\n".join(
+            f"  {n}: {{capability: tts, engine: {n}, preload: true}}" for n in names
+        )
+        config = workdir / "bench.yaml"
+        config.write_text(CONFIG.format(engines=engines, names=", ".join(names)))
+        with daemon_process(config) as url:
+            for name in names:
+                asyncio.run(compare(name, url, args.rounds, workdir))
+
+
+if __name__ == "__main__":
+    main()
