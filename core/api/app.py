@@ -24,6 +24,7 @@ from core.api.routes import (
     models,
     speech,
     transcription,
+    transcription_stream,
     voices,
 )
 from core.engines.errors import EngineError
@@ -41,6 +42,7 @@ def api_routes() -> list[BaseRoute]:
         *embeddings.routes,
         *speech.routes,
         *transcription.routes,
+        *transcription_stream.routes,
         *voices.routes,
         *conversation.routes,
     ]

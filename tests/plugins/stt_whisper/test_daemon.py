@@ -1,0 +1,189 @@
+"""The engines served by a real daemon: the official ``openai`` client on the transcription
+endpoints, and a WebSocket client on the live transcription stream."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from core.audio.chunk import AudioChunk
+from core.audio.g711 import ulaw_encode
+from tests.support.daemon import daemon_process
+from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, wav_bytes
+from tests.support.wer import word_error_rate
+
+CONFIG = """\
+reload: {watch: false}
+logging: {level: info, format: json}
+engines:
+  whisper:
+    capability: stt
+    engine: faster_whisper
+    preload: true
+    settings: {vad_filter: true}
+  silero: {capability: vad, engine: silero, preload: true}
+routes: {stt: [whisper], vad: [silero]}
+aliases: {whisper-1: stt}
+"""
+TWO = f"{SENTENCES[0]} {SENTENCES[1]}"
+
+
+def two_sentences() -> AudioChunk:
+    return joined(speech(SENTENCES[0]), quiet(0.5, 24_000), speech(SENTENCES[1]))
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("stt-daemon")
+    config = folder / "ai_backend.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(daemon: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=daemon + "/v1", api_key="unused", max_retries=0) as api:
+        yield api
+
+
+def test_json(client: openai.OpenAI) -> None:
+    audio = joined(*(part for s in SENTENCES for part in (speech(s), quiet(0.4, 24_000))))
+    response = client.audio.transcriptions.with_raw_response.create(
+        model="whisper-1", file=("speech.wav", wav_bytes(audio)), response_format="json"
+    )
+    assert response.headers["x-voxgate-engine"] == "whisper"
+    text = response.parse().text
+    assert word_error_rate(" ".join(SENTENCES), text) <= 0.1, text
+
+
+def test_verbose_json_with_words(client: openai.OpenAI) -> None:
+    audio = two_sentences()
+    result = client.audio.transcriptions.create(
+        model="whisper-1",
+        file=("speech.wav", wav_bytes(audio)),
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+    )
+    assert result.language == "en"
+    assert result.duration == pytest.approx(audio.duration, abs=0.01)
+    assert word_error_rate(TWO, result.text) <= 0.1, result.text
+    assert result.segments and result.words
+    words = result.words
+    assert word_error_rate(TWO, " ".join(w.word for w in words)) <= 0.1
+    assert all(w.start <= w.end for w in words)
+    assert all(a.end <= b.start + 0.001 for a, b in itertools.pairwise(words))
+    assert words[-1].end <= audio.duration + 0.05
+
+
+def test_srt(client: openai.OpenAI) -> None:
+    srt = client.audio.transcriptions.create(
+        model="whisper-1", file=("speech.wav", wav_bytes(two_sentences())), response_format="srt"
+    )
+    assert isinstance(srt, str)
+    blocks = [b for b in srt.strip().split("\n\n") if b]
+    assert blocks[0].splitlines()[0] == "1"
+    assert " --> " in blocks[0].splitlines()[1]
+    text = " ".join(" ".join(b.splitlines()[2:]) for b in blocks)
+    assert word_error_rate(TWO, text) <= 0.1, srt
+
+
+def test_stream(client: openai.OpenAI) -> None:
+    stream = client.audio.transcriptions.create(
+        model="whisper-1", file=("speech.wav", wav_bytes(two_sentences())), stream=True
+    )
+    deltas: list[str] = []
+    done: list[str] = []
+    for event in stream:
+        if event.type == "transcript.text.delta":
+            deltas.append(event.delta)
+        elif event.type == "transcript.text.done":
+            done.append(event.text)
+    assert len(deltas) >= 2, "each sentence should arrive as its own delta"
+    assert done == ["".join(deltas)]
+    assert word_error_rate(TWO, done[0]) <= 0.1, done[0]
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the client's own notice
+def test_translation_is_refused_clearly_by_an_english_only_model(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.audio.translations.create(
+            model="whisper-1", file=("speech.wav", wav_bytes(speech(SENTENCES[0])))
+        )
+    assert caught.value.status_code == 503
+    assert "English-only" in str(caught.value.message)
+
+
+# -- live transcription over a WebSocket ----------------------------------------------------
+
+
+def ws_url(daemon: str, **query: str) -> str:
+    params = "&".join(f"{k}={v}" for k, v in query.items())
+    return daemon.replace("http://", "ws://") + "/v1/audio/transcriptions/stream?" + params
+
+
+def receive_all(ws: ClientConnection) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    try:
+        while True:
+            events.append(json.loads(ws.recv(timeout=120)))
+    except ConnectionClosed:
+        return events
+
+
+def test_websocket_live_transcription_of_mulaw_audio(daemon: str) -> None:
+    audio = joined(
+        quiet(0.5, 24_000, noise=0.003),
+        speech(SENTENCES[0]),
+        quiet(1.0, 24_000, noise=0.003),
+        speech(SENTENCES[1]),
+        quiet(1.0, 24_000, noise=0.003),
+    )
+    data = ulaw_encode(at_rate(audio, 8000).samples)
+    url = ws_url(daemon, input_format="mulaw", sample_rate="8000", word_timestamps="true")
+    with connect(url) as ws:
+        for start in range(0, len(data), 160):  # 20 ms frames, as a phone line sends them
+            ws.send(data[start : start + 160])
+        ws.send(json.dumps({"type": "end"}))
+        events = receive_all(ws)
+        assert ws.close_code == 1000
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    assert [f["utterance"] for f in finals] == [0, 1]
+    for final, sentence in zip(finals, SENTENCES[:2], strict=True):
+        assert word_error_rate(sentence, final["text"]) <= 0.1, final["text"]
+        assert final["engine"] == "whisper" and final["language"] == "en"
+        assert final["start"] < final["end"] <= audio.duration + 0.1
+        assert word_error_rate(sentence, " ".join(w["word"] for w in final["words"])) <= 0.1
+    assert finals[0]["end"] <= finals[1]["start"] + 0.5
+    partials = [e for e in events if e["type"] == "transcript.partial"]
+    assert partials and partials[0]["utterance"] == 0
+    assert events.index(partials[0]) < events.index(finals[0])
+    assert not [e for e in events if e["type"] == "error"]
+
+
+def test_websocket_refuses_a_bad_query_with_a_reason(daemon: str) -> None:
+    with connect(ws_url(daemon, input_format="opus")) as ws:
+        events = receive_all(ws)
+        assert ws.close_code == 1008
+    assert events[0]["type"] == "error"
+    assert events[0]["error"]["param"] == "input_format"
+    assert "mulaw" in events[0]["error"]["message"]
+
+
+def test_websocket_text_frames_other_than_end_get_an_error(daemon: str) -> None:
+    with connect(ws_url(daemon, sample_rate="16000")) as ws:
+        ws.send(json.dumps({"type": "hello"}))
+        error = json.loads(ws.recv(timeout=30))
+        ws.send(quiet(0.5, 16_000).to_pcm16())
+        ws.send(json.dumps({"type": "end"}))
+        rest = receive_all(ws)
+        assert ws.close_code == 1000
+    assert error["type"] == "error" and error["error"]["code"] == "invalid_message"
+    assert rest == []  # half a second of silence holds no speech

@@ -1,0 +1,29 @@
+"""Word error rate, for checking transcripts against the text that was spoken."""
+
+from __future__ import annotations
+
+import re
+
+_NOT_WORD = re.compile(r"[^a-z0-9']+")
+
+
+def normalized_words(text: str) -> list[str]:
+    """Lowercase words; punctuation and hyphens separate words, apostrophes are dropped."""
+    return [w.replace("'", "") for w in _NOT_WORD.split(text.lower().replace("’", "'")) if w]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Edit distance between the word sequences (substitutions, insertions, deletions) divided
+    by the number of reference words."""
+    ref, hyp = normalized_words(reference), normalized_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    # distances[j]: edits turning the first i reference words into the first j hypothesis words.
+    distances = list(range(len(hyp) + 1))
+    for i in range(1, len(ref) + 1):
+        diagonal, distances[0] = distances[0], i
+        for j in range(1, len(hyp) + 1):
+            substitution = diagonal + (ref[i - 1] != hyp[j - 1])
+            diagonal = distances[j]
+            distances[j] = min(substitution, distances[j] + 1, distances[j - 1] + 1)
+    return distances[len(hyp)] / len(ref)
