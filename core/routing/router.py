@@ -23,6 +23,7 @@ from core.config.schema import RoutePolicy
 from core.engines.base import Capability, Engine
 from core.engines.errors import EngineError, EngineTimeout, InvalidRequest
 from core.observability.metrics import Metrics
+from core.routing.breaker import BreakerState
 from core.routing.errors import (
     AllEnginesFailed,
     Attempt,
@@ -61,6 +62,8 @@ class RoutedStream(Generic[T]):
     """An engine's stream whose first item has already arrived (so headers can name the engine).
 
     Iterate it once. Leaving early (client gone) closes the engine's stream and frees its slot.
+    The breaker hears the verdict when the stream ends: a success only once it ran to its end,
+    so an engine that always fails mid-stream still trips its breaker.
     """
 
     def __init__(
@@ -83,6 +86,8 @@ class RoutedStream(Generic[T]):
         self._policy = policy
         self._on_done = on_done
         self._started = time.monotonic()
+        #: Whether the breaker has been told how this stream went.
+        self._settled = False
 
     @property
     def fell_back(self) -> bool:
@@ -103,8 +108,21 @@ class RoutedStream(Generic[T]):
                 except StopAsyncIteration:
                     break
                 yield item
+            self._settle_success()
         finally:
             await self.aclose()
+
+    def _settle_success(self) -> None:
+        self._settled = True
+        breaker = self._slot.breaker
+        was_open = breaker.state is not BreakerState.CLOSED
+        breaker.record_success()
+        if was_open:
+            log.info("breaker.closed", engine=self.engine)
+
+    def _settle_failure(self, retry_after: float | None = None) -> bool:
+        self._settled = True
+        return self._slot.breaker.record_failure(retry_after)
 
     async def _next(self) -> T:
         total = self._policy.total_timeout
@@ -114,7 +132,7 @@ class RoutedStream(Generic[T]):
         try:
             return await asyncio.wait_for(self._guard(anext(self._rest)), max(remaining, 0.001))
         except TimeoutError:
-            self._slot.breaker.record_failure()
+            self._settle_failure()
             raise StreamInterrupted(self.engine, f"exceeded total timeout of {total}s") from None
 
     async def _guard(self, step: Awaitable[T]) -> T:
@@ -125,7 +143,7 @@ class RoutedStream(Generic[T]):
         except InvalidRequest:
             raise
         except Exception as exc:
-            tripped = self._slot.breaker.record_failure(getattr(exc, "retry_after", None))
+            tripped = self._settle_failure(getattr(exc, "retry_after", None))
             log.warning("route.stream_failed", engine=self.engine, error=repr(exc), tripped=tripped)
             raise StreamInterrupted(self.engine, str(exc) or type(exc).__name__) from exc
 
@@ -133,6 +151,10 @@ class RoutedStream(Generic[T]):
         stack, self._stack = self._stack, None  # type: ignore[assignment]
         if stack is None:
             return
+        if not self._settled:
+            # Left early (client gone, client error): no verdict, but a probe must not stay
+            # claimed forever.
+            self._slot.breaker.release()
         try:
             aclose = getattr(self._rest, "aclose", None)
             if aclose is not None:
@@ -281,7 +303,8 @@ class Router:
                         await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
                         continue
                     break
-                self._succeeded(slot, capability, started, attempts)
+                # The breaker's verdict waits for the end of the stream (RoutedStream).
+                self._succeeded(slot, capability, started, attempts, settle=False)
                 return RoutedStream(
                     slot.name, attempts, first, iterator, slot, stack, policy, on_done
                 )
@@ -336,12 +359,19 @@ class Router:
         return False
 
     def _succeeded(
-        self, slot: EngineSlot, capability: Capability, started: float, attempts: list[Attempt]
+        self,
+        slot: EngineSlot,
+        capability: Capability,
+        started: float,
+        attempts: list[Attempt],
+        *,
+        settle: bool = True,
     ) -> None:
-        was_open = slot.breaker.state.value != "closed"
-        slot.breaker.record_success()
-        if was_open:
-            log.info("breaker.closed", engine=slot.name)
+        if settle:
+            was_open = slot.breaker.state is not BreakerState.CLOSED
+            slot.breaker.record_success()
+            if was_open:
+                log.info("breaker.closed", engine=slot.name)
         self.metrics.requests.labels(capability.value, slot.name, "ok").inc()
         self.metrics.latency.labels(capability.value, slot.name).observe(
             time.perf_counter() - started

@@ -1,0 +1,284 @@
+"""Each cloud engine against a real voxgate daemon standing in for the cloud provider."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from core.audio.chunk import AudioChunk
+from core.engines import (
+    ChatMessage,
+    ChatRequest,
+    Engine,
+    EngineContext,
+    EngineRateLimited,
+    EngineTimeout,
+    EngineUnavailable,
+    EngineUpstreamError,
+    InvalidRequest,
+    SpeechRequest,
+    TranscriptionRequest,
+)
+from plugins.fallback_cloud.chat import OpenAIChatEngine
+from plugins.fallback_cloud.embeddings import OpenAIEmbeddingsEngine
+from plugins.fallback_cloud.stt import OpenAISTTEngine
+from plugins.fallback_cloud.tts import OpenAITTSEngine
+from tests.plugins.fallback_cloud.support import KEY_ENV, NoServices, QuotaProxy, serving
+from tests.support.daemon import free_port
+
+E = TypeVar("E", bound=Engine)
+HELLO = ChatRequest(messages=(ChatMessage("user", "hi"),))
+
+
+@contextlib.asynccontextmanager
+async def loaded(cls: type[E], tmp_path: Path, base_url: str, **settings: Any) -> AsyncIterator[E]:
+    context = EngineContext(
+        name=f"test_{cls.__name__}",
+        data_dir=tmp_path / "data",
+        models_dir=tmp_path / "models",
+        services=NoServices(),
+    )
+    values: dict[str, Any] = {"base_url": base_url + "/v1", "api_key_env": KEY_ENV, **settings}
+    engine = cls(cls.Settings.model_validate(values), context)
+    await engine.load()
+    try:
+        yield engine
+    finally:
+        await engine.close()
+
+
+def tone(seconds: float, rate: int = 16_000) -> AudioChunk:
+    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
+    return AudioChunk((0.2 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), rate)
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+async def test_chat_streams_deltas_then_usage(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        deltas = [d async for d in engine.chat(HELLO)]
+    texts = [d.text for d in deltas if d.text]
+    assert "".join(texts) == "cloud says hi"
+    assert len(texts) == 3  # one event per word of the upstream engine: streamed, not batched
+    last = deltas[-1]
+    assert last.finish_reason == "stop"
+    assert last.usage is not None and last.usage.completion_tokens == 3
+    assert engine.model_id() == "chat_ok"
+
+
+async def test_one_pooled_connection_is_reused(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        for _ in range(3):
+            assert [d async for d in engine.chat(HELLO)]
+        pool = engine._http.client._transport._pool  # type: ignore[attr-defined]
+        assert len(pool.connections) == 1
+        client = engine._http.client
+    assert client.is_closed
+
+
+async def test_hung_upstream_is_a_timeout(upstream: str, cloud_key: str, tmp_path: Path) -> None:
+    async with loaded(
+        OpenAIChatEngine, tmp_path, upstream, model="chat_slow", read_timeout=0.3
+    ) as engine:
+        with pytest.raises(EngineTimeout, match="stopped answering"):
+            [d async for d in engine.chat(HELLO)]
+
+
+async def test_model_missing_upstream_falls_back(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    # voxgate routes unknown model names to its chat route, so name a model of another kind.
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="tts_ok") as engine:
+        with pytest.raises(EngineUnavailable, match="has no model 'tts_ok'"):
+            [d async for d in engine.chat(HELLO)]
+
+
+async def test_broken_upstream_engine_is_an_upstream_error(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_broken") as engine:
+        with pytest.raises(EngineUpstreamError, match="upstream 503"):
+            [d async for d in engine.chat(HELLO)]
+
+
+async def test_bad_request_is_the_clients_problem(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        bad = ChatRequest(messages=HELLO.messages, extra={"n": 1, "temperature_x": 1})
+        assert [d async for d in engine.chat(bad)]  # unknown extras pass through untouched
+        wrong = ChatRequest(messages=HELLO.messages, temperature=7.0)
+        with pytest.raises(InvalidRequest) as caught:
+            [d async for d in engine.chat(wrong)]
+    assert caught.value.status == 400
+    assert caught.value.param == "temperature"
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+async def test_missing_key_is_unavailable_at_load(
+    upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "  ")
+    with pytest.raises(EngineUnavailable, match=f"{KEY_ENV} is not set or empty"):
+        async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok"):
+            pass
+
+
+async def test_rejected_key_is_unavailable_and_never_shown(
+    upstream: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "sk-wrong-key-that-must-not-leak"
+    monkeypatch.setenv(KEY_ENV, secret)
+    caplog.set_level(logging.DEBUG)
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        with pytest.raises(EngineUnavailable, match="refused the credentials") as caught:
+            [d async for d in engine.chat(HELLO)]
+        assert secret not in repr(engine.info())
+    assert secret not in str(caught.value)
+    assert secret not in caplog.text
+
+
+async def test_server_without_key_needs_none(upstream: str, tmp_path: Path) -> None:
+    # api_key_env: null sends no key: this upstream demands one, so it refuses.
+    async with loaded(
+        OpenAIChatEngine, tmp_path, upstream, model="chat_ok", api_key_env=None
+    ) as engine:
+        with pytest.raises(EngineUnavailable, match="upstream 401"):
+            [d async for d in engine.chat(HELLO)]
+
+
+# -- transport failures ------------------------------------------------------------------------
+
+
+async def test_refused_connection_is_unavailable(tmp_path: Path, cloud_key: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    async with loaded(OpenAIChatEngine, tmp_path, dead, model="chat_ok") as engine:
+        with pytest.raises(EngineUnavailable, match=f"cannot reach {dead}/v1"):
+            [d async for d in engine.chat(HELLO)]
+
+
+async def test_unresolvable_host_is_unavailable(tmp_path: Path, cloud_key: str) -> None:
+    async with loaded(
+        OpenAIChatEngine, tmp_path, "http://cloud.invalid", model="chat_ok"
+    ) as engine:
+        with pytest.raises(EngineUnavailable, match=r"cannot reach http://cloud\.invalid"):
+            [d async for d in engine.chat(HELLO)]
+
+
+async def test_rate_limit_carries_retry_after(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    proxy = QuotaProxy(upstream, quota=0, retry_after="17")
+    async with (
+        serving(proxy.app()) as url,
+        loaded(OpenAIEmbeddingsEngine, tmp_path, url, model="emb_ok") as engine,
+    ):
+        with pytest.raises(EngineRateLimited) as caught:
+            await engine.embed(["hello"])
+    assert caught.value.retry_after == 17.0
+    assert proxy.limited == 1
+
+
+# -- speech ------------------------------------------------------------------------------------
+
+
+def upstream_tone() -> np.ndarray:
+    """What the upstream's fake TTS sends per chunk: 0.1 s of 440 Hz at 24 kHz."""
+    t = np.arange(2400, dtype=np.float32) / 24_000
+    return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("response_format", ["pcm", "wav"])
+async def test_speech_is_decoded_to_the_upstreams_samples(
+    upstream: str, cloud_key: str, tmp_path: Path, response_format: str
+) -> None:
+    async with loaded(
+        OpenAITTSEngine, tmp_path, upstream, model="tts_ok", response_format=response_format
+    ) as engine:
+        chunks = [c async for c in engine.synthesize(SpeechRequest(text="hello", voice="cloud-m"))]
+    assert {c.sample_rate for c in chunks} == {24_000}
+    audio = AudioChunk.concat(chunks).samples
+    expected = np.tile(upstream_tone(), 3)
+    assert len(audio) == len(expected)
+    assert np.abs(audio - expected).max() < 2 / 32768  # 16-bit rounding only
+
+
+async def test_unknown_voice_is_a_client_error(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAITTSEngine, tmp_path, upstream, model="tts_ok") as engine:
+        with pytest.raises(InvalidRequest) as caught:
+            [c async for c in engine.synthesize(SpeechRequest(text="hi", voice="nobody"))]
+    assert (caught.value.status, caught.value.param) == (404, "voice")
+
+
+async def test_voices_default_to_openais_and_are_configurable(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    async with loaded(OpenAITTSEngine, tmp_path, upstream, model="tts_ok") as engine:
+        names = {v.id: v.gender for v in await engine.voices()}
+    assert names["nova"] == "female" and names["onyx"] == "male"
+    voices = [{"id": "cloud-f", "language": "en-GB", "gender": "female"}]
+    async with loaded(OpenAITTSEngine, tmp_path, upstream, voices=voices) as engine:
+        listed = await engine.voices()
+    assert [(v.id, v.language, v.gender) for v in listed] == [("cloud-f", "en-GB", "female")]
+
+
+# -- transcription -----------------------------------------------------------------------------
+
+
+async def test_transcription_uploads_the_whole_clip(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    audio = tone(1.5)
+    async with loaded(OpenAISTTEngine, tmp_path, upstream, model="stt_ok") as engine:
+        segments = [s async for s in engine.transcribe(TranscriptionRequest(audio=audio))]
+    assert " ".join(s.text for s in segments) == "cloud heard you"
+    # The upstream's fake spreads its words over the audio it decoded: all 1.5 s arrived.
+    assert segments[-1].end == pytest.approx(1.5, abs=0.01)
+    assert [s.start for s in segments] == sorted(s.start for s in segments)
+    assert segments[0].language == "en"
+
+
+async def test_translation_goes_to_the_translation_endpoint(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    request = TranscriptionRequest(audio=tone(0.5), task="translate")
+    async with loaded(
+        OpenAISTTEngine, tmp_path, upstream, model="stt_ok", response_format="json"
+    ) as engine:
+        segments = [s async for s in engine.transcribe(request)]
+    assert [s.text for s in segments] == ["cloud heard you"]
+    assert (segments[0].start, segments[0].end) == (0.0, 0.5)
+
+
+# -- embeddings --------------------------------------------------------------------------------
+
+
+async def test_embeddings_keep_input_order_across_batches(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    async with loaded(
+        OpenAIEmbeddingsEngine, tmp_path, upstream, model="emb_ok", batch_size=2
+    ) as engine:
+        result = await engine.embed(texts)
+    # The upstream's fake puts each text's length first.
+    assert [v[0] for v in result.vectors] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert result.prompt_tokens == 5
