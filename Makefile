@@ -9,7 +9,7 @@ TORCH_VERSION := 2.13.0
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 CONFIG ?= config/ai_backend.yaml
 
-.PHONY: install install-dev run test lint format bench clean
+.PHONY: install install-dev run test lint format bench clean qwen-test-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# The Qwen3-TTS worker environment its tests use (~1.9 GB from PyPI), built once and cached.
+# The tests build it themselves on first use; this target does it ahead of time.
+QWEN_TEST_ENV ?= $(HOME)/.cache/voxgate/test-envs/tts_qwen3
+qwen-test-env: install-dev
+	$(BIN)/voxgate plugins install tts_qwen3 --path $(QWEN_TEST_ENV)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from core import __version__
 from core.cli import (
     commands_config,
     commands_ctl,
+    commands_models,
     commands_plugins,
     commands_serve,
     commands_service,
@@ -23,6 +24,7 @@ COMMAND_MODULES = (
     commands_serve,
     commands_config,
     commands_plugins,
+    commands_models,
     commands_ctl,
     commands_try,
     commands_service,

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.plugins import PluginCatalog
+
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file whose size or checksum is known in advance (checked by validation)."""
+
+    path: str
+    size: int | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,3 +42,89 @@ class ModelSpec:
     #: Approximate download size, for progress and disk checks.
     size_bytes: int | None = None
     description: str = ""
+    #: Files with known sizes or sha256 (the download also records what the hub reports).
+    files: tuple[ModelFile, ...] = ()
+    #: A git revision (branch, tag or commit) to download instead of the default branch.
+    revision: str | None = None
+    #: An environment variable naming a folder that replaces ``<models dir>/<org>`` for this
+    #: model (e.g. ``QWEN_TTS_MODELS_DIR``).
+    dir_env: str | None = None
+    #: Set by the registry: the plugin that declared the model.
+    plugin: str = ""
+
+    @property
+    def org(self) -> str:
+        return self.folder.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.folder.split("/")[1]
+
+    def check(self) -> None:
+        """Raise ValueError if the key or folder could name anything outside the models dir."""
+        if not _KEY.match(self.key):
+            raise ValueError(f"model key {self.key!r} must be lowercase letters, digits, _ . -")
+        parts = self.folder.split("/")
+        if len(parts) != 2 or not all(_PART.match(p) and p not in (".", "..") for p in parts):
+            raise ValueError(f"model {self.key!r}: folder {self.folder!r} must be '<org>/<name>'")
+        for name in (*self.required_files, *(f.path for f in self.files)):
+            if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+                raise ValueError(f"model {self.key!r}: file {name!r} must be a relative path")
+
+
+class UnknownModelKey(KeyError):
+    def __init__(self, key: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known)) or "none (no plugin declares models)"
+        super().__init__(f"unknown model {key!r}; known models: {names}")
+        self.message = str(self.args[0])
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelRegistry:
+    """Every model the installed plugins declare, by key."""
+
+    def __init__(self, specs: Iterable[ModelSpec] = ()) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        #: Declarations that were refused (bad names, duplicate keys).
+        self.problems: list[str] = []
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: ModelSpec) -> None:
+        try:
+            spec.check()
+        except ValueError as exc:
+            self.problems.append(f"{spec.plugin or '?'}: {exc}")
+            return
+        other = self._specs.get(spec.key)
+        if other is not None:
+            self.problems.append(
+                f"{spec.plugin or '?'}: model key {spec.key!r} already declared by {other.plugin}"
+            )
+            return
+        self._specs[spec.key] = spec
+
+    @classmethod
+    def from_catalog(cls, catalog: PluginCatalog) -> ModelRegistry:
+        registry = cls()
+        for plugin, specs in catalog.collect("voxgate_models"):
+            for spec in specs:
+                if not isinstance(spec, ModelSpec):
+                    registry.problems.append(f"{plugin}: voxgate_models returned {spec!r}")
+                    continue
+                registry.add(replace(spec, plugin=plugin))
+        return registry
+
+    def get(self, key: str) -> ModelSpec:
+        spec = self._specs.get(key)
+        if spec is None:
+            raise UnknownModelKey(key, self._specs)
+        return spec
+
+    def all(self) -> list[ModelSpec]:
+        return sorted(self._specs.values(), key=lambda s: (s.plugin, s.key))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._specs

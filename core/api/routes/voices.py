@@ -1,7 +1,9 @@
-"""``GET /v1/voices``: every voice each TTS engine offers, and the configured aliases."""
+"""``GET /v1/voices``: every voice each TTS engine offers, the configured aliases, and the cloned
+voices of the voice store (``stored``; engines that clone also list them as their own)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from starlette.requests import Request
@@ -10,6 +12,7 @@ from starlette.routing import Route
 
 from core.api.context import generation_of
 from core.engines.tts import TTSEngine
+from core.voices_store.store import VoiceStore
 
 
 async def list_voices(request: Request) -> Response:
@@ -24,11 +27,13 @@ async def list_voices(request: Request) -> Response:
             entry = dataclasses.asdict(voice)
             entry.update(object="voice", engine=name, default=voice.id == default)
             data.append(entry)
+    stored = await asyncio.to_thread(VoiceStore.for_data_dir(generation.config.data_dir).list)
     return JSONResponse(
         {
             "object": "list",
             "data": data,
             "aliases": dict(generation.config.config.voices.aliases),
+            "stored": [voice.as_dict() for voice in stored],
         }
     )
 

@@ -1,0 +1,1 @@
+"""Cloned voices: reference clips and their descriptions, kept under the data directory."""

@@ -1,0 +1,156 @@
+"""A local HTTP server speaking the parts of the Hugging Face hub API a download uses.
+
+``huggingface_hub`` is pointed at it with its endpoint override, so the real download code runs
+against real HTTP: the repository listing (``/api/models/<repo>``, with sizes and LFS sha256)
+and file downloads (``/<repo>/resolve/<revision>/<file>``, HEAD and GET with byte ranges).
+Switches let a test cut a transfer short (to exercise resuming) or corrupt a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class HubRepo:
+    files: dict[str, bytes]
+    #: Files served as LFS objects (the listing carries their sha256).
+    lfs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class HubState:
+    repos: dict[str, HubRepo]
+    #: file path -> bytes to send before dropping the connection (once).
+    cut_after: dict[str, int] = field(default_factory=dict)
+    #: file paths whose content is served with one byte flipped.
+    corrupt: set[str] = field(default_factory=set)
+    #: (method, path, range header) of every request, in order.
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def _serve(self, body: bool) -> None:
+        state = self.server.state
+        state.requests.append((self.command, self.path, self.headers.get("Range")))
+        path = self.path.split("?", 1)[0]
+        api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
+        if api:
+            self._listing(api.group(1), body)
+            return
+        resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+        if resolve:
+            self._file(resolve.group(1), resolve.group(3), body)
+            return
+        self._error(404, "EntryNotFound")
+
+    def _error(self, status: int, code: str) -> None:
+        self.send_response(status)
+        self.send_header("X-Error-Code", code)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _listing(self, repo_id: str, body: bool) -> None:
+        repo = self.server.state.repos.get(repo_id)
+        if repo is None:
+            self._error(404, "RepoNotFound")
+            return
+        siblings = []
+        for name, data in sorted(repo.files.items()):
+            entry: dict[str, Any] = {"rfilename": name, "size": len(data)}
+            if name in repo.lfs:
+                entry["lfs"] = {
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "pointerSize": 130,
+                }
+            siblings.append(entry)
+        payload = json.dumps({"id": repo_id, "sha": COMMIT, "siblings": siblings}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if body:
+            self.wfile.write(payload)
+
+    def _file(self, repo_id: str, name: str, body: bool) -> None:
+        state = self.server.state
+        repo = state.repos.get(repo_id)
+        if repo is None or name not in repo.files:
+            self._error(404, "EntryNotFound")
+            return
+        data = repo.files[name]
+        if name in state.corrupt:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        etag = (
+            hashlib.sha256(data).hexdigest() if name in repo.lfs else hashlib.sha1(data).hexdigest()
+        )
+        start = 0
+        ranged = self.headers.get("Range")
+        if ranged:
+            match = re.fullmatch(r"bytes=(\d+)-", ranged)
+            start = int(match.group(1)) if match else 0
+        self.send_response(206 if start else 200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{etag}"')
+        if name in repo.lfs:
+            self.send_header("X-Linked-Etag", f'"{etag}"')
+            self.send_header("X-Linked-Size", str(len(data)))
+        self.send_header("Content-Length", str(len(data) - start))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        if not body or self.command == "HEAD":
+            return
+        cut = state.cut_after.pop(name, None) if body else None
+        if cut is not None:
+            self.wfile.write(data[start : start + cut])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        self.wfile.write(data[start:])
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: HubState) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+
+
+@contextlib.contextmanager
+def serve_hub(state: HubState) -> Iterator[str]:
+    """Run the server on a free loopback port; yields its base URL."""
+    server = _Server(state)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,193 @@
+"""Downloads through the real huggingface_hub client against a local hub server."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.model_store.download import DownloadError, DownloadProgress, download_model
+from core.model_store.providers import HuggingFace, ModelScope
+from core.model_store.registry import ModelSpec
+from core.model_store.validate import MANIFEST, validate_model
+from tests.core.model_store.hub_server import COMMIT, HubRepo, HubState, serve_hub
+from tests.support.daemon import free_port
+
+REPO = "TinyOrg/tiny-model"
+SPEC = ModelSpec(
+    key="tiny",
+    folder="TinyOrg/tiny-model",
+    hf_repo=REPO,
+    required_files=("config.json", "model.safetensors"),
+)
+
+
+def repo_files() -> dict[str, bytes]:
+    # 12 MB: more than huggingface_hub's 10 MB read chunk, so a cut transfer keeps a partial file.
+    weights = hashlib.sha256(b"seed").digest() * 400_000
+    return {
+        "config.json": b'{"hidden_size": 32}',
+        "model.safetensors": weights,
+        "speech_tokenizer/model.safetensors": weights[:50_000],
+        ".gitattributes": b"*.safetensors filter=lfs\n",
+    }
+
+
+@pytest.fixture
+def hub() -> Iterator[tuple[HubState, str]]:
+    state = HubState(
+        repos={
+            REPO: HubRepo(
+                files=repo_files(),
+                lfs={"model.safetensors", "speech_tokenizer/model.safetensors"},
+            )
+        }
+    )
+    with serve_hub(state) as url:
+        yield state, url
+
+
+def test_download_places_verified_files_and_reports_progress(
+    hub: tuple[HubState, str], tmp_path: Path
+) -> None:
+    _state, url = hub
+    events: list[DownloadProgress] = []
+    path = download_model(
+        SPEC, tmp_path / "models", providers={"hf": HuggingFace(url)}, progress=events.append
+    )
+    assert path == tmp_path / "models" / "TinyOrg" / "tiny-model"
+    expected = {k: v for k, v in repo_files().items() if k != ".gitattributes"}
+    for name, data in expected.items():
+        assert (path / name).read_bytes() == data
+    assert not (path / ".gitattributes").exists()
+    assert not (path / ".cache").exists()  # huggingface_hub's resume records are gone
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tiny-model"]  # no staging left
+
+    report = validate_model(SPEC, path, checksums=True)
+    assert report.ok, report.summary()
+    assert report.checksums_checked == 2
+    assert report.source == {
+        "provider": "hf",
+        "repo": REPO,
+        "revision": COMMIT,
+        "imported_from": None,
+    }
+
+    assert events[0].phase == "listing"
+    assert events[-1].phase == "done"
+    last = events[-1]
+    total = sum(len(v) for v in expected.values())
+    assert (last.files_done, last.files_total) == (3, 3)
+    assert last.bytes_done == last.bytes_total == total
+    assert {e.phase for e in events} >= {"downloading", "verifying"}
+    byte_counts = [e.bytes_done for e in events]
+    assert byte_counts == sorted(byte_counts)
+
+
+def test_a_valid_model_is_not_fetched_again(hub: tuple[HubState, str], tmp_path: Path) -> None:
+    state, url = hub
+    download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    seen = len(state.requests)
+    events: list[DownloadProgress] = []
+    download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)}, progress=events.append)
+    assert len(state.requests) == seen
+    assert [e.phase for e in events] == ["present"]
+
+
+def test_an_interrupted_transfer_resumes_where_it_stopped(
+    hub: tuple[HubState, str], tmp_path: Path
+) -> None:
+    state, url = hub
+    state.cut_after["model.safetensors"] = 11_000_000
+    try:
+        path = download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    except DownloadError:
+        # The client gave up on this attempt: the partial file stays for the next one.
+        path = download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    assert (path / "model.safetensors").read_bytes() == repo_files()["model.safetensors"]
+    ranges = [r for (_m, p, r) in state.requests if p.endswith("/model.safetensors") and r]
+    # huggingface_hub retried with a Range starting at what it had written (10 MB chunks)
+    assert [int(r.removeprefix("bytes=").split("-")[0]) for r in ranges] == [10 * 1024 * 1024]
+
+
+def test_a_corrupt_file_is_refused_then_fetched_again(
+    hub: tuple[HubState, str], tmp_path: Path
+) -> None:
+    state, url = hub
+    state.corrupt.add("model.safetensors")
+    target = tmp_path / "TinyOrg" / "tiny-model"
+    with pytest.raises(DownloadError, match="sha256") as caught:
+        download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    assert str(target) in str(caught.value)
+    assert not target.exists()
+    state.corrupt.clear()
+    path = download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    assert validate_model(SPEC, path, checksums=True).ok
+
+
+def test_a_repository_without_the_required_files_is_refused(
+    hub: tuple[HubState, str], tmp_path: Path
+) -> None:
+    _state, url = hub
+    spec = ModelSpec(**{**SPEC.__dict__, "required_files": ("config.json", "vocab.json")})
+    with pytest.raises(DownloadError, match=r"lacks required files: vocab\.json"):
+        download_model(spec, tmp_path, providers={"hf": HuggingFace(url)})
+
+
+def test_an_unknown_repository_names_itself(hub: tuple[HubState, str], tmp_path: Path) -> None:
+    _state, url = hub
+    spec = ModelSpec(key="ghost", folder="TinyOrg/ghost", hf_repo="TinyOrg/ghost")
+    with pytest.raises(DownloadError, match="cannot list TinyOrg/ghost"):
+        download_model(spec, tmp_path, providers={"hf": HuggingFace(url)})
+
+
+def test_offline_the_error_names_the_folder_for_a_manual_copy(tmp_path: Path) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    spec = ModelSpec(**{**SPEC.__dict__, "modelscope_id": REPO})
+    with pytest.raises(DownloadError) as caught:
+        download_model(
+            spec, tmp_path, providers={"hf": HuggingFace(nobody), "modelscope": ModelScope()}
+        )
+    message = str(caught.value)
+    target = tmp_path / "TinyOrg" / "tiny-model"
+    assert f"copy the folder to {target}" in message
+    assert "voxgate models import tiny FOLDER" in message
+    # automatic order: Hugging Face first, then ModelScope, each with its reason
+    assert message.index("hf: cannot list") < message.index("modelscope:")
+    assert not target.exists()
+
+
+def test_hf_offline_mode_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DownloadError, match="copy the folder to"):
+        download_model(SPEC, tmp_path, providers={"hf": HuggingFace("http://127.0.0.1:9")})
+
+
+def test_the_endpoint_comes_from_hf_endpoint(
+    hub: tuple[HubState, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _state, url = hub
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    path = download_model(SPEC, tmp_path, providers={"hf": HuggingFace()})
+    assert (path / "config.json").exists()
+
+
+def test_a_download_replaces_an_incomplete_copy(hub: tuple[HubState, str], tmp_path: Path) -> None:
+    _state, url = hub
+    target = tmp_path / "TinyOrg" / "tiny-model"
+    target.mkdir(parents=True)
+    (target / "config.json").write_text("{}", encoding="utf-8")  # a half-copied folder
+    download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
+    assert (target / MANIFEST).exists()
+    assert validate_model(SPEC, target).ok
+    assert [p.name for p in (tmp_path / "TinyOrg").iterdir()] == ["tiny-model"]
+
+
+def test_a_provider_without_a_repository_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="has no modelscope repository"):
+        download_model(SPEC, tmp_path, provider="modelscope")

@@ -1,0 +1,55 @@
+"""The Qwen3-TTS worker environment and tiny random-weight checkpoints for the tests.
+
+The environment is the real one ``voxgate plugins install tts_qwen3`` builds (torch 2.13 CPU,
+qwen-tts 0.1.1, the torchaudio repair). It is built once into a cache folder and reused:
+``$VOXGATE_TEST_QWEN_PYTHON`` names an existing interpreter instead; otherwise the folder is
+``$VOXGATE_TEST_ENVS_DIR/tts_qwen3`` (default ``<user cache dir>/voxgate/test-envs``). The first
+build downloads about 1.9 GB from PyPI; ``make qwen-test-env`` does it ahead of the tests. Set
+``VOXGATE_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`` where PyPI's torch would be
+the (much larger) CUDA build.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from core.workers.install import install_environment
+from plugins.tts_qwen3.environment import ENVIRONMENT
+
+BUILDER = Path(__file__).with_name("build_tiny_checkpoint.py")
+
+
+def cached_env_folder() -> Path:
+    root = os.environ.get("VOXGATE_TEST_ENVS_DIR")
+    base = Path(root) if root else Path(platformdirs.user_cache_dir("voxgate")) / "test-envs"
+    return base / ENVIRONMENT.name
+
+
+@pytest.fixture(scope="session")
+def qwen_python() -> Path:
+    given = os.environ.get("VOXGATE_TEST_QWEN_PYTHON")
+    if given:
+        python = Path(given)
+        assert python.exists(), f"VOXGATE_TEST_QWEN_PYTHON={given} does not exist"
+        return python
+    index = os.environ.get("VOXGATE_TORCH_INDEX_URL") or None  # e.g. PyTorch's CPU index
+    return install_environment(ENVIRONMENT, cached_env_folder(), first_index_url=index)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(qwen_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory holding tiny CustomVoice and Base checkpoints where the real ones go
+    (so ``custom_0_6b`` and ``base_0_6b`` resolve to them)."""
+    root = tmp_path_factory.mktemp("qwen-models")
+    subprocess.run(
+        [str(qwen_python), str(BUILDER), str(root)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    return root
