@@ -18,13 +18,16 @@ from core.api.middleware import GatewayMiddleware
 from core.api.routes import (
     chat,
     control,
+    control_models,
     conversation,
     embeddings,
     health,
     models,
+    rag,
     speech,
     transcription,
     transcription_stream,
+    voice_store,
     voices,
 )
 from core.engines.errors import EngineError
@@ -44,7 +47,10 @@ def api_routes() -> list[BaseRoute]:
         *transcription.routes,
         *transcription_stream.routes,
         *voices.routes,
+        *voice_store.routes,
+        *control_models.routes,
         *conversation.routes,
+        *rag.routes,
     ]
 
 

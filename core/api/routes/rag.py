@@ -1,0 +1,259 @@
+"""Retrieval endpoints: ingest documents, list/get/delete them, query with citations.
+
+``POST /v1/rag/documents`` takes JSON ``{"id", "text", "metadata", "collection"}`` or a multipart
+``file`` (txt, md, html, pdf, JSON records) with optional ``id``, ``metadata`` (JSON) and
+``collection``. ``POST /v1/rag/query`` retrieves; with ``generate: true`` the llm route answers
+from the retrieved chunks, citing them as [1], [2], ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.api.bodies import read_form, read_json
+from core.api.context import generation_of, limits_of
+from core.api.errors import ApiError
+from core.api.routing_headers import engine_headers
+from core.engines.base import Capability
+from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
+from core.engines.retrieval import Citation, Document, DocumentInfo, RetrievalEngine, RetrievalQuery
+from core.ingest.extract import UnreadableDocument, extract_documents
+from core.runtime.generation import Generation
+
+T = TypeVar("T")
+
+
+class DocumentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, min_length=1, max_length=256)
+    text: str = Field(min_length=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    collection: str = "default"
+    model: str | None = None
+
+
+class QueryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000)
+    collection: str = "default"
+    top_k: int = Field(5, ge=1, le=100)
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
+    filters: dict[str, Any] = Field(default_factory=dict)
+    min_score: float | None = None
+    generate: bool = False
+    model: str | None = None
+    llm_model: str | None = None
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+
+
+async def _on_rag(
+    generation: Generation, model: str | None, fn: Callable[[RetrievalEngine], Awaitable[T]]
+) -> tuple[T, dict[str, str]]:
+    routed = await generation.router.call(Capability.RAG, model, fn)
+    return routed.value, engine_headers(routed.engine, routed.attempts)
+
+
+def info_json(info: DocumentInfo) -> dict[str, Any]:
+    return {"object": "rag.document", **dataclasses.asdict(info)}
+
+
+def citation_json(number: int, citation: Citation) -> dict[str, Any]:
+    return {"index": number, **dataclasses.asdict(citation)}
+
+
+async def _documents_from_upload(request: Request) -> tuple[list[Document], str | None]:
+    limits = limits_of(request)
+    form = await read_form(request, limits.max_upload_bytes)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "missing required file field 'file'", param="file")
+        data = await upload.read()
+        fields = {k: str(v) for k, v in form.items() if not isinstance(v, UploadFile)}
+    finally:
+        await form.close()
+    try:
+        metadata = json.loads(fields.get("metadata") or "{}")
+    except json.JSONDecodeError:
+        raise ApiError(400, "metadata must be a JSON object", param="metadata") from None
+    if not isinstance(metadata, dict):
+        raise ApiError(400, "metadata must be a JSON object", param="metadata")
+    try:
+        extracted = await asyncio.to_thread(extract_documents, data, upload.filename)
+    except UnreadableDocument as exc:
+        raise ApiError(415, str(exc), param="file", code="unreadable_document") from None
+    collection = fields.get("collection") or "default"
+    given_id = fields.get("id")
+    if given_id and len(extracted) > 1:
+        raise ApiError(400, "id can only be given for a single document", param="id")
+    documents = []
+    for item in extracted:
+        merged = {"source": upload.filename, **item.metadata, **metadata}
+        if item.title and "title" not in merged:
+            merged["title"] = item.title
+        doc_id = given_id or item.id or upload.filename or uuid.uuid4().hex
+        documents.append(Document(doc_id, item.text, collection, merged))
+    return documents, fields.get("model")
+
+
+async def add_documents(request: Request) -> Response:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/"):
+        documents, model = await _documents_from_upload(request)
+    else:
+        body = await read_json(request, DocumentBody, limits_of(request).max_request_bytes)
+        if not body.text.strip():
+            raise ApiError(400, "text must not be blank", param="text")
+        documents = [
+            Document(body.id or uuid.uuid4().hex, body.text, body.collection, body.metadata)
+        ]
+        model = body.model
+
+    async def ingest(engine: RetrievalEngine) -> list[DocumentInfo]:
+        return [await engine.upsert(document) for document in documents]
+
+    infos, headers = await _on_rag(generation_of(request), model, ingest)
+    if len(infos) == 1:
+        return JSONResponse(info_json(infos[0]), status_code=201, headers=headers)
+    data = [info_json(i) for i in infos]
+    return JSONResponse({"object": "list", "data": data}, status_code=201, headers=headers)
+
+
+def _collection(request: Request) -> str:
+    return request.query_params.get("collection") or "default"
+
+
+def _int_param(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise ApiError(400, f"{name} must be an integer from 0 to {high}", param=name)
+    return int(raw)
+
+
+async def list_documents(request: Request) -> Response:
+    collection = _collection(request)
+    limit = _int_param(request, "limit", 100, 1000)
+    offset = _int_param(request, "offset", 0, 10**9)
+
+    async def run(engine: RetrievalEngine) -> list[DocumentInfo]:
+        return await engine.list_documents(collection, limit=limit, offset=offset)
+
+    infos, headers = await _on_rag(generation_of(request), request.query_params.get("model"), run)
+    return JSONResponse({"object": "list", "data": [info_json(i) for i in infos]}, headers=headers)
+
+
+async def get_document(request: Request) -> Response:
+    doc_id = request.path_params["document_id"]
+    collection = _collection(request)
+
+    async def run(engine: RetrievalEngine) -> DocumentInfo | None:
+        return await engine.get(collection, doc_id)
+
+    info, headers = await _on_rag(generation_of(request), request.query_params.get("model"), run)
+    if info is None:
+        raise ApiError(404, f"no document {doc_id!r} in collection {collection!r}", param="id")
+    return JSONResponse(info_json(info), headers=headers)
+
+
+async def delete_document(request: Request) -> Response:
+    doc_id = request.path_params["document_id"]
+    collection = _collection(request)
+
+    async def run(engine: RetrievalEngine) -> bool:
+        return await engine.delete(collection, doc_id)
+
+    removed, headers = await _on_rag(generation_of(request), request.query_params.get("model"), run)
+    if not removed:
+        raise ApiError(404, f"no document {doc_id!r} in collection {collection!r}", param="id")
+    return JSONResponse(
+        {"object": "rag.document.deleted", "id": doc_id, "deleted": True}, headers=headers
+    )
+
+
+def grounding_prompt(citations: list[Citation]) -> str:
+    """A system message that hands the model numbered sources to cite."""
+    sources = "\n\n".join(
+        f"[{n}] {c.title + ': ' if c.title else ''}{c.text}" for n, c in enumerate(citations, 1)
+    )
+    return (
+        "Answer using only the numbered sources below. Cite the sources you use as [1], [2]. "
+        "If the sources do not contain the answer, say you do not know.\n\n" + sources
+    )
+
+
+async def retrieve(
+    generation: Generation, query: RetrievalQuery, model: str | None
+) -> tuple[list[Citation], dict[str, str]]:
+    async def run(engine: RetrievalEngine) -> list[Citation]:
+        return await engine.query(query)
+
+    return await _on_rag(generation, model, run)
+
+
+async def query_documents(request: Request) -> Response:
+    body = await read_json(request, QueryBody, limits_of(request).max_request_bytes)
+    generation = generation_of(request)
+    query = RetrievalQuery(
+        question=body.question,
+        collection=body.collection,
+        top_k=body.top_k,
+        mode=body.mode,
+        filters=body.filters,
+        min_score=body.min_score,
+    )
+    citations, headers = await retrieve(generation, query, body.model)
+    result: dict[str, Any] = {
+        "object": "rag.query",
+        "question": body.question,
+        "mode": body.mode,
+        "data": [citation_json(n, c) for n, c in enumerate(citations, 1)],
+    }
+    if body.generate:
+        request_ = ChatRequest(
+            messages=(
+                ChatMessage("system", grounding_prompt(citations)),
+                ChatMessage("user", body.question),
+            ),
+            max_tokens=body.max_tokens,
+        )
+
+        async def chat(engine: LLMEngine) -> str:
+            return "".join([d.text async for d in engine.chat(request_)])
+
+        answer = await generation.router.call(Capability.LLM, body.llm_model, chat)
+        result["answer"] = answer.value.strip()
+        result["llm_engine"] = answer.engine
+    return JSONResponse(result, headers=headers)
+
+
+async def rag_stats(request: Request) -> Response:
+    collection = request.query_params.get("collection")
+
+    async def run(engine: RetrievalEngine) -> dict[str, Any]:
+        return await engine.stats(collection)
+
+    stats, headers = await _on_rag(generation_of(request), request.query_params.get("model"), run)
+    return JSONResponse({"object": "rag.stats", **stats}, headers=headers)
+
+
+routes = [
+    Route("/v1/rag/documents", add_documents, methods=["POST"]),
+    Route("/v1/rag/documents", list_documents, methods=["GET"]),
+    Route("/v1/rag/documents/{document_id:path}", get_document, methods=["GET"]),
+    Route("/v1/rag/documents/{document_id:path}", delete_document, methods=["DELETE"]),
+    Route("/v1/rag/query", query_documents, methods=["POST"]),
+    Route("/v1/rag/stats", rag_stats, methods=["GET"]),
+]

@@ -1,0 +1,1 @@
+"""Turning documents into retrievable chunks: text extraction and chunking (no engine library)."""

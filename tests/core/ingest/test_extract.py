@@ -1,0 +1,82 @@
+"""Text extraction from each supported file type, and clear errors for the rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.ingest.extract import UnreadableDocument, extract_documents
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with a text object, written by hand (valid xref offsets)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
+
+def test_plain_text_and_markdown_title() -> None:
+    [doc] = extract_documents(b"# Owls\n\nOwls hunt at night.", "owls.md")
+    assert doc.title == "Owls" and "hunt at night" in doc.text
+
+
+def test_html_keeps_visible_text_only() -> None:
+    page = (
+        b"<html><head><title>Bees</title><style>p{}</style></head>"
+        b"<body><p>Bees make honey.</p><script>x()</script></body></html>"
+    )
+    [doc] = extract_documents(page, "bees.html")
+    assert doc.title == "Bees"
+    assert doc.text == "Bees make honey."
+
+
+def test_pdf_is_recognised_by_content() -> None:
+    [doc] = extract_documents(tiny_pdf("Volcanoes erupt lava"), "report.bin")
+    assert "Volcanoes erupt lava" in doc.text
+    assert doc.metadata["pages"] == 1
+
+
+def test_json_records_become_documents() -> None:
+    records = [
+        {"id": "a", "text": "First record.", "author": "Ann"},
+        {"id": "b", "content": "Second record.", "metadata": {"year": 2020}},
+    ]
+    docs = extract_documents(json.dumps(records).encode(), "records.json")
+    assert [d.id for d in docs] == ["a", "b"]
+    assert docs[0].metadata == {"author": "Ann"} and docs[1].metadata == {"year": 2020}
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"", "x.txt", "empty"),
+        (b"\x00\x01\x02\xff\xfe" * 50, "x.txt", "UTF-8"),
+        (b"PK\x03\x04zipdata", "x.docx", "cannot read"),
+        (b"%PDF-1.4 broken", "x.pdf", "PDF"),
+        (b'[{"title": "no text"}]', "x.json", "text"),
+        (b"{not json", "x.json", "JSON"),
+    ],
+)
+def test_unreadable_files_say_why(data: bytes, name: str, reason: str) -> None:
+    with pytest.raises(UnreadableDocument, match=reason):
+        extract_documents(data, name)

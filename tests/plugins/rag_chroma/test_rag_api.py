@@ -1,0 +1,167 @@
+"""The /v1/rag endpoints and the chat `rag` block over HTTP, on the real store and embedder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import openai
+
+from core.api.app import create_app
+from tests.core.ingest.test_extract import tiny_pdf
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {{watch: false}}
+limits: {{max_upload_bytes: 200000}}
+engines:
+  minilm: {{capability: embeddings, engine: sentence_transformers}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: {path}}}}}
+  brain: {{capability: llm, engine: fake, settings: {{reply: "The queen rules the hive [1]."}}}}
+routes: {{embeddings: [minilm], rag: [docs], llm: [brain]}}
+"""
+
+
+@contextlib.asynccontextmanager
+async def gateway(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(path=tmp_path / "chroma"))
+    async with running_runtime(config, entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://voxgate.test", timeout=60
+        ) as client:
+            yield client
+
+
+async def test_document_lifecycle_and_query(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as client:
+        created = await client.post(
+            "/v1/rag/documents",
+            json={
+                "id": "bees",
+                "text": "Honey bees live in colonies ruled by a single queen.",
+                "metadata": {"title": "Bees", "author": "Ann"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["chunks"] == 1
+        assert created.headers["x-voxgate-engine"] == "docs"
+
+        upload = await client.post(
+            "/v1/rag/documents",
+            files={
+                "file": (
+                    "volcano.pdf",
+                    tiny_pdf("Volcanoes erupt when magma rises"),
+                    "application/pdf",
+                )
+            },
+            data={"metadata": json.dumps({"author": "Bo"})},
+        )
+        assert upload.status_code == 201, upload.text
+        assert upload.json()["id"] == "volcano.pdf"
+        notes = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("owls.md", b"# Owls\n\nOwls hunt at night.", "text/markdown")},
+            data={"id": "owls", "collection": "animals"},
+        )
+        assert notes.json()["collection"] == "animals"
+
+        listed = (await client.get("/v1/rag/documents")).json()["data"]
+        assert {d["id"] for d in listed} == {"bees", "volcano.pdf"}
+        got = (await client.get("/v1/rag/documents/bees")).json()
+        assert got["metadata"] == {"title": "Bees", "author": "Ann"}
+
+        query = await client.post(
+            "/v1/rag/query", json={"question": "Who rules a bee colony?", "top_k": 2}
+        )
+        hits = query.json()["data"]
+        assert hits[0]["document_id"] == "bees" and hits[0]["index"] == 1
+        assert hits[0]["title"] == "Bees"
+        filtered = await client.post(
+            "/v1/rag/query",
+            json={"question": "rules", "filters": {"author": "Bo"}, "mode": "dense"},
+        )
+        assert {h["document_id"] for h in filtered.json()["data"]} == {"volcano.pdf"}
+
+        answer = await client.post(
+            "/v1/rag/query", json={"question": "Who rules a bee colony?", "generate": True}
+        )
+        assert answer.json()["answer"] == "The queen rules the hive [1]."
+
+        stats = (await client.get("/v1/rag/stats")).json()
+        assert stats["collections"]["default"]["documents"] == 2
+        assert stats["collections"]["animals"]["documents"] == 1
+
+        assert (await client.delete("/v1/rag/documents/bees")).status_code == 200
+        assert (await client.delete("/v1/rag/documents/bees")).status_code == 404
+        assert (await client.get("/v1/rag/documents/bees")).status_code == 404
+
+
+async def test_chat_rag_block_returns_citations(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as http:
+        await http.post(
+            "/v1/rag/documents",
+            json={"id": "bees", "text": "Honey bees live in colonies ruled by a single queen."},
+        )
+        client = openai.AsyncOpenAI(
+            base_url="http://voxgate.test/v1", api_key="x", http_client=http, max_retries=0
+        )
+        completion = await client.chat.completions.create(
+            model="llm",
+            messages=[{"role": "user", "content": "Who rules the hive?"}],
+            extra_body={"rag": {"top_k": 1}},
+        )
+        citations = completion.model_extra["citations"]  # type: ignore[index]
+        assert citations[0]["document_id"] == "bees"
+        stream = await client.chat.completions.create(
+            model="llm",
+            messages=[{"role": "user", "content": "Who rules the hive?"}],
+            extra_body={"rag": {"top_k": 1}},
+            stream=True,
+        )
+        chunks = [c async for c in stream]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == "The queen rules the hive [1]."
+        assert any((c.model_extra or {}).get("citations") for c in chunks)
+
+
+async def test_bad_rag_requests(tmp_path: Path) -> None:
+    async with gateway(tmp_path) as client:
+        cases = [
+            (await client.post("/v1/rag/documents", json={"text": ""}), 400),
+            (
+                await client.post(
+                    "/v1/rag/documents", json={"text": "x", "collection": "bad name"}
+                ),
+                400,
+            ),
+            (
+                await client.post(
+                    "/v1/rag/documents", files={"file": ("a.docx", b"PK\x03\x04", "x")}
+                ),
+                415,
+            ),
+            (
+                await client.post(
+                    "/v1/rag/documents", files={"file": ("a.txt", b"x" * 300_000, "text/plain")}
+                ),
+                413,
+            ),
+            (await client.post("/v1/rag/query", json={"question": ""}), 400),
+            (await client.post("/v1/rag/query", json={"question": "x", "top_k": 0}), 400),
+            (await client.post("/v1/rag/query", json={"question": "x", "mode": "fuzzy"}), 400),
+            (
+                await client.post("/v1/rag/query", json={"question": "x", "filters": {"a": [1]}}),
+                400,
+            ),
+            (await client.get("/v1/rag/documents?limit=x"), 400),
+        ]
+        for response, status in cases:
+            assert response.status_code == status, response.text
+            assert "error" in response.json()
