@@ -7,13 +7,14 @@ from collections.abc import Mapping
 
 from core.engines import EmbeddingsEngine, RetrievalEngine
 from core.hookspecs import hookimpl
+from plugins.rag_chroma.e5_embeddings import E5Engine
 from plugins.rag_chroma.engine import ChromaRetrievalEngine
 from plugins.rag_chroma.sentence_embeddings import SentenceTransformersEngine
 
 
 @hookimpl
 def voxgate_embeddings_engines() -> Mapping[str, type[EmbeddingsEngine]]:
-    return {"sentence_transformers": SentenceTransformersEngine}
+    return {"sentence_transformers": SentenceTransformersEngine, "e5": E5Engine}
 
 
 @hookimpl
