@@ -216,7 +216,12 @@ class ChromaRetrievalEngine(RetrievalEngine):
             raise InvalidRequest("top_k must be between 1 and 100", param="top_k")
         store = await self._store(query.collection)
         where = chroma_where(query.filters)
-        k = max(self.settings.candidates, query.top_k)
+        # Fusion needs deep lists; a single ranking only needs a margin for hidden chunks.
+        k = (
+            max(self.settings.candidates, query.top_k)
+            if query.mode == "hybrid"
+            else query.top_k * 2
+        )
         dense: list[tuple[StoredChunk, float]] = []
         keyword: list[tuple[str, float]] = []
         if query.mode in ("dense", "hybrid"):

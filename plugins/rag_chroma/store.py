@@ -205,12 +205,11 @@ class CollectionStore:
     def nearest(
         self, vector: list[float], k: int, where: dict[str, Any] | None
     ) -> list[tuple[StoredChunk, float]]:
-        count = self._chunks.count()
-        if count == 0:
+        if not self.versions:
             return []
         result = self._chunks.query(
             query_embeddings=[vector],
-            n_results=min(k, count),
+            n_results=k,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
