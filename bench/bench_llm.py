@@ -1,0 +1,373 @@
+"""Chat LLM: time to first token and decode speed on SmolLM2-135M, four ways in one run.
+
+1. llama-cpp-python called directly in this process (``Llama.create_chat_completion``, streamed);
+2. voxgate's ``llama_cpp`` engine called directly in this process (``engine.chat``);
+3. a voxgate daemon over HTTP (``POST /v1/chat/completions``, SSE);
+4. llama-cpp-python's own OpenAI server (``python -m llama_cpp.server``) over HTTP (SSE).
+
+Every path gets the same prompts, ``max_tokens``, greedy decoding (temperature 0) and thread
+count, in alternating rounds so machine noise hits all alike. Each round asks about a new topic,
+so the first token includes evaluating the new user turn (the system turn stays cached, as in a
+conversation). Time to first token runs from sending the request to the first text; decode speed
+is (tokens - 1) / (last token time - first token time).
+
+    python -m bench.bench_llm [--rounds 10] [--max-tokens 64] [--threads 2] [--no-server]
+
+Path 4 needs llama-cpp-python's server extra (fastapi, sse-starlette, starlette-context).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.stats import emit, ms, summary
+from core.engines.base import EngineContext
+from core.engines.llm import ChatMessage, ChatRequest
+from core.observability.logging import configure_logging
+from plugins.llm_local.engine import LlamaCppEngine
+from plugins.llm_local.model_file import packaged_model
+from tests.plugins.llm_local.support import NoServices
+from tests.support.daemon import daemon_process, free_port
+
+SYSTEM = "You are a helpful assistant."
+TOPICS = [
+    "a dragon who is afraid of heights",
+    "a lighthouse keeper and a lost ship",
+    "a robot who learns to paint",
+    "a cat that runs a bakery",
+    "two friends crossing a desert",
+    "a city where it never stops raining",
+    "a girl who finds a map in a library book",
+    "an old clockmaker and his last clock",
+    "a fox who wants to fly",
+    "a train that travels between stars",
+    "a gardener who grows giant pumpkins",
+    "a knight who is scared of the dark",
+]
+WARMUP_TOPIC = "a snowman who visits the beach"
+# llama.cpp's sampling knobs, spelled out so all four paths use the same ones.
+SAMPLING = {"top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
+TOKENS_PER_SECOND_GOAL = 100.0
+RATIO_GOAL = 1.05
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: warning}}
+engines:
+  smollm2:
+    capability: llm
+    engine: llama_cpp
+    preload: true
+    settings: {{n_threads: {threads}, n_ctx: 2048}}
+routes: {{llm: [smollm2]}}
+"""
+
+
+def messages_for(topic: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Write a long story about {topic}."},
+    ]
+
+
+@dataclass
+class Run:
+    """One reply: when each text piece arrived, relative to the request."""
+
+    first: float = 0.0
+    last: float = 0.0
+    tokens: int = 0
+    text: list[str] = field(default_factory=list)
+
+    def piece(self, started: float, text: str) -> None:
+        now = time.perf_counter() - started
+        if not self.tokens:
+            self.first = now
+        self.last = now
+        self.tokens += 1
+        self.text.append(text)
+
+    @property
+    def decode_rate(self) -> float:
+        span = self.last - self.first
+        return (self.tokens - 1) / span if span > 0 else float("nan")
+
+
+# -- the four paths ---------------------------------------------------------------------------
+
+
+def llama_direct(llama: Any, topic: str, max_tokens: int) -> Run:
+    """In a fresh thread, as the engine does: llama.cpp's OpenMP workers belong to the calling
+    thread, and two teams alive in one process on two cores slow both down about threefold."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(_llama_direct, llama, topic, max_tokens).result()
+
+
+def _llama_direct(llama: Any, topic: str, max_tokens: int) -> Run:
+    run = Run()
+    started = time.perf_counter()
+    stream = llama.create_chat_completion(
+        messages_for(topic), max_tokens=max_tokens, temperature=0, stream=True, **SAMPLING
+    )
+    for chunk in stream:
+        text = chunk["choices"][0]["delta"].get("content")
+        if text:
+            run.piece(started, text)
+    return run
+
+
+async def engine_direct(engine: LlamaCppEngine, topic: str, max_tokens: int) -> Run:
+    request = ChatRequest(
+        messages=(
+            ChatMessage("system", SYSTEM),
+            ChatMessage("user", messages_for(topic)[1]["content"]),
+        ),
+        temperature=0,
+        top_p=SAMPLING["top_p"],
+        max_tokens=max_tokens,
+        extra={k: v for k, v in SAMPLING.items() if k != "top_p"},
+    )
+    run = Run()
+    started = time.perf_counter()
+    async for delta in engine.chat(request):
+        if delta.text:
+            run.piece(started, delta.text)
+    return run
+
+
+def over_http(client: httpx.Client, model: str, topic: str, max_tokens: int) -> Run:
+    body = {
+        "model": model,
+        "messages": messages_for(topic),
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        **SAMPLING,
+    }
+    run = Run()
+    started = time.perf_counter()
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            text = choices[0].get("delta", {}).get("content")
+            if text:
+                run.piece(started, text)
+    return run
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+def server_available() -> bool:
+    return all(
+        importlib.util.find_spec(m) for m in ("fastapi", "sse_starlette", "starlette_context")
+    )
+
+
+@dataclass
+class LlamaServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def start_llama_server(model: Path, threads: int, log_path: Path) -> LlamaServer:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        str(threads),
+        "--n_threads_batch",
+        str(threads),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--verbose",
+        "False",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
+                return LlamaServer(url, process)
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("llama_cpp.server did not start")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# -- the comparison ---------------------------------------------------------------------------
+
+
+def topics(rounds: int) -> Iterator[str]:
+    for index in range(rounds):
+        yield TOPICS[index % len(TOPICS)] + ("" if index < len(TOPICS) else f" (part {index})")
+
+
+def report(label: str, runs: dict[str, list[Run]], baseline: str) -> None:
+    first = {name: summary([r.first for r in rs]) for name, rs in runs.items()}
+    rate = {name: summary([r.decode_rate for r in rs]) for name, rs in runs.items()}
+    tokens = {name: sum(r.tokens for r in rs) / len(rs) for name, rs in runs.items()}
+    emit(f"{label} (p50 / p90 over {len(runs[baseline])} replies; decode speed p50 / p10):")
+    for name in runs:
+        ttft_ratio = first[name]["p50"] / first[baseline]["p50"]
+        # Per-token time ratio: >1 means slower than the baseline, like the TTFT ratio.
+        token_ratio = rate[baseline]["p50"] / rate[name]["p50"]
+        slow = sorted(r.decode_rate for r in runs[name])[len(runs[name]) // 10]
+        emit(
+            f"  {name:<22} first token {ms(first[name]['p50'])} / {ms(first[name]['p90'])}"
+            f"  x{ttft_ratio:.2f}   decode {rate[name]['p50']:6.1f} / {slow:6.1f} tok/s"
+            f"  time/token x{token_ratio:.2f}   ({tokens[name]:.0f} tokens per reply)"
+        )
+
+
+def check_same_text(runs: dict[str, list[Run]]) -> None:
+    texts = {name: "".join(rs[0].text) for name, rs in runs.items()}
+    same = len(set(texts.values())) == 1
+    emit(f"  same greedy reply on every path: {'yes' if same else 'NO'}")
+    if not same:
+        for name, text in texts.items():
+            emit(f"    {name}: {text[:80]!r}")
+
+
+def goals(runs: dict[str, list[Run]], daemon: str, direct: str) -> None:
+    daemon_rate = summary([r.decode_rate for r in runs[daemon]])["p50"]
+    direct_rate = summary([r.decode_rate for r in runs[direct]])["p50"]
+    ttft = (
+        summary([r.first for r in runs[daemon]])["p50"]
+        / summary([r.first for r in runs[direct]])["p50"]
+    )
+    per_token = direct_rate / daemon_rate
+    emit("goals:")
+    emit(
+        f"  daemon decode speed {daemon_rate:.1f} tok/s (goal >= {TOKENS_PER_SECOND_GOAL:.0f}): "
+        f"{'met' if daemon_rate >= TOKENS_PER_SECOND_GOAL else 'NOT met'}"
+    )
+    for what, ratio in (("first token", ttft), ("time per token", per_token)):
+        emit(
+            f"  daemon/{direct} {what} x{ratio:.2f} (goal <= {RATIO_GOAL}): "
+            f"{'met' if ratio <= RATIO_GOAL else 'NOT met'}"
+        )
+
+
+async def compare(args: argparse.Namespace, workdir: Path) -> None:
+    import llama_cpp
+
+    model = packaged_model()
+    emit(f"model {model.name}, {args.threads} threads, max_tokens {args.max_tokens}, greedy")
+    llama = llama_cpp.Llama(
+        str(model), n_ctx=2048, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
+    )
+    context = EngineContext("smollm2", workdir / "data", workdir / "models", NoServices())
+    engine = LlamaCppEngine(
+        LlamaCppEngine.Settings.model_validate({"n_threads": args.threads, "n_ctx": 2048}), context
+    )
+    await engine.load()
+
+    config = workdir / "bench.yaml"
+    config.write_text(CONFIG.format(threads=args.threads), encoding="utf-8")
+    server = None
+    if args.server:
+        server = start_llama_server(model, args.threads, workdir / "llama-server.log")
+    try:
+        with (
+            daemon_process(config) as daemon_url,
+            httpx.Client(base_url=daemon_url, timeout=120) as daemon,
+            httpx.Client(base_url=server.url if server else daemon_url, timeout=120) as upstream,
+        ):
+            paths: dict[str, Callable[[str], Any]] = {
+                "llama_cpp direct": lambda t: llama_direct(llama, t, args.max_tokens),
+                "engine direct": lambda t: engine_direct(engine, t, args.max_tokens),
+                "voxgate daemon": lambda t: over_http(daemon, "smollm2", t, args.max_tokens),
+            }
+            if server is not None:
+                paths["llama_cpp.server"] = lambda t: over_http(
+                    upstream, "smollm2", t, args.max_tokens
+                )
+            runs: dict[str, list[Run]] = {name: [] for name in paths}
+            for path in paths.values():  # warm every path (and its prompt cache) once
+                await _call(path, WARMUP_TOPIC)
+            for topic in topics(args.rounds):
+                for name, path in paths.items():
+                    runs[name].append(await _call(path, topic))
+            report("SmolLM2-135M Q4_1, streamed", runs, "llama_cpp direct")
+            check_same_text(runs)
+            goals(runs, "voxgate daemon", "llama_cpp direct")
+            ratio = (
+                summary([r.first for r in runs["voxgate daemon"]])["p50"]
+                / summary([r.first for r in runs["engine direct"]])["p50"]
+            )
+            emit(f"  (daemon/engine direct first token x{ratio:.2f})")
+    finally:
+        if server is not None:
+            stop(server.process)
+        await engine.close()
+        llama.close()
+
+
+async def _call(path: Callable[[str], Any], topic: str) -> Run:
+    result = path(topic)
+    if asyncio.iscoroutine(result):
+        result = await result
+    assert isinstance(result, Run)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-server", dest="server", action="store_false")
+    args = parser.parse_args()
+    configure_logging("warning")
+    if args.server and not server_available():
+        emit("llama_cpp.server: its extra (fastapi, sse-starlette, starlette-context) is missing")
+        args.server = False
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+        asyncio.run(compare(args, workdir))
+
+
+if __name__ == "__main__":
+    main()

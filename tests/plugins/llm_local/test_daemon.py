@@ -1,0 +1,178 @@
+"""The engine served by a real daemon process, called with the official ``openai`` client."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.support.daemon import daemon_process
+
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: info, format: json}}
+engines:
+  smollm2: {{capability: llm, engine: llama_cpp, preload: true}}
+  tiny:
+    capability: llm
+    engine: llama_cpp
+    preload: true
+    settings: {{model: "{tiny}", n_ctx: 32768}}
+  broken:
+    capability: llm
+    engine: llama_cpp
+    settings: {{model: "{missing}"}}
+routes: {{llm: [smollm2]}}
+aliases: {{gpt-4o-mini: llm}}
+"""
+
+
+@dataclass(frozen=True)
+class Daemon:
+    url: str
+    folder: Path
+
+    def log_events(self) -> list[dict[str, Any]]:
+        port = self.url.rsplit(":", 1)[1]
+        lines = (self.folder / f"daemon-{port}.log").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def daemon(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    folder = tmp_path_factory.mktemp("llm-daemon")
+    config = folder / "ai_backend.yaml"
+    missing = folder / "no-such-model.gguf"
+    config.write_text(CONFIG.format(tiny=tiny_gguf, missing=missing), encoding="utf-8")
+    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+        yield Daemon(url, folder)
+
+
+@pytest.fixture(scope="module")
+def client(daemon: Daemon) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=daemon.url + "/v1", api_key="unused", max_retries=0) as api:
+        yield api
+
+
+def test_streaming_chat_with_usage_through_an_openai_alias(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        temperature=0,
+        max_tokens=48,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces: list[str] = []
+    finish: list[str] = []
+    usage: list[Any] = []
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage.append(chunk.usage)
+        for choice in chunk.choices:
+            if choice.delta.content:
+                pieces.append(choice.delta.content)
+            if choice.finish_reason:
+                finish.append(choice.finish_reason)
+    assert "Paris" in "".join(pieces)
+    assert len(pieces) >= 5, "the reply should arrive in many chunks"
+    assert finish in (["stop"], ["length"])
+    assert len(usage) == 1
+    assert usage[0].prompt_tokens > 10
+    assert 0 < usage[0].completion_tokens <= 48
+    assert usage[0].total_tokens == usage[0].prompt_tokens + usage[0].completion_tokens
+
+
+def test_a_whole_reply_names_the_engine(client: openai.OpenAI) -> None:
+    response = client.chat.completions.with_raw_response.create(
+        model="smollm2",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Say hello."},
+        ],
+        temperature=0,
+        max_tokens=64,
+    )
+    assert response.headers["x-voxgate-engine"] == "smollm2"
+    completion = response.parse()
+    assert completion.choices[0].message.content
+    assert completion.choices[0].finish_reason in ("stop", "length")
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+
+
+def test_max_tokens_and_stop_reach_the_engine(client: openai.OpenAI) -> None:
+    def reply(**fields: Any) -> tuple[str, str, int]:
+        completion = client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "Go"}], temperature=0, **fields
+        )
+        assert completion.usage is not None
+        choice = completion.choices[0]
+        return (
+            choice.message.content or "",
+            choice.finish_reason,
+            completion.usage.completion_tokens,
+        )
+
+    full, finish, tokens = reply(max_tokens=30)
+    assert (len(full), finish, tokens) == (30, "length", 30)
+    stop = full[10:13]
+    cut, finish, _ = reply(max_tokens=30, stop=[stop])
+    assert (cut, finish) == (full[: full.index(stop)], "stop")
+
+
+def test_a_client_that_leaves_mid_stream_frees_the_model(
+    client: openai.OpenAI, daemon: Daemon
+) -> None:
+    asked = 30_000
+    with client.chat.completions.with_streaming_response.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "Write forever"}],
+        temperature=0,
+        max_tokens=asked,
+        stream=True,
+    ) as response:
+        lines = response.iter_lines()
+        received = [line for line, _ in zip(lines, range(6), strict=False)]
+    assert any("content" in line for line in received)
+    # Wait (bounded) until the daemon has noticed the disconnect, the generation thread has
+    # stopped and the engine's slot is free.
+    deadline = time.monotonic() + 60
+    while True:
+        cancelled = [e for e in daemon.log_events() if e["event"] == "llm.generation_cancelled"]
+        if cancelled and not _engine_status(daemon, "tiny")["active"]:
+            break
+        assert time.monotonic() < deadline, "the generation kept running after the client left"
+        time.sleep(0.05)
+    assert len(cancelled) == 1
+    assert cancelled[0]["engine"] == "tiny"
+    assert cancelled[0]["generated"] < asked
+    completion = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "Next"}], temperature=0, max_tokens=8
+    )
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None and completion.usage.completion_tokens == 8
+
+
+def test_a_missing_model_is_a_clear_error(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as error:
+        client.chat.completions.create(
+            model="broken", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+        )
+    assert error.value.status_code == 503
+    assert "no-such-model.gguf" in error.value.message
+    assert "GGUF model not found" in error.value.message
+
+
+def _engine_status(daemon: Daemon, name: str) -> dict[str, Any]:
+    status = httpx.get(daemon.url + "/control/status", timeout=10).json()
+    engines = status["engines"]
+    if isinstance(engines, dict):
+        return dict(engines[name])
+    return dict(next(e for e in engines if e["name"] == name))
