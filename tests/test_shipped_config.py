@@ -1,0 +1,108 @@
+"""`make run`'s job: the shipped config/ai_backend.yaml, served by a real daemon process with the
+real embedded engines and models, offline, driven by the official openai client."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+import soundfile as sf
+
+from tests.core.test_daemon_process import Daemon
+from tests.support.plugin_dist import REPO_ROOT
+
+SHIPPED = REPO_ROOT / "config" / "ai_backend.yaml"
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def test_shipped_config_checks_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli.main", "config", "check", str(SHIPPED)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for capability in ("stt", "tts", "llm", "embeddings", "rag", "vad"):
+        assert capability in result.stdout
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    data = tmp_path_factory.mktemp("shipped-data")
+    running = Daemon(SHIPPED, {"VOXGATE_DATA_DIR": str(data)}, log=data / "daemon.log")
+    try:
+        yield running
+    finally:
+        assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def client(daemon: Daemon) -> openai.OpenAI:
+    return openai.OpenAI(base_url=daemon.url + "/v1", api_key="unused", max_retries=0)
+
+
+def test_every_route_is_ready(daemon: Daemon) -> None:
+    ready = httpx.get(daemon.url + "/readyz", timeout=60)
+    assert ready.status_code == 200, ready.text
+
+
+def test_speech_round_trips_through_transcription(client: openai.OpenAI) -> None:
+    sentence = "The quick brown fox jumps over the lazy dog."
+    speech = client.audio.speech.create(
+        model="tts-1", voice="alloy", input=sentence, response_format="wav"
+    )
+    audio, rate = sf.read(io.BytesIO(speech.content))
+    assert rate == 24000 and len(audio) > rate  # over a second of speech
+    text = client.audio.transcriptions.create(
+        model="whisper-1", file=("fox.wav", speech.content, "audio/wav")
+    ).text
+    assert words(text) == words(sentence)
+
+
+def test_chat_streams_real_text(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=16,
+        stream=True,
+    )
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert len([p for p in pieces if p]) > 1
+    assert "".join(pieces).strip()
+
+
+def test_embeddings_are_384_dimensional(client: openai.OpenAI) -> None:
+    result = client.embeddings.create(model="text-embedding-3-small", input=["hello", "world"])
+    assert [len(item.embedding) for item in result.data] == [384, 384]
+
+
+def test_conversation_turn(daemon: Daemon, client: openai.OpenAI) -> None:
+    question = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="What is the capital of France?", response_format="wav"
+    ).content
+    response = httpx.post(
+        daemon.url + "/v1/conversation",
+        files={"file": ("q.wav", question, "audio/wav")},
+        data={"max_tokens": "32"},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert words(body["transcript"]["text"]) == words("What is the capital of France?")
+    assert body["reply"]["text"]
+    assert body["engines"] == {"stt": "whisper", "llm": "smollm2", "tts": "hibari"}
+    audio, rate = sf.read(io.BytesIO(base64.b64decode(body["audio"]["data"])))
+    assert rate == 24000 and len(audio) > 0
+    assert all(value is not None for value in body["latency_ms"].values())
