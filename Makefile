@@ -5,8 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 TORCH_VERSION := 2.13.0
-# llama-cpp-python builds from source; skip the parts voxgate does not use.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# llama-cpp-python builds from source; skip the parts voxgate does not use. Without OpenMP,
+# because OpenMP worker pools left by torch-based engines in the same daemon slow llama.cpp ~3x.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_OPENMP=OFF
 CONFIG ?= config/ai_backend.yaml
 
 .PHONY: install install-dev run test lint format bench clean qwen-test-env
