@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Client commands log errors only (their own output says what went wrong), and to stderr
     # so that --json output stays parseable; `serve` reconfigures from the YAML.
     configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "error"), "console")
-    code: int = handler(args)
+    try:
+        code: int = handler(args)
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 
