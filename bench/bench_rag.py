@@ -1,69 +1,86 @@
 """Retrieval quality and speed of the rag_chroma engine.
 
-1. Quality on voxgate's own evaluation set (bench/data_rag_eval.py, English + Chinese): nDCG@10
-   and recall@5 for dense, keyword and hybrid search.
-2. Speed at N chunks (default 5,000; pass --chunks 50000 for the large run): ingestion chunks/s,
-   and query latency p50/p99 for the engine called directly vs through the daemon's HTTP API.
+1. Quality on voxgate's evaluation sets (tests/data/rag: World Factbook country profiles in
+   English, Lu Xun stories in Chinese; public-domain text, questions and judgements written for
+   voxgate): nDCG@10 and recall@5 for dense, keyword and hybrid search (RRF and weighted).
+2. Speed at N chunks (default 5,000): ingestion chunks/s and query latency p50/p99 through a real
+   daemon over HTTP, then the engine called directly on the same store, and their ratio.
 
-    python -m bench.bench_rag [--chunks 5000] [--queries 200]
+    python -m bench.bench_rag [--chunks 5000] [--queries 200] [--skip-quality] [--skip-speed]
+                              [--all-embedders] [--precision float32|int8]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
+import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from bench.data_rag_eval import DOCUMENTS, QUERIES
 from bench.stats import emit, ms, summary
-from core.api.app import create_app
 from core.engines import RetrievalEngine
-from core.engines.retrieval import Document, RetrievalQuery
+from core.engines.retrieval import Document, RetrievalMode, RetrievalQuery
 from core.observability.logging import configure_logging
-from core.runtime.runtime import Runtime
+from core.text.script import is_cjk
+from tests.support.daemon import daemon_process
+from tests.support.runtime import running_runtime
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "rag"
+SETS = ("factbook_en", "luxun_zh")
+MODES: tuple[RetrievalMode, ...] = ("dense", "keyword", "hybrid")
 
 CONFIG = """\
 reload: {{watch: false}}
 logging: {{level: warning}}
 engines:
-  minilm: {{capability: embeddings, engine: sentence_transformers}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: {path}}}}}
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{cache}", precision: {precision}}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}"}}}}
+  docs_rrf:
+    capability: rag
+    engine: chroma
+    settings: {{path: "{path}", fusion: rrf}}
+  minilm_int8:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{cache}", precision: int8}}
+  docs_int8:
+    capability: rag
+    engine: chroma
+    settings: {{path: "{path}-int8", embeddings: minilm_int8}}
+  e5:
+    capability: embeddings
+    engine: e5
+  docs_e5:
+    capability: rag
+    engine: chroma
+    settings: {{path: "{path}-e5", embeddings: e5}}
 routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
-WORDS = [
-    "river",
-    "mountain",
-    "engine",
-    "market",
-    "garden",
-    "signal",
-    "winter",
-    "copper",
-    "harbor",
-    "lantern",
-    "orbit",
-    "meadow",
-    "canyon",
-    "ledger",
-    "violin",
-    "glacier",
-    "compass",
-    "thunder",
-    "prairie",
-    "saddle",
-    "beacon",
-    "quarry",
-    "ribbon",
-    "falcon",
-]
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    documents: list[dict[str, Any]]
+    queries: list[dict[str, Any]]
+
+
+def load_set(name: str) -> EvalSet:
+    raw = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+    return EvalSet(name, raw["documents"], raw["queries"])
 
 
 def ndcg_at(ranked: list[str], relevant: set[str], k: int) -> float:
@@ -72,65 +89,180 @@ def ndcg_at(ranked: list[str], relevant: set[str], k: int) -> float:
     return gains / ideal if ideal else 0.0
 
 
+async def ingest_set(engine: RetrievalEngine, data: EvalSet, collection: str) -> None:
+    for doc in data.documents:
+        metadata = {"title": doc["title"]}
+        await engine.upsert(Document(doc["id"], doc["text"], collection, metadata))
+
+
 async def quality(
-    engine: RetrievalEngine, collection: str = "eval"
+    engine: RetrievalEngine,
+    data: EvalSet,
+    collection: str,
+    modes: tuple[RetrievalMode, ...] = MODES,
 ) -> dict[str, tuple[float, float]]:
-    """(nDCG@10, recall@5) per search mode."""
-    for doc_id, text in DOCUMENTS.items():
-        await engine.upsert(Document(doc_id, text, collection))
-    results = {}
-    for mode in ("dense", "keyword", "hybrid"):
-        ndcg, recall = [], []
-        for question, relevant in QUERIES.items():
-            query = RetrievalQuery(question, collection, top_k=10, mode=mode)
+    """(nDCG@10, recall@5) per search mode, over documents (a document's best chunk counts)."""
+    results: dict[str, tuple[float, float]] = {}
+    for mode in modes:
+        ndcg: list[float] = []
+        recall: list[float] = []
+        for item in data.queries:
+            relevant = set(item["relevant"])
+            query = RetrievalQuery(item["question"], collection, top_k=30, mode=mode)
             hits = await engine.query(query)
             ranked = list(dict.fromkeys(h.document_id for h in hits))
-            ndcg.append(ndcg_at(ranked, set(relevant), 10))
-            recall.append(len(set(ranked[:5]) & set(relevant)) / len(relevant))
+            ndcg.append(ndcg_at(ranked, relevant, 10))
+            recall.append(len(set(ranked[:5]) & relevant) / len(relevant))
         results[mode] = (sum(ndcg) / len(ndcg), sum(recall) / len(recall))
     return results
 
 
-def filler(rng: random.Random, index: int) -> str:
-    return f"Record {index}. " + " ".join(rng.choice(WORDS) for _ in range(60)) + "."
+#: Rows of the quality table: (label, rag engine, mode); engines sharing a store share its data.
+QUALITY_ROWS: tuple[tuple[str, str, RetrievalMode], ...] = (
+    ("dense", "docs", "dense"),
+    ("keyword", "docs", "keyword"),
+    ("hybrid (weighted)", "docs", "hybrid"),
+    ("hybrid (rrf)", "docs_rrf", "hybrid"),
+    ("dense, int8 MiniLM", "docs_int8", "dense"),
+    ("hybrid, int8 MiniLM", "docs_int8", "hybrid"),
+    ("dense, e5", "docs_e5", "dense"),
+    ("hybrid, e5", "docs_e5", "hybrid"),
+)
 
 
-async def speed(runtime: Runtime, engine: RetrievalEngine, chunks: int, queries: int) -> None:
+async def run_quality(config: Path, rows: tuple[tuple[str, str, RetrievalMode], ...]) -> None:
+    async with running_runtime(config, entry_points=True) as runtime:
+        engines: dict[str, RetrievalEngine] = {}
+        for name in dict.fromkeys(engine for _, engine, _ in rows):
+            slot = runtime.current.slots[name]
+            await slot.ensure_loaded()
+            assert isinstance(slot.engine, RetrievalEngine)
+            engines[name] = slot.engine
+        # docs_rrf reads the store docs writes; the others have their own.
+        stores = {name: "docs" if name == "docs_rrf" else name for name in engines}
+        for set_name in SETS:
+            data = load_set(set_name)
+            collection = set_name.replace("_", "-")
+            for store in dict.fromkeys(stores[name] for name in engines):
+                started = time.perf_counter()
+                await ingest_set(engines[store], data, collection)
+                if store == "docs":
+                    stats = await engines[store].stats(collection)
+                    chunks = stats["collections"][collection]["chunks"]
+                    emit(
+                        f"{set_name}: {len(data.queries)} questions, {len(data.documents)} "
+                        f"documents, {chunks} chunks (ingested in "
+                        f"{time.perf_counter() - started:.1f} s)"
+                    )
+            for label, engine, mode in rows:
+                ndcg, recall = (await quality(engines[engine], data, collection, (mode,)))[mode]
+                emit(f"  {label:<20} nDCG@10 {ndcg:.3f}   recall@5 {recall:.3f}")
+
+
+# -- speed --------------------------------------------------------------------------------------
+
+
+def weight(text: str) -> int:
+    """Size as the chunker counts it."""
+    return sum(2 if is_cjk(ch) else 1 for ch in text)
+
+
+def synthetic_documents(chunks: int, per_document: int = 10) -> list[Document]:
+    """Documents of one-chunk paragraphs recombined from the evaluation sets' sentences, so words
+    are spread like real text (rare names, common words) rather than a tiny vocabulary."""
+    sentences = []
+    for set_name in SETS:
+        for doc in load_set(set_name).documents:
+            sentences += [s for s in re.split(r"(?<=[.!?。！？])\s*", doc["text"]) if s.strip()]
     rng = random.Random(7)
-    per_doc = 10
-    started = time.perf_counter()
-    for doc in range(chunks // per_doc):
-        text = "\n\n".join(filler(rng, doc * per_doc + i) for i in range(per_doc))
-        await engine.upsert(Document(f"doc{doc}", text, "speed"))
-    elapsed = time.perf_counter() - started
-    stats = await engine.stats("speed")
-    stored = stats["collections"]["speed"]["chunks"]
-    emit(f"ingestion: {stored} chunks in {elapsed:.1f} s = {stored / elapsed:.0f} chunks/s")
+    documents = []
+    for number in range(chunks // per_document):
+        paragraphs = []
+        for _ in range(per_document):
+            paragraph = ""
+            while weight(paragraph) < 350:  # one chunk each: 350-480 (CJK counts double)
+                sentence = rng.choice(sentences).strip()
+                if weight(paragraph) + weight(sentence) <= 480:
+                    paragraph += sentence + " "
+            paragraphs.append(paragraph.strip())
+        documents.append(Document(f"doc{number}", "\n\n".join(paragraphs), "speed"))
+    return documents
 
-    questions = [" ".join(rng.choice(WORDS) for _ in range(5)) for _ in range(queries)]
-    app = create_app(runtime, manage_runtime=False)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for mode in ("dense", "keyword", "hybrid"):
-            direct, through = [], []
+
+def questions(count: int) -> list[str]:
+    pool = [q["question"] for name in SETS for q in load_set(name).queries]
+    return [pool[i % len(pool)] for i in range(count)]
+
+
+def over_http(
+    config: Path, data_dir: Path, documents: list[Document], asked: list[str]
+) -> dict[str, Any]:
+    """Ingest and query through a real daemon process; returns timings."""
+    timings: dict[str, Any] = {}
+    with (
+        daemon_process(config, env={"VOXGATE_DATA_DIR": str(data_dir)}) as url,
+        httpx.Client(base_url=url, timeout=600) as client,
+    ):
+        client.post("/v1/rag/documents", json={"id": "warm", "text": "warm up", "collection": "w"})
+        started = time.perf_counter()
+        for doc in documents:
+            document = {"id": doc.id, "text": doc.text, "collection": doc.collection}
+            client.post("/v1/rag/documents", json=document).raise_for_status()
+        timings["ingest_s"] = time.perf_counter() - started
+        stats = client.get("/v1/rag/stats", params={"collection": "speed"}).json()
+        timings["chunks"] = stats["collections"]["speed"]["chunks"]
+        for mode in MODES:
+            warm = {"question": "warm up", "collection": "speed", "mode": mode}
+            client.post("/v1/rag/query", json=warm).raise_for_status()
+            latencies = []
+            for question in asked:
+                body = {"question": question, "collection": "speed", "mode": mode, "top_k": 5}
+                t0 = time.perf_counter()
+                client.post("/v1/rag/query", json=body).raise_for_status()
+                latencies.append(time.perf_counter() - t0)
+            timings[mode] = summary(latencies)
+    return timings
+
+
+async def direct(config: Path, asked: list[str]) -> dict[str, Any]:
+    """The engine called in process on the same store the daemon built."""
+    timings: dict[str, Any] = {}
+    async with running_runtime(config, entry_points=True) as runtime:
+        slot = runtime.current.slots["docs"]
+        await slot.ensure_loaded()
+        engine = slot.engine
+        assert isinstance(engine, RetrievalEngine)
+        started = time.perf_counter()
+        await engine.query(RetrievalQuery("open", "speed", mode="keyword"))
+        timings["open_s"] = time.perf_counter() - started  # keyword index rebuilt from the store
+        for mode in MODES:
             await engine.query(RetrievalQuery("warm up", "speed", mode=mode))
-            for question in questions:
+            latencies = []
+            for question in asked:
                 t0 = time.perf_counter()
                 await engine.query(RetrievalQuery(question, "speed", top_k=5, mode=mode))
-                t1 = time.perf_counter()
-                response = await client.post(
-                    "/v1/rag/query",
-                    json={"question": question, "collection": "speed", "mode": mode},
-                )
-                t2 = time.perf_counter()
-                response.raise_for_status()
-                direct.append(t1 - t0)
-                through.append(t2 - t1)
-            d, h = summary(direct), summary(through)
-            emit(
-                f"query {mode:<8} direct p50 {ms(d['p50'])} p99 {ms(d['p99'])}   "
-                f"HTTP p50 {ms(h['p50'])} p99 {ms(h['p99'])}   ratio x{h['p50'] / d['p50']:.2f}"
-            )
+                latencies.append(time.perf_counter() - t0)
+            timings[mode] = summary(latencies)
+    return timings
+
+
+def run_speed(config: Path, data_dir: Path, chunks: int, queries: int) -> None:
+    documents = synthetic_documents(chunks)
+    asked = questions(queries)
+    through = over_http(config, data_dir, documents, asked)
+    emit(
+        f"ingestion through the daemon: {through['chunks']} chunks in {through['ingest_s']:.1f} s"
+        f" = {through['chunks'] / through['ingest_s']:.1f} chunks/s"
+    )
+    inside = asyncio.run(direct(config, asked))
+    emit(f"reopening the store (keyword index rebuilt from chroma): {inside['open_s']:.2f} s")
+    emit(f"query latency at {through['chunks']} chunks, {queries} questions, top_k 5:")
+    for mode in MODES:
+        d, h = inside[mode], through[mode]
+        emit(
+            f"  {mode:<8} direct p50 {ms(d['p50'])} p99 {ms(d['p99'])}   "
+            f"HTTP p50 {ms(h['p50'])} p99 {ms(h['p99'])}   HTTP/direct x{h['p50'] / d['p50']:.2f}"
+        )
     emit("goal at 5,000 chunks: query p50 <= 15 ms, p99 <= 30 ms")
 
 
@@ -138,28 +270,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "int8"],
+        default="float32",
+        help="of the MiniLM embedder behind the default engine (speed and the first rows)",
+    )
+    parser.add_argument(
+        "--all-embedders",
+        action="store_true",
+        help="quality also with int8 MiniLM and multilingual e5 (each ingests the sets again)",
+    )
     args = parser.parse_args()
     configure_logging("warning")
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(Path(tmp) / "data"))
-        config = Path(tmp) / "rag.yaml"
-        config.write_text(CONFIG.format(path=Path(tmp) / "chroma"))
-
-        async def run() -> None:
-            runtime = Runtime(config)
-            await runtime.start()
-            try:
-                slot = runtime.current.slots["docs"]
-                await slot.ensure_loaded()
-                assert isinstance(slot.engine, RetrievalEngine)
-                emit(f"quality on {len(QUERIES)} questions over {len(DOCUMENTS)} documents:")
-                for mode, (ndcg, recall) in (await quality(slot.engine)).items():
-                    emit(f"  {mode:<8} nDCG@10 {ndcg:.3f}   recall@5 {recall:.3f}")
-                await speed(runtime, slot.engine, args.chunks, args.queries)
-            finally:
-                await runtime.shutdown(5)
-
-        asyncio.run(run())
+        root = Path(tmp)
+        os.environ["VOXGATE_DATA_DIR"] = str(root / "data")  # nothing lands in the user's data
+        config = root / "rag.yaml"
+        config.write_text(
+            CONFIG.format(cache=root / "onnx", path=root / "chroma", precision=args.precision)
+        )
+        if not args.skip_quality:
+            rows = QUALITY_ROWS if args.all_embedders else QUALITY_ROWS[:4]
+            asyncio.run(run_quality(config, rows))
+        if not args.skip_speed:
+            run_speed(config, root / "data", args.chunks, args.queries)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _reset_fakes() -> Iterator[None]:
     fake_plugin.SWITCHES.clear()
     fake_plugin.CALLS.clear()
+    fake_plugin.CHAT_REQUESTS.clear()
+    fake_plugin.EMBED_TYPES.clear()
     yield
     fake_plugin.SWITCHES.clear()
     fake_plugin.CALLS.clear()
+    fake_plugin.CHAT_REQUESTS.clear()
+    fake_plugin.EMBED_TYPES.clear()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.api.engine_calls import SpeakOptions, TranscribeOptions, synthesize, transcribe
+from core.api.grounding import RagBlock, ground
 from core.audio.chunk import AudioChunk
 from core.audio.encode import StreamEncoder, open_encoder
 from core.engines.base import Capability
@@ -39,6 +40,8 @@ class TurnPlan:
     max_tokens: int
     #: Output audio format, or None for a text-only reply.
     audio_format: str | None
+    #: Ground the reply in retrieved chunks (the transcript is the question).
+    rag: RagBlock | None = None
 
 
 @dataclass
@@ -52,6 +55,8 @@ class TurnResult:
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
     voice: str | None = None
     usage: Usage | None = None
+    #: Sources the reply was grounded in (None when the turn had no ``rag`` block).
+    citations: list[dict[str, Any]] | None = None
     #: Seconds from the start of the turn for each milestone (see ``latency_ms``).
     marks: dict[str, float] = field(default_factory=dict)
 
@@ -62,6 +67,7 @@ class TurnResult:
 
         return {
             "stt": ms("stt"),
+            "rag": ms("rag"),
             "llm_first_token": ms("llm_first_token"),
             "llm_total": ms("llm_total"),
             "tts_first_audio": ms("tts_first_audio"),
@@ -110,8 +116,16 @@ async def run_turn(
         mark("end_to_end")
         return result
 
-    messages = [ChatMessage("system", plan.system_prompt), *plan.history]
-    messages.append(ChatMessage("user", result.transcript))
+    messages = [ChatMessage("system", plan.system_prompt)]
+    if plan.rag is not None:
+        grounding = await ground(generation, plan.rag, result.transcript)
+        mark("rag")
+        result.citations = grounding.citations
+        if grounding.engine:
+            result.engines["rag"] = grounding.engine
+        messages.append(grounding.message)
+        await send({"type": "conversation.citations", "citations": grounding.citations})
+    messages += [*plan.history, ChatMessage("user", result.transcript)]
     request = ChatRequest(
         messages=tuple(messages), temperature=plan.temperature, max_tokens=plan.max_tokens
     )

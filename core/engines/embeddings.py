@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from core.engines.base import Capability, Engine
+
+#: What the texts are for. Asymmetric models (e5, bge, nomic...) embed a search question and the
+#: passages it should find differently; ``None`` leaves it to the engine's own default.
+InputType = Literal["query", "document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +21,9 @@ class Embeddings:
 class EmbeddingsEngine(Engine):
     capability: ClassVar[Capability] = Capability.EMBEDDINGS
 
-    async def embed(self, texts: list[str]) -> Embeddings:
-        """Embed a batch of texts; vectors come back in input order."""
+    async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
+        """Embed a batch of texts; vectors come back in input order. Symmetric models may
+        ignore ``input_type``."""
         raise NotImplementedError
 
     def dimensions(self) -> int | None:

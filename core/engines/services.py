@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from core.engines.embeddings import InputType
     from core.engines.llm import ChatDelta, ChatRequest
 
 
 class Services(Protocol):
     """Capabilities reachable through the router, so they get fallback, breakers and metrics."""
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: InputType | None = None
+    ) -> list[list[float]]:
         """Embed texts through the ``embeddings`` route (or the named engine/alias)."""
         ...
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from core.engines.base import Capability
-from core.engines.embeddings import EmbeddingsEngine
+from core.engines.embeddings import EmbeddingsEngine, InputType
 from core.engines.llm import ChatDelta, ChatRequest, LLMEngine
 
 if TYPE_CHECKING:
@@ -19,11 +19,13 @@ class RouterServices:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: InputType | None = None
+    ) -> list[list[float]]:
         async with self._runtime.lease() as generation:
 
             async def run(engine: EmbeddingsEngine) -> list[list[float]]:
-                return (await engine.embed(texts)).vectors
+                return (await engine.embed(texts, input_type)).vectors
 
             routed = await generation.router.call(Capability.EMBEDDINGS, model, run)
             return routed.value

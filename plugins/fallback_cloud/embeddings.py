@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from core.engines.base import EngineContext, EngineSettings, Location
-from core.engines.embeddings import Embeddings, EmbeddingsEngine
+from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
 from core.engines.errors import EngineUpstreamError
 from plugins.fallback_cloud.http_client import CloudClient
 from plugins.fallback_cloud.info import cloud_info
@@ -36,7 +36,8 @@ class OpenAIEmbeddingsEngine(EmbeddingsEngine):
     def dimensions(self) -> int | None:
         return self.settings.dimensions
 
-    async def embed(self, texts: list[str]) -> Embeddings:
+    async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
+        # OpenAI's embeddings API has no input_type: its models are symmetric.
         vectors: list[list[float]] = []
         tokens = 0
         size = self.settings.batch_size

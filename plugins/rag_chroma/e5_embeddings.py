@@ -11,13 +11,15 @@ import structlog
 from pydantic import Field
 
 from core.engines import Embeddings, EmbeddingsEngine, EngineSettings, EngineUnavailable
+from core.engines.embeddings import InputType
 
 log = structlog.get_logger(__name__)
 
 
 class E5Settings(EngineSettings):
-    #: e5 models embed questions and passages with different prefixes. voxgate's embeddings
-    #: interface does not say which a text is, so this picks the side for every text.
+    #: e5 embeds questions ("query: ") and passages ("passage: ") differently. Retrieval says
+    #: which each text is, as does ``input_type`` on /v1/embeddings; this is the side for
+    #: requests that do not say.
     input_type: Literal["passage", "query"] = "passage"
     threads: int | None = Field(None, ge=1, le=64)
 
@@ -51,7 +53,7 @@ class E5Engine(EmbeddingsEngine):
     def dimensions(self) -> int | None:
         return 384
 
-    async def embed(self, texts: list[str]) -> Embeddings:
+    async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
         model = self._model
         if model is None:
             raise EngineUnavailable("the embeddings engine is not loaded")
@@ -59,7 +61,8 @@ class E5Engine(EmbeddingsEngine):
         def run() -> tuple[list[list[float]], int]:
             if not texts:
                 return [], 0
-            encode = model.query if self.settings.input_type == "query" else model.passage
+            side = input_type or ("query" if self.settings.input_type == "query" else "document")
+            encode = model.query if side == "query" else model.passage
             vectors = encode(texts)
             tokens = sum(int(model.token_count(t)) for t in texts)
             return [list(map(float, row)) for row in vectors.reshape(len(texts), -1)], tokens

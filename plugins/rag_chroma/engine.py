@@ -1,33 +1,39 @@
 """The ``chroma`` retrieval engine: ingest with atomic replace, dense / keyword / hybrid search,
-citations. chromadb calls are blocking and run in threads, one writer at a time."""
+citations. chromadb calls are blocking and run in threads; writes to a collection take turns."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import structlog
 
 from core.engines import EngineSettings, RetrievalEngine
-from core.engines.errors import EngineUnavailable, InvalidRequest
+from core.engines.base import Health
+from core.engines.errors import EngineError, EngineUnavailable, InvalidRequest
 from core.engines.retrieval import Citation, Document, DocumentInfo, RetrievalQuery
-from core.ingest.chunking import chunk_text
+from core.ingest.chunking import Chunk, chunk_text
+from plugins.rag_chroma.collection import OpenCollection, open_collection
 from plugins.rag_chroma.fusion import reciprocal_rank_fusion, weighted_blend
-from plugins.rag_chroma.keyword_index import KeywordIndex
+from plugins.rag_chroma.keyword_index import tokenize
 from plugins.rag_chroma.settings import ChromaSettings
 from plugins.rag_chroma.store import (
-    CollectionStore,
-    StoredChunk,
     check_collection,
     chroma_where,
+    chunk_id,
     flat_metadata,
     registry_record,
 )
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_PREFIX = "voxgate-"
+_SUFFIX = "-chunks"
 
 
 class ChromaRetrievalEngine(RetrievalEngine):
@@ -39,15 +45,17 @@ class ChromaRetrievalEngine(RetrievalEngine):
 
     def __init__(self, settings: EngineSettings, context: Any) -> None:
         super().__init__(settings, context)
-        self._stores: dict[str, CollectionStore] = {}
-        self._keyword: dict[str, KeywordIndex] = {}
-        self._stale: set[str] = set()
-        self._write_lock = asyncio.Lock()
+        self._collections: dict[str, OpenCollection] = {}
+        self._opening = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.settings.host)
+
     def where(self) -> str:
-        if self.settings.host:
+        if self.server_mode:
             scheme = "https" if self.settings.ssl else "http"
             return f"{scheme}://{self.settings.host}:{self.settings.port}"
         return str(self._path())
@@ -55,7 +63,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
     def _path(self) -> Path:
         if self.settings.path:
             return Path(self.settings.path).expanduser()
-        return self.context.data_dir / "chroma"
+        return self.context.data_dir / "rag" / self.name
 
     async def load(self) -> None:
         def connect() -> Any:
@@ -63,9 +71,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
             from chromadb.config import Settings
 
             options = Settings(anonymized_telemetry=False)
-            if self.settings.host:
+            if self.server_mode:
                 client = chromadb.HttpClient(
-                    host=self.settings.host,
+                    host=str(self.settings.host),
                     port=self.settings.port,
                     ssl=self.settings.ssl,
                     settings=options,
@@ -76,66 +84,132 @@ class ChromaRetrievalEngine(RetrievalEngine):
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=options)
 
+        started = time.perf_counter()
         try:
             self._client = await asyncio.to_thread(connect)
         except Exception as exc:  # chromadb raises many kinds for an unreachable server
             raise EngineUnavailable(
                 f"cannot open the Chroma store at {self.where()}: {exc}"
             ) from exc
-        log.info("engine.loaded", engine=self.name, store=self.where())
+        log.info(
+            "engine.loaded",
+            engine=self.name,
+            store=self.where(),
+            seconds=round(time.perf_counter() - started, 3),
+        )
 
     async def close(self) -> None:
-        self._stores.clear()
-        self._keyword.clear()
+        self._collections.clear()
         self._client = None
 
-    async def _store(self, collection: str) -> CollectionStore:
-        check_collection(collection)
-        store = self._stores.get(collection)
-        if store is None:
-            if self._client is None:
-                raise EngineUnavailable("the retrieval engine is not loaded")
-            store = await asyncio.to_thread(CollectionStore, self._client, collection)
-            self._stores[collection] = store
-            self._stale.add(collection)
-        return store
+    async def health(self) -> Health:
+        if self._client is None:
+            return Health(ok=False, detail="not loaded")
+        if self.server_mode:
+            try:
+                await self._blocking(self._client.heartbeat)
+            except EngineUnavailable as exc:
+                return Health(ok=False, detail=exc.message)
+        return Health(ok=True)
+
+    def info(self) -> dict[str, Any]:
+        return {"store": "server" if self.server_mode else "embedded", "location": self.where()}
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a chromadb call in a thread; a store that fails is unavailable, so the router
+        can fall back or open the breaker, while request mistakes stay request mistakes."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except EngineError:
+            raise
+        except Exception as exc:
+            from chromadb.errors import InvalidArgumentError
+
+            if isinstance(exc, InvalidArgumentError):
+                raise InvalidRequest(str(exc)) from exc
+            raise EngineUnavailable(f"Chroma store at {self.where()} failed: {exc}") from exc
+
+    async def _collection(self, name: str, *, create: bool = False) -> OpenCollection | None:
+        """The open collection, brought up to date with writes by other daemons (server mode).
+        ``None`` when it does not exist and ``create`` is false."""
+        check_collection(name)
+        if self._client is None:
+            raise EngineUnavailable("the retrieval engine is not loaded")
+        collection = self._collections.get(name)
+        if collection is None:
+            async with self._opening:
+                collection = self._collections.get(name)
+                if collection is None:
+                    grace = self.settings.orphan_grace_seconds if self.server_mode else 0.0
+                    collection = await self._blocking(
+                        open_collection, self._client, name, create, time.time() - grace
+                    )
+                    if collection is None:
+                        return None
+                    self._collections[name] = collection
+                    log.info(
+                        "rag.collection_opened",
+                        engine=self.name,
+                        collection=name,
+                        chunks=len(collection.keyword),
+                    )
+        elif self.server_mode:
+            await self._sync(collection)
+        return collection
+
+    async def _sync(self, collection: OpenCollection) -> None:
+        now = time.monotonic()
+        if now - collection.checked < self.settings.sync_seconds:
+            return
+        async with collection.lock:
+            if now - collection.checked < self.settings.sync_seconds:
+                return
+            collection.checked = now
+            if await self._blocking(collection.store.changed_elsewhere):
+                changes = await self._blocking(collection.fetch_changes)
+                collection.apply_changes(changes)
 
     # -- writes ---------------------------------------------------------------------------------
 
     async def upsert(self, document: Document) -> DocumentInfo:
         if not document.id or len(document.id) > 256 or "#" in document.id:
             raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
-        pieces = chunk_text(document.text, self.settings.chunk_chars, self.settings.chunk_overlap)
+        check_collection(document.collection)
+        pieces = await asyncio.to_thread(
+            chunk_text, document.text, self.settings.chunk_chars, self.settings.chunk_overlap
+        )
         if not pieces:
             raise InvalidRequest("the document has no text", param="text")
+        texts = [p.text for p in pieces]
         vectors = await self.context.services.embed(
-            [p.text for p in pieces], model=self.settings.embeddings
+            texts, model=self.settings.embeddings, input_type="document"
         )
-        title = document.metadata.get("title")
-        title = title if isinstance(title, str) else None
+        if len(vectors) != len(pieces):
+            raise EngineUnavailable("the embeddings engine returned the wrong number of vectors")
+        tokens = await asyncio.to_thread(lambda: [tokenize(t) for t in texts])
+        collection = await self._collection(document.collection, create=True)
+        assert collection is not None
         version = uuid.uuid4().hex[:16]
-        scalar = flat_metadata(document.metadata)
-        ids = [f"{document.id}#{version}#{p.index}" for p in pieces]
-        metadatas = [
-            {
-                **scalar,
-                "_vg_doc": document.id,
-                "_vg_version": version,
-                "_vg_index": p.index,
-                "_vg_start": p.start,
-                "_vg_end": p.end,
-                "_vg_title": title or "",
-            }
-            for p in pieces
-        ]
-        record = registry_record(title, len(pieces), len(document.text), document.metadata)
-        store = await self._store(document.collection)
-        async with self._write_lock:
-            await asyncio.to_thread(
-                store.write_chunks, ids, [p.text for p in pieces], vectors, metadatas
-            )
-            await asyncio.to_thread(store.register, document.id, version, record)
-            self._stale.add(document.collection)
+        ids = [chunk_id(document.id, version, p.index) for p in pieces]
+        metadatas = _chunk_metadata(document, version, pieces)
+        record = registry_record(
+            metadatas[0]["_vg_title"] or None, len(pieces), len(document.text), document.metadata
+        )
+
+        async def write() -> None:
+            async with collection.lock:
+                await self._blocking(
+                    collection.store.write_version,
+                    document.id,
+                    version,
+                    record,
+                    (ids, texts, vectors, metadatas),
+                )
+                collection.replace_document(document.id, list(zip(ids, tokens, strict=True)))
+
+        # Shielded: a client that goes away mid-write must not leave the keyword index behind
+        # the store, nor release the lock while the store is still being written.
+        await _finish_even_if_cancelled(write())
         log.info(
             "rag.document_ingested",
             engine=self.name,
@@ -148,10 +222,24 @@ class ChromaRetrievalEngine(RetrievalEngine):
         )
 
     async def delete(self, collection: str, document_id: str) -> bool:
-        store = await self._store(collection)
-        async with self._write_lock:
-            removed = await asyncio.to_thread(store.remove, document_id)
-            self._stale.add(collection)
+        opened = await self._collection(collection)
+        if opened is None:
+            return False
+
+        async def remove() -> bool:
+            async with opened.lock:
+                removed = await self._blocking(opened.store.remove, document_id)
+                opened.replace_document(document_id, [])
+                return removed is not None
+
+        removed = await _finish_even_if_cancelled(remove())
+        if removed:
+            log.info(
+                "rag.document_deleted",
+                engine=self.name,
+                collection=collection,
+                document=document_id,
+            )
         return removed
 
     # -- reads ----------------------------------------------------------------------------------
@@ -164,94 +252,83 @@ class ChromaRetrievalEngine(RetrievalEngine):
         )
 
     async def get(self, collection: str, document_id: str) -> DocumentInfo | None:
-        store = await self._store(collection)
-        record = await asyncio.to_thread(store.document, document_id)
+        opened = await self._collection(collection)
+        if opened is None:
+            return None
+        record = await self._blocking(opened.store.document, document_id)
         return None if record is None else self._info(collection, document_id, record)
 
     async def list_documents(
         self, collection: str, *, limit: int = 100, offset: int = 0
     ) -> list[DocumentInfo]:
-        store = await self._store(collection)
-        records = await asyncio.to_thread(store.documents, limit, offset)
+        opened = await self._collection(collection)
+        if opened is None:
+            return []
+        records = await self._blocking(opened.store.documents, limit, offset)
         return [self._info(collection, doc_id, record) for doc_id, record in records]
 
     async def stats(self, collection: str | None = None) -> dict[str, Any]:
         if self._client is None:
             raise EngineUnavailable("the retrieval engine is not loaded")
         if collection is None:
-            names = await asyncio.to_thread(self._client.list_collections)
+            found = await self._blocking(self._client.list_collections)
+            names = [str(getattr(c, "name", c)) for c in found]
             collections = sorted(
-                {
-                    str(getattr(c, "name", c))[len("voxgate-") : -len("-chunks")]
-                    for c in names
-                    if str(getattr(c, "name", c)).startswith("voxgate-")
-                    and str(getattr(c, "name", c)).endswith("-chunks")
-                }
+                n[len(_PREFIX) : -len(_SUFFIX)]
+                for n in names
+                if n.startswith(_PREFIX) and n.endswith(_SUFFIX)
             )
         else:
             collections = [collection]
-        counts = {}
+        counts: dict[str, dict[str, Any]] = {}
         for name in collections:
-            store = await self._store(name)
-            counts[name] = await asyncio.to_thread(store.counts)
-        mode = "server" if self.settings.host else "embedded"
+            opened = await self._collection(name)
+            if opened is not None:
+                counts[name] = {
+                    **opened.store.counts(),
+                    "dimensions": opened.store.dimensions,
+                }
+        mode = "server" if self.server_mode else "embedded"
         return {"store": mode, "location": self.where(), "collections": counts}
-
-    async def _keyword_index(self, collection: str, store: CollectionStore) -> KeywordIndex:
-        index = self._keyword.get(collection)
-        if index is None or collection in self._stale:
-            # Rebuilt from the store itself, so it always matches what is stored (also after a
-            # restart or a write by another daemon sharing a Chroma server).
-            chunks = await asyncio.to_thread(store.all_chunks)
-            index = KeywordIndex()
-            await asyncio.to_thread(index.build, [c.id for c in chunks], [c.text for c in chunks])
-            self._keyword[collection] = index
-            self._stale.discard(collection)
-        return index
 
     async def query(self, query: RetrievalQuery) -> list[Citation]:
         if not query.question.strip():
             raise InvalidRequest("question must not be empty", param="question")
         if not 1 <= query.top_k <= 100:
             raise InvalidRequest("top_k must be between 1 and 100", param="top_k")
-        store = await self._store(query.collection)
+        if query.mode not in ("dense", "keyword", "hybrid"):
+            raise InvalidRequest("mode must be dense, keyword or hybrid", param="mode")
         where = chroma_where(query.filters)
+        opened = await self._collection(query.collection)
+        if opened is None:
+            return []
         # Fusion needs deep lists; a single ranking only needs a margin for hidden chunks.
-        k = (
+        depth = (
             max(self.settings.candidates, query.top_k)
             if query.mode == "hybrid"
             else query.top_k * 2
         )
-        dense: list[tuple[StoredChunk, float]] = []
-        keyword: list[tuple[str, float]] = []
-        if query.mode in ("dense", "hybrid"):
-            [vector] = await self.context.services.embed(
-                [query.question], model=self.settings.embeddings
-            )
-            dense = await asyncio.to_thread(store.nearest, vector, k, where)
-        if query.mode in ("keyword", "hybrid"):
-            index = await self._keyword_index(query.collection, store)
-            allowed = await asyncio.to_thread(store.ids_matching, where) if where else None
-            keyword = index.search(query.question, k, allowed)
 
-        if query.mode == "dense":
-            ranked = [(c.id, score) for c, score in dense]
-        elif query.mode == "keyword":
-            ranked = keyword
-        elif self.settings.fusion == "rrf":
-            ranked = reciprocal_rank_fusion(
-                [[c.id for c, _ in dense], [i for i, _ in keyword]], self.settings.rrf_k
+        async def dense() -> list[tuple[str, float]]:
+            if query.mode == "keyword":
+                return []
+            [vector] = await self.context.services.embed(
+                [query.question], model=self.settings.embeddings, input_type="query"
             )
-        else:
-            ranked = weighted_blend(
-                [(c.id, s) for c, s in dense], keyword, self.settings.dense_weight
-            )
+            return await self._blocking(opened.store.nearest, vector, depth, where)
+
+        async def keyword() -> list[tuple[str, float]]:
+            if query.mode == "dense":
+                return []
+            allowed = await self._blocking(opened.store.ids_matching, where) if where else None
+            return opened.keyword.search(query.question, depth, allowed)
+
+        dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
+        ranked = self._rank(query, dense_hits, keyword_hits)
         if query.min_score is not None:
             ranked = [(i, s) for i, s in ranked if s >= query.min_score]
         ranked = ranked[: query.top_k]
-        known = {c.id: c for c, _ in dense}
-        missing = [i for i, _ in ranked if i not in known]
-        known.update(await asyncio.to_thread(store.chunks_by_id, missing))
+        known = await self._blocking(opened.store.chunks_by_id, [i for i, _ in ranked])
         return [
             Citation(
                 document_id=chunk.document_id,
@@ -263,6 +340,51 @@ class ChromaRetrievalEngine(RetrievalEngine):
                 title=chunk.title,
                 metadata=chunk.metadata,
             )
-            for chunk_id, score in ranked
-            if (chunk := known.get(chunk_id)) is not None
+            for found, score in ranked
+            if (chunk := known.get(found)) is not None
         ]
+
+    def _rank(
+        self,
+        query: RetrievalQuery,
+        dense: list[tuple[str, float]],
+        keyword: list[tuple[str, float]],
+    ) -> list[tuple[str, float]]:
+        if query.mode == "dense":
+            return dense
+        if query.mode == "keyword":
+            return keyword
+        if self.settings.fusion == "rrf":
+            return reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in keyword]], self.settings.rrf_k
+            )
+        return weighted_blend(dense, keyword, self.settings.dense_weight)
+
+
+def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> list[dict[str, Any]]:
+    title = document.metadata.get("title")
+    scalar = flat_metadata(document.metadata)
+    written = time.time()
+    return [
+        {
+            **scalar,
+            "_vg_doc": document.id,
+            "_vg_version": version,
+            "_vg_index": p.index,
+            "_vg_start": p.start,
+            "_vg_end": p.end,
+            "_vg_title": title if isinstance(title, str) else "",
+            "_vg_time": written,
+        }
+        for p in pieces
+    ]
+
+
+async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:
+    """Await ``work`` in its own task, so cancelling the caller does not cut it short."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise

@@ -15,15 +15,14 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple
 def weighted_blend(
     dense: list[tuple[str, float]], keyword: list[tuple[str, float]], dense_weight: float
 ) -> list[tuple[str, float]]:
-    """Scores scaled to [0, 1] per list (best = 1), then mixed by ``dense_weight``."""
-
-    def scaled(results: list[tuple[str, float]]) -> dict[str, float]:
-        top = max((s for _, s in results), default=0.0)
-        return {item: (s / top if top > 0 else 0.0) for item, s in results}
-
-    a, b = scaled(dense), scaled(keyword)
+    """A convex mix of the two scores, each on a 0-1 scale: cosine similarity as it is (its
+    scale is fixed, so a model unsure of every candidate adds little), BM25 divided by the
+    question's best BM25 score (BM25 has no fixed scale). Missing from a list counts as 0."""
+    top = max((score for _, score in keyword), default=0.0)
+    lexical = {item: score / top for item, score in keyword} if top > 0 else {}
+    semantic = {item: min(max(score, 0.0), 1.0) for item, score in dense}
     mixed = {
-        item: dense_weight * a.get(item, 0.0) + (1 - dense_weight) * b.get(item, 0.0)
-        for item in a.keys() | b.keys()
+        item: dense_weight * semantic.get(item, 0.0) + (1 - dense_weight) * lexical.get(item, 0.0)
+        for item in semantic.keys() | lexical.keys()
     }
     return sorted(mixed.items(), key=lambda pair: pair[1], reverse=True)

@@ -1,103 +1,163 @@
-"""BM25 keyword search over chunks, with CJK text tokenised into character bigrams.
+"""BM25 keyword search over chunks, updated in place as documents come and go.
 
-bm25s's own tokenizer keeps a Chinese sentence as one token (no spaces), which matches nothing;
-overlapping bigrams are the usual dictionary-free answer for Chinese and Japanese.
+Scores follow bm25s's default (Lucene) variant, so results match an index built from scratch by
+bm25s; unlike bm25s this index takes additions and removals without a rebuild, which keeps writes
+cheap on a collection of many thousand chunks. CJK text is tokenised into overlapping character
+bigrams: bm25s's own tokenizer keeps a whole Chinese sentence as one token, which matches nothing.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Iterable
 
-_WORD = re.compile(r"[0-9a-zà-öø-ÿ]+(?:'[a-z]+)?")
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "how",
-        "with",
-        "does",
-        "did",
-        "do",
-    ]
-)
+import numpy as np
+import numpy.typing as npt
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# fmt: off
+_STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "has",
+    "have", "how", "in", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was",
+    "were", "what", "when", "where", "which", "who", "whom", "why", "with",
+])
+# fmt: on
+# Compact once dead slots outnumber live ones (and there are enough to be worth it).
+_COMPACT_AT = 1000
 
 
 def tokenize(text: str) -> list[str]:
-    lowered = text.lower()
-    tokens = [w for w in _WORD.findall(_CJK_RUN.sub(" ", lowered)) if w not in _STOPWORDS]
-    for run in _CJK_RUN.findall(lowered):
+    """Lower-cased words without stop words, plus bigrams of every CJK run (a lone CJK
+    character stays a token of its own)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    tokens = [w for w in _WORD.findall(_CJK_RUN.sub(" ", folded)) if w not in _STOPWORDS]
+    for run in _CJK_RUN.findall(folded):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
     return tokens
 
 
 class KeywordIndex:
-    """An in-memory BM25 index rebuilt from the store whenever the store changed."""
+    """An in-memory BM25 index: postings per term plus, per chunk, its (term, count) pairs.
 
-    def __init__(self) -> None:
-        self._ids: list[str] = []
-        self._bm25: Any = None
+    Removing a chunk frees its slot; postings keep pointing at dead slots (masked out at query
+    time) until enough have piled up, then everything is rebuilt compactly from the live slots.
+    """
 
-    def build(self, ids: list[str], texts: list[str]) -> None:
-        import bm25s
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._vocabulary: dict[str, int] = {}
+        self._document_frequency = array("q")
+        # term id -> (slots, counts): appendable, and readable as numpy arrays without a copy
+        self._postings: list[tuple[array[int], array[int]]] = []
+        self._slot_of: dict[str, int] = {}
+        self._ids: list[str | None] = []
+        self._pairs: list[npt.NDArray[np.int64] | None] = []
+        self._lengths = array("q")
+        self._total_length = 0
 
-        self._ids = list(ids)
-        corpus = [tokenize(t) or ["\u2205"] for t in texts]
-        if not corpus:
-            self._bm25 = None
-            return
-        bm25 = bm25s.BM25()
-        bm25.index(corpus, show_progress=False)
-        self._bm25 = bm25
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return chunk_id in self._slot_of
+
+    def add(self, chunks: Iterable[tuple[str, list[str]]]) -> None:
+        """Index (chunk id, tokens) pairs; an id already present is replaced."""
+        for chunk_id, tokens in chunks:
+            if chunk_id in self._slot_of:
+                self.remove([chunk_id])
+            counts = Counter(self._term_id(token) for token in tokens)
+            self._append(chunk_id, list(counts.items()), len(tokens))
+
+    def remove(self, chunk_ids: Iterable[str]) -> None:
+        for chunk_id in chunk_ids:
+            slot = self._slot_of.pop(chunk_id, None)
+            if slot is None:
+                continue
+            pairs = self._pairs[slot]
+            if pairs is not None:
+                for term in pairs[:, 0].tolist():
+                    self._document_frequency[term] -= 1
+            self._total_length -= self._lengths[slot]
+            self._lengths[slot] = 0
+            self._ids[slot] = None
+            self._pairs[slot] = None
+        dead = len(self._ids) - len(self._slot_of)
+        if dead > _COMPACT_AT and dead > len(self._slot_of):
+            self._compact()
+
+    def _term_id(self, token: str) -> int:
+        term = self._vocabulary.get(token)
+        if term is None:
+            term = self._vocabulary[token] = len(self._postings)
+            self._postings.append((array("q"), array("q")))
+            self._document_frequency.append(0)
+        return term
+
+    def _append(self, chunk_id: str, pairs: list[tuple[int, int]], length: int) -> None:
+        slot = len(self._ids)
+        for term, count in pairs:
+            slots, counts = self._postings[term]
+            slots.append(slot)
+            counts.append(count)
+            self._document_frequency[term] += 1
+        self._slot_of[chunk_id] = slot
+        self._ids.append(chunk_id)
+        self._pairs.append(np.array(pairs, dtype=np.int64).reshape(-1, 2))
+        self._lengths.append(length)
+        self._total_length += length
+
+    def _compact(self) -> None:
+        """Rebuild from the live slots only, keeping the vocabulary's term ids."""
+        live = [
+            (chunk_id, self._pairs[slot], self._lengths[slot])
+            for slot, chunk_id in enumerate(self._ids)
+            if chunk_id is not None
+        ]
+        self._postings = [(array("q"), array("q")) for _ in self._postings]
+        self._document_frequency = array("q", bytes(8 * len(self._postings)))
+        self._slot_of, self._ids, self._pairs = {}, [], []
+        self._lengths, self._total_length = array("q"), 0
+        for chunk_id, pairs, length in live:
+            assert pairs is not None
+            self._append(chunk_id, [(int(t), int(c)) for t, c in pairs.tolist()], length)
 
     def search(
         self, question: str, k: int, allowed: set[str] | None = None
     ) -> list[tuple[str, float]]:
         """(chunk id, score) best first; ``allowed`` restricts results (metadata filters)."""
-        if self._bm25 is None or not self._ids:
+        live = len(self._slot_of)
+        if not live or k <= 0:
             return []
-        vocabulary = self._bm25.vocab_dict
-        tokens = [t for t in tokenize(question) if t in vocabulary]
-        if not tokens:
+        terms = {self._vocabulary[t] for t in tokenize(question) if t in self._vocabulary}
+        if not terms:
             return []
-        scores = self._bm25.get_scores(tokens)
-        order = scores.argsort()[::-1]
-        results: list[tuple[str, float]] = []
-        for index in order:
-            score = float(scores[index])
-            if score <= 0 or len(results) >= k:
-                break
-            chunk_id = self._ids[int(index)]
-            if allowed is None or chunk_id in allowed:
-                results.append((chunk_id, score))
-        return results
+        lengths = np.frombuffer(self._lengths, dtype=np.int64).astype(np.float64)
+        average = self._total_length / live if self._total_length else 1.0
+        scores = np.zeros(len(self._ids), dtype=np.float64)
+        for term in terms:
+            frequency = self._document_frequency[term]
+            if frequency <= 0:
+                continue
+            slot_buffer, count_buffer = self._postings[term]
+            slots = np.frombuffer(slot_buffer, dtype=np.int64)
+            counts = np.frombuffer(count_buffer, dtype=np.int64).astype(np.float64)
+            idf = math.log(1 + (live - frequency + 0.5) / (frequency + 0.5))
+            norm = self.k1 * (1 - self.b + self.b * lengths[slots] / average)
+            scores[slots] += idf * counts / (counts + norm)
+            del slots  # release the buffer view so the postings can grow again
+        scores[lengths == 0] = 0.0  # dead slots (and empty chunks) never match
+        hits = np.flatnonzero(scores > 0)
+        if allowed is not None:
+            keep = [slot for slot in hits.tolist() if self._ids[slot] in allowed]
+            hits = np.array(keep, dtype=np.int64)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        ordered = hits[np.argsort(-scores[hits], kind="stable")]
+        return [(str(self._ids[slot]), float(scores[slot])) for slot in ordered.tolist()]

@@ -2,22 +2,30 @@
 
 Replacing a document never shows a mix of old and new chunks: new chunks are written under a new
 version, then the registry entry flips to that version, then the old chunks are deleted. Chunks
-whose version is not the registered one are invisible (and removed when next seen), so an ingest
-interrupted half-way leaves nothing visible.
+whose version is not the registered one are invisible (and removed later), so an ingest cut off
+half-way leaves nothing visible.
+
+Every write also stamps a new random ``generation`` on the registry's state record, so a daemon
+sharing a Chroma server with others can tell cheaply whether it must reread the registry.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.engines.errors import InvalidRequest
 
 _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _BATCH = 2000
-_INTERNAL = "_vg_"
+INTERNAL = "_vg_"
+#: The registry record holding the generation stamp; document ids may not contain '#'.
+_STATE_ID = "#state"
 _OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"})
 
 
@@ -35,7 +43,7 @@ def chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
     """Metadata filters (``{"author": "x", "year": {"$gte": 2020}}``) as a chroma ``where``."""
     clauses = []
     for key, condition in filters.items():
-        if key.startswith(_INTERNAL) or not key:
+        if key.startswith(INTERNAL) or not key:
             raise InvalidRequest(f"cannot filter on {key!r}", param="filters")
         if isinstance(condition, dict):
             if not condition or not set(condition) <= _OPERATORS:
@@ -43,6 +51,19 @@ def chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
                     f"filter {key!r}: operators must be among {', '.join(sorted(_OPERATORS))}",
                     param="filters",
                 )
+            for operator, operand in condition.items():
+                scalar = isinstance(operand, str | int | float | bool)
+                listed = isinstance(operand, list) and all(
+                    isinstance(item, str | int | float | bool) for item in operand
+                )
+                if (operator in ("$in", "$nin") and not (listed and operand)) or (
+                    operator not in ("$in", "$nin") and not scalar
+                ):
+                    raise InvalidRequest(
+                        f"filter {key!r}: {operator} needs "
+                        + ("a non-empty list" if operator in ("$in", "$nin") else "a scalar"),
+                        param="filters",
+                    )
         elif not isinstance(condition, str | int | float | bool):
             raise InvalidRequest(f"filter {key!r} must be a scalar or an operator", param="filters")
         clauses.append({key: condition})
@@ -56,8 +77,21 @@ def flat_metadata(metadata: dict[str, Any]) -> dict[str, str | int | float | boo
     return {
         k: v
         for k, v in metadata.items()
-        if isinstance(v, str | int | float | bool) and not k.startswith(_INTERNAL)
+        if isinstance(v, str | int | float | bool) and not k.startswith(INTERNAL)
     }
+
+
+def chunk_id(doc_id: str, version: str, index: int) -> str:
+    """Chunk ids carry their document and version, so visibility needs no metadata read."""
+    return f"{doc_id}#{version}#{index}"
+
+
+def document_of(chunk_id: str) -> str:
+    return chunk_id.rsplit("#", 2)[0]
+
+
+def version_of(chunk_id: str) -> str:
+    return chunk_id.rsplit("#", 2)[1]
 
 
 @dataclass
@@ -73,6 +107,22 @@ class StoredChunk:
     metadata: dict[str, Any]
 
 
+@dataclass
+class Registry:
+    """What the store says is visible: document id -> (version, chunk count)."""
+
+    versions: dict[str, str] = field(default_factory=dict)
+    chunks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """Documents whose registered version changed since the last read (or that vanished)."""
+
+    changed: dict[str, str]
+    removed: set[str]
+
+
 def _chunk_from(chunk_id: str, text: str | None, meta: dict[str, Any]) -> StoredChunk:
     return StoredChunk(
         id=chunk_id,
@@ -83,36 +133,83 @@ def _chunk_from(chunk_id: str, text: str | None, meta: dict[str, Any]) -> Stored
         end=int(meta["_vg_end"]),
         text=text or "",
         title=str(meta["_vg_title"]) if meta.get("_vg_title") else None,
-        metadata={k: v for k, v in meta.items() if not k.startswith(_INTERNAL)},
+        metadata={k: v for k, v in meta.items() if not k.startswith(INTERNAL)},
     )
+
+
+def _chunks_from(records: Any) -> list[StoredChunk]:
+    return [
+        _chunk_from(i, t, dict(m))
+        for i, t, m in zip(
+            records["ids"], records["documents"] or [], records["metadatas"] or [], strict=True
+        )
+    ]
 
 
 class CollectionStore:
     """One voxgate collection: ``voxgate-<name>-chunks`` and ``voxgate-<name>-docs``."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Any, name: str, *, create: bool) -> None:
+        """Opens the collection's two chroma collections; without ``create`` a collection that
+        does not exist raises chromadb's ``NotFoundError``."""
         self.name = name
-        self._chunks = client.get_or_create_collection(
-            f"voxgate-{name}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
-        # The registry holds no vectors worth searching; chroma still wants one per record.
-        self._docs = client.get_or_create_collection(
-            f"voxgate-{name}-docs", embedding_function=None
-        )
-        self.versions: dict[str, str] = {}
-        self.reload_registry()
-        self.remove_orphans()
+        if create:
+            self._chunks = client.get_or_create_collection(
+                f"voxgate-{name}-chunks",
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine"},
+            )
+            # The registry holds no vectors worth searching; chroma still wants one per record.
+            self._docs = client.get_or_create_collection(
+                f"voxgate-{name}-docs", embedding_function=None
+            )
+        else:
+            self._chunks = client.get_collection(f"voxgate-{name}-chunks", embedding_function=None)
+            self._docs = client.get_collection(f"voxgate-{name}-docs", embedding_function=None)
+        self.registry = Registry()
+        self.generation: str | None = None
+        self.dimensions: int | None = None
 
     # -- registry -------------------------------------------------------------------------------
 
-    def reload_registry(self) -> None:
+    def _state(self) -> dict[str, Any]:
+        records = self._docs.get(ids=[_STATE_ID], include=["metadatas"])
+        return dict(records["metadatas"][0]) if records["ids"] else {}
+
+    def changed_elsewhere(self) -> bool:
+        """Whether any writer (this process or another) wrote since the registry was read."""
+        return self._state().get("generation") != self.generation
+
+    def read_registry(self) -> RegistryChange:
+        """Reread the registry and say which documents changed since the last read."""
+        state = self._state()  # read before the registry: a later write bumps it again
         records = self._docs.get(include=["metadatas"])
-        self.versions = {
-            doc_id: str(meta["version"])
-            for doc_id, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
-        }
+        fresh = Registry()
+        for doc_id, meta in zip(records["ids"], records["metadatas"] or [], strict=True):
+            if doc_id != _STATE_ID:
+                fresh.versions[doc_id] = str(meta["version"])
+                fresh.chunks[doc_id] = int(meta.get("chunks", 0))
+        old = self.registry.versions
+        change = RegistryChange(
+            changed={d: v for d, v in fresh.versions.items() if old.get(d) != v},
+            removed=set(old) - set(fresh.versions),
+        )
+        self.registry = fresh
+        self.generation = state.get("generation")
+        dimensions = state.get("dimensions")
+        self.dimensions = int(dimensions) if dimensions else None
+        return change
+
+    def _stamp(self) -> None:
+        """A new generation, so readers elsewhere know to reread the registry."""
+        meta: dict[str, Any] = {"generation": uuid.uuid4().hex}
+        if self.dimensions:
+            meta["dimensions"] = self.dimensions
+        self._docs.upsert(ids=[_STATE_ID], embeddings=[[1.0]], metadatas=[meta])
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
+        if doc_id == _STATE_ID:
+            return None
         records = self._docs.get(ids=[doc_id], include=["metadatas"])
         if not records["ids"]:
             return None
@@ -121,10 +218,23 @@ class CollectionStore:
 
     def documents(self, limit: int, offset: int) -> list[tuple[str, dict[str, Any]]]:
         records = self._docs.get(include=["metadatas"])
-        pairs = sorted(zip(records["ids"], records["metadatas"] or [], strict=True))
+        pairs = sorted(
+            (i, m)
+            for i, m in zip(records["ids"], records["metadatas"] or [], strict=True)
+            if i != _STATE_ID
+        )
         return [(i, dict(m)) for i, m in pairs[offset : offset + limit]]
 
     # -- writes ---------------------------------------------------------------------------------
+
+    def check_dimensions(self, size: int) -> None:
+        if self.dimensions is not None and size != self.dimensions:
+            raise InvalidRequest(
+                f"collection {self.name!r} holds {self.dimensions}-d vectors but the embeddings "
+                f"engine gave {size}-d ones: use the engine the collection was built with (the "
+                "retrieval engine's `embeddings` setting) or another collection",
+                param="collection",
+            )
 
     def write_chunks(
         self,
@@ -133,6 +243,8 @@ class CollectionStore:
         vectors: list[list[float]],
         metadatas: list[dict[str, Any]],
     ) -> None:
+        if vectors:
+            self.check_dimensions(len(vectors[0]))
         for at in range(0, len(ids), _BATCH):
             end = at + _BATCH
             self._chunks.add(
@@ -141,32 +253,57 @@ class CollectionStore:
                 embeddings=vectors[at:end],
                 metadatas=metadatas[at:end],
             )
+        if vectors and self.dimensions is None:
+            self.dimensions = len(vectors[0])
 
-    def register(self, doc_id: str, version: str, record: dict[str, Any]) -> None:
-        """The flip: from here on the new version's chunks are the document."""
+    def write_version(
+        self,
+        doc_id: str,
+        version: str,
+        record: dict[str, Any],
+        chunks: tuple[list[str], list[str], list[list[float]], list[dict[str, Any]]],
+    ) -> str | None:
+        """Write a document's new chunks, then flip the registry to them (see :meth:`register`)."""
+        self.write_chunks(*chunks)
+        return self.register(doc_id, version, record)
+
+    def register(self, doc_id: str, version: str, record: dict[str, Any]) -> str | None:
+        """The flip: from here on the new version's chunks are the document. Returns the
+        version it replaced, whose chunks are then deleted."""
+        current = self.document(doc_id)
         self._docs.upsert(
             ids=[doc_id], embeddings=[[1.0]], metadatas=[{**record, "version": version}]
         )
-        old = self.versions.get(doc_id)
-        self.versions[doc_id] = version
+        self._stamp()
+        self.registry.versions[doc_id] = version
+        self.registry.chunks[doc_id] = int(record.get("chunks", 0))
+        old = str(current["version"]) if current else None
         if old is not None and old != version:
             self._chunks.delete(where={"$and": [{"_vg_doc": doc_id}, {"_vg_version": old}]})
+        return old
 
-    def remove(self, doc_id: str) -> bool:
-        if doc_id not in self.versions and self.document(doc_id) is None:
-            return False
+    def remove(self, doc_id: str) -> str | None:
+        """Unregister a document and delete its chunks; returns its version, None if absent."""
+        current = self.document(doc_id)
+        if current is None:
+            return None
         self._docs.delete(ids=[doc_id])
-        self.versions.pop(doc_id, None)
+        self._stamp()
+        self.registry.versions.pop(doc_id, None)
+        self.registry.chunks.pop(doc_id, None)
         self._chunks.delete(where={"_vg_doc": doc_id})
-        return True
+        return str(current["version"])
 
-    def remove_orphans(self) -> int:
-        """Delete chunks of unregistered versions (an ingest that never flipped)."""
+    def remove_orphans(self, older_than: float) -> int:
+        """Delete chunks of unregistered versions written before ``older_than`` (epoch seconds):
+        an ingest that never flipped, or old chunks a crash left behind. Younger ones may belong
+        to an ingest still running in another daemon."""
         records = self._chunks.get(include=["metadatas"])
         orphans = [
             chunk_id
             for chunk_id, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
-            if self.versions.get(str(meta["_vg_doc"])) != str(meta["_vg_version"])
+            if self.registry.versions.get(str(meta["_vg_doc"])) != str(meta["_vg_version"])
+            and float(meta.get("_vg_time", 0)) < older_than
         ]
         for at in range(0, len(orphans), _BATCH):
             self._chunks.delete(ids=orphans[at : at + _BATCH])
@@ -175,59 +312,61 @@ class CollectionStore:
     # -- reads ----------------------------------------------------------------------------------
 
     def visible(self, chunk: StoredChunk) -> bool:
-        return self.versions.get(chunk.document_id) == chunk.version
+        return self.registry.versions.get(chunk.document_id) == chunk.version
 
     def all_chunks(self) -> list[StoredChunk]:
+        """Every visible chunk (to build the keyword index)."""
         records = self._chunks.get(include=["documents", "metadatas"])
-        chunks = [
-            _chunk_from(i, t, dict(m))
-            for i, t, m in zip(
-                records["ids"], records["documents"] or [], records["metadatas"] or [], strict=True
-            )
-        ]
-        return [c for c in chunks if self.visible(c)]
+        return [c for c in _chunks_from(records) if self.visible(c)]
 
-    def chunks_by_id(self, ids: list[str]) -> dict[str, StoredChunk]:
-        if not ids:
-            return {}
-        records = self._chunks.get(ids=ids, include=["documents", "metadatas"])
-        found = {
-            i: _chunk_from(i, t, dict(m))
-            for i, t, m in zip(
-                records["ids"], records["documents"] or [], records["metadatas"] or [], strict=True
+    def chunks_of(self, documents: dict[str, str]) -> list[StoredChunk]:
+        """The chunks of the given (document id -> version) pairs."""
+        found: list[StoredChunk] = []
+        doc_ids = list(documents)
+        for at in range(0, len(doc_ids), 100):
+            where = {"_vg_doc": {"$in": doc_ids[at : at + 100]}}
+            records = self._chunks.get(where=where, include=["documents", "metadatas"])
+            found.extend(
+                c for c in _chunks_from(records) if documents.get(c.document_id) == c.version
             )
-        }
-        return {i: c for i, c in found.items() if self.visible(c)}
+        return found
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        records = self._chunks.get(ids=wanted, include=["documents", "metadatas"])
+        return {c.id: c for c in _chunks_from(records) if self.visible(c)}
 
     def ids_matching(self, where: dict[str, Any]) -> set[str]:
         return set(self._chunks.get(where=where, include=[])["ids"])
 
     def nearest(
         self, vector: list[float], k: int, where: dict[str, Any] | None
-    ) -> list[tuple[StoredChunk, float]]:
-        if not self.versions:
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the visible chunks nearest ``vector``. Only ids and
+        distances come back: the few chunks that make the final cut are fetched afterwards,
+        which is cheaper than reading every candidate's text."""
+        if not self.registry.versions:
             return []
+        self.check_dimensions(len(vector))
         result = self._chunks.query(
-            query_embeddings=[vector],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[vector], n_results=k, where=where, include=["distances"]
         )
-        pairs = []
-        for chunk_id, text, meta, distance in zip(
-            result["ids"][0],
-            (result["documents"] or [[]])[0],
-            (result["metadatas"] or [[]])[0],
-            (result["distances"] or [[]])[0],
-            strict=True,
-        ):
-            chunk = _chunk_from(chunk_id, text, dict(meta))
-            if self.visible(chunk):
-                pairs.append((chunk, 1.0 - float(distance)))
-        return pairs
+        versions = self.registry.versions
+        return [
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(
+                result["ids"][0], (result["distances"] or [[]])[0], strict=True
+            )
+            if versions.get(document_of(chunk_id)) == version_of(chunk_id)
+        ]
 
     def counts(self) -> dict[str, int]:
-        return {"documents": len(self.versions), "chunks": self._chunks.count()}
+        return {
+            "documents": len(self.registry.versions),
+            "chunks": sum(self.registry.chunks.values()),
+        }
 
 
 def registry_record(
@@ -238,4 +377,5 @@ def registry_record(
         "chunks": chunks,
         "chars": chars,
         "metadata_json": json.dumps(metadata, ensure_ascii=False, default=str),
+        "updated": time.time(),
     }

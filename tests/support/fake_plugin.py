@@ -33,12 +33,17 @@ from core.engines import (
     Voice,
 )
 from core.engines.base import Location
+from core.engines.embeddings import InputType
 from core.hookspecs import hookimpl
 
 #: switch name -> "ok" | "fail" | "hang" | "crash_mid_stream"
 SWITCHES: dict[str, str] = {}
 #: engine name -> calls seen
 CALLS: dict[str, int] = {}
+#: fake embeddings engine name -> the input_type of each embed call
+EMBED_TYPES: dict[str, list[str | None]] = {}
+#: fake llm engine name -> the last chat request it was given
+CHAT_REQUESTS: dict[str, ChatRequest] = {}
 
 
 class FakeSettings(EngineSettings):
@@ -89,6 +94,7 @@ class FakeLLM(_Behaviour, LLMEngine):
         self.closes += 1
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        CHAT_REQUESTS[self.name] = request
         await self._before_first(self.name)
         if any(m.content == "invalid" for m in request.messages):
             raise InvalidRequest("the fake refuses 'invalid'", param="messages")
@@ -175,7 +181,8 @@ class FakeEmbeddings(_Behaviour, EmbeddingsEngine):
     async def load(self) -> None:
         await self._load()
 
-    async def embed(self, texts: list[str]) -> Embeddings:
+    async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
+        EMBED_TYPES.setdefault(self.name, []).append(input_type)
         await self._before_first(self.name)
         vectors = [[float(len(t)), float(sum(map(ord, t)) % 97), 1.0] for t in texts]
         return Embeddings(vectors=vectors, prompt_tokens=sum(len(t.split()) for t in texts))

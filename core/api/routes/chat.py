@@ -16,12 +16,11 @@ from starlette.routing import Route
 from core.api.bodies import read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError, as_api_error, error_body
-from core.api.routes.rag import citation_json, grounding_prompt, retrieve
+from core.api.grounding import RagBlock, ground
 from core.api.routing_headers import engine_headers
 from core.api.sse import DONE, event, sse_response
 from core.engines.base import Capability
 from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine, Usage
-from core.engines.retrieval import RetrievalQuery
 
 
 class ContentPart(BaseModel):
@@ -57,17 +56,6 @@ class MessageIn(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
     include_usage: bool = False
-
-
-class RagBlock(BaseModel):
-    """voxgate extension: ground the reply in retrieved chunks and return them as citations."""
-
-    model_config = ConfigDict(extra="forbid")
-    collection: str = "default"
-    top_k: int = Field(4, ge=1, le=20)
-    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
-    filters: dict[str, Any] = Field(default_factory=dict)
-    model: str | None = None
 
 
 class ChatBody(BaseModel):
@@ -122,33 +110,18 @@ def usage_dict(usage: Usage | None) -> dict[str, int] | None:
     }
 
 
-async def _grounded(
-    request: Request, body: ChatBody, chat_request: ChatRequest
-) -> tuple[ChatRequest, list[dict[str, Any]]]:
-    """Retrieve for the last user message and put the sources in a system message."""
-    assert body.rag is not None
-    question = next((m.content for m in reversed(chat_request.messages) if m.role == "user"), "")
-    if not question.strip():
-        raise ApiError(400, "rag needs a user message to search for", param="messages")
-    query = RetrievalQuery(
-        question=question,
-        collection=body.rag.collection,
-        top_k=body.rag.top_k,
-        mode=body.rag.mode,
-        filters=body.rag.filters,
-    )
-    citations, _ = await retrieve(generation_of(request), query, body.rag.model)
-    grounding = ChatMessage("system", grounding_prompt(citations))
-    grounded = dataclasses.replace(chat_request, messages=(grounding, *chat_request.messages))
-    return grounded, [citation_json(n, c) for n, c in enumerate(citations, 1)]
-
-
 async def chat_completions(request: Request) -> Response:
     body = await read_json(request, ChatBody, limits_of(request).max_request_bytes)
     chat_request = body.to_request()
     citations: list[dict[str, Any]] | None = None
     if body.rag is not None:
-        chat_request, citations = await _grounded(request, body, chat_request)
+        question = next(
+            (m.content for m in reversed(chat_request.messages) if m.role == "user"), ""
+        )
+        grounding = await ground(generation_of(request), body.rag, question)
+        messages = (grounding.message, *chat_request.messages)
+        chat_request = dataclasses.replace(chat_request, messages=messages)
+        citations = grounding.citations
     router = generation_of(request).router
 
     def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:

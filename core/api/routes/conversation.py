@@ -2,7 +2,9 @@
 
 Multipart like ``/v1/audio/transcriptions`` (``file`` plus optional fields). Returns JSON with the
 transcript, the reply, base64 audio and a latency breakdown; ``stream=true`` sends the same as
-SSE events while the turn runs.
+SSE events while the turn runs. An optional ``rag`` field (a JSON object like the chat ``rag``
+block, or just a collection name) grounds the reply in retrieved documents and returns the
+citations.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.api.context import generation_of, limits_of
 from core.api.conversation_history import ConversationHistory
 from core.api.engine_calls import SpeakOptions, TranscribeOptions
 from core.api.errors import ApiError, as_api_error, error_body
+from core.api.grounding import rag_block_from_form
 from core.api.sse import event, sse_response
 from core.api.turn import TurnPlan, TurnResult, run_turn
 from core.audio.encode import OUTPUT_FORMATS, available_formats
@@ -72,6 +75,7 @@ def _plan(request: Request, form: FormData, conversation_id: str) -> TurnPlan:
         temperature=form_float(form, "temperature", 0.0, 2.0),
         max_tokens=int(max_tokens) if max_tokens else settings.max_reply_tokens,
         audio_format=_audio_format(form),
+        rag=rag_block_from_form(form_text(form, "rag")),
     )
 
 
@@ -99,6 +103,7 @@ def _body(
         if usage is None
         else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
         "latency_ms": result.latency_ms(),
+        **({"citations": result.citations} if result.citations is not None else {}),
     }
 
 

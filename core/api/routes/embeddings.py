@@ -1,4 +1,5 @@
-"""``POST /v1/embeddings``: a string or a list of strings, floats or base64."""
+"""``POST /v1/embeddings``: a string or a list of strings, floats or base64; an optional
+``input_type`` (query | document) for models that embed questions and passages differently."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
 from core.engines.base import Capability
-from core.engines.embeddings import Embeddings, EmbeddingsEngine
+from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
 
 MAX_INPUTS = 2048
 
@@ -27,6 +28,12 @@ class EmbeddingsBody(BaseModel):
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
+    #: voxgate extension (as in several OpenAI-compatible servers): ``query`` for search
+    #: questions, ``document`` (or ``passage``) for what is searched; asymmetric models use it.
+    input_type: Literal["query", "document", "passage"] | None = None
+
+    def purpose(self) -> InputType | None:
+        return "document" if self.input_type == "passage" else self.input_type
 
     def texts(self) -> list[str]:
         if isinstance(self.input, str):
@@ -47,9 +54,10 @@ class EmbeddingsBody(BaseModel):
 async def create_embeddings(request: Request) -> Response:
     body = await read_json(request, EmbeddingsBody, limits_of(request).max_request_bytes)
     texts = body.texts()
+    purpose = body.purpose()
 
     async def run(engine: EmbeddingsEngine) -> Embeddings:
-        return await engine.embed(texts)
+        return await engine.embed(texts, purpose)
 
     routed = await generation_of(request).router.call(Capability.EMBEDDINGS, body.model, run)
     vectors = np.asarray(routed.value.vectors, dtype=np.float32)

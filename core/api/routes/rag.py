@@ -3,7 +3,9 @@
 ``POST /v1/rag/documents`` takes JSON ``{"id", "text", "metadata", "collection"}`` or a multipart
 ``file`` (txt, md, html, pdf, JSON records) with optional ``id``, ``metadata`` (JSON) and
 ``collection``. ``POST /v1/rag/query`` retrieves; with ``generate: true`` the llm route answers
-from the retrieved chunks, citing them as [1], [2], ...
+from the retrieved chunks, citing them as [1], [2], ... A citation's ``score`` (and so
+``min_score``) is on the mode's own scale: cosine similarity for ``dense``, BM25 for ``keyword``,
+0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most with RRF).
 """
 
 from __future__ import annotations
@@ -98,12 +100,15 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
     if given_id and len(extracted) > 1:
         raise ApiError(400, "id can only be given for a single document", param="id")
     documents = []
-    for item in extracted:
+    for number, item in enumerate(extracted):
         merged = {"source": upload.filename, **item.metadata, **metadata}
         if item.title and "title" not in merged:
             merged["title"] = item.title
-        doc_id = given_id or item.id or upload.filename or uuid.uuid4().hex
-        documents.append(Document(doc_id, item.text, collection, merged))
+        # A file's records without ids are told apart by their position in it.
+        default_id = upload.filename or uuid.uuid4().hex
+        if len(extracted) > 1:
+            default_id = f"{default_id}:{number}"
+        documents.append(Document(given_id or item.id or default_id, item.text, collection, merged))
     return documents, fields.get("model")
 
 

@@ -146,7 +146,9 @@ DEFAULT_ROUTES = """\
 class NoServices:
     """Cloud engines never call back into the gateway; any attempt is a failure."""
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
+    ) -> list[list[float]]:
         raise AssertionError("a cloud engine asked for embeddings")
 
     def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:

@@ -16,7 +16,9 @@ from plugins.llm_local.engine import LlamaCppEngine
 class NoServices:
     """The engine never calls back into the gateway; any attempt is a test failure."""
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
+    ) -> list[list[float]]:
         raise AssertionError("the LLM engine asked for embeddings")
 
     def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:

