@@ -111,4 +111,5 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.conversations = ConversationHistory()
+    app.state.live_sessions = 0
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import structlog
@@ -88,6 +89,8 @@ def as_api_error(exc: BaseException) -> ApiError:
         return ApiError(404, exc.message, param="model", code="model_not_found")
     if isinstance(exc, AllEnginesFailed):
         headers = {"x-voxgate-fallback": ", ".join(a.header() for a in exc.attempts)}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         code = "engines_overloaded" if exc.status == 429 else "engines_unavailable"
         return ApiError(exc.status, exc.message, code=code, headers=headers)
     if isinstance(exc, StreamInterrupted):

@@ -65,9 +65,11 @@ class TurnResult:
             value = self.marks.get(key)
             return None if value is None else round(value * 1000, 1)
 
+        # "rag" only for grounded turns; the others are always reported.
+        grounded = {"rag": ms("rag")} if "rag" in self.marks else {}
         return {
             "stt": ms("stt"),
-            "rag": ms("rag"),
+            **grounded,
             "llm_first_token": ms("llm_first_token"),
             "llm_total": ms("llm_total"),
             "tts_first_audio": ms("tts_first_audio"),

@@ -124,6 +124,8 @@ class LimitsConfig(Block):
     max_speech_chars: int = Field(4096, gt=0)
     max_request_bytes: ByteSize = Field(2_000_000, gt=0)
     max_audio_seconds: Duration = Field(3600.0, gt=0)
+    #: Live transcription WebSockets open at once; one more is refused (close code 1013).
+    max_live_sessions: int = Field(16, ge=1)
 
 
 class AuthConfig(Block):

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Literal
 
 import structlog
 
-_SECRET_KEYS = ("api_key", "authorization", "token", "password", "secret")
+# Words that make a key secret. Whole words, so counts like ``completion_tokens`` or
+# ``max_tokens`` stay readable while ``token``, ``control_token`` or ``api_key`` are hidden.
+_SECRET_WORDS = frozenset(
+    {"token", "password", "passwd", "secret", "authorization", "apikey", "credential", "cookie"}
+)
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def is_secret_key(key: str) -> bool:
+    folded = key.lower()
+    if "api_key" in folded or "api-key" in folded:
+        return True
+    words = _WORD_SPLIT.split(folded)
+    return any(word in _SECRET_WORDS or word.rstrip("s") == "credential" for word in words)
 
 
 def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     for key in list(event):
-        if any(s in key.lower() for s in _SECRET_KEYS):
+        if is_secret_key(key):
             event[key] = "***"
     return event
 

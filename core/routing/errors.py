@@ -14,6 +14,8 @@ class Attempt:
     engine: str
     reason: str  # an EngineError kind, or "breaker_open"
     message: str
+    #: Seconds until this engine is worth asking again, when known (breaker, provider 429).
+    retry_after: float | None = None
 
     def header(self) -> str:
         return f"{self.engine}={self.reason}"
@@ -52,6 +54,22 @@ class AllEnginesFailed(RoutingError):
             self.status = 429
         else:
             self.status = 503
+        self.retry_after = _soonest_retry(attempts)
+
+
+#: What a client is told to wait when every engine is merely busy and none said how long.
+_BUSY_RETRY_SECONDS = 1.0
+_TEMPORARY = frozenset({"overloaded", "rate_limited", "breaker_open"})
+
+
+def _soonest_retry(attempts: list[Attempt]) -> float | None:
+    """When the first engine may take a request again, if every failure was a temporary one
+    (busy, rate-limited, breaker cooling down); None when some engine is simply broken."""
+    if not attempts or any(a.reason not in _TEMPORARY for a in attempts):
+        return None
+    return min(
+        a.retry_after if a.retry_after is not None else _BUSY_RETRY_SECONDS for a in attempts
+    )
 
 
 class StreamInterrupted(RoutingError):

@@ -316,7 +316,12 @@ class Router:
         if slot.breaker.allow():
             return True
         attempts.append(
-            Attempt(slot.name, "breaker_open", f"retry in {slot.breaker.retry_in:.1f}s")
+            Attempt(
+                slot.name,
+                "breaker_open",
+                f"retry in {slot.breaker.retry_in:.1f}s",
+                retry_after=slot.breaker.retry_in,
+            )
         )
         self.metrics.fallbacks.labels(capability.value, slot.name, "breaker_open").inc()
         return False
@@ -346,7 +351,7 @@ class Router:
         if retryable and trips and attempt < policy.retries and slot.breaker.allow():
             log.info("route.retry", engine=slot.name, reason=reason, attempt=attempt + 1)
             return True
-        attempts.append(Attempt(slot.name, reason, message))
+        attempts.append(Attempt(slot.name, reason, message, getattr(exc, "retry_after", None)))
         self.metrics.requests.labels(capability.value, slot.name, "failed").inc()
         self.metrics.fallbacks.labels(capability.value, slot.name, reason).inc()
         log.warning(

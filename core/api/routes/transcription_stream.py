@@ -21,7 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from core.api.context import generation_of
+from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError, as_api_error, error_body
 from core.stt_stream.endpointing import EndpointingOptions
 from core.stt_stream.events import (
@@ -35,8 +35,9 @@ from core.stt_stream.session import SessionOptions, TranscriptionSession
 
 log = structlog.get_logger(__name__)
 
-#: WebSocket close codes: done, the client's request was wrong, the server could not serve.
-CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1000, 1008, 1011
+#: WebSocket close codes: done, the client's request was wrong, the server could not serve,
+#: the server is full for now.
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR, CLOSE_TRY_LATER = 1000, 1008, 1011, 1013
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,22 @@ async def _receive_audio(
 async def transcription_stream(websocket: WebSocket) -> None:
     await websocket.accept()
     sender = _Sender(websocket)
+    state = websocket.app.state
+    allowed = limits_of(websocket).max_live_sessions
+    if state.live_sessions >= allowed:
+        full = ApiError(429, f"{allowed} live sessions are open; try again later", code="busy")
+        await sender.send(_error_event(full))
+        await sender.close(CLOSE_TRY_LATER, full.message)
+        log.warning("stt_stream.refused", open_sessions=state.live_sessions)
+        return
+    state.live_sessions += 1
+    try:
+        await _serve(websocket, sender)
+    finally:
+        state.live_sessions -= 1
+
+
+async def _serve(websocket: WebSocket, sender: _Sender) -> None:
     generation = generation_of(websocket)
     try:
         params = parse_params(websocket.query_params)

@@ -70,7 +70,7 @@ async def test_turn_returns_every_part(write_config: WriteConfig) -> None:
     assert len(audio) == pytest.approx(3 * 2 * 2400, abs=10)
     latency = body["latency_ms"]
     assert set(latency) == {
-        "stt", "rag", "llm_first_token", "llm_total", "tts_first_audio", "tts_total", "end_to_end",
+        "stt", "llm_first_token", "llm_total", "tts_first_audio", "tts_total", "end_to_end",
     }  # fmt: skip
     assert latency["stt"] <= latency["llm_first_token"] <= latency["llm_total"]
     assert latency["tts_first_audio"] <= latency["tts_total"] <= latency["end_to_end"]

@@ -143,6 +143,22 @@ async def test_queue_full_is_429(write_config: WriteConfig) -> None:
         )
         statuses = sorted(r.status_code for r in results)
         assert statuses[0] == 200 and 429 in statuses
+        [busy, *_] = [r for r in results if r.status_code == 429]
+        assert busy.headers["retry-after"] == "1"  # busy, not broken: worth a retry soon
+
+
+async def test_open_breaker_tells_clients_when_to_retry(write_config: WriteConfig) -> None:
+    SWITCHES["chat"] = "fail"
+    async with client_for(write_config) as client:
+        body = {"messages": MESSAGES}
+        first = await client.post("/v1/chat/completions", json=body)
+        assert "retry-after" not in first.headers  # a broken engine: no promise
+        for _ in range(2):
+            await client.post("/v1/chat/completions", json=body)
+        cooling = await client.post("/v1/chat/completions", json=body)
+        error = assert_error(cooling, 503)
+        assert "breaker_open" in cooling.headers["x-voxgate-fallback"]
+        assert 1 <= int(cooling.headers["retry-after"]) <= 30, error
 
 
 async def test_api_keys(write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.support.wer import word_error_rate
 CONFIG = """\
 reload: {watch: false}
 logging: {level: info, format: json}
+limits: {max_live_sessions: 2}
 engines:
   whisper:
     capability: stt
@@ -187,3 +189,28 @@ def test_websocket_text_frames_other_than_end_get_an_error(daemon: str) -> None:
         assert ws.close_code == 1000
     assert error["type"] == "error" and error["error"]["code"] == "invalid_message"
     assert rest == []  # half a second of silence holds no speech
+
+
+def test_websocket_sessions_beyond_the_limit_are_refused_until_one_closes(daemon: str) -> None:
+    url = ws_url(daemon, sample_rate="16000")
+    with connect(url) as first, connect(url) as second:
+        for ws in (first, second):
+            ws.send(quiet(0.1, 16_000).to_pcm16())  # both are really open and served
+        with connect(url) as third:
+            events = receive_all(third)
+            assert third.close_code == 1013
+        assert (
+            events[0]["error"]["code"] == "busy"
+            and "2 live sessions" in events[0]["error"]["message"]
+        )
+        second.send(json.dumps({"type": "end"}))
+        assert receive_all(second) == [] and second.close_code == 1000
+    # The server frees a slot when its handler has wound down, a moment after the close.
+    for _ in range(50):
+        with connect(url) as again:
+            again.send(json.dumps({"type": "end"}))
+            events = receive_all(again)
+        if again.close_code != 1013:
+            break
+        time.sleep(0.1)
+    assert events == [] and again.close_code == 1000
