@@ -7,7 +7,7 @@ same resampling, voice choice and fallback as the single-capability endpoints.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ from core.engines.base import Capability
 from core.engines.errors import Unsupported
 from core.engines.stt import Segment, STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
-from core.routing.router import RoutedStream
+from core.routing.router import Routed, RoutedStream
 from core.runtime.generation import Generation
 
 
@@ -46,6 +46,19 @@ async def transcribe(
     generation: Generation, audio: AudioChunk, options: TranscribeOptions
 ) -> RoutedStream[Segment]:
     """Start a transcription; each engine gets the audio at its own rate (resampled once)."""
+    return await generation.router.stream(Capability.STT, options.model, _stt_call(audio, options))
+
+
+async def transcribe_all(
+    generation: Generation, audio: AudioChunk, options: TranscribeOptions
+) -> Routed[list[Segment]]:
+    """The whole transcript before answering, so an engine failing part-way falls back."""
+    return await generation.router.gather(Capability.STT, options.model, _stt_call(audio, options))
+
+
+def _stt_call(
+    audio: AudioChunk, options: TranscribeOptions
+) -> Callable[[STTEngine], AsyncIterator[Segment]]:
     resampled: dict[int, AudioChunk] = {}
 
     def audio_for(rate: int) -> AudioChunk:
@@ -69,7 +82,7 @@ async def transcribe(
         async for segment in engine.transcribe(request):
             yield segment
 
-    return await generation.router.stream(Capability.STT, options.model, run)
+    return run
 
 
 async def synthesize(

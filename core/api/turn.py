@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.api.engine_calls import SpeakOptions, TranscribeOptions, synthesize, transcribe
+from core.api.engine_calls import SpeakOptions, TranscribeOptions, synthesize, transcribe_all
 from core.api.grounding import RagBlock, ground
 from core.audio.chunk import AudioChunk
 from core.audio.encode import StreamEncoder, open_encoder
@@ -99,18 +99,20 @@ async def run_turn(
         if emit is not None:
             await emit(event)
 
-    segments = await transcribe(generation, audio, plan.transcribe)
+    # The whole transcript is needed before the reply starts: an STT engine failing part-way
+    # falls back like one failing at once.
+    heard = await transcribe_all(generation, audio, plan.transcribe)
     texts: list[str] = []
-    async for segment in segments:
+    for segment in heard.value:
         if segment.language and result.language is None:
             result.language = segment.language
         if segment.text.strip():
             texts.append(segment.text.strip())
     mark("stt")
     result.transcript = " ".join(texts)
-    result.engines["stt"] = segments.engine
-    if segments.attempts:
-        result.fallbacks["stt"] = _header_list(segments.attempts)
+    result.engines["stt"] = heard.engine
+    if heard.attempts:
+        result.fallbacks["stt"] = _header_list(heard.attempts)
     await send(
         {"type": "conversation.transcript", "text": result.transcript, "language": result.language}
     )

@@ -265,11 +265,16 @@ class Router:
         model: str | None,
         fn: Callable[[Any], AsyncIterator[T]],
         on_done: Callable[[], None] = lambda: None,
+        *,
+        skip: frozenset[str] = frozenset(),
     ) -> RoutedStream[T]:
-        """Start ``fn(engine)`` on the first engine whose stream yields a first item."""
+        """Start ``fn(engine)`` on the first engine whose stream yields a first item
+        (engines named in ``skip`` are passed over)."""
         chain = self.chain(capability, model)
         attempts: list[Attempt] = []
         for slot in chain.slots:
+            if slot.name in skip:
+                continue
             if not self._admit(slot, capability, attempts):
                 continue
             policy = self.policy(capability, slot)
@@ -309,6 +314,44 @@ class Router:
                     slot.name, attempts, first, iterator, slot, stack, policy, on_done
                 )
         raise self._exhausted(capability, attempts)
+
+    async def gather(
+        self,
+        capability: Capability,
+        model: str | None,
+        fn: Callable[[Any], AsyncIterator[T]],
+    ) -> Routed[list[T]]:
+        """The whole of ``fn(engine)``'s stream, for callers that answer only once it is all in
+        hand (non-streamed chat and transcription). Nothing has reached the client when an
+        engine fails part-way, so that is one more failure and the chain moves on."""
+        attempts: list[Attempt] = []
+        tried: set[str] = set()
+        while True:
+            try:
+                stream = await self.stream(capability, model, fn, skip=frozenset(tried))
+            except AllEnginesFailed as exc:
+                if not attempts:
+                    raise
+                raise self._exhausted(capability, attempts + exc.attempts) from None
+            attempts.extend(stream.attempts)
+            try:
+                items = [item async for item in stream]
+            except StreamInterrupted as exc:
+                tried.update(a.engine for a in stream.attempts)
+                tried.add(stream.engine)
+                attempts.append(Attempt(stream.engine, "failed_mid_stream", exc.message))
+                self.metrics.fallbacks.labels(
+                    capability.value, stream.engine, "failed_mid_stream"
+                ).inc()
+                log.warning(
+                    "route.fallback",
+                    capability=capability.value,
+                    engine=stream.engine,
+                    reason="failed_mid_stream",
+                    error=exc.message,
+                )
+                continue
+            return Routed(items, stream.engine, attempts)
 
     # -- bookkeeping -----------------------------------------------------------------------
 

@@ -165,6 +165,8 @@ class FakeSTT(_Behaviour, STTEngine):
         words = self.settings.reply.split(" ")
         step = duration / max(len(words), 1)
         for index, word in enumerate(words):
+            if index and self._mode() == "crash_mid_stream":
+                raise RuntimeError("fake crash mid-stream")
             yield Segment(
                 id=index,
                 start=index * step,

@@ -127,17 +127,16 @@ async def chat_completions(request: Request) -> Response:
     def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
         return engine.chat(chat_request)
 
-    stream = await router.stream(Capability.LLM, body.model, run)
-    headers = engine_headers(stream.engine, stream.attempts)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    model = body.model or stream.engine
 
     if not body.stream:
+        # Gathered before answering, so an engine failing part-way still falls back.
+        routed = await router.gather(Capability.LLM, body.model, run)
         text: list[str] = []
         finish: str | None = None
         usage: Usage | None = None
-        async for delta in stream:
+        for delta in routed.value:
             text.append(delta.text)
             finish = delta.finish_reason or finish
             usage = delta.usage or usage
@@ -146,7 +145,7 @@ async def chat_completions(request: Request) -> Response:
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": created,
-                "model": model,
+                "model": body.model or routed.engine,
                 "choices": [
                     {
                         "index": 0,
@@ -158,9 +157,12 @@ async def chat_completions(request: Request) -> Response:
                 "usage": usage_dict(usage),
                 **({"citations": citations} if citations is not None else {}),
             },
-            headers=headers,
+            headers=engine_headers(routed.engine, routed.attempts),
         )
 
+    stream = await router.stream(Capability.LLM, body.model, run)
+    headers = engine_headers(stream.engine, stream.attempts)
+    model = body.model or stream.engine
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish: str | None) -> bytes:

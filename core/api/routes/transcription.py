@@ -12,7 +12,7 @@ from starlette.routing import Route
 from core.api.audio_upload import audio_from_form, form_bool, form_float, form_text
 from core.api.bodies import read_form
 from core.api.context import generation_of, limits_of
-from core.api.engine_calls import TranscribeOptions, transcribe
+from core.api.engine_calls import TranscribeOptions, transcribe, transcribe_all
 from core.api.errors import ApiError, as_api_error, error_body
 from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
@@ -106,37 +106,44 @@ async def _transcribe(request: Request, task: Literal["transcribe", "translate"]
         word_timestamps=words,
         task=task,
     )
-    routed = await transcribe(generation_of(request), audio, options)
+    generation = generation_of(request)
+    if not stream:
+        # Gathered before answering, so an engine failing part-way still falls back.
+        whole = await transcribe_all(generation, audio, options)
+        result = await collect_transcription(_replay(whole.value), audio.duration, language)
+        return render(result, fmt, task, words, engine_headers(whole.engine, whole.attempts))
+
+    routed = await transcribe(generation, audio, options)
     headers = engine_headers(routed.engine, routed.attempts)
 
-    if stream:
+    async def sse() -> AsyncIterator[bytes]:
+        texts: list[str] = []
+        try:
+            async for segment in routed:
+                piece = segment.text.strip()
+                if not piece:
+                    continue
+                delta = piece if not texts else " " + piece
+                texts.append(piece)
+                yield event(
+                    {
+                        "type": "transcript.text.delta",
+                        "delta": delta,
+                        "segment": segment_json(segment),
+                    }
+                )
+        except Exception as exc:
+            error = as_api_error(exc)
+            yield event(error_body(error.status, error.message, error.param, error.code))
+            return
+        yield event({"type": "transcript.text.done", "text": " ".join(texts)})
 
-        async def sse() -> AsyncIterator[bytes]:
-            texts: list[str] = []
-            try:
-                async for segment in routed:
-                    piece = segment.text.strip()
-                    if not piece:
-                        continue
-                    delta = piece if not texts else " " + piece
-                    texts.append(piece)
-                    yield event(
-                        {
-                            "type": "transcript.text.delta",
-                            "delta": delta,
-                            "segment": segment_json(segment),
-                        }
-                    )
-            except Exception as exc:
-                error = as_api_error(exc)
-                yield event(error_body(error.status, error.message, error.param, error.code))
-                return
-            yield event({"type": "transcript.text.done", "text": " ".join(texts)})
+    return sse_response(sse(), headers)
 
-        return sse_response(sse(), headers)
 
-    result = await collect_transcription(aiter(routed), audio.duration, language)
-    return render(result, fmt, task, words, headers)
+async def _replay(segments: list[Segment]) -> AsyncIterator[Segment]:
+    for segment in segments:
+        yield segment
 
 
 async def transcriptions(request: Request) -> Response:

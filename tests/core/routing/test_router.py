@@ -183,6 +183,39 @@ async def test_stream_failure_after_first_chunk_is_not_hidden(config: MakeConfig
         assert runtime.current.slots["primary"].active == 0
 
 
+async def test_gathered_output_falls_back_after_a_failure_part_way(config: MakeConfig) -> None:
+    SWITCHES.update(p="fail", s="crash_mid_stream")
+    async with running_runtime(config()) as runtime:
+        routed = await runtime.current.router.gather(Capability.LLM, None, chat())
+        assert "".join(d.text for d in routed.value) == "cloud here"
+        assert routed.engine == "cloud"
+        assert [a.header() for a in routed.attempts] == [
+            "primary=unavailable",
+            "secondary=failed_mid_stream",
+        ]
+        assert CALLS == {"primary": 1, "secondary": 1, "cloud": 1}  # nobody asked twice
+        # The streaming path still cannot change engine once it has sent a token.
+        SWITCHES.update(p="ok", s="ok")
+        assert (await text_of(runtime))[1] == "primary"
+
+
+async def test_gathering_from_one_failing_engine_names_it(config: MakeConfig) -> None:
+    SWITCHES.update(s="crash_mid_stream", c="fail")
+    async with running_runtime(config()) as runtime:
+        with pytest.raises(AllEnginesFailed) as caught:
+            await runtime.current.router.gather(Capability.LLM, "fast", chat())
+        assert [a.header() for a in caught.value.attempts] == ["secondary=failed_mid_stream"]
+        assert caught.value.status == 503
+        with pytest.raises(AllEnginesFailed) as caught:
+            SWITCHES["p"] = "crash_mid_stream"
+            await runtime.current.router.gather(Capability.LLM, None, chat())
+        assert [a.header() for a in caught.value.attempts] == [
+            "primary=failed_mid_stream",
+            "secondary=failed_mid_stream",
+            "cloud=unavailable",
+        ]
+
+
 async def test_every_engine_failing_names_each(config: MakeConfig) -> None:
     SWITCHES.update(p="fail", s="hang", c="fail")
     async with running_runtime(config()) as runtime:

@@ -172,6 +172,22 @@ async def test_local_engine_failing_mid_stream_trips_its_breaker(
         assert response.headers["x-voxgate-fallback"] == "local_chat=breaker_open"
 
 
+@pytest.mark.parametrize("capability", ["llm", "stt"])
+async def test_a_whole_answer_falls_back_when_the_local_engine_fails_part_way(
+    upstream: str, cloud_key: str, tmp_path: Path, capability: str
+) -> None:
+    """Non-streamed replies are gathered before anything is sent, so a local engine that
+    breaks after its first token (or segment) hands the request to the cloud engine."""
+    local = {"llm": "local_chat", "stt": "local_stt"}[capability]
+    SWITCHES[local] = "crash_mid_stream"
+    async with gateway(tmp_path, upstream) as (_runtime, client):
+        response = await ask(client, capability)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-voxgate-engine"] == f"cloud_{local.split('_')[1]}"
+        assert response.headers["x-voxgate-fallback"] == f"{local}=failed_mid_stream"
+        assert answer_of(capability, response) == CLOUD_ANSWERS[capability]
+
+
 async def test_config_fix_and_reload_switch_traffic_back(
     upstream: str, cloud_key: str, tmp_path: Path
 ) -> None:
