@@ -58,12 +58,24 @@ class ThreadedIterator(Generic[T]):
         return item
 
     async def aclose(self) -> None:
-        """Stop pulling items and wait for the thread to leave the iterator."""
+        """Stop pulling items and wait for the thread to leave the iterator.
+
+        A caller cancelled meanwhile (a client that hung up) still waits, then sees the
+        cancellation: returning early would free the engine's slot while the model is busy, and
+        the next request would run on a model that is not re-entrant. The wait is bounded by one
+        item (the thread checks the stop flag between items)."""
         self._stop.set()
         self._exhausted = True
-        if self._started:
-            # Shielded: if our caller is cancelled, the thread still finishes on its own.
-            await asyncio.shield(self._finished)
+        if not self._started:
+            return
+        cancelled = False
+        while not self._finished.done():
+            try:
+                await asyncio.shield(self._finished)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     # -- the worker thread -------------------------------------------------------------------
 

@@ -1,0 +1,72 @@
+"""ThreadedIterator: items arrive as they are made, closing stops the thread between items, and
+a cancelled close still waits until the model is free."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from core.engines.threaded import ThreadedIterator
+
+
+class SlowModel:
+    """A blocking generator that records whether it is in use (like a llama.cpp context)."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.busy = threading.Event()
+        self.produced = 0
+
+    def generate(self) -> Iterator[int]:
+        for number in range(1000):
+            self.busy.set()
+            time.sleep(self.step)  # one token's worth of work
+            self.busy.clear()
+            self.produced += 1
+            yield number
+
+
+async def test_items_arrive_in_order_and_errors_are_raised() -> None:
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("model fell over")
+
+    items = ThreadedIterator(lambda: iter([1, 2, 3]), name="t")
+    assert [item async for item in items] == [1, 2, 3]
+    failing = ThreadedIterator(broken, name="t")
+    assert await anext(failing) == 1
+    with pytest.raises(ValueError, match="fell over"):
+        await anext(failing)
+
+
+async def test_close_stops_the_thread_between_items() -> None:
+    model = SlowModel(0.02)
+    items = ThreadedIterator(model.generate, name="t")
+    assert await anext(items) == 0
+    await items.aclose()
+    assert not model.busy.is_set()
+    produced = model.produced
+    await asyncio.sleep(0.1)
+    assert model.produced == produced  # nothing more was generated
+    with pytest.raises(StopAsyncIteration):
+        await anext(items)
+
+
+async def test_a_cancelled_close_still_waits_for_the_model() -> None:
+    model = SlowModel(0.3)
+    items = ThreadedIterator(model.generate, name="t")
+    assert await anext(items) == 0
+    while not model.busy.is_set():  # the thread is inside the next step
+        await asyncio.sleep(0.005)
+
+    closing = asyncio.create_task(items.aclose())
+    await asyncio.sleep(0.01)
+    closing.cancel()  # the client hung up while the engine was winding down
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    # Only now may the engine's slot be given to the next request: the model is free.
+    assert not model.busy.is_set()
