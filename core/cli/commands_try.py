@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from core.audio.encode import OUTPUT_FORMATS
 from core.audio.wav_file import finalize_wav_file
-from core.cli.gateway_client import add_client_arguments, gateway_client
+from core.cli.gateway_client import (
+    add_client_arguments,
+    gateway_client,
+    report_error,
+    run_client,
+)
 from core.cli.output import fail, say
-from core.config.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     speak.add_argument("--speed", type=float, default=1.0)
     speak.add_argument("--instructions", default=None, help="style or emotion, where supported")
     add_client_arguments(speak)
-    speak.set_defaults(handler=_sync(say_command))
+    speak.set_defaults(handler=run_client(say_command))
 
     listen = subparsers.add_parser("transcribe", help="print the text spoken in an audio file")
     listen.add_argument("file", type=Path, help="audio file (wav, flac, mp3, ogg, m4a, ...)")
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
         "--format", choices=("text", "json", "verbose_json", "srt", "vtt"), default="text"
     )
     add_client_arguments(listen)
-    listen.set_defaults(handler=_sync(transcribe_command))
+    listen.set_defaults(handler=run_client(transcribe_command))
 
     ask = subparsers.add_parser("chat", help="ask the chat model one question")
     ask.add_argument("question")
@@ -47,34 +47,7 @@ def register(subparsers: Any) -> None:
     ask.add_argument("--system", default=None, help="system prompt")
     ask.add_argument("--max-tokens", type=int, default=None)
     add_client_arguments(ask)
-    ask.set_defaults(handler=_sync(chat_command))
-
-
-def _sync(
-    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
-) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return asyncio.run(command(args))
-        except ConfigError as exc:
-            return fail(exc.render())
-        except httpx.ConnectError:
-            return fail(
-                "cannot reach the daemon: start it with `voxgate serve` (or `make run`), "
-                "or add --local to run the engines in this process"
-            )
-        except httpx.HTTPError as exc:
-            return fail(f"request failed: {exc}")
-
-    return run
-
-
-def _error(response: httpx.Response) -> int:
-    try:
-        message = response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = response.text
-    return fail(f"{response.status_code}: {message}")
+    ask.set_defaults(handler=run_client(chat_command))
 
 
 async def say_command(args: argparse.Namespace) -> int:
@@ -98,7 +71,7 @@ async def say_command(args: argparse.Namespace) -> int:
     ):
         if response.status_code != 200:
             await response.aread()
-            return _error(response)
+            return report_error(response)
         out = args.output.open("wb") if args.output else sys.stdout.buffer
         try:
             async for data in response.aiter_bytes():
@@ -126,7 +99,7 @@ async def transcribe_command(args: argparse.Namespace) -> int:
     async with gateway_client(args) as client:
         response = await client.post("/v1/audio/transcriptions", data=data, files=files)
     if response.status_code != 200:
-        return _error(response)
+        return report_error(response)
     if args.format in ("json", "verbose_json"):
         say(json.dumps(response.json(), indent=2, ensure_ascii=False))
     else:
@@ -150,7 +123,7 @@ async def chat_command(args: argparse.Namespace) -> int:
     ):
         if response.status_code != 200:
             await response.aread()
-            return _error(response)
+            return report_error(response)
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue

@@ -7,13 +7,17 @@ in-memory transport, so both ways exercise exactly the code the daemon runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from core.cli.output import fail
+from core.config.errors import ConfigError
 from core.config.paths import default_config_file
 
 
@@ -58,3 +62,35 @@ async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncC
             yield client
     finally:
         await runtime.shutdown(5)
+
+
+def run_client(
+    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    """A client command as a CLI handler: connection and config problems become one clear line."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return asyncio.run(command(args))
+        except ConfigError as exc:
+            return fail(exc.render())
+        except httpx.ConnectError:
+            return fail(
+                "cannot reach the daemon: start it with `voxgate serve` (or `make run`), "
+                "or add --local to run the engines in this process"
+            )
+        except httpx.HTTPError as exc:
+            return fail(f"request failed: {exc}")
+
+    return run
+
+
+def error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text
+
+
+def report_error(response: httpx.Response) -> int:
+    return fail(f"{response.status_code}: {error_message(response)}")

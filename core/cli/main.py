@@ -13,6 +13,7 @@ from core.cli import (
     commands_ctl,
     commands_models,
     commands_plugins,
+    commands_rag,
     commands_serve,
     commands_service,
     commands_try,
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     commands_models,
     commands_ctl,
     commands_try,
+    commands_rag,
     commands_service,
 )
 

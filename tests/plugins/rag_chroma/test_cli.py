@@ -1,0 +1,94 @@
+"""`voxgate rag add | ask | list | delete | stats` in process (--local) on the real store and
+embedder: folders, progress per file, a bad file reported without stopping the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.core.ingest.test_extract import tiny_pdf
+
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: warning}}
+engines:
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{onnx_cache}"}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: "{store}"}}}}
+routes: {{embeddings: [minilm], rag: [docs]}}
+"""
+
+
+def voxgate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "core.cli.main", "rag", *args, "--local", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+        timeout=180,
+    )
+
+
+def test_add_a_folder_then_ask_list_and_delete(tmp_path: Path, onnx_cache: Path) -> None:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    library = tmp_path / "library"
+    (library / "animals").mkdir(parents=True)
+    (library / "animals" / "bees.md").write_text(
+        "# Bees\n\nHoney bees live in colonies ruled by a single queen."
+    )
+    (library / "owls.txt").write_text("Owls hunt small mammals at night with silent flight.")
+    (library / "volcano.pdf").write_bytes(tiny_pdf("Volcanoes erupt when magma rises."))
+    (library / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (library / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # not a document: skipped
+    (library / ".hidden").mkdir()
+    (library / ".hidden" / "secret.txt").write_text("never ingested")
+
+    added = voxgate(config, "add", str(library), "--collection", "zoo")
+    assert added.returncode == 1, added.stderr  # one file failed
+    progress = added.stderr.splitlines()
+    assert len(progress) == 4 and progress[0].startswith("[1/4] ")
+    assert any("broken.pdf: failed:" in line for line in progress)
+    assert any(line.endswith("1 chunks as bees.md") for line in progress)
+    assert "added 3 of 4 files to 'zoo'" in added.stdout
+
+    asked = voxgate(config, "ask", "Who rules a bee colony?", "--collection", "zoo", "--top-k", "1")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.startswith("[1] Bees (bees.md#0 [")
+    assert "single queen" in asked.stdout
+
+    raw = voxgate(config, "ask", "magma", "--collection", "zoo", "--mode", "keyword", "--json")
+    assert json.loads(raw.stdout)["data"][0]["document_id"] == "volcano.pdf"
+
+    listed = voxgate(config, "list", "--collection", "zoo")
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()[:-1]] == [
+        "bees.md",
+        "owls.txt",
+        "volcano.pdf",
+    ]
+    assert listed.stdout.splitlines()[-1] == "3 documents in 'zoo'"
+
+    deleted = voxgate(config, "delete", "owls.txt", "nope.txt", "--collection", "zoo")
+    assert deleted.returncode == 1
+    assert "deleted owls.txt" in deleted.stdout and "nope.txt: no document" in deleted.stderr
+    stats = voxgate(config, "stats")
+    assert "zoo\t2 documents\t2 chunks" in stats.stdout
+
+
+def test_clear_errors_before_anything_is_sent(tmp_path: Path, onnx_cache: Path) -> None:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    missing = voxgate(config, "add", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    two = voxgate(config, "add", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--id", "x")
+    assert two.returncode == 1 and "single file" in two.stderr
+    bad = voxgate(config, "add", str(tmp_path / "a.txt"), "--metadata", "[1]")
+    assert bad.returncode == 1 and "JSON object" in bad.stderr
