@@ -169,8 +169,7 @@ def _open_llama(path: Path, settings: LlamaCppSettings, n_threads: int) -> llama
 
 
 def _log_cancelled(engine: str, produced: int) -> None:
-    # (a key naming "tokens" would be masked by the log redactor)
-    log.info("llm.generation_cancelled", engine=engine, generated=produced)
+    log.info("llm.generation_cancelled", engine=engine, completion_tokens=produced)
 
 
 def _generate_options(sampling: Sampling) -> dict[str, Any]:
