@@ -23,6 +23,9 @@ from core.engines.errors import InvalidRequest
 
 _COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _BATCH = 2000
+#: Records read per request: chroma turns a read into one SQL statement with a variable per
+#: record, and SQLite refuses more than 32,766 of them (a collection of 50k chunks would not open).
+_PAGE = 5000
 INTERNAL = "_vg_"
 #: The registry record holding the generation stamp; document ids may not contain '#'.
 _STATE_ID = "#state"
@@ -137,6 +140,24 @@ def _chunk_from(chunk_id: str, text: str | None, meta: dict[str, Any]) -> Stored
     )
 
 
+def read_all(
+    collection: Any, include: list[str], where: dict[str, Any] | None = None
+) -> dict[str, list[Any]]:
+    """Every record of ``collection`` (matching ``where``), read a page at a time."""
+    out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": []}
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=_PAGE, offset=offset)
+        ids = page["ids"]
+        out["ids"].extend(ids)
+        for key in ("documents", "metadatas"):
+            if key in include:
+                out[key].extend(page[key] or [])
+        if len(ids) < _PAGE:
+            return out
+        offset += len(ids)
+
+
 def _chunks_from(records: Any) -> list[StoredChunk]:
     return [
         _chunk_from(i, t, dict(m))
@@ -183,7 +204,7 @@ class CollectionStore:
     def read_registry(self) -> RegistryChange:
         """Reread the registry and say which documents changed since the last read."""
         state = self._state()  # read before the registry: a later write bumps it again
-        records = self._docs.get(include=["metadatas"])
+        records = read_all(self._docs, ["metadatas"])
         fresh = Registry()
         for doc_id, meta in zip(records["ids"], records["metadatas"] or [], strict=True):
             if doc_id != _STATE_ID:
@@ -217,7 +238,7 @@ class CollectionStore:
         return meta
 
     def documents(self, limit: int, offset: int) -> list[tuple[str, dict[str, Any]]]:
-        records = self._docs.get(include=["metadatas"])
+        records = read_all(self._docs, ["metadatas"])
         pairs = sorted(
             (i, m)
             for i, m in zip(records["ids"], records["metadatas"] or [], strict=True)
@@ -298,7 +319,7 @@ class CollectionStore:
         """Delete chunks of unregistered versions written before ``older_than`` (epoch seconds):
         an ingest that never flipped, or old chunks a crash left behind. Younger ones may belong
         to an ingest still running in another daemon."""
-        records = self._chunks.get(include=["metadatas"])
+        records = read_all(self._chunks, ["metadatas"])
         orphans = [
             chunk_id
             for chunk_id, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
@@ -316,7 +337,7 @@ class CollectionStore:
 
     def all_chunks(self) -> list[StoredChunk]:
         """Every visible chunk (to build the keyword index)."""
-        records = self._chunks.get(include=["documents", "metadatas"])
+        records = read_all(self._chunks, ["documents", "metadatas"])
         return [c for c in _chunks_from(records) if self.visible(c)]
 
     def chunks_of(self, documents: dict[str, str]) -> list[StoredChunk]:
@@ -325,7 +346,7 @@ class CollectionStore:
         doc_ids = list(documents)
         for at in range(0, len(doc_ids), 100):
             where = {"_vg_doc": {"$in": doc_ids[at : at + 100]}}
-            records = self._chunks.get(where=where, include=["documents", "metadatas"])
+            records = read_all(self._chunks, ["documents", "metadatas"], where)
             found.extend(
                 c for c in _chunks_from(records) if documents.get(c.document_id) == c.version
             )
@@ -339,7 +360,7 @@ class CollectionStore:
         return {c.id: c for c in _chunks_from(records) if self.visible(c)}
 
     def ids_matching(self, where: dict[str, Any]) -> set[str]:
-        return set(self._chunks.get(where=where, include=[])["ids"])
+        return set(read_all(self._chunks, [], where)["ids"])
 
     def nearest(
         self, vector: list[float], k: int, where: dict[str, Any] | None

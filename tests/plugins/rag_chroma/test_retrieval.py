@@ -297,3 +297,43 @@ async def test_chunks_embed_as_documents_and_questions_as_queries(tmp_path: Path
         await engine.query(RetrievalQuery("night birds", "typed", mode="dense"))
         await engine.query(RetrievalQuery("night birds", "typed", mode="keyword"))
     assert EMBED_TYPES["vectors"] == ["document", "query"]
+
+
+def test_a_collection_larger_than_one_sql_statement_reopens(tmp_path: Path) -> None:
+    """Reads of a whole collection go a page at a time: chroma binds one SQL variable per
+    record, and SQLite refuses more than 32,766 (a 50k-chunk collection could not be opened)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    from plugins.rag_chroma.collection import open_collection
+    from plugins.rag_chroma.store import CollectionStore, chunk_id, registry_record
+
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "big"), settings=Settings(anonymized_telemetry=False)
+    )
+    store = CollectionStore(client, "big", create=True)
+    per_document, documents = 9000, 4  # 36,000 chunks
+    for number in range(documents):
+        doc_id = f"doc{number}"
+        ids = [chunk_id(doc_id, "v1", i) for i in range(per_document)]
+        texts = [f"chunk {i} of {doc_id} word{i % 97}" for i in range(per_document)]
+        vectors = [[1.0, float(i % 7)] for i in range(per_document)]
+        metadatas = [
+            {"_vg_doc": doc_id, "_vg_version": "v1", "_vg_index": i, "_vg_start": 0,
+             "_vg_end": 1, "_vg_title": "", "_vg_time": 0.0, "shelf": number % 2}
+            for i in range(per_document)
+        ]  # fmt: skip
+        store.write_version(
+            doc_id,
+            "v1",
+            registry_record(None, per_document, 1, {}),
+            (ids, texts, vectors, metadatas),
+        )
+    opened = open_collection(client, "big", create=False, orphans_before=time.time())
+    assert opened is not None
+    assert len(opened.keyword) == per_document * documents
+    assert opened.store.counts() == {"documents": documents, "chunks": per_document * documents}
+    assert len(opened.store.ids_matching({"shelf": 0})) == per_document * documents // 2
+    assert [i for i, _ in opened.store.documents(10, 0)] == [f"doc{n}" for n in range(documents)]
+    hits = opened.keyword.search("word5", 5)
+    assert len(hits) == 5
