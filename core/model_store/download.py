@@ -192,9 +192,10 @@ def _download_from(provider: Provider, spec: ModelSpec, target: Path, reporter: 
 
     for file in files:
         path = staging / file.path
-        if file.size is not None and path.stat().st_size != file.size:
+        actual = path.stat().st_size
+        if file.size is not None and actual != file.size:
             path.unlink()
-            raise ProviderFailed(f"{file.path} has {path.stat().st_size} bytes, not {file.size}")
+            raise ProviderFailed(f"{file.path} has {actual} bytes, not {file.size}")
         if file.sha256:
             reporter.file = file.path
             reporter.report("verifying")

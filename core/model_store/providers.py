@@ -11,9 +11,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model_store.registry import ModelSpec
+
+if TYPE_CHECKING:
+    from modelscope_hub import HubApi as ModelScopeApi
+    from modelscope_hub import ProgressCallback
 
 OnBytes = Callable[[int], None]
 #: Seconds to wait for a hub to answer before calling it unreachable.
@@ -142,30 +146,58 @@ class HuggingFace:
 
 
 class ModelScope:
-    """ModelScope (modelscope.cn), often the faster hub from mainland China. Optional."""
+    """ModelScope (modelscope.cn), often the faster hub from mainland China. Optional.
+
+    Spoken to through ``modelscope_hub``, the client the ``modelscope`` package delegates to:
+    its listing keeps each entry's type and sha256 (the ``modelscope.hub`` compatibility layer
+    drops both), and its downloader resumes partial files, checks sizes and checksums and
+    reports bytes as they arrive. ``endpoint`` (else ``MODELSCOPE_ENDPOINT``) replaces the hub.
+    """
 
     name = "modelscope"
+
+    def __init__(self, endpoint: str | None = None, token: str | None = None) -> None:
+        self.endpoint = endpoint or os.environ.get("MODELSCOPE_ENDPOINT") or None
+        self.token = token
+        self._api: ModelScopeApi | None = None
 
     def repo(self, spec: ModelSpec) -> str | None:
         return spec.modelscope_id
 
+    def _client(self) -> ModelScopeApi:
+        if self._api is None:
+            try:
+                from modelscope_hub import HubApi
+            except ImportError as exc:
+                raise ProviderFailed(
+                    "modelscope is not installed (pip install 'voxgate[modelscope]')"
+                ) from exc
+            # An empty token keeps a login saved by the modelscope CLI out of voxgate's requests.
+            self._api = HubApi(endpoint=self.endpoint, token=self.token or "")
+        return self._api
+
     def listing(self, spec: ModelSpec) -> Listing:
-        try:
-            from modelscope.hub.api import HubApi
-        except ImportError as exc:
-            raise ProviderFailed("modelscope is not installed (pip install modelscope)") from exc
+        assert spec.modelscope_id is not None
+        api = self._client()
         revision = spec.revision or "master"
+        where = self.endpoint or "https://modelscope.cn"
         try:
-            entries = HubApi().get_model_files(
-                spec.modelscope_id, revision=revision, recursive=True
+            entries = api.list_repo_files(
+                spec.modelscope_id, "model", revision=revision, recursive=True
             )
-        except Exception as exc:
-            raise ProviderFailed(f"cannot list {spec.modelscope_id}: {_short(exc)}") from exc
+        except Exception as exc:  # connection, DNS, 404: all mean "not from here"
+            raise ProviderFailed(
+                f"cannot list {spec.modelscope_id} on {where}: {_short(exc)}"
+            ) from exc
         files = tuple(
-            RemoteFile(path=str(e["Path"]), size=e.get("Size"), sha256=e.get("Sha256") or None)
+            RemoteFile(path=e.path, size=_known_size(e.size, e.sha256), sha256=e.sha256 or None)
             for e in entries
-            if e.get("Type") != "tree"
+            if not e.is_dir
         )
+        if not files:  # the hub answers an unknown revision with an empty listing
+            raise ProviderFailed(
+                f"cannot list {spec.modelscope_id} on {where}: no files at revision {revision}"
+            )
         return Listing(revision=revision, files=files)
 
     def fetch(
@@ -176,16 +208,44 @@ class ModelScope:
         staging: Path,
         on_bytes: OnBytes,
     ) -> None:
-        from modelscope.hub.file_download import model_file_download
-
+        assert spec.modelscope_id is not None
+        api = self._client()
         try:
-            model_file_download(
-                spec.modelscope_id, file.path, revision=revision, local_dir=str(staging)
+            api.downloader.download_file(
+                spec.modelscope_id,
+                "model",
+                file.path,
+                revision=revision or "master",
+                local_dir=staging,
+                # Its file locks go beside the staged files and leave with the staging folder.
+                cache_dir=staging / ".cache",
+                expected_sha256=file.sha256,
+                file_size=file.size,
+                progress_callbacks=[_progress_counter(on_bytes)],
             )
         except Exception as exc:
             raise ProviderFailed(f"downloading {file.path} failed: {_short(exc)}") from exc
-        if file.size:
-            on_bytes(file.size)  # ModelScope reports whole files only
+
+
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def _known_size(size: int, sha256: str | None) -> int | None:
+    """ModelScope lists 0 both for an empty file and for one whose size it does not know."""
+    if size or (sha256 or "").lower() == _EMPTY_SHA256:
+        return size
+    return None
+
+
+def _progress_counter(on_bytes: OnBytes) -> type[ProgressCallback]:
+    """A modelscope_hub progress callback that hands each received chunk's size on."""
+    from modelscope_hub import ProgressCallback as Callback
+
+    class ByteCounter(Callback):
+        def update(self, size: int) -> None:
+            on_bytes(size)  # negative when the hub ignored a resume and the file restarts
+
+    return ByteCounter
 
 
 def _short(exc: BaseException) -> str:

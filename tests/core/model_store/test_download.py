@@ -143,15 +143,17 @@ def test_an_unknown_repository_names_itself(hub: tuple[HubState, str], tmp_path:
         download_model(spec, tmp_path, providers={"hf": HuggingFace(url)})
 
 
-def test_offline_the_error_names_the_folder_for_a_manual_copy(tmp_path: Path) -> None:
+def test_offline_the_error_names_the_folder_for_a_manual_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("MODELSCOPE_HOME", str(tmp_path / "modelscope-home"))
     spec = ModelSpec(**{**SPEC.__dict__, "modelscope_id": REPO})
+    providers = {"hf": HuggingFace(nobody), "modelscope": ModelScope(endpoint=nobody)}
     with pytest.raises(DownloadError) as caught:
-        download_model(
-            spec, tmp_path, providers={"hf": HuggingFace(nobody), "modelscope": ModelScope()}
-        )
+        download_model(spec, tmp_path / "models", providers=providers)
     message = str(caught.value)
-    target = tmp_path / "TinyOrg" / "tiny-model"
+    target = tmp_path / "models" / "TinyOrg" / "tiny-model"
     assert f"copy the folder to {target}" in message
     assert "voxgate models import tiny FOLDER" in message
     # automatic order: Hugging Face first, then ModelScope, each with its reason
