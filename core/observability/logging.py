@@ -32,6 +32,24 @@ def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]
     return event
 
 
+def _current_stderr_logger(*_names: Any) -> structlog.PrintLogger:
+    # sys.stderr is looked up per event rather than captured once, so a stream swapped after
+    # configuration (a test's capture, a redirected service) never leaves a closed file behind.
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stdlib handler writing to whatever sys.stderr is when a record arrives."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(
     level: str = "info", fmt: Literal["auto", "json", "console"] = "auto"
 ) -> None:
@@ -52,10 +70,10 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_current_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
