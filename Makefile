@@ -7,7 +7,19 @@ PIP := $(BIN)/python -m pip
 TORCH_VERSION := 2.13.0
 # llama-cpp-python builds from source; skip the parts voxgate does not use. Without OpenMP,
 # because OpenMP worker pools left by torch-based engines in the same daemon slow llama.cpp ~3x.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_OPENMP=OFF
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_OPENMP=OFF
+# A native x86 build takes every instruction set of the build host, AMX included, which virtual
+# machines often do not enable (the wheel then dies with SIGILL elsewhere): name the level instead.
+ifeq ($(shell uname -s)-$(shell uname -m),Linux-x86_64)
+LLAMA_CMAKE_ARGS += -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+ifneq ($(shell grep -m1 -ow avx512bw /proc/cpuinfo),)
+LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON
+endif
+endif
+export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
+LLAMA_CPP_VERSION := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | head -1 | cut -d= -f3)
+# pip's own wheel cache ignores CMAKE_ARGS, so the wheel built with these flags is kept apart.
+LLAMA_WHEELS := $(HOME)/.cache/voxgate/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(CMAKE_ARGS)' | md5sum | cut -c1-10)
 CONFIG ?= config/ai_backend.yaml
 
 .PHONY: install install-dev run test lint format bench clean qwen-test-env
@@ -21,11 +33,23 @@ $(VENV)/.torch: | $(BIN)/python
 	$(PIP) install --quiet torch==$(TORCH_VERSION)
 	touch $@
 
-$(VENV)/.embedded: pyproject.toml $(VENV)/.torch
+# llama-cpp-python compiles from source (~6 min); built once per version and flags.
+$(VENV)/.llama: pyproject.toml | $(VENV)/.torch
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (about 6 minutes, once)"; \
+		rm -rf $(LLAMA_WHEELS).tmp && \
+		$(PIP) wheel --quiet --no-deps --no-cache-dir --wheel-dir $(LLAMA_WHEELS).tmp \
+			llama-cpp-python==$(LLAMA_CPP_VERSION) && \
+		rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); \
+	fi
+	$(PIP) install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	touch $@
+
+$(VENV)/.embedded: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 	$(PIP) install --quiet -e ".[embedded]"
 	touch $@
 
-$(VENV)/.all: pyproject.toml $(VENV)/.torch
+$(VENV)/.all: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 	$(PIP) install --quiet -e ".[all,dev]"
 	touch $@
 

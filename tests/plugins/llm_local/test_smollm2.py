@@ -24,7 +24,9 @@ def test_the_default_model_is_the_packaged_smollm2(engine: LlamaCppEngine) -> No
 
 
 async def test_it_answers_a_simple_question_in_streamed_pieces(engine: LlamaCppEngine) -> None:
-    request = ask("What is the capital of France?", temperature=0, max_tokens=48)
+    request = ask(
+        "What is the capital of France? Answer in one sentence.", temperature=0, max_tokens=48
+    )
     deltas = await collect(engine, request)
     answer = text_of(deltas)
     assert "Paris" in answer
