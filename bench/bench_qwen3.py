@@ -14,10 +14,11 @@ Three measurements in one run:
 With no ``--models-dir`` a tiny random-weight checkpoint is built (the output is noise; the
 figures are about the plumbing). With real weights (``--models-dir`` holding e.g.
 ``Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice``) the same figures include real generation; Qwen's own
-claim is 97 ms to first audio on a GPU.
+claim is 97 ms to first audio on a GPU. A fourth figure is the streaming gain: first audio with
+audio sent every few codec frames against whole sentences.
 
     python -m bench.bench_qwen3 [--requests 20] [--python ENV/bin/python] [--models-dir DIR]
-        [--model custom_0_6b] [--device auto] [--max-new-tokens 12]
+        [--model custom_0_6b] [--device auto] [--max-new-tokens 40]
 """
 
 from __future__ import annotations
@@ -106,21 +107,52 @@ async def protocol_costs(requests: int) -> None:
 # -- 2 and 3. the engine proxy in this process, and the daemon over HTTP --------------------
 
 
-async def direct_request(engine: Qwen3Engine, seed: int) -> tuple[float, float, float, int]:
-    """(wall, first audio, model seconds, chunks) for one request through the engine proxy."""
+async def direct_request(
+    engine: Qwen3Engine, seed: int, stream: dict[str, int] | None = None
+) -> tuple[float, float, float, int]:
+    """(wall, first audio, model seconds, chunks) for one request through the engine proxy;
+    ``stream`` replaces the engine's streaming plan (``{"every": 0}``: whole sentences)."""
     supervisor = engine._supervisor
     assert supervisor is not None
     params, payload = await engine._plan(SpeechRequest(text=TEXT, options={"seed": seed}))
-    model_seconds, chunks, first = 0.0, 0, None
+    if stream is not None:
+        params["stream"] = stream
+    model_seconds: dict[int, float] = {}
+    chunks, first = 0, None
     started = time.perf_counter()
-    # The worker's own timing of each sentence's generation rides in the chunk's header.
+    # Each chunk's header carries the time since its sentence began generating in the worker:
+    # a sentence's last chunk gives its model time.
     async for message in supervisor.stream("synthesize", params, payload):
         if first is None:
             first = time.perf_counter() - started
-        model_seconds += float(message.header["value"]["seconds"])
+        header = message.header["value"]
+        model_seconds[int(header["piece"])] = float(header["seconds"])
         chunks += 1
     wall = time.perf_counter() - started
-    return wall, first or wall, model_seconds, chunks
+    return wall, first or wall, sum(model_seconds.values()), chunks
+
+
+async def streaming_gain(engine: Qwen3Engine, requests: int) -> None:
+    """First audio with frame streaming (the engine's settings) against whole sentences."""
+    streamed, whole, streamed_walls, whole_walls = [], [], [], []
+    for seed in range(1, requests + 1):
+        wall, first, _, _ = await direct_request(engine, seed)
+        streamed.append(first)
+        streamed_walls.append(wall)
+        wall, first, _, _ = await direct_request(engine, seed, {"every": 0})
+        whole.append(first)
+        whole_walls.append(wall)
+    s, w = summary(streamed), summary(whole)
+    sw, ww = summary(streamed_walls), summary(whole_walls)
+    emit("frame streaming against whole sentences (same requests, alternating)")
+    emit(
+        f"  first audio  streamed p50 {ms(s['p50'])}   whole p50 {ms(w['p50'])}"
+        f"   x{s['p50'] / w['p50']:.2f}"
+    )
+    emit(
+        f"  wall         streamed p50 {ms(sw['p50'])}   whole p50 {ms(ww['p50'])}"
+        f"   x{sw['p50'] / ww['p50']:.2f}"
+    )
 
 
 async def daemon_request(client: httpx.AsyncClient, url: str, seed: int) -> tuple[float, float]:
@@ -167,6 +199,7 @@ async def engine_and_daemon(models: Path, settings: dict[str, object], requests:
                     http_walls.append(http_wall)
                     http_firsts.append(http_first)
         info = engine._supervisor.info if engine._supervisor else {}
+        await streaming_gain(engine, requests)
     finally:
         await engine.close()
     emit(
@@ -195,7 +228,7 @@ def main() -> None:
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--model", default="custom_0_6b")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--max-new-tokens", type=int, default=12)
+    parser.add_argument("--max-new-tokens", type=int, default=40)
     args = parser.parse_args()
     configure_logging("warning", "console")
     python = find_python(args.python)

@@ -74,6 +74,14 @@ class Qwen3Settings(EngineSettings):
     #: Refuse speed/instructions/emotion the model cannot follow (the chain moves on); false
     #: ignores them instead.
     strict_controls: bool = True
+    #: Audio is sent while a piece is still being generated, in chunks of at most this many
+    #: codec frames (12.5 frames = 1 s of speech); 0 sends each piece whole once it is done.
+    stream_frames: int = Field(24, ge=0, le=1000)
+    #: Frames in a request's first chunk; later chunks double up to ``stream_frames``.
+    first_stream_frames: int = Field(3, ge=1, le=1000)
+    #: Frames already sent that are decoded again in front of each chunk, so chunks join without
+    #: clicks (the codec decoder looks back up to 72 frames; more context costs more decoding).
+    stream_context_frames: int = Field(25, ge=0, le=1000)
     max_segment_chars: int = Field(200, ge=20, le=2000)
     #: The first piece is cut shorter, so the first audio arrives sooner.
     first_segment_chars: int = Field(80, ge=10, le=2000)
@@ -306,7 +314,15 @@ class Qwen3Engine(TTSEngine):
                 raise InvalidRequest(
                     f"no stored voice {request.voice!r}", param="voice", status=404
                 )
-        params: dict[str, Any] = {"pieces": self._pieces(request.text)}
+        s = self.settings
+        params: dict[str, Any] = {
+            "pieces": self._pieces(request.text),
+            "stream": {
+                "first": s.first_stream_frames,
+                "every": s.stream_frames,
+                "context": s.stream_context_frames,
+            },
+        }
         payload = b""
         if reference is not None:
             role = self._role_of_kind(facts, "base")

@@ -14,11 +14,34 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from contextlib import closing
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.workers.protocol import RequestError
+
+
+def _load_sibling(name: str) -> ModuleType:
+    """A module beside this file, by path: the worker can import voxgate's ``core`` only."""
+    qualified = f"voxgate_worker_{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from plugins.tts_qwen3.frame_stream import FrameStreamer, StreamPlan
+else:
+    _frames = _load_sibling("frame_stream")
+    FrameStreamer, StreamPlan = _frames.FrameStreamer, _frames.StreamPlan
 
 Reply = tuple[dict[str, Any], bytes]
 _GENERATION_KEYS = ("max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty")
@@ -65,6 +88,7 @@ class Qwen3Handler:
         self.models: dict[str, Any] = {}
         self.kinds: dict[str, str] = {}
         self.prompts: OrderedDict[str, Any] = OrderedDict()
+        self.streamers: dict[str, FrameStreamer] = {}
         self.prompt_cache_size = 16
         self.hits = 0
         self.misses = 0
@@ -143,38 +167,66 @@ class Qwen3Handler:
         }
         language = str(params.get("language") or "auto")
         prompt = self._prompt(model, params, payload) if mode == "clone" else None
+        if mode not in ("custom", "clone", "design"):
+            raise RequestError("invalid_request", f"unknown mode {mode!r}")
         if params.get("seed") is not None:
             torch.manual_seed(int(params["seed"]))
+        plan = StreamPlan.from_params(params.get("stream"))
+        reference_codes = None
+        if prompt is not None and getattr(prompt[0], "icl_mode", False):
+            reference_codes = prompt[0].ref_code
+
         for index, piece in enumerate(params["pieces"]):
-            started = time.perf_counter()
-            try:
-                if mode == "custom":
-                    wavs, rate = model.generate_custom_voice(
-                        piece,
-                        speaker=params["speaker"],
-                        language=language,
-                        instruct=params.get("instruct"),
-                        **generation,
-                    )
-                elif mode == "clone":
-                    wavs, rate = model.generate_voice_clone(
-                        piece, language=language, voice_clone_prompt=prompt, **generation
-                    )
-                elif mode == "design":
-                    wavs, rate = model.generate_voice_design(
+
+            def generate(piece: str = piece) -> tuple[list[np.ndarray], int]:
+                try:
+                    if mode == "custom":
+                        return model.generate_custom_voice(  # type: ignore[no-any-return]
+                            piece,
+                            speaker=params["speaker"],
+                            language=language,
+                            instruct=params.get("instruct"),
+                            **generation,
+                        )
+                    if mode == "clone":
+                        return model.generate_voice_clone(  # type: ignore[no-any-return]
+                            piece, language=language, voice_clone_prompt=prompt, **generation
+                        )
+                    return model.generate_voice_design(  # type: ignore[no-any-return]
                         piece, instruct=params["instruct"], language=language, **generation
                     )
-                else:
-                    raise RequestError("invalid_request", f"unknown mode {mode!r}")
-            except (ValueError, NotImplementedError) as exc:  # the library's wording for bad input
-                raise RequestError("invalid_request", str(exc)) from exc
-            samples = np.clip(np.asarray(wavs[0], dtype=np.float32).reshape(-1), -1.0, 1.0)
-            header = {
-                "sample_rate": int(rate),
-                "piece": index,
-                "seconds": round(time.perf_counter() - started, 4),
-            }
-            yield header, samples.astype("<f4").tobytes()
+                except (ValueError, NotImplementedError) as exc:  # the library's bad-input words
+                    raise RequestError("invalid_request", str(exc)) from exc
+
+            started = time.perf_counter()
+            if plan is None:
+                wavs, rate = generate()
+                yield self._reply(wavs[0], int(rate), index, 0, started)
+                continue
+            streamer = self._streamer(role, model)
+            chunks = streamer.stream(
+                generate, plan, first=index == 0, reference_codes=reference_codes
+            )
+            with closing(chunks):  # a cancelled request ends the generation, not just the loop
+                for number, audio in enumerate(chunks):
+                    yield self._reply(audio, streamer.sample_rate, index, number, started)
+
+    def _streamer(self, role: str, model: Any) -> FrameStreamer:
+        streamer = self.streamers.get(role)
+        if streamer is None:
+            streamer = self.streamers[role] = FrameStreamer(model)
+        return streamer
+
+    @staticmethod
+    def _reply(audio: Any, rate: int, piece: int, chunk: int, started: float) -> Reply:
+        samples = np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1.0, 1.0)
+        header = {
+            "sample_rate": rate,
+            "piece": piece,
+            "chunk": chunk,
+            "seconds": round(time.perf_counter() - started, 4),
+        }
+        return header, samples.astype("<f4").tobytes()
 
     def _prompt(self, model: Any, params: dict[str, Any], payload: bytes) -> Any:
         key = str(params["voice_key"])

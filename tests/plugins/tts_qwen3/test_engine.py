@@ -56,6 +56,7 @@ async def engine(
         python=str(qwen_python),
         clone_model="base_0_6b",
         max_new_tokens=12,
+        stream_frames=0,  # whole pieces: these tests count and compare pieces
     )
     await qwen.load()
     try:
