@@ -126,6 +126,10 @@ class LimitsConfig(Block):
     max_audio_seconds: Duration = Field(3600.0, gt=0)
     #: Live transcription WebSockets open at once; one more is refused (close code 1013).
     max_live_sessions: int = Field(16, ge=1)
+    #: A live session that sends nothing for this long is ended (close code 1008) after its last
+    #: utterance is transcribed, so abandoned sockets do not hold a session slot. Live sessions
+    #: also end after ``max_audio_seconds`` of audio.
+    live_idle_timeout: Duration = Field(60.0, gt=0)
 
 
 class AuthConfig(Block):

@@ -33,6 +33,10 @@ class InputFormat:
         if not 4000 <= self.sample_rate <= 192_000:
             raise ValueError("sample_rate must be between 4000 and 192000")
 
+    @property
+    def bytes_per_second(self) -> int:
+        return _SAMPLE_BYTES[self.encoding] * self.sample_rate
+
 
 class ChunkDecoder:
     """Bytes of headerless mono audio to float32 samples, across arbitrary chunk borders."""

@@ -14,7 +14,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from starlette.datastructures import QueryParams
@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError, as_api_error, error_body
+from core.config.schema import LimitsConfig
 from core.stt_stream.endpointing import EndpointingOptions
 from core.stt_stream.events import (
     FinalTranscript,
@@ -183,16 +184,33 @@ async def _forward(session: TranscriptionSession, sender: _Sender, words: bool) 
         await sender.send(event_json(event, words))
 
 
+#: Why the audio stopped coming: the client said so, left, went quiet, or sent too much.
+Ending = Literal["end", "left", "idle", "too_long"]
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionLimits:
+    idle_seconds: float
+    max_bytes: int
+
+
 async def _receive_audio(
-    websocket: WebSocket, session: TranscriptionSession, sender: _Sender
-) -> bool:
-    """Feed binary frames until ``{"type": "end"}`` (True) or the client leaves (False)."""
+    websocket: WebSocket, session: TranscriptionSession, sender: _Sender, limits: _SessionLimits
+) -> Ending:
+    """Feed binary frames until ``{"type": "end"}``, the client leaves, or a limit is hit."""
+    received = 0
     while True:
-        message = await websocket.receive()
+        try:
+            message = await asyncio.wait_for(websocket.receive(), limits.idle_seconds)
+        except TimeoutError:
+            return "idle"
         if message["type"] == "websocket.disconnect":
-            return False
+            return "left"
         data = message.get("bytes")
         if data is not None:
+            received += len(data)
+            if received > limits.max_bytes:
+                return "too_long"
             await session.feed(data)
             continue
         try:
@@ -200,7 +218,7 @@ async def _receive_audio(
         except (ValueError, AttributeError):
             kind = None
         if kind == "end":
-            return True
+            return "end"
         await sender.send(
             _error_event(
                 ApiError(
@@ -255,17 +273,28 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
         input_format=params.session.input.encoding,
         sample_rate=params.session.input.sample_rate,
     )
-    ended = False
+    configured = limits_of(websocket)
+    limits = _SessionLimits(
+        idle_seconds=configured.live_idle_timeout,
+        max_bytes=int(configured.max_audio_seconds * params.session.input.bytes_per_second),
+    )
+    ending: Ending = "left"
     async with TranscriptionSession(
         transcriber, vad.detector, params.session, detector_rate=vad.sample_rate
     ) as session:
         forwarder = asyncio.create_task(_forward(session, sender, params.word_timestamps))
         try:
-            ended = await _receive_audio(websocket, session, sender)
-            if ended:
+            ending = await _receive_audio(websocket, session, sender, limits)
+            if ending != "left":
+                # What was heard is still transcribed before the session ends.
                 await session.finish()
                 await forwarder
-                await sender.close(CLOSE_NORMAL)
+                if ending == "end":
+                    await sender.close(CLOSE_NORMAL)
+                else:
+                    limit = _limit_error(ending, configured)
+                    await sender.send(_error_event(limit))
+                    await sender.close(CLOSE_POLICY, limit.message)
         except Exception as exc:
             log.exception("stt_stream.failed", error=str(exc) or type(exc).__name__)
             await sender.send(_error_event(exc))
@@ -275,7 +304,21 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
                 forwarder.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await forwarder
-    log.info("stt_stream.closed", ended_by_client=ended)
+    log.info("stt_stream.closed", ending=ending)
+
+
+def _limit_error(ending: Ending, limits: LimitsConfig) -> ApiError:
+    if ending == "idle":
+        return ApiError(
+            408,
+            f"no audio for {limits.live_idle_timeout:g} seconds; the session has ended",
+            code="session_idle",
+        )
+    return ApiError(
+        413,
+        f"a live session takes at most {limits.max_audio_seconds:g} seconds of audio",
+        code="audio_too_long",
+    )
 
 
 routes = [WebSocketRoute("/v1/audio/transcriptions/stream", transcription_stream)]

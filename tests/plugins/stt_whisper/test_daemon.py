@@ -23,7 +23,7 @@ from tests.support.wer import word_error_rate
 CONFIG = """\
 reload: {watch: false}
 logging: {level: info, format: json}
-limits: {max_live_sessions: 2}
+limits: {max_live_sessions: 2, live_idle_timeout: 4, max_audio_seconds: 60}
 engines:
   whisper:
     capability: stt
@@ -214,3 +214,28 @@ def test_websocket_sessions_beyond_the_limit_are_refused_until_one_closes(daemon
             break
         time.sleep(0.1)
     assert events == [] and again.close_code == 1000
+
+
+def test_a_silent_client_is_ended_after_its_speech_is_transcribed(daemon: str) -> None:
+    audio = joined(speech(SENTENCES[0]), quiet(0.2, 24_000))
+    with connect(ws_url(daemon, sample_rate="16000")) as ws:
+        ws.send(at_rate(audio, 16_000).to_pcm16())
+        started = time.monotonic()
+        events = receive_all(ws)  # nothing more is sent: the idle limit (4 s) ends it
+        waited = time.monotonic() - started
+        assert ws.close_code == 1008
+    [final] = [e for e in events if e["type"] == "transcript.final"]
+    assert word_error_rate(SENTENCES[0], final["text"]) <= 0.1, final["text"]
+    assert events[-1]["type"] == "error" and events[-1]["error"]["code"] == "session_idle"
+    assert waited >= 3.5
+
+
+def test_a_session_longer_than_the_audio_limit_is_ended(daemon: str) -> None:
+    second = bytes([0xFF]) * 8000  # one second of mu-law silence at 8 kHz
+    with connect(ws_url(daemon, input_format="mulaw", sample_rate="8000")) as ws:
+        for _ in range(61):  # the module allows 60 seconds
+            ws.send(second)
+        events = receive_all(ws)
+        assert ws.close_code == 1008
+    assert events[-1]["error"]["code"] == "audio_too_long"
+    assert "60 seconds" in events[-1]["error"]["message"]
