@@ -37,6 +37,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: a test run that dies (a crash, a kill) takes its daemons along
+    instead of leaving them serving on loopback."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def daemon_process(
     config: Path, *, env: Mapping[str, str] | None = None, startup_timeout: float = 120.0
@@ -62,6 +71,7 @@ def daemon_process(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     url = f"http://127.0.0.1:{port}"
     try:
