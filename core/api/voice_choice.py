@@ -25,15 +25,15 @@ class VoiceChooser:
         #: engine name -> voice id it was given (None: the engine's default)
         self.used: dict[str, str | None] = {}
 
-    async def _describe(self) -> Voice | None:
-        """Find the requested voice's description on any TTS engine of this generation."""
+    async def _describe(self, voice: str) -> Voice | None:
+        """Find a voice's description on any TTS engine of this generation."""
         for slot in self.generation.slots.values():
             engine = slot.engine
             if not isinstance(engine, TTSEngine):
                 continue
-            for voice in await engine.voices():
-                if voice.id == self.voice:
-                    return voice
+            for offered in await engine.voices():
+                if offered.id == voice:
+                    return offered
         return None
 
     async def choose(self, engine: TTSEngine) -> str | None:
@@ -43,9 +43,20 @@ class VoiceChooser:
         if mapped is not None:
             return mapped
         offered = await engine.voices()
-        if not offered or any(v.id == self.voice for v in offered):
+        ids = {v.id for v in offered}
+        if not offered or self.voice in ids:
             return self.voice  # engines that list nothing take the name as given
-        target = await self._describe()
+        voice = self.voice
+        if "," in voice:
+            # "a,b": one voice per speaker of a multi-speaker script, passed on when the engine
+            # offers them all; otherwise the engine is asked for the first speaker's voice.
+            parts = [part.strip() for part in voice.split(",") if part.strip()]
+            if len(parts) > 1 and all(part in ids for part in parts):
+                return ",".join(parts)
+            voice = parts[0] if parts else voice
+            if voice in ids:
+                return voice
+        target = await self._describe(voice)
         if target is None:
             names = ", ".join(v.id for v in offered[:20])
             raise InvalidRequest(

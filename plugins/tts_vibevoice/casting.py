@@ -1,8 +1,9 @@
 """Which voice each speaker of a request speaks with.
 
 The voices come from the request: ``speakers`` (a list of voice ids, or one comma-separated
-string, sent as an extra body field) or else ``voice`` (one id, or ``"a,b"`` where no voice
-chooser stands in between). Speaker ``i`` of the script takes voice ``i``. Speakers left
+string, sent as an extra body field) or else ``voice`` (one id, or ``"a,b"``: plain OpenAI
+clients can send that, and the daemon's voice chooser passes it on when this engine offers
+every voice named). Speaker ``i`` of the script takes voice ``i``. Speakers left
 without one take the engine's default voice and then the voices directory's files in order,
 skipping voices already cast; with no voices anywhere, the model speaks in a voice of its own.
 """

@@ -114,6 +114,17 @@ def test_a_two_speaker_script_with_a_voice_each(api: openai.OpenAI) -> None:
     assert recast.content[:head] == speech.content[:head]
     assert recast.content != speech.content
 
+    # Plain OpenAI clients name both voices in `voice`, comma-separated: the same cast.
+    joined = api.audio.speech.with_raw_response.create(
+        model="tts",
+        voice="en-Alice_woman,en-Frank_man",
+        input=SCRIPT,
+        response_format="pcm",
+        extra_body={"seed": 5},
+    )
+    assert joined.headers["x-voxgate-voice"] == "en-Alice_woman,en-Frank_man"
+    assert joined.content == speech.content
+
 
 def test_each_segment_is_its_own_event_in_a_streamed_response(api: openai.OpenAI) -> None:
     with api.audio.speech.with_streaming_response.create(

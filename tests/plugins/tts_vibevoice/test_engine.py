@@ -227,7 +227,7 @@ def test_a_script_gives_each_speaker_their_own_voice(engine: VibeVoiceEngine) ->
     # Speaker 1 is Alice both times; only Speaker 2's voice changed.
     assert np.array_equal(two[0].samples, same[0].samples)
     assert not np.array_equal(two[1].samples, same[1].samples)
-    # "a,b" in voice does the same where no voice chooser stands in between.
+    # "a,b" in voice does the same (test_daemon checks it through the voice chooser too).
     joined = speak(engine, script, voice="en-Alice_woman,en-Frank_man", options={"seed": 3})
     assert all(np.array_equal(a.samples, b.samples) for a, b in zip(two, joined, strict=True))
 
