@@ -2,9 +2,11 @@
 
 For each engine (hibari, and Piper when installed) the same texts are synthesized by the engine
 in this process and by a running daemon over ``POST /v1/audio/speech`` (streamed ``pcm``), in
-alternating rounds so machine noise hits both alike. First audio is when the first samples are
-in hand (the first chunk from the engine, the first body bytes over HTTP); RTF is the whole
-synthesis time over the audio's length.
+round-robin so machine noise hits each path alike. The daemon is timed with a bare HTTP/1.1
+client (bench/raw_http.py), so the ratio is the daemon's own cost; a second row gives the same
+requests through httpx, whose own overhead is a millisecond or more here. First audio is when
+the first samples are in hand (the first chunk from the engine, the first body bytes over HTTP);
+RTF is the whole synthesis time over the audio's length.
 
     python -m bench.bench_tts [--rounds 15] [--engines hibari,piper]
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.raw_http import post_json
 from bench.stats import emit, ms, summary
 from core.engines.base import EngineContext
 from core.engines.tts import SpeechRequest, TTSEngine
@@ -56,6 +59,10 @@ class Samples:
     first: list[float] = field(default_factory=list)
     rtf: list[float] = field(default_factory=list)
 
+    def add(self, first: float, rtf: float) -> None:
+        self.first.append(first)
+        self.rtf.append(rtf)
+
 
 async def direct(engine: TTSEngine, text: str) -> tuple[float, float]:
     started = time.perf_counter()
@@ -66,6 +73,15 @@ async def direct(engine: TTSEngine, text: str) -> tuple[float, float]:
             first = time.perf_counter() - started
         seconds += chunk.duration
     return first, (time.perf_counter() - started) / seconds
+
+
+def over_socket(url: str, name: str, text: str) -> tuple[float, float]:
+    """The daemon through a bare HTTP/1.1 client: what the daemon itself adds."""
+    body = {"model": name, "input": text, "response_format": "pcm"}
+    reply = post_json(url, "/v1/audio/speech", body)
+    assert reply.status == 200, reply.body[:300]
+    rate = int(reply.headers["x-sample-rate"])
+    return reply.first_byte, reply.total / (len(reply.body) / 2 / rate)
 
 
 def over_http(client: httpx.Client, name: str, text: str) -> tuple[float, float]:
@@ -100,24 +116,25 @@ async def compare(name: str, url: str, rounds: int, workdir: Path) -> None:
     engine = await load(name, workdir)
     with httpx.Client(base_url=url, timeout=60) as client:
         for label, text in TEXTS.items():
-            for _ in range(3):  # warm both paths
+            for _ in range(3):  # warm every path
                 await direct(engine, text)
+                over_socket(url, name, text)
                 over_http(client, name, text)
-            engine_side, daemon_side = Samples(), Samples()
-            for _ in range(rounds):
-                first, rtf = await direct(engine, text)
-                engine_side.first.append(first)
-                engine_side.rtf.append(rtf)
-                first, rtf = over_http(client, name, text)
-                daemon_side.first.append(first)
-                daemon_side.rtf.append(rtf)
-            report(name, label, engine_side, daemon_side)
+            engine_side, daemon_side, httpx_side = Samples(), Samples(), Samples()
+            for _ in range(rounds):  # round-robin, so machine noise hits each path alike
+                engine_side.add(*await direct(engine, text))
+                daemon_side.add(*over_socket(url, name, text))
+                httpx_side.add(*over_http(client, name, text))
+            report(name, label, engine_side, daemon_side, httpx_side)
     await engine.close()
 
 
-def report(name: str, label: str, engine_side: Samples, daemon_side: Samples) -> None:
+def report(
+    name: str, label: str, engine_side: Samples, daemon_side: Samples, httpx_side: Samples
+) -> None:
     d_first, h_first = summary(engine_side.first), summary(daemon_side.first)
     d_rtf, h_rtf = summary(engine_side.rtf), summary(daemon_side.rtf)
+    x_first, x_rtf = summary(httpx_side.first), summary(httpx_side.rtf)
     goal = f"   (goal <= {ms(FIRST_AUDIO_GOAL)})" if name == "hibari" else ""
     emit(f"{name}, {label} ({len(engine_side.first)} rounds, p50 / p90):")
     emit(
@@ -129,6 +146,11 @@ def report(name: str, label: str, engine_side: Samples, daemon_side: Samples) ->
         f"  RTF          direct {d_rtf['p50']:.4f} / {d_rtf['p90']:.4f}     "
         f"daemon {h_rtf['p50']:.4f} / {h_rtf['p90']:.4f}     "
         f"ratio x{h_rtf['p50'] / d_rtf['p50']:.2f}"
+    )
+    emit(
+        f"  with httpx as the client: first audio {ms(x_first['p50'])} "
+        f"(x{x_first['p50'] / d_first['p50']:.2f}), RTF {x_rtf['p50']:.4f} "
+        f"(x{x_rtf['p50'] / d_rtf['p50']:.2f})"
     )
 
 
