@@ -37,6 +37,7 @@ from tests.support.daemon import free_port
 from tests.support.plugin_dist import REPO_ROOT
 
 QUESTION = "What is the capital of France?"
+STAGES = ("end_to_end", "first_audio", "stt", "llm_total")
 SYSTEM = "You are a helpful voice assistant. Answer briefly, in plain spoken sentences."
 
 
@@ -65,16 +66,19 @@ async def direct_turns(runtime: Runtime, wav: bytes, turns: int) -> dict[str, li
     assert isinstance(tts.engine, TTSEngine)
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     audio = AudioChunk(resample(samples, rate, stt.engine.sample_rate), stt.engine.sample_rate)
-    figures: dict[str, list[float]] = {"end_to_end": [], "first_audio": []}
+    figures: dict[str, list[float]] = {key: [] for key in STAGES}
     for _ in range(turns + 1):
         t0 = time.perf_counter()
         text = " ".join(
             [s.text.strip() async for s in stt.engine.transcribe(TranscriptionRequest(audio))]
         )
+        figures["stt"].append(time.perf_counter() - t0)
         request = ChatRequest(
             messages=(ChatMessage("system", SYSTEM), ChatMessage("user", text)), max_tokens=64
         )
+        t1 = time.perf_counter()
         reply = "".join([d.text async for d in llm.engine.chat(request)])
+        figures["llm_total"].append(time.perf_counter() - t1)
         first = None
         async for _chunk in tts.engine.synthesize(SpeechRequest(text=reply or "OK.")):
             first = first or time.perf_counter() - t0
@@ -84,7 +88,7 @@ async def direct_turns(runtime: Runtime, wav: bytes, turns: int) -> dict[str, li
 
 
 def daemon_turns(url: str, wav: bytes, turns: int) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {"end_to_end": [], "first_audio": [], "stt": []}
+    figures: dict[str, list[float]] = {key: [] for key in STAGES}
     with httpx.Client(base_url=url, timeout=120) as client:
         for index in range(turns + 1):
             t0 = time.perf_counter()
@@ -104,6 +108,9 @@ def daemon_turns(url: str, wav: bytes, turns: int) -> dict[str, list[float]]:
             figures["end_to_end"].append(elapsed)
             figures["first_audio"].append((latency["tts_first_audio"] or 0) / 1000)
             figures["stt"].append((latency["stt"] or 0) / 1000)
+            # The daemon's marks count from the start of the turn.
+            llm_seconds = ((latency["llm_total"] or 0) - (latency["stt"] or 0)) / 1000
+            figures["llm_total"].append(llm_seconds)
     return figures
 
 
@@ -162,12 +169,18 @@ def main() -> None:
             daemon.wait(30)
     d, h = summary(direct["end_to_end"]), summary(through["end_to_end"])
     df, hf = summary(direct["first_audio"]), summary(through["first_audio"])
-    stt = summary(through["stt"])
     emit("  engines one after another, in process")
     emit(f"    end to end p50 {ms(d['p50'])}   first audio p50 {ms(df['p50'])}")
     emit("  POST /v1/conversation on the daemon (reply spoken sentence by sentence)")
     emit(f"    end to end p50 {ms(h['p50'])}   first audio p50 {ms(hf['p50'])}   (goal <= 1.2 s)")
-    emit(f"    of which STT p50 {ms(stt['p50'])}")
+    stages = ("stt", "llm_total")
+    emit(
+        "  stages p50, direct / daemon: "
+        + ", ".join(
+            f"{k} {ms(summary(direct[k])['p50'])} / {ms(summary(through[k])['p50'])}"
+            for k in stages
+        )
+    )
     emit(f"  ratio daemon/direct: end to end x{h['p50'] / d['p50']:.2f}")
     emit(f"  first audio x{hf['p50'] / df['p50']:.2f}")
     emit(f"  daemon RSS after the turns {rss:.0f} MiB, peak {peak:.0f} MiB   (goal <= 1024 MiB)")
