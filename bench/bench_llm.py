@@ -5,13 +5,17 @@
 3. a voxgate daemon over HTTP (``POST /v1/chat/completions``, SSE);
 4. llama-cpp-python's own OpenAI server (``python -m llama_cpp.server``) over HTTP (SSE).
 
+Both servers are read by a bare HTTP/1.1 client (bench/raw_http.py), so the figures are the
+servers' own: httpx's per-chunk work runs on the same two cores as llama.cpp and slows decoding
+down by itself (``--httpx`` adds a row with the daemon read through httpx, on its own topics).
+
 Every path gets the same prompts, ``max_tokens``, greedy decoding (temperature 0) and thread
 count, in alternating rounds so machine noise hits all alike. Each round asks about a new topic,
 so the first token includes evaluating the new user turn (the system turn stays cached, as in a
 conversation). Time to first token runs from sending the request to the first text; decode speed
 is (tokens - 1) / (last token time - first token time).
 
-    python -m bench.bench_llm [--rounds 10] [--max-tokens 64] [--threads 2] [--no-server]
+    python -m bench.bench_llm [--rounds 10] [--max-tokens 64] [--threads 2] [--no-server] [--httpx]
 
 Path 4 needs llama-cpp-python's server extra (fastapi, sse-starlette, starlette-context).
 """
@@ -35,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench.raw_http import stream_lines
 from bench.stats import emit, ms, summary
 from core.engines.base import EngineContext
 from core.engines.llm import ChatMessage, ChatRequest
@@ -64,6 +69,7 @@ WARMUP_TOPIC = "a snowman who visits the beach"
 SAMPLING = {"top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
 TOKENS_PER_SECOND_GOAL = 100.0
 RATIO_GOAL = 1.05
+HTTPX_ROW = "daemon via httpx"
 CONFIG = """\
 reload: {{watch: false}}
 logging: {{level: warning}}
@@ -94,10 +100,13 @@ class Run:
     text: list[str] = field(default_factory=list)
 
     def piece(self, started: float, text: str) -> None:
-        now = time.perf_counter() - started
+        self.at(time.perf_counter() - started, text)
+
+    def at(self, seconds: float, text: str) -> None:
+        """A piece that arrived ``seconds`` after the request."""
         if not self.tokens:
-            self.first = now
-        self.last = now
+            self.first = seconds
+        self.last = seconds
         self.tokens += 1
         self.text.append(text)
 
@@ -149,8 +158,8 @@ async def engine_direct(engine: LlamaCppEngine, topic: str, max_tokens: int) -> 
     return run
 
 
-def over_http(client: httpx.Client, model: str, topic: str, max_tokens: int) -> Run:
-    body = {
+def chat_body(model: str, topic: str, max_tokens: int) -> dict[str, Any]:
+    return {
         "model": model,
         "messages": messages_for(topic),
         "max_tokens": max_tokens,
@@ -158,17 +167,40 @@ def over_http(client: httpx.Client, model: str, topic: str, max_tokens: int) -> 
         "stream": True,
         **SAMPLING,
     }
+
+
+def sse_text(line: str) -> str | None:
+    """The content of one server-sent chat chunk line, if it carries any."""
+    if not line.startswith("data: ") or line == "data: [DONE]":
+        return None
+    choices = json.loads(line[6:]).get("choices") or [{}]
+    text = choices[0].get("delta", {}).get("content")
+    return str(text) if text else None
+
+
+def over_http(client: httpx.Client, model: str, topic: str, max_tokens: int) -> Run:
+    """Through httpx, as an application would."""
     run = Run()
     started = time.perf_counter()
+    body = chat_body(model, topic, max_tokens)
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            choices = json.loads(line[6:]).get("choices") or [{}]
-            text = choices[0].get("delta", {}).get("content")
+            text = sse_text(line)
             if text:
                 run.piece(started, text)
+    return run
+
+
+def over_socket(url: str, model: str, topic: str, max_tokens: int) -> Run:
+    """Through a bare HTTP/1.1 client: the server's own cost, without httpx's per-chunk work
+    competing with llama.cpp for the same two cores."""
+    run = Run()
+    body = chat_body(model, topic, max_tokens)
+    for seconds, line in stream_lines(url, "/v1/chat/completions", body):
+        text = sse_text(line)
+        if text:
+            run.at(seconds, text)
     return run
 
 
@@ -281,7 +313,7 @@ def report(label: str, figures: dict[str, Figures], baseline: str, replies: int)
 
 
 def check_same_text(runs: dict[str, list[Run]]) -> None:
-    texts = {name: "".join(rs[0].text) for name, rs in runs.items()}
+    texts = {name: "".join(rs[0].text) for name, rs in runs.items() if name != HTTPX_ROW}
     same = len(set(texts.values())) == 1
     emit(f"  same greedy reply on every path: {'yes' if same else 'NO'}")
     if not same:
@@ -332,17 +364,18 @@ async def compare(args: argparse.Namespace, workdir: Path) -> None:
         with (
             daemon_process(config) as daemon_url,
             httpx.Client(base_url=daemon_url, timeout=120) as daemon,
-            httpx.Client(base_url=server.url if server else daemon_url, timeout=120) as upstream,
         ):
+            tokens = args.max_tokens
             paths: dict[str, Callable[[str], Any]] = {
-                "llama_cpp direct": lambda t: llama_direct(llama, t, args.max_tokens),
-                "engine direct": lambda t: engine_direct(engine, t, args.max_tokens),
-                "voxgate daemon": lambda t: over_http(daemon, "smollm2", t, args.max_tokens),
+                "llama_cpp direct": lambda t: llama_direct(llama, t, tokens),
+                "engine direct": lambda t: engine_direct(engine, t, tokens),
+                "voxgate daemon": lambda t: over_socket(daemon_url, "smollm2", t, tokens),
             }
             if server is not None:
-                paths["llama_cpp.server"] = lambda t: over_http(
-                    upstream, "smollm2", t, args.max_tokens
-                )
+                paths["llama_cpp.server"] = lambda t: over_socket(server.url, "smollm2", t, tokens)
+            if args.httpx:
+                # A topic of its own: llama.cpp would reuse the prompt the daemon has just seen.
+                paths[HTTPX_ROW] = lambda t: over_http(daemon, "smollm2", f"{t}, again", tokens)
             runs: dict[str, list[Run]] = {name: [] for name in paths}
             for path in paths.values():  # warm every path (and its prompt cache) once
                 await _call(path, WARMUP_TOPIC)
@@ -381,6 +414,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-server", dest="server", action="store_false")
+    parser.add_argument("--httpx", action="store_true", help="also read the daemon via httpx")
     args = parser.parse_args()
     configure_logging("warning")
     if args.server and not server_available():
