@@ -26,89 +26,84 @@ class RawResponse:
     total: float
 
 
-def post_json(url: str, path: str, payload: dict[str, Any], timeout: float = 120.0) -> RawResponse:
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    data = json.dumps(payload).encode()
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-    ).encode() + data
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        started = time.perf_counter()
-        sock.sendall(request)
+class _Exchange:
+    """One POST on its own connection: status and headers read, the body still to come."""
+
+    def __init__(self, url: str, path: str, payload: dict[str, Any], timeout: float) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        data = json.dumps(payload).encode()
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        ).encode() + data
+        self._sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.started = time.perf_counter()
+        self._sock.sendall(request)
         raw = b""
-        first: float | None = None
-        head_end = -1
-        while True:
-            block = sock.recv(1 << 16)
+        while b"\r\n\r\n" not in raw:
+            block = self._sock.recv(1 << 16)
             if not block:
-                break
+                self.close()
+                raise ConnectionError("the server closed the connection before answering")
             raw += block
-            if head_end < 0:
-                head_end = raw.find(b"\r\n\r\n")
-            if first is None and head_end >= 0 and _has_body_byte(raw, head_end + 4):
-                first = time.perf_counter() - started
-        total = time.perf_counter() - started
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-    body = _Unchunker().feed(rest) if chunked else rest
-    return RawResponse(status, headers, body, first if first is not None else total, total)
+        head, _, self._pending = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+
+    def body(self) -> Iterator[tuple[float, bytes]]:
+        """The body as it arrives (chunked encoding undone), each piece with the seconds since
+        the request was sent."""
+        chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        unchunk = _Unchunker() if chunked else None
+        block = self._pending
+        while True:
+            piece = unchunk.feed(block) if unchunk is not None else block
+            if piece:
+                yield time.perf_counter() - self.started, piece
+            block = self._sock.recv(1 << 16)
+            if not block:  # the server closes the connection after the body
+                return
+
+    def close(self) -> None:
+        self._sock.close()
 
 
-def _has_body_byte(raw: bytes, start: int) -> bool:
-    """Whether a byte of body has arrived (in a chunked reply, past the first size line)."""
-    rest = raw[start:]
-    line_end = rest.find(b"\r\n")
-    if b"chunked" not in raw[:start].lower():
-        return len(rest) > 0
-    return line_end >= 0 and len(rest) > line_end + 2 and rest[:line_end] != b"0"
+def post_json(url: str, path: str, payload: dict[str, Any], timeout: float = 120.0) -> RawResponse:
+    exchange = _Exchange(url, path, payload, timeout)
+    try:
+        first: float | None = None
+        body = b""
+        for seconds, piece in exchange.body():
+            first = seconds if first is None else first
+            body += piece
+        total = time.perf_counter() - exchange.started
+    finally:
+        exchange.close()
+    return RawResponse(exchange.status, exchange.headers, body, first or total, total)
 
 
 def stream_lines(
     url: str, path: str, payload: dict[str, Any], timeout: float = 120.0
 ) -> Iterator[tuple[float, str]]:
-    """POST ``payload`` and yield each line of the (chunked) reply body with the seconds since
-    the request was sent, as it arrives: server-sent events without an HTTP library."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    data = json.dumps(payload).encode()
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-    ).encode() + data
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        started = time.perf_counter()
-        sock.sendall(request)
-        raw = b""
-        while b"\r\n\r\n" not in raw:
-            block = sock.recv(1 << 16)
-            if not block:
-                raise ConnectionError("the server closed the connection before answering")
-            raw += block
-        head, _, pending = raw.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if status != 200:
-            raise ConnectionError(f"HTTP {status}: {pending[:300]!r}")
-        chunked = b"transfer-encoding: chunked" in head.lower()
-        unchunk = _Unchunker() if chunked else None
+    """POST ``payload`` and yield each line of the reply body with the seconds since the request
+    was sent, as it arrives: server-sent events without an HTTP library."""
+    exchange = _Exchange(url, path, payload, timeout)
+    try:
+        if exchange.status != 200:
+            raise ConnectionError(f"HTTP {exchange.status}")
         text = b""
-        while True:
-            body = unchunk.feed(pending) if unchunk is not None else pending
-            text += body
-            if b"\n" in body:
-                now = time.perf_counter() - started
-                *lines, text = text.split(b"\n")
-                for line in lines:
-                    yield now, line.decode("utf-8").rstrip("\r")
-            pending = sock.recv(1 << 16)
-            if not pending:
-                break
+        for seconds, piece in exchange.body():
+            *lines, text = (text + piece).split(b"\n")
+            for line in lines:
+                yield seconds, line.decode("utf-8").rstrip("\r")
         if text:
-            yield time.perf_counter() - started, text.decode("utf-8")
+            yield time.perf_counter() - exchange.started, text.decode("utf-8")
+    finally:
+        exchange.close()
 
 
 class _Unchunker:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import os
 import queue
 import socket
@@ -56,12 +55,12 @@ def _load_handler(spec: str) -> Any:
     file, _, factory = spec.rpartition(":")
     if not file or not factory:
         raise SystemExit(f"--handler must be FILE:FACTORY, not {spec!r}")
-    module_spec = importlib.util.spec_from_file_location("voxgate_worker_handler", file)
-    if module_spec is None or module_spec.loader is None:
-        raise SystemExit(f"cannot load handler file {file}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
+    from core.workers.module_file import load_module_file
+
+    try:
+        module = load_module_file(file, "voxgate_worker_handler")
+    except ImportError as exc:
+        raise SystemExit(f"cannot load handler file {file}: {exc}") from exc
     return getattr(module, factory)()
 
 

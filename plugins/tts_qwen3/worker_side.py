@@ -16,31 +16,17 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.workers.module_file import load_module_file
 from core.workers.protocol import RequestError
-
-
-def _load_sibling(name: str) -> ModuleType:
-    """A module beside this file, by path: the worker can import voxgate's ``core`` only."""
-    qualified = f"voxgate_worker_{name}"
-    if qualified in sys.modules:
-        return sys.modules[qualified]
-    spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[qualified] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
 
 if TYPE_CHECKING:
     from plugins.tts_qwen3.frame_stream import FrameStreamer, StreamPlan
-else:
-    _frames = _load_sibling("frame_stream")
+else:  # the worker imports voxgate's ``core`` only, so the sibling file is loaded by path
+    _frames = load_module_file(Path(__file__).with_name("frame_stream.py"), "voxgate_qwen3_frames")
     FrameStreamer, StreamPlan = _frames.FrameStreamer, _frames.StreamPlan
 
 Reply = tuple[dict[str, Any], bytes]

@@ -188,20 +188,19 @@ async def _forward(session: TranscriptionSession, sender: _Sender, words: bool) 
 Ending = Literal["end", "left", "idle", "too_long"]
 
 
-@dataclass(frozen=True, slots=True)
-class _SessionLimits:
-    idle_seconds: float
-    max_bytes: int
-
-
 async def _receive_audio(
-    websocket: WebSocket, session: TranscriptionSession, sender: _Sender, limits: _SessionLimits
+    websocket: WebSocket,
+    session: TranscriptionSession,
+    sender: _Sender,
+    *,
+    idle_seconds: float,
+    max_bytes: int,
 ) -> Ending:
     """Feed binary frames until ``{"type": "end"}``, the client leaves, or a limit is hit."""
     received = 0
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive(), limits.idle_seconds)
+            message = await asyncio.wait_for(websocket.receive(), idle_seconds)
         except TimeoutError:
             return "idle"
         if message["type"] == "websocket.disconnect":
@@ -209,7 +208,7 @@ async def _receive_audio(
         data = message.get("bytes")
         if data is not None:
             received += len(data)
-            if received > limits.max_bytes:
+            if received > max_bytes:
                 return "too_long"
             await session.feed(data)
             continue
@@ -273,18 +272,20 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
         input_format=params.session.input.encoding,
         sample_rate=params.session.input.sample_rate,
     )
-    configured = limits_of(websocket)
-    limits = _SessionLimits(
-        idle_seconds=configured.live_idle_timeout,
-        max_bytes=int(configured.max_audio_seconds * params.session.input.bytes_per_second),
-    )
+    limits = limits_of(websocket)
     ending: Ending = "left"
     async with TranscriptionSession(
         transcriber, vad.detector, params.session, detector_rate=vad.sample_rate
     ) as session:
         forwarder = asyncio.create_task(_forward(session, sender, params.word_timestamps))
         try:
-            ending = await _receive_audio(websocket, session, sender, limits)
+            ending = await _receive_audio(
+                websocket,
+                session,
+                sender,
+                idle_seconds=limits.live_idle_timeout,
+                max_bytes=int(limits.max_audio_seconds * params.session.input.bytes_per_second),
+            )
             if ending != "left":
                 # What was heard is still transcribed before the session ends.
                 await session.finish()
@@ -292,7 +293,7 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
                 if ending == "end":
                     await sender.close(CLOSE_NORMAL)
                 else:
-                    limit = _limit_error(ending, configured)
+                    limit = _limit_error(ending, limits)
                     await sender.send(_error_event(limit))
                     await sender.close(CLOSE_POLICY, limit.message)
         except Exception as exc:

@@ -12,11 +12,17 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.core.model_store.file_serving import (
+    StateServer,
+    range_start,
+    send_range_headers,
+    serving,
+    write_body,
+)
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -40,7 +46,7 @@ class HubState:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StateServer[HubState]
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -107,50 +113,20 @@ class _Handler(BaseHTTPRequestHandler):
         etag = (
             hashlib.sha256(data).hexdigest() if name in repo.lfs else hashlib.sha1(data).hexdigest()
         )
-        start = 0
-        ranged = self.headers.get("Range")
-        if ranged:
-            match = re.fullmatch(r"bytes=(\d+)-", ranged)
-            start = int(match.group(1)) if match else 0
+        start = range_start(self.headers.get("Range"))
         self.send_response(206 if start else 200)
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("ETag", f'"{etag}"')
         if name in repo.lfs:
             self.send_header("X-Linked-Etag", f'"{etag}"')
             self.send_header("X-Linked-Size", str(len(data)))
-        self.send_header("Content-Length", str(len(data) - start))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        send_range_headers(self, len(data), start)
         self.end_headers()
         if not body or self.command == "HEAD":
             return
-        cut = state.cut_after.pop(name, None) if body else None
-        if cut is not None:
-            self.wfile.write(data[start : start + cut])
-            self.wfile.flush()
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(2)
-            return
-        self.wfile.write(data[start:])
+        write_body(self, data, start, state.cut_after.pop(name, None))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, state: HubState) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.state = state
-
-
-@contextlib.contextmanager
-def serve_hub(state: HubState) -> Iterator[str]:
-    """Run the server on a free loopback port; yields its base URL."""
-    server = _Server(state)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve_hub(state: HubState) -> contextlib.AbstractContextManager[str]:
+    """Run the server on a free loopback port; the context yields its base URL."""
+    return serving(_Handler, state)

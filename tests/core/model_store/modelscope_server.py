@@ -20,12 +20,18 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.core.model_store.file_serving import (
+    StateServer,
+    range_start,
+    send_range_headers,
+    serving,
+    write_body,
+)
 
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
 #: The hub's business code for a model or file it does not have.
@@ -86,7 +92,7 @@ def _entry(path: str, kind: str, size: int, sha256: str | None) -> dict[str, Any
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: StateServer[MsState]
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -138,45 +144,14 @@ class _Handler(BaseHTTPRequestHandler):
         data = repo.files[name]
         if name in state.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
-        start = 0
-        ranged = self.headers.get("Range")
-        if ranged:
-            match = re.fullmatch(r"bytes=(\d+)-(\d*)", ranged)
-            start = int(match.group(1)) if match else 0
+        start = range_start(self.headers.get("Range"))
         self.send_response(206 if start else 200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data) - start))
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        send_range_headers(self, len(data), start)
         self.end_headers()
-        cut = state.cut_after.pop(name, None)
-        if cut is not None:
-            self.wfile.write(data[start : start + cut])
-            self.wfile.flush()
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(2)
-            return
-        self.wfile.write(data[start:])
+        write_body(self, data, start, state.cut_after.pop(name, None))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, state: MsState) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.state = state
-
-
-@contextlib.contextmanager
-def serve_modelscope(state: MsState) -> Iterator[str]:
-    """Run the server on a free loopback port; yields its base URL."""
-    server = _Server(state)
-    # A short poll interval makes shutdown quick.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve_modelscope(state: MsState) -> contextlib.AbstractContextManager[str]:
+    """Run the server on a free loopback port; the context yields its base URL."""
+    return serving(_Handler, state)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.model_store.download import DownloadError, DownloadProgress, download_model
-from core.model_store.providers import HuggingFace, ModelScope
+from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import MANIFEST, validate_model
 from tests.core.model_store.hub_server import COMMIT, HubRepo, HubState, serve_hub
@@ -149,7 +149,10 @@ def test_offline_the_error_names_the_folder_for_a_manual_copy(
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MODELSCOPE_HOME", str(tmp_path / "modelscope-home"))
     spec = ModelSpec(**{**SPEC.__dict__, "modelscope_id": REPO})
-    providers = {"hf": HuggingFace(nobody), "modelscope": ModelScope(endpoint=nobody)}
+    providers: dict[str, Provider] = {
+        "hf": HuggingFace(nobody),
+        "modelscope": ModelScope(endpoint=nobody),
+    }
     with pytest.raises(DownloadError) as caught:
         download_model(spec, tmp_path / "models", providers=providers)
     message = str(caught.value)
