@@ -12,8 +12,10 @@ When a process holds more OpenMP workers than CPU cores, which a second team doe
 machine, libgomp stops spinning at its barriers and decoding gets about three times slower. A
 short-lived thread takes its team with it, so an idle engine leaves no workers behind. Other
 users of the same libgomp in the process (torch, when sentence-transformers runs beside) count
-too and cannot be avoided from here: llama-cpp-python built with ``-DGGML_OPENMP=OFF`` uses
-llama.cpp's own thread pool and is immune (``info()`` reports which build is loaded).
+too and cannot be avoided from here: llama-cpp-python built with ``-DGGML_OPENMP=OFF`` (as the
+Makefile builds it) uses llama.cpp's own threads and is immune (``info()`` reports which build is
+loaded). With that build the engine keeps one pool of those threads per loaded model
+(compute_pool.py), so a token does not start threads of its own.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ class LlamaCppEngine(LLMEngine):
             model=str(model.path),
             n_ctx=model.n_ctx,
             n_threads=self.n_threads,
+            flash_attn=self.settings.flash_attn,
             chat_template=model.template.source,
             openmp=model.openmp,
+            thread_pool=model.pool is not None,
             seconds=round(time.perf_counter() - started, 3),
         )
 
@@ -122,12 +126,14 @@ class LlamaCppEngine(LLMEngine):
             "n_ctx": self.settings.n_ctx,
             "n_threads": self.n_threads,
             "n_gpu_layers": self.settings.n_gpu_layers,
+            "flash_attn": self.settings.flash_attn,
         }
         if self._model is not None:
             facts.update(
                 path=str(self._model.path),
                 chat_template=self._model.template.source,
                 openmp=self._model.openmp,
+                thread_pool=self._model.pool is not None,
             )
         return facts
 

@@ -23,6 +23,7 @@ import structlog
 from core.engines.errors import EngineUnavailable, InvalidRequest
 from core.engines.llm import ChatDelta, ChatMessage, Usage
 from plugins.llm_local.chat_template import ChatTemplate, chat_template
+from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.sampling import Sampling
 from plugins.llm_local.settings import LlamaCppSettings
 from plugins.llm_local.stops import StopMatcher
@@ -32,9 +33,15 @@ log = structlog.get_logger(__name__)
 
 class LoadedModel:
     def __init__(
-        self, llama: llama_cpp.Llama, template: ChatTemplate, path: Path, n_ctx: int
+        self,
+        llama: llama_cpp.Llama,
+        template: ChatTemplate,
+        path: Path,
+        n_ctx: int,
+        pool: ComputePool | None = None,
     ) -> None:
         self.llama = llama
+        self.pool = pool
         # llama.cpp may round the context up, but llama-cpp-python sizes its token buffers by
         # the n_ctx it was asked for: the smaller of the two is the real limit.
         self.n_ctx = min(n_ctx, int(llama.n_ctx()))
@@ -49,16 +56,24 @@ class LoadedModel:
     @classmethod
     def load(cls, path: Path, settings: LlamaCppSettings, n_threads: int) -> LoadedModel:
         llama = _open_llama(path, settings, n_threads)
+        pool = None
         try:
             template = chat_template(llama, settings.chat_format)
+            # An OpenMP build keeps its own workers per computing thread (see the engine notes).
+            if settings.thread_pool and b"OPENMP = 1" not in llama_cpp.llama_print_system_info():
+                pool = ComputePool.attach(llama, n_threads, settings.spin_wait)
         except BaseException:
             llama.close()
+            if pool is not None:
+                pool.free()
             raise
-        return cls(llama, template, path, settings.n_ctx)
+        return cls(llama, template, path, settings.n_ctx, pool)
 
     def close(self) -> None:
         self._closed = True
         self.llama.close()
+        if self.pool is not None:  # after the context that points to it
+            self.pool.free()
 
     # -- one reply -------------------------------------------------------------------------------
 
@@ -155,6 +170,7 @@ def _open_llama(path: Path, settings: LlamaCppSettings, n_threads: int) -> llama
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 n_gpu_layers=settings.n_gpu_layers,
+                flash_attn=settings.flash_attn,
                 verbose=True,
             )
         except (ValueError, RuntimeError, OSError) as exc:  # llama.cpp could not read it

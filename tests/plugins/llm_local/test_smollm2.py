@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from plugins.llm_local.engine import LlamaCppEngine
-from tests.plugins.llm_local.support import ask, collect, loaded_engine, text_of
+from tests.plugins.llm_local.support import (
+    ask,
+    build_engine,
+    collect,
+    loaded_engine,
+    text_of,
+)
+
+# Questions with a clear next token after the given start of an answer.
+PROMPTS = [
+    ("What is the capital of France?", "The capital of France is"),
+    ("Count from one to five.", "One, two, three,"),
+    ("Name three colours of the rainbow.", "The rainbow is a beautiful and magical sight, but"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +60,46 @@ async def test_it_ends_its_turn_on_its_own(engine: LlamaCppEngine) -> None:
     assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens < 200
     # Nothing of the chat markup leaks into the text.
     assert "<|im_end|>" not in text_of(deltas)
+
+
+def next_token_distribution(llama: Any, prompt: str) -> np.ndarray:
+    """The model's probabilities for the token after ``prompt`` (left in a fresh state)."""
+    import llama_cpp
+
+    tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+    llama.reset()
+    llama.eval(tokens)
+    logits = np.ctypeslib.as_array(
+        llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)
+    ).astype(np.float64)
+    llama.reset()
+    probabilities = np.exp(logits - logits.max())
+    return probabilities / probabilities.sum()
+
+
+async def test_flash_attention_is_on_by_default_and_predicts_like_plain_attention(
+    engine: LlamaCppEngine, tmp_path: Path
+) -> None:
+    """Fused attention rounds differently (as a change of KV-cache precision does), so a greedy
+    reply may take another turn where two tokens are nearly tied; the predictions themselves
+    must agree."""
+    import llama_cpp
+
+    model = engine._model
+    assert model is not None and engine.info()["flash_attn"] is True
+    assert model.llama.context_params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    plain = build_engine({"flash_attn": False}, tmp_path)
+    await plain.load()
+    try:
+        assert plain._model is not None
+        disabled = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        assert plain._model.llama.context_params.flash_attn_type == disabled
+        for question, start in PROMPTS:
+            prompt = f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n{start}"
+            fused = next_token_distribution(model.llama, prompt)
+            expected = next_token_distribution(plain._model.llama, prompt)
+            kl = float(np.sum(expected * np.log(expected / np.maximum(fused, 1e-30))))
+            assert kl < 0.02, (question, kl)
+            assert fused.argmax() == expected.argmax(), question
+    finally:
+        await plain.close()
