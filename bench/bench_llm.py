@@ -408,11 +408,11 @@ async def compare(args: argparse.Namespace, workdir: Path) -> None:
             check_same_text(runs)
             goals(figures, "voxgate daemon", "llama_cpp direct")
             # The HTTP layer's own share: the same engine in process against the daemon.
-            daemon, engine_figures = figures["voxgate daemon"], figures["engine direct"]
+            served, in_process = figures["voxgate daemon"], figures["engine direct"]
             emit(
                 f"  (daemon/engine direct: first token x"
-                f"{daemon.first_p50 / engine_figures.first_p50:.2f}, time per token x"
-                f"{engine_figures.rate_p50 / daemon.rate_p50:.2f})"
+                f"{served.first_p50 / in_process.first_p50:.2f}, time per token x"
+                f"{in_process.rate_p50 / served.rate_p50:.2f})"
             )
             emit(f"load average at the end: {_load_average()}")
     finally:

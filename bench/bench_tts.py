@@ -2,23 +2,25 @@
 
 For each engine (hibari, and Piper when installed) the same texts are synthesized by the engine
 in this process and by a running daemon over ``POST /v1/audio/speech`` (streamed ``pcm``), in
-round-robin so machine noise hits each path alike. The daemon is timed with a bare HTTP/1.1
-client (bench/raw_http.py), so the ratio is the daemon's own cost; a second row gives the same
-requests through httpx, whose own overhead is a millisecond or more here. First audio is when
-the first samples are in hand (the first chunk from the engine, the first body bytes over HTTP);
-RTF is the whole synthesis time over the audio's length.
+round-robin so machine noise hits each path alike (each round starting with the next path). The
+daemon is timed with a bare HTTP/1.1 client (bench/raw_http.py), so the ratio is the daemon's own
+cost; a second row gives the same requests through httpx, whose own overhead is a millisecond or
+more here. First audio is when the first samples are in hand (the first chunk from the engine,
+the first body bytes over HTTP); RTF is the whole synthesis time over the audio's length.
 
-    python -m bench.bench_tts [--rounds 15] [--engines hibari,piper]
+    python -m bench.bench_tts [--rounds 15] [--gap 0.2] [--engines hibari,piper]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib.util
 import os
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +114,7 @@ async def load(name: str, workdir: Path) -> TTSEngine:
     return engine
 
 
-async def compare(name: str, url: str, rounds: int, workdir: Path) -> None:
+async def compare(name: str, url: str, rounds: int, gap: float, workdir: Path) -> None:
     engine = await load(name, workdir)
     with httpx.Client(base_url=url, timeout=60) as client:
         for label, text in TEXTS.items():
@@ -121,10 +123,27 @@ async def compare(name: str, url: str, rounds: int, workdir: Path) -> None:
                 over_socket(url, name, text)
                 over_http(client, name, text)
             engine_side, daemon_side, httpx_side = Samples(), Samples(), Samples()
-            for _ in range(rounds):  # round-robin, so machine noise hits each path alike
-                engine_side.add(*await direct(engine, text))
-                daemon_side.add(*over_socket(url, name, text))
-                httpx_side.add(*over_http(client, name, text))
+
+            async def by_socket(text: str) -> tuple[float, float]:
+                return over_socket(url, name, text)
+
+            async def by_httpx(text: str) -> tuple[float, float]:
+                return over_http(client, name, text)
+
+            paths: list[tuple[Samples, Callable[[str], Awaitable[tuple[float, float]]]]] = [
+                (engine_side, functools.partial(direct, engine)),
+                (daemon_side, by_socket),
+                (httpx_side, by_httpx),
+            ]
+            # Round-robin so machine noise hits each path alike, starting each round with the
+            # next path. Every request starts after the same idle gap: on this kind of machine
+            # the first milliseconds of work after ~0.1 s idle run slower (2-3 ms on a 15 ms
+            # sentence), so a path that went right after another path's work would be favoured.
+            for round_number in range(rounds):
+                start = round_number % len(paths)
+                for samples, call in paths[start:] + paths[:start]:
+                    await asyncio.sleep(gap)
+                    samples.add(*await call(text))
             report(name, label, engine_side, daemon_side, httpx_side)
     await engine.close()
 
@@ -157,6 +176,9 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--gap", type=float, default=0.2, help="idle seconds before every timed request"
+    )
     parser.add_argument("--engines", default="hibari,piper")
     args = parser.parse_args()
     configure_logging("warning")
@@ -174,7 +196,7 @@ def main() -> None:
         config.write_text(CONFIG.format(engines=engines, names=", ".join(names)))
         with daemon_process(config) as url:
             for name in names:
-                asyncio.run(compare(name, url, args.rounds, workdir))
+                asyncio.run(compare(name, url, args.rounds, args.gap, workdir))
 
 
 if __name__ == "__main__":
