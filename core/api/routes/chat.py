@@ -179,7 +179,9 @@ async def chat_completions(request: Request) -> Response:
         )
 
     async def sse() -> AsyncIterator[bytes]:
-        yield chunk({"role": "assistant", "content": ""}, None)
+        # The role chunk leaves together with the first text, in one write: a client on a busy
+        # machine then wakes up once for the first token, not twice.
+        opening = chunk({"role": "assistant", "content": ""}, None)
         usage: Usage | None = None
         finish: str | None = None
         try:
@@ -187,13 +189,14 @@ async def chat_completions(request: Request) -> Response:
                 usage = delta.usage or usage
                 finish = delta.finish_reason or finish
                 if delta.text:
-                    yield chunk({"content": delta.text}, None)
+                    yield opening + chunk({"content": delta.text}, None)
+                    opening = b""
         except Exception as exc:  # the stream has started: report in-band, then end cleanly
             error = as_api_error(exc)
-            yield event(error_body(error.status, error.message, error.param, error.code))
+            yield opening + event(error_body(error.status, error.message, error.param, error.code))
             yield DONE
             return
-        yield chunk({}, finish or "stop")
+        yield opening + chunk({}, finish or "stop")
         if citations is not None:
             yield event(
                 {"id": completion_id, "object": "chat.completion.citations", "citations": citations}

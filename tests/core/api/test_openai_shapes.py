@@ -88,8 +88,9 @@ async def test_chat_streaming_with_usage(write_config: WriteConfig) -> None:
             stream=True,
             stream_options={"include_usage": True},
         )
-        pieces, usage, finish = [], None, None
+        pieces, usage, finish, roles = [], None, None, []
         async for chunk in stream:
+            roles.extend(choice.delta.role for choice in chunk.choices if choice.delta.role)
             if chunk.usage:
                 usage = chunk.usage
             for choice in chunk.choices:
@@ -98,6 +99,7 @@ async def test_chat_streaming_with_usage(write_config: WriteConfig) -> None:
         assert "".join(pieces) == "one two three"
         assert finish == "stop"
         assert usage is not None and usage.total_tokens == 4
+        assert roles == ["assistant"]  # the opening chunk, sent together with the first text
 
 
 async def test_fallback_is_visible_in_headers(write_config: WriteConfig) -> None:
