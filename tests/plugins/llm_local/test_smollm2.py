@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.engines.llm import ChatRequest
+from plugins.llm_local import greedy
 from plugins.llm_local.engine import LlamaCppEngine
+from plugins.llm_local.loaded_model import LoadedModel
+from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.settings import LlamaCppSettings
 from tests.plugins.llm_local.support import (
     ask,
     build_engine,
@@ -73,7 +79,7 @@ def next_token_distribution(llama: Any, prompt: str) -> np.ndarray:
         llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)
     ).astype(np.float64)
     llama.reset()
-    probabilities = np.exp(logits - logits.max())
+    probabilities: np.ndarray = np.exp(logits - logits.max())
     return probabilities / probabilities.sum()
 
 
@@ -103,3 +109,50 @@ async def test_flash_attention_is_on_by_default_and_predicts_like_plain_attentio
             assert fused.argmax() == expected.argmax(), question
     finally:
         await plain.close()
+
+
+def library_reply(model: LoadedModel, request: ChatRequest, settings: LlamaCppSettings) -> str:
+    """The reply with llama.cpp's own sampler chain instead of voxgate's greedy pick."""
+    del model.llama._init_sampler  # the instance's override: the class method again
+    try:
+        return reply_text(model, request, settings)
+    finally:
+        greedy.install(model.llama)
+
+
+def reply_text(model: LoadedModel, request: ChatRequest, settings: LlamaCppSettings) -> str:
+    deltas = model.reply(
+        request.messages, sampling_for(settings, request), threading.Event(), engine="t"
+    )
+    return "".join(delta.text for delta in deltas)
+
+
+@pytest.mark.parametrize(
+    "penalties",
+    [
+        {},  # the engine's default repeat penalty
+        {"repeat_penalty": 1.0},
+        {"repeat_penalty": 1.3, "frequency_penalty": 0.5, "presence_penalty": 0.4},
+        {"repeat_penalty": 1.05, "frequency_penalty": -0.3},  # raises seen tokens
+    ],
+)
+def test_greedy_replies_match_llama_cpp_sampler_token_for_token(
+    engine: LlamaCppEngine, penalties: dict[str, float]
+) -> None:
+    model = engine._model
+    assert model is not None
+    # Longer than the 64-token penalty window, so tokens also leave it.
+    request = ask(
+        "Write a story about a lighthouse.", temperature=0, max_tokens=120, extra=penalties
+    )
+    ours = reply_text(model, request, engine.settings)
+    assert len(ours) > 200
+    assert ours == library_reply(model, request, engine.settings)
+
+
+def test_sampling_with_temperature_keeps_llama_cpp_chain(engine: LlamaCppEngine) -> None:
+    model = engine._model
+    assert model is not None
+    chain = model.llama._init_sampler(temp=0.7, top_k=40, top_p=0.9, min_p=0.05)
+    assert not isinstance(chain, greedy.GreedySampler)
+    assert isinstance(model.llama._init_sampler(temp=0.0), greedy.GreedySampler)
