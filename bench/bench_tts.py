@@ -8,7 +8,7 @@ cost; a second row gives the same requests through httpx, whose own overhead is 
 more here. First audio is when the first samples are in hand (the first chunk from the engine,
 the first body bytes over HTTP); RTF is the whole synthesis time over the audio's length.
 
-    python -m bench.bench_tts [--rounds 15] [--gap 0.2] [--engines hibari,piper]
+    python -m bench.bench_tts [--rounds 15] [--gap 0] [--engines hibari,piper]
 """
 
 from __future__ import annotations
@@ -136,9 +136,9 @@ async def compare(name: str, url: str, rounds: int, gap: float, workdir: Path) -
                 (httpx_side, by_httpx),
             ]
             # Round-robin so machine noise hits each path alike, starting each round with the
-            # next path. Every request starts after the same idle gap: on this kind of machine
-            # the first milliseconds of work after ~0.1 s idle run slower (2-3 ms on a 15 ms
-            # sentence), so a path that went right after another path's work would be favoured.
+            # next path: work right after ~0.1 s idle runs 2-3 ms slower on a 15 ms sentence, so
+            # a fixed order favours whichever path follows another path's work. ``--gap`` puts
+            # the same idle time before every request instead (a daemon answering from idle).
             for round_number in range(rounds):
                 start = round_number % len(paths)
                 for samples, call in paths[start:] + paths[:start]:
@@ -177,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument(
-        "--gap", type=float, default=0.2, help="idle seconds before every timed request"
+        "--gap", type=float, default=0.0, help="idle seconds before every timed request"
     )
     parser.add_argument("--engines", default="hibari,piper")
     args = parser.parse_args()

@@ -4,6 +4,12 @@ The iterator runs in its own thread and hands each item to the loop as soon as i
 first segment reaches the client while later ones are still being decoded. Closing stops the
 thread before it asks the iterator for another item and waits until the model is no longer in
 use, so the engine's concurrency slot is only freed once the CPU is.
+
+With ``first_item_waits``, the thread pauses after the first item until the consumer asks for
+the next one (at most 50 ms). Producers that run Python between items (a TTS front end
+phonemizing the next sentence) otherwise hold the GIL just as the event loop needs it to send
+the first item on, and the first audio leaves a millisecond or two later; later items are
+ahead of real time anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+#: How long a ``first_item_waits`` thread gives the consumer to be done with the first item.
+_FIRST_ITEM_WAIT_SECONDS = 0.05
 
 
 class _End:
@@ -29,8 +38,13 @@ class _Failure:
 class ThreadedIterator(Generic[T]):
     """Async iteration over ``make()``, which is called and iterated in a dedicated thread."""
 
-    def __init__(self, make: Callable[[], Iterator[T]], *, name: str) -> None:
+    def __init__(
+        self, make: Callable[[], Iterator[T]], *, name: str, first_item_waits: bool = False
+    ) -> None:
         self._make = make
+        # Set when the consumer asks for the item after the first: it is done with the first.
+        self._first_taken: threading.Event | None = threading.Event() if first_item_waits else None
+        self._handed = 0
         self._loop = asyncio.get_running_loop()
         self._items: asyncio.Queue[T | _End | _Failure] = asyncio.Queue()
         self._stop = threading.Event()
@@ -48,6 +62,8 @@ class ThreadedIterator(Generic[T]):
         if not self._started:
             self._started = True
             self._thread.start()
+        elif self._first_taken is not None:
+            self._first_taken.set()
         item = await self._items.get()
         if isinstance(item, _End):
             self._exhausted = True
@@ -66,6 +82,8 @@ class ThreadedIterator(Generic[T]):
         item (the thread checks the stop flag between items)."""
         self._stop.set()
         self._exhausted = True
+        if self._first_taken is not None:
+            self._first_taken.set()
         if not self._started:
             return
         cancelled = False
@@ -89,6 +107,9 @@ class ThreadedIterator(Generic[T]):
                     except StopIteration:
                         break
                     self._hand(item)
+                    self._handed += 1
+                    if self._handed == 1 and self._first_taken is not None:
+                        self._first_taken.wait(_FIRST_ITEM_WAIT_SECONDS)
             finally:
                 close = getattr(iterator, "close", None)
                 if close is not None:

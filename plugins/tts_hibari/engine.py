@@ -193,7 +193,10 @@ class HibariEngine(TTSEngine):
         if not pieces:
             raise InvalidRequest("input has nothing to speak", param="input")
         speed = min(MAX_SPEED, max(MIN_SPEED, request.speed))
-        audio = ThreadedIterator(lambda: self._generate(voice, pieces, speed), name="hibari-tts")
+        # hibari's phonemizer is Python: the next sentence waits until the first has left.
+        audio = ThreadedIterator(
+            lambda: self._generate(voice, pieces, speed), name="hibari-tts", first_item_waits=True
+        )
         try:
             async for samples in audio:
                 yield AudioChunk(samples, SAMPLE_RATE)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.engines import threaded
 from core.engines.threaded import ThreadedIterator
 
 
@@ -70,3 +71,57 @@ async def test_a_cancelled_close_still_waits_for_the_model() -> None:
         await closing
     # Only now may the engine's slot be given to the next request: the model is free.
     assert not model.busy.is_set()
+
+
+def timed_items(started: list[float]) -> Iterator[int]:
+    """Three items; records when the work for each one starts."""
+    for number in range(3):
+        started.append(time.perf_counter())
+        yield number
+
+
+async def test_first_item_waits_holds_the_producer_until_the_consumer_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threaded, "_FIRST_ITEM_WAIT_SECONDS", 30.0)
+    started: list[float] = []
+    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    assert await anext(items) == 0
+    await asyncio.sleep(0.1)  # sending the first item on
+    assert len(started) == 1, "the producer should wait for the consumer"
+    assert [item async for item in items] == [1, 2]
+
+
+async def test_without_first_item_waits_the_producer_runs_ahead() -> None:
+    started: list[float] = []
+    items = ThreadedIterator(lambda: timed_items(started), name="t")
+    assert await anext(items) == 0
+    for _ in range(500):
+        if len(started) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert len(started) == 3
+    assert [item async for item in items] == [1, 2]
+
+
+async def test_first_item_waits_is_bounded() -> None:
+    started: list[float] = []
+    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    assert await anext(items) == 0
+    for _ in range(500):  # a consumer that does not come back: the producer goes on alone
+        if len(started) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert len(started) == 3
+    await items.aclose()
+
+
+async def test_closing_releases_a_producer_waiting_after_the_first_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threaded, "_FIRST_ITEM_WAIT_SECONDS", 30.0)
+    started: list[float] = []
+    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    assert await anext(items) == 0
+    await asyncio.wait_for(items.aclose(), 10)  # would sit out the 30 s wait otherwise
+    assert len(started) == 1
