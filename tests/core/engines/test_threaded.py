@@ -80,12 +80,33 @@ def timed_items(started: list[float]) -> Iterator[int]:
         yield number
 
 
-async def test_first_item_waits_holds_the_producer_until_the_consumer_is_done(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def all_started(started: list[float]) -> bool:
+    """Whether the producer gets to its last item within a few seconds, nobody asking."""
+    for _ in range(500):
+        if len(started) == 3:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def producer(started: list[float], *, first_item_waits: bool) -> ThreadedIterator[int]:
+    return ThreadedIterator(
+        lambda: timed_items(started), name="t", first_item_waits=first_item_waits
+    )
+
+
+@pytest.fixture
+async def patient(monkeypatch: pytest.MonkeyPatch) -> tuple[ThreadedIterator[int], list[float]]:
+    """A first_item_waits producer whose wait outlasts any test (30 s instead of 50 ms)."""
     monkeypatch.setattr(threaded, "_FIRST_ITEM_WAIT_SECONDS", 30.0)
     started: list[float] = []
-    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    return producer(started, first_item_waits=True), started
+
+
+async def test_first_item_waits_holds_the_producer_until_the_consumer_is_done(
+    patient: tuple[ThreadedIterator[int], list[float]],
+) -> None:
+    items, started = patient
     assert await anext(items) == 0
     await asyncio.sleep(0.1)  # sending the first item on
     assert len(started) == 1, "the producer should wait for the consumer"
@@ -94,34 +115,24 @@ async def test_first_item_waits_holds_the_producer_until_the_consumer_is_done(
 
 async def test_without_first_item_waits_the_producer_runs_ahead() -> None:
     started: list[float] = []
-    items = ThreadedIterator(lambda: timed_items(started), name="t")
+    items = producer(started, first_item_waits=False)
     assert await anext(items) == 0
-    for _ in range(500):
-        if len(started) == 3:
-            break
-        await asyncio.sleep(0.01)
-    assert len(started) == 3
+    assert await all_started(started)
     assert [item async for item in items] == [1, 2]
 
 
 async def test_first_item_waits_is_bounded() -> None:
     started: list[float] = []
-    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    items = producer(started, first_item_waits=True)
     assert await anext(items) == 0
-    for _ in range(500):  # a consumer that does not come back: the producer goes on alone
-        if len(started) == 3:
-            break
-        await asyncio.sleep(0.01)
-    assert len(started) == 3
+    assert await all_started(started), "after its bounded wait the producer goes on alone"
     await items.aclose()
 
 
 async def test_closing_releases_a_producer_waiting_after_the_first_item(
-    monkeypatch: pytest.MonkeyPatch,
+    patient: tuple[ThreadedIterator[int], list[float]],
 ) -> None:
-    monkeypatch.setattr(threaded, "_FIRST_ITEM_WAIT_SECONDS", 30.0)
-    started: list[float] = []
-    items = ThreadedIterator(lambda: timed_items(started), name="t", first_item_waits=True)
+    items, started = patient
     assert await anext(items) == 0
     await asyncio.wait_for(items.aclose(), 10)  # would sit out the 30 s wait otherwise
     assert len(started) == 1
