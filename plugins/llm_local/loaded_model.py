@@ -22,7 +22,7 @@ import structlog
 
 from core.engines.errors import EngineUnavailable, InvalidRequest
 from core.engines.llm import ChatDelta, ChatMessage, Usage
-from plugins.llm_local import greedy
+from plugins.llm_local import samplers
 from plugins.llm_local.chat_template import ChatTemplate, chat_template
 from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.sampling import Sampling
@@ -60,7 +60,7 @@ class LoadedModel:
         pool = None
         try:
             template = chat_template(llama, settings.chat_format)
-            greedy.install(llama)
+            samplers.install(llama)
             # An OpenMP build keeps its own workers per computing thread (see the engine notes).
             if settings.thread_pool and b"OPENMP = 1" not in llama_cpp.llama_print_system_info():
                 pool = ComputePool.attach(llama, n_threads, settings.spin_wait)

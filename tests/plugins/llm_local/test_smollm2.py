@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.engines.llm import ChatRequest
-from plugins.llm_local import greedy
+from plugins.llm_local import samplers
 from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import LoadedModel
 from plugins.llm_local.sampling import sampling_for
@@ -117,7 +117,7 @@ def library_reply(model: LoadedModel, request: ChatRequest, settings: LlamaCppSe
     try:
         return reply_text(model, request, settings)
     finally:
-        greedy.install(model.llama)
+        samplers.install(model.llama)
 
 
 def reply_text(model: LoadedModel, request: ChatRequest, settings: LlamaCppSettings) -> str:
@@ -150,9 +150,42 @@ def test_greedy_replies_match_llama_cpp_sampler_token_for_token(
     assert ours == library_reply(model, request, engine.settings)
 
 
-def test_sampling_with_temperature_keeps_llama_cpp_chain(engine: LlamaCppEngine) -> None:
+def chain_length(sampler: Any) -> int:
+    import llama_cpp
+
+    return int(llama_cpp.llama_sampler_chain_n(sampler.sampler))
+
+
+@pytest.mark.parametrize(
+    "penalties",
+    [{}, {"repeat_penalty": 1.3, "frequency_penalty": 0.4, "presence_penalty": 0.2}],
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sampled_replies_match_llama_cpp_chain_token_for_token(
+    engine: LlamaCppEngine, penalties: dict[str, float], seed: int
+) -> None:
     model = engine._model
     assert model is not None
-    chain = model.llama._init_sampler(temp=0.7, top_k=40, top_p=0.9, min_p=0.05)
-    assert not isinstance(chain, greedy.GreedySampler)
-    assert isinstance(model.llama._init_sampler(temp=0.0), greedy.GreedySampler)
+    request = ask(
+        "Write a story about a lighthouse.",
+        temperature=0.9,
+        max_tokens=100,
+        seed=seed,
+        extra={"top_k": 40, "min_p": 0.0, **penalties},  # a wide choice at every step
+    )
+    ours = reply_text(model, request, engine.settings)
+    assert len(ours) > 150
+    assert ours == library_reply(model, request, engine.settings)
+
+
+def test_each_request_gets_the_sampler_its_settings_allow(engine: LlamaCppEngine) -> None:
+    model = engine._model
+    assert model is not None
+    choose = model.llama._init_sampler
+    assert isinstance(choose(temp=0.0), samplers.GreedySampler)
+    sampled = {"temp": 0.7, "top_k": 40, "top_p": 0.9, "min_p": 0.05, "repeat_penalty": 1.1}
+    # A wider top-k in front of llama-cpp-python's seven samplers.
+    assert chain_length(choose(**sampled)) == 8
+    # Penalties that can raise a logit, or no top-k at all: llama-cpp-python's chain as it is.
+    assert chain_length(choose(**{**sampled, "frequency_penalty": -0.5})) == 7
+    assert chain_length(choose(**{**sampled, "top_k": 0})) == 7
