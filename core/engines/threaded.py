@@ -44,7 +44,6 @@ class ThreadedIterator(Generic[T]):
         self._make = make
         # Set when the consumer asks for the item after the first: it is done with the first.
         self._first_taken: threading.Event | None = threading.Event() if first_item_waits else None
-        self._handed = 0
         self._loop = asyncio.get_running_loop()
         self._items: asyncio.Queue[T | _End | _Failure] = asyncio.Queue()
         self._stop = threading.Event()
@@ -107,9 +106,9 @@ class ThreadedIterator(Generic[T]):
                     except StopIteration:
                         break
                     self._hand(item)
-                    self._handed += 1
-                    if self._handed == 1 and self._first_taken is not None:
+                    if self._first_taken is not None and not self._first_taken.is_set():
                         self._first_taken.wait(_FIRST_ITEM_WAIT_SECONDS)
+                        self._first_taken.set()  # waited once: later items go straight on
             finally:
                 close = getattr(iterator, "close", None)
                 if close is not None:

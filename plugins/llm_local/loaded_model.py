@@ -52,7 +52,7 @@ class LoadedModel:
         self._piece_buffer = ctypes.create_string_buffer(256)
         self._closed = False
         #: Whether this llama.cpp build computes with OpenMP (see the engine's notes on threads).
-        self.openmp = b"OPENMP = 1" in llama_cpp.llama_print_system_info()
+        self.openmp = built_with_openmp()
 
     @classmethod
     def load(cls, path: Path, settings: LlamaCppSettings, n_threads: int) -> LoadedModel:
@@ -62,7 +62,7 @@ class LoadedModel:
             template = chat_template(llama, settings.chat_format)
             samplers.install(llama)
             # An OpenMP build keeps its own workers per computing thread (see the engine notes).
-            if settings.thread_pool and b"OPENMP = 1" not in llama_cpp.llama_print_system_info():
+            if settings.thread_pool and not built_with_openmp():
                 pool = ComputePool.attach(llama, n_threads, settings.spin_wait)
         except BaseException:
             llama.close()
@@ -151,6 +151,11 @@ class LoadedModel:
             buffer = ctypes.create_string_buffer(-size)
             size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -size, 0, False)
         return buffer.raw[:size]
+
+
+def built_with_openmp() -> bool:
+    """Whether this llama.cpp build computes with OpenMP (see the engine's notes on threads)."""
+    return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
 
 
 # Quiet loading, as llama-cpp-python does it (verbose=False), points the whole process's stdout

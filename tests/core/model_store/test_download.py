@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import MANIFEST, validate_model
 from tests.core.model_store.hub_server import COMMIT, HubRepo, HubState, serve_hub
+from tests.core.model_store.repo_files import tiny_repo_files
 from tests.support.daemon import free_port
 
 REPO = "TinyOrg/tiny-model"
@@ -26,13 +26,7 @@ SPEC = ModelSpec(
 
 def repo_files() -> dict[str, bytes]:
     # 12 MB: more than huggingface_hub's 10 MB read chunk, so a cut transfer keeps a partial file.
-    weights = hashlib.sha256(b"seed").digest() * 400_000
-    return {
-        "config.json": b'{"hidden_size": 32}',
-        "model.safetensors": weights,
-        "speech_tokenizer/model.safetensors": weights[:50_000],
-        ".gitattributes": b"*.safetensors filter=lfs\n",
-    }
+    return tiny_repo_files(12_800_000)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import validate_model
 from tests.core.model_store.modelscope_server import MsRepo, MsState, serve_modelscope
+from tests.core.model_store.repo_files import tiny_repo_files
 from tests.support.daemon import free_port
 
 REPO = "TinyOrg/tiny-model"
@@ -28,13 +28,7 @@ FILE = f"/api/v1/models/{REPO}/repo"
 
 def repo_files() -> dict[str, bytes]:
     # 3 MB: more than the client's 1 MB read chunk, so progress arrives in several steps.
-    weights = hashlib.sha256(b"seed").digest() * 100_000
-    return {
-        "config.json": b'{"hidden_size": 32}',
-        "model.safetensors": weights,
-        "speech_tokenizer/model.safetensors": weights[:50_000],
-        ".gitattributes": b"*.safetensors filter=lfs\n",
-    }
+    return tiny_repo_files(3_200_000)
 
 
 EXPECTED = {k: v for k, v in repo_files().items() if k != ".gitattributes"}

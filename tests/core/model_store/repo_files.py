@@ -1,0 +1,17 @@
+"""The small model repository both local hubs (Hugging Face and ModelScope) serve in tests."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def tiny_repo_files(weight_bytes: int) -> dict[str, bytes]:
+    """A config, weights of ``weight_bytes`` (pseudo-random, so checksums tell copies apart), a
+    file in a sub-folder, and a ``.gitattributes`` that downloads leave out."""
+    weights = hashlib.sha256(b"seed").digest() * (weight_bytes // 32)
+    return {
+        "config.json": b'{"hidden_size": 32}',
+        "model.safetensors": weights,
+        "speech_tokenizer/model.safetensors": weights[:50_000],
+        ".gitattributes": b"*.safetensors filter=lfs\n",
+    }
