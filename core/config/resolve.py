@@ -88,6 +88,29 @@ def _missing_engine_message(catalog: PluginCatalog, capability: Capability, name
     return message
 
 
+def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[ConfigIssue]:
+    """A file without routes, or with engines no route uses, serves nothing with them: most
+    often a file cut short while it was being written. Refused, so a half-saved file never
+    replaces a working configuration. Engines reached through an alias count as used."""
+    if not config.routes:
+        message = "there is no routes: block, so nothing would be served (is the file cut short?)"
+        return [ConfigIssue("routes", message, line_for(lines, ("engines",)))]
+    aliased = set(config.aliases.values())
+    unused: dict[Capability, list[str]] = {}
+    for name, spec in config.engines.items():
+        if spec.capability not in config.routes and name not in aliased:
+            unused.setdefault(spec.capability, []).append(name)
+    return [
+        ConfigIssue(
+            f"routes.{capability.value}",
+            f"{capability.value} engines {', '.join(names)} are defined but no route uses them "
+            f"(add routes.{capability.value}, or remove them)",
+            line_for(lines, ("engines", names[0])),
+        )
+        for capability, names in unused.items()
+    ]
+
+
 def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConfig:
     """Validate engines against the plugin catalog and compute the chains.
 
@@ -148,6 +171,7 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
     for name in config.policy.engines:
         if name not in config.engines:
             issue(["policy", "engines", name], "unknown engine")
+    issues.extend(_unrouted(config, lines))
     if issues:
         raise ConfigError(issues, loaded.source)
 

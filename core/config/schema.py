@@ -52,7 +52,8 @@ class BreakerPolicy(Block):
     failures: int = Field(3, ge=1)
     #: How long an open breaker skips the engine before a half-open probe.
     cooldown: Duration = Field(30.0, gt=0)
-    #: Cooldown doubles after each failed probe, up to this.
+    #: Cooldown doubles after each failed probe, up to this. Also the longest a provider's
+    #: ``Retry-After`` (on a 429 or 503) keeps the engine out of its chain.
     max_cooldown: Duration = Field(300.0, gt=0)
 
 
@@ -62,6 +63,7 @@ class CapabilityPolicy(Block):
     timeout: Duration | None = Field(None, gt=0)
     total_timeout: Duration | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0, le=5)
+    queue_timeout: Duration | None = Field(None, gt=0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class RoutePolicy:
     timeout: float
     total_timeout: float | None
     retries: int
+    #: How long a request may wait for a busy engine's permit before the chain moves on.
+    queue_timeout: float | None = None
 
 
 class EnginePolicy(Block):
@@ -89,6 +93,10 @@ class Policy(Block):
     #: Extra attempts on the same engine for retryable failures before falling back.
     retries: int = Field(0, ge=0, le=5)
     retry_backoff: Duration = Field(0.05, ge=0)
+    #: Time a request may wait for a busy engine (queued behind others) before the chain moves
+    #: on; running out of it is "busy" (429 when no other engine serves), never an engine
+    #: timeout, and never counts against the breaker.
+    queue_timeout: Duration = Field(30.0, gt=0)
     breaker: BreakerPolicy = BreakerPolicy()
     stt: CapabilityPolicy = CapabilityPolicy()
     tts: CapabilityPolicy = CapabilityPolicy()
@@ -104,6 +112,7 @@ class Policy(Block):
             timeout=override.timeout or self.timeout,
             total_timeout=override.total_timeout or self.total_timeout,
             retries=self.retries if override.retries is None else override.retries,
+            queue_timeout=override.queue_timeout or self.queue_timeout,
         )
 
     def for_engine(self, name: str) -> EnginePolicy:
@@ -147,6 +156,10 @@ class ReloadConfig(Block):
     #: Reload when the YAML file changes on disk.
     watch: bool = True
     debounce: Duration = Field(0.3, ge=0)
+    #: After a reload, requests still on the old configuration may finish within this; then
+    #: engines only the old configuration used are closed anyway (live sockets follow reloads
+    #: between utterances, so they do not keep an old model alive).
+    drain_timeout: Duration = Field(60.0, ge=0)
 
 
 class LoggingConfig(Block):

@@ -114,7 +114,10 @@ def test_engine_may_not_shadow_a_route() -> None:
 
 
 def test_fingerprint_tracks_what_is_loaded() -> None:
-    base = "engines:\n  a: {capability: llm, engine: fake, settings: {reply: x}%s}\n"
+    base = (
+        "engines:\n  a: {capability: llm, engine: fake, settings: {reply: x}%s}\n"
+        "routes: {llm: [a]}\n"
+    )
     first = resolve(base % "").engines["a"].fingerprint
     same = resolve(base % ", keep_alive: 10").engines["a"].fingerprint
     changed = resolve((base % "").replace("reply: x", "reply: y")).engines["a"].fingerprint

@@ -55,7 +55,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     config.write_text(
         f"models_dir: {tmp_path / 'models'}\n"
         "reload: {watch: false}\n"
-        "engines:\n  fake: {capability: tts, engine: fake}\n",
+        "engines:\n  fake: {capability: tts, engine: fake}\nroutes: {tts: [fake]}\n",
         encoding="utf-8",
     )
     runtime = Runtime(config, catalog_factory=catalog_factory)
