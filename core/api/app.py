@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from core.api.conversation_history import ConversationHistory
 from core.api.errors import ApiError, handle_exception
+from core.api.live_sessions import LiveSessions
 from core.api.middleware import GatewayMiddleware
 from core.api.routes import (
     chat,
@@ -87,18 +87,7 @@ def create_app(
                     await watcher
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
-    middleware = []
-    if config.server.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=config.server.cors_origins,
-                allow_methods=["*"],
-                allow_headers=["*"],
-                expose_headers=["x-voxgate-engine", "x-voxgate-fallback", "x-request-id"],
-            )
-        )
-    middleware.append(Middleware(GatewayMiddleware, runtime=runtime))
+    middleware = [Middleware(GatewayMiddleware, runtime=runtime)]
     handled: list[type[Exception]] = [ApiError, EngineError, RoutingError, HTTPException]
     app = Starlette(
         routes=api_routes(),
@@ -111,5 +100,5 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.conversations = ConversationHistory()
-    app.state.live_sessions = 0
+    app.state.live_sessions = LiveSessions()
     return app

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,20 @@ def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[Conf
     ]
 
 
+def _exposed_without_keys(config: AppConfig) -> str | None:
+    host = config.server.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or os.environ.get(config.auth.api_keys_env, "").strip():
+        return None
+    return (
+        f"server.host {host} is reachable from other machines and {config.auth.api_keys_env} "
+        "holds no API key: anyone who can reach it can use every engine"
+    )
+
+
 def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConfig:
     """Validate engines against the plugin catalog and compute the chains.
 
@@ -185,6 +201,9 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
                 f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine for it"
             )
 
+    exposed = _exposed_without_keys(config)
+    if exposed:
+        warnings.append(exposed)
     data_dir = (config.data_dir or default_data_dir()).expanduser()
     models_dir = (config.models_dir or data_dir / "models").expanduser()
     return ResolvedConfig(

@@ -6,6 +6,7 @@ never written here: the YAML names the environment variables that hold them.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -124,15 +125,49 @@ class ServerConfig(Block):
     port: int = Field(8765, ge=0, le=65535)
     #: On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     drain_timeout: Duration = Field(30.0, ge=0)
-    #: Origins allowed by CORS (browser apps); empty disables CORS headers.
+    #: Web pages (origins such as ``https://app.example.com``) allowed to call the data plane
+    #: from a browser (CORS). Pages served from this machine (localhost, 127.0.0.1, [::1], any
+    #: port) always are; ``"*"`` allows every page. The control plane never answers other origins.
     cors_origins: list[str] = Field(default_factory=list)
+    #: Host names clients may use to reach the daemon besides IP addresses and ``localhost``
+    #: (DNS-rebinding protection); ``.example.com`` allows its subdomains, ``"*"`` any name.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Connections open at once. When full, the connection that has waited longest without
+    #: sending a whole request head is closed to make room; with none such, new ones are refused.
+    max_connections: int = Field(1000, ge=8)
+    #: Time a client has to send a request's head (line and headers) once it starts one.
+    header_timeout: Duration = Field(10.0, gt=0)
+    #: Longest pause allowed while a request body is arriving.
+    body_timeout: Duration = Field(30.0, gt=0)
+    #: Largest request head (request line and headers together).
+    max_header_bytes: ByteSize = Field(64 * 1024, ge=1024)
+    #: An idle keep-alive connection is closed after this.
+    keep_alive_timeout: Duration = Field(5.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return proxies
 
 
 class LimitsConfig(Block):
+    """Sizes checked before a request takes an engine, so an oversized request costs nothing."""
+
     max_upload_bytes: ByteSize = Field(25_000_000, gt=0)
     max_speech_chars: int = Field(4096, gt=0)
     max_request_bytes: ByteSize = Field(2_000_000, gt=0)
+    #: Uploaded audio is refused past this length, counted from its header before decoding.
     max_audio_seconds: Duration = Field(3600.0, gt=0)
+    #: Messages in one chat request (an agent's whole history still fits).
+    max_chat_messages: int = Field(1024, ge=1)
+    #: Inputs in one embeddings request (OpenAI's limit) ...
+    max_embedding_inputs: int = Field(2048, ge=1)
+    #: ... and their characters together: more would run far past any timeout on a CPU.
+    max_embedding_chars: int = Field(500_000, ge=1)
     #: Live transcription WebSockets open at once; one more is refused (close code 1013).
     max_live_sessions: int = Field(16, ge=1)
     #: A live session that sends nothing for this long is ended (close code 1008) after its last

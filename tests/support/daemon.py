@@ -26,7 +26,7 @@ async def asgi_client(runtime: Runtime, **headers: str) -> AsyncIterator[httpx.A
     app = create_app(runtime, manage_runtime=False)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://voxgate.test", headers=headers, timeout=30
+        transport=transport, base_url="http://voxgate.localhost", headers=headers, timeout=30
     ) as client:
         yield client
 

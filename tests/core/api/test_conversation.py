@@ -47,7 +47,7 @@ async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]
     async with running_runtime(write_config(CONFIG)) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.localhost") as c:
             yield c
 
 

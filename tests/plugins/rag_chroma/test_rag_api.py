@@ -40,7 +40,7 @@ async def gateway(tmp_path: Path, onnx_cache: Path) -> AsyncIterator[httpx.Async
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.test", timeout=60
+            transport=transport, base_url="http://voxgate.localhost", timeout=60
         ) as client:
             yield client
 
@@ -138,7 +138,7 @@ async def test_chat_rag_block_returns_citations(tmp_path: Path, onnx_cache: Path
             json={"id": "bees", "text": "Honey bees live in colonies ruled by a single queen."},
         )
         client = openai.AsyncOpenAI(
-            base_url="http://voxgate.test/v1",
+            base_url="http://voxgate.localhost/v1",
             api_key="x",
             http_client=http,  # type: ignore[arg-type, unused-ignore]
             max_retries=0,
