@@ -18,6 +18,7 @@ from core.api.live_sessions import LiveSessions
 from core.config.schema import ServerConfig
 from core.connection_limits import ConnectionLimits, guarded_protocol, raise_fd_limit
 from core.observability.logging import configure_logging
+from core.observability.memory import tune_allocator
 from core.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,8 @@ async def serve(config_path: Path, host: str | None = None, port: int | None = N
 
     Raises :class:`core.config.ConfigError` when the file is invalid at start.
     """
+    # Before any engine thread or model exists: large blocks then go back to the system on free.
+    tune_allocator()
     runtime = Runtime(config_path)
     await runtime.start()
     config = runtime.config.config

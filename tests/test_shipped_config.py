@@ -17,7 +17,7 @@ import soundfile as sf
 
 from core.config import ConfigError, load_config_text, resolve_config
 from core.plugins import create_plugin_catalog
-from tests.core.test_daemon_process import Daemon
+from tests.support.daemon import Daemon
 from tests.support.plugin_dist import REPO_ROOT
 
 SHIPPED = REPO_ROOT / "config" / "ai_backend.yaml"

@@ -31,9 +31,13 @@ from core.api.routes import (
     voices,
 )
 from core.engines.errors import EngineError
+from core.observability.memory import trim_when_idle
 from core.routing.errors import RoutingError
 from core.runtime.runtime import Runtime
 from core.runtime.watcher import install_sighup, watch_config_file
+
+#: How often an idle daemon hands free memory back (core.observability.memory).
+_TRIM_EVERY_SECONDS = 30.0
 
 
 def api_routes() -> list[BaseRoute]:
@@ -77,14 +81,19 @@ def create_app(
                 watch_config_file(runtime, config.reload.debounce, stop), name="config-watch"
             )
         install_sighup(runtime)
+        trimmer = asyncio.create_task(
+            trim_when_idle(lambda: runtime.current.leases > 0, _TRIM_EVERY_SECONDS),
+            name="memory-trim",
+        )
         try:
             yield
         finally:
             stop.set()
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await watcher
+            for task in (watcher, trimmer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
     middleware = [Middleware(GatewayMiddleware, runtime=runtime)]

@@ -98,6 +98,9 @@ class Policy(Block):
     #: on; running out of it is "busy" (429 when no other engine serves), never an engine
     #: timeout, and never counts against the breaker.
     queue_timeout: Duration = Field(30.0, gt=0)
+    #: Speech-to-text engines read a whole file before their first segment: each second of
+    #: uploaded audio adds this much to the stt timeout (a 10-minute file: +150 s).
+    stt_timeout_per_audio_second: float = Field(0.25, ge=0)
     breaker: BreakerPolicy = BreakerPolicy()
     stt: CapabilityPolicy = CapabilityPolicy()
     tts: CapabilityPolicy = CapabilityPolicy()

@@ -273,9 +273,11 @@ class Router:
         on_done: Callable[[], None] = lambda: None,
         *,
         skip: frozenset[str] = frozenset(),
+        extra_time: float = 0.0,
     ) -> RoutedStream[T]:
         """Start ``fn(engine)`` on the first engine whose stream yields a first item
-        (engines named in ``skip`` are passed over)."""
+        (engines named in ``skip`` are passed over). ``extra_time`` lengthens each engine's
+        first-result timeout for large inputs (an STT engine reads a whole file first)."""
         chain = self.chain(capability, model)
         attempts: list[Attempt] = []
         for slot in chain.slots:
@@ -292,7 +294,9 @@ class Router:
                     # Waiting for a permit is bounded on its own and is never the engine's fault.
                     engine = await stack.enter_async_context(slot.admit(policy.queue_timeout))
                     # The engine's timeout covers loading and the first item together.
-                    deadline = time.monotonic() + policy.timeout if policy.timeout else None
+                    deadline = (
+                        time.monotonic() + policy.timeout + extra_time if policy.timeout else None
+                    )
                     await _with_timeout(slot.ensure_loaded(), _left(deadline), slot.name)
                     iterator = fn(engine)
                     first: list[T] = []
@@ -332,6 +336,8 @@ class Router:
         capability: Capability,
         model: str | None,
         fn: Callable[[Any], AsyncIterator[T]],
+        *,
+        extra_time: float = 0.0,
     ) -> Routed[list[T]]:
         """The whole of ``fn(engine)``'s stream, for callers that answer only once it is all in
         hand (non-streamed chat and transcription). Nothing has reached the client when an
@@ -340,7 +346,9 @@ class Router:
         tried: set[str] = set()
         while True:
             try:
-                stream = await self.stream(capability, model, fn, skip=frozenset(tried))
+                stream = await self.stream(
+                    capability, model, fn, skip=frozenset(tried), extra_time=extra_time
+                )
             except AllEnginesFailed as exc:
                 if not attempts:
                     raise

@@ -185,6 +185,7 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False
         # Spinning threads fight other work on small machines; waiting costs less than it saves.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Many texts are also split into batches run side by side: one run alone leaves cores
