@@ -321,6 +321,10 @@ class EngineSlot:
                 "retry_in": round(breaker.retry_in, 3),
             },
             "last_error": self.last_error,
+            # After a failed load: seconds until a request may try loading it again.
+            "load_retry_in": round(max(self._load_retry_at - time.monotonic(), 0.0), 3)
+            if self.state is EngineState.FAILED
+            else 0.0,
             "load_seconds": self.load_seconds,
             "active": self.active,
             "waiting": self.waiting,

@@ -82,7 +82,7 @@ def test_a_body_that_stops_arriving_is_dropped(daemon: Daemon) -> None:
     sock = connect(daemon)
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"messages\": "
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"messages": '
     )
     started = time.monotonic()
     answer(sock)

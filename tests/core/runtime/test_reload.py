@@ -194,3 +194,31 @@ async def test_old_generations_drain_within_a_bound(write_config: WriteConfig) -
         await asyncio.sleep(0.5)
         assert old_swap.state is EngineState.CLOSED
         stuck.release()
+
+
+async def test_a_file_still_being_written_is_read_once_it_settles(
+    write_config: WriteConfig,
+) -> None:
+    path: Path = write_config(config_text())
+    async with running_runtime(path) as runtime:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_config_file(runtime, 0.02, stop))
+        await asyncio.sleep(0.3)
+        final = config_text(swap="settled")
+        # A slow writer: the file grows in pieces, each of which is a valid YAML prefix.
+        with path.open("w", encoding="utf-8") as out:
+            for start in range(0, len(final), 40):
+                out.write(final[start : start + 40])
+                out.flush()
+                await asyncio.sleep(0.05)
+        for _ in range(100):
+            if await ask(runtime, "swap") == "settled":
+                break
+            await asyncio.sleep(0.05)
+        assert await ask(runtime, "swap") == "settled"
+        assert await ask(runtime) == "keep"
+        # No half-written version was ever read: not one reload failed on the way.
+        assert runtime.metrics.reloads.labels("failed")._value.get() == 0
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(watcher, 5)
