@@ -9,6 +9,7 @@ a reload.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import ClassVar, Literal
 
@@ -51,6 +52,8 @@ class FakeSettings(EngineSettings):
     chunks: int = 3
     delay: float = 0.0
     load_delay: float = 0.0
+    #: Seconds the load holds the event loop (time.sleep, not asyncio.sleep): a stalled loop.
+    block_loop: float = 0.0
     fail_load: bool = False
     switch: str | None = None
     voices: tuple[str, ...] = ("fake-a", "fake-b")
@@ -68,6 +71,8 @@ class _Behaviour:
 
     async def _load(self) -> None:
         self.loads += 1
+        if self.settings.block_loop:
+            time.sleep(self.settings.block_loop)  # on purpose: the loop stalls, nothing else runs
         await asyncio.sleep(self.settings.load_delay)
         if self.settings.fail_load:
             raise EngineUnavailable("fake model file missing")
