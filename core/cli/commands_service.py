@@ -168,7 +168,7 @@ def print_command(args: argparse.Namespace) -> int:
             text = systemd_units.socket_unit(plan)
         else:
             text = launchd.plist(plan, launchd.log_dir(plan, Path.home()))
-    except (FileNotFoundError, KeyError, ValueError, ConfigError) as exc:
+    except (FileNotFoundError, ValueError, ConfigError) as exc:
         return fail(_problem(exc))
     sys.stdout.write(text)
     return 0
@@ -188,7 +188,7 @@ def install_command(args: argparse.Namespace) -> int:
             watchdog=args.watchdog,
             socket=args.socket,
         )
-    except (FileNotFoundError, KeyError, ValueError, ConfigError) as exc:
+    except (FileNotFoundError, ValueError, ConfigError) as exc:
         return fail(_problem(exc))
     return carry_out(steps, dry_run=args.dry_run, say=say)
 
@@ -210,6 +210,4 @@ def _target(args: argparse.Namespace, manager: Manager) -> Target:
 def _problem(exc: Exception) -> str:
     if isinstance(exc, ConfigError):
         return exc.render()
-    if isinstance(exc, KeyError):
-        return f"no such account: {exc.args[0]}"
     return str(exc.args[0]) if exc.args else str(exc)

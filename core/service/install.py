@@ -128,10 +128,11 @@ def uninstall_steps(target: Target) -> list[Step]:
             RemoveFile(target.unit_dir / f"{launchd.LABEL}.plist"),
         ]
     name = systemd_units.UNIT_NAME
+    files = [target.unit_dir / f"{name}.socket", target.unit_dir / f"{name}.service"]
+    units = [path.name for path in files if path.exists()] or [f"{name}.service"]
     return [
-        Run((*target.systemctl, "disable", "--now", f"{name}.socket", f"{name}.service"), True),
-        RemoveFile(target.unit_dir / f"{name}.service"),
-        RemoveFile(target.unit_dir / f"{name}.socket"),
+        Run((*target.systemctl, "disable", "--now", *units), True),
+        *(RemoveFile(path) for path in files),
         Run((*target.systemctl, "daemon-reload")),
     ]
 

@@ -142,5 +142,11 @@ def _system_account(run_as: str | None) -> str | None:
     import pwd  # Unix only, like the service managers
 
     name = run_as or os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
-    pwd.getpwnam(name)  # KeyError for an unknown account
+    if name == "nobody":
+        # Files owned by nobody are shared with every other service that runs as nobody.
+        raise ValueError("do not run the service as nobody; create an account for it")
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"no such account: {name}") from None
     return None if name == "root" else name

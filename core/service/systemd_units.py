@@ -24,6 +24,9 @@ UNIT_NAME = "voxgate"
 NOTIFY_RELOAD_SINCE = 253
 DEFAULT_WATCHDOG = 30
 
+#: The system calls an ordinary service makes; anything else fails with EPERM instead of
+#: killing the daemon, so an unexpected call in some library degrades instead of crashing.
+_SYSCALLS = ("SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM")
 _HOME_ROOTS = (Path("/home"), Path("/root"), Path("/run/user"))
 _TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108 (where PrivateTmp= would hide files)
 
@@ -159,6 +162,7 @@ def _user_sandbox() -> list[str]:
         "RestrictNamespaces=yes",
         "SystemCallArchitectures=native",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        *_SYSCALLS,
         "UMask=0077",
     ]
 
@@ -192,12 +196,15 @@ def _system_sandbox(plan: ServicePlan, socket: bool) -> list[str]:
         "ProtectKernelLogs=yes",
         "ProtectControlGroups=yes",
         "ProtectHostname=yes",
+        "ProtectProc=invisible",
+        "PrivateMounts=yes",
         "LockPersonality=yes",
         "RestrictRealtime=yes",
         "RestrictSUIDSGID=yes",
         "RestrictNamespaces=yes",
         "SystemCallArchitectures=native",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        *_SYSCALLS,
         "UMask=0077",
         "# MemoryDenyWriteExecute= stays off: ctypes callbacks and some ML runtimes need it.",
     ]
