@@ -150,3 +150,53 @@ def test_systemd_runs_the_installed_service(tmp_path: Path) -> None:
         assert '"sockets": ["127.0.0.1:8765"]' in journal
         voxgate(box, "service", "uninstall", "--system")
         assert sorted(p.name for p in units.iterdir()) == ["voxgate.service.d"]
+
+
+ROUND_TRIP = """\
+import httpx
+url = "http://127.0.0.1:8765"
+speech = httpx.post(url + "/v1/audio/speech", timeout=120,
+                    json={"input": "Hello from a hardened service.", "response_format": "wav"})
+text = httpx.post(url + "/v1/audio/transcriptions", timeout=120,
+                  files={"file": ("hello.wav", speech.content, "audio/wav")})
+chat = httpx.post(url + "/v1/chat/completions", timeout=120,
+                  json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8})
+stored = httpx.post(url + "/v1/rag/documents", timeout=120,
+                    json={"id": "d1", "text": "The review is on Friday."})
+found = httpx.post(url + "/v1/rag/query", timeout=120, json={"question": "When is the review?"})
+print(text.json()["text"])
+print(chat.status_code, stored.status_code, found.json()["data"][0]["document_id"])
+"""
+
+
+def test_the_shipped_engines_work_inside_the_sandbox(tmp_path: Path) -> None:
+    """The shipped config's real engines (Whisper, hibari, SmolLM2, MiniLM + Chroma) under the
+    system unit's sandbox: models are read from the environment, the store writes to the data
+    directory, and nothing else is writable."""
+    units, work = tmp_path / "units", tmp_path / "work"
+    units.mkdir()
+    work.mkdir()
+    (work / "config.yaml").write_text((REPO_ROOT / "config" / "ai_backend.yaml").read_text())
+    read_only = [Path("/etc"), *host_paths_for_python(), REPO_ROOT]
+    writable = {units: Path("/etc/systemd/system"), work: WORK}
+    with booted_container(tmp_path / "boot.log", read_only=read_only, writable=writable) as box:
+        voxgate(
+            box,
+            "service",
+            "install",
+            "--system",
+            "--config",
+            f"{WORK}/config.yaml",
+            "--data-dir",
+            f"{WORK}/data",
+        )
+        shown = box.show("voxgate.service", "ActiveState", "StatusText")
+        assert shown["ActiveState"] == "active"
+        assert shown["StatusText"].startswith("Ready: 3/8 engines loaded; routes stt, tts, llm")
+        out = box.on_its_network(sys.executable, "-c", ROUND_TRIP, timeout=600)
+        assert out.stdout.splitlines() == ["Hello from a hardened service.", "200 201 d1"], (
+            out.stdout + out.stderr
+        )
+        assert any((work / "data").rglob("chroma.sqlite3"))  # the store wrote its data dir
+        assert box.run("systemctl", "stop", "voxgate.service").returncode == 0
+        assert box.show("voxgate.service", "Result") == {"Result": "success"}
