@@ -31,9 +31,6 @@ from core.service.install import (
 )
 from core.service.plan import Scope, ServicePlan, build_plan
 
-#: Kept for callers of the old module: the launchd job's label.
-LAUNCHD_LABEL = "org.voxgate.daemon"
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("service", help="run the daemon as a systemd or launchd service")
@@ -96,7 +93,7 @@ def _file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watchdog",
         type=int,
-        default=30,
+        default=systemd_units.DEFAULT_WATCHDOG,
         metavar="SECONDS",
         help="systemd WatchdogSec= (0 turns the watchdog off; default 30)",
     )

@@ -58,17 +58,28 @@ def _version(path: str, env: dict[str, str]) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _unpacked() -> list[Tool]:
-    """systemd-analyze builds unpacked by tests/support/systemd_tools.sh."""
+def _unpacked_roots() -> list[Path]:
+    """systemd builds unpacked (not installed) by tests/support/systemd_tools.sh."""
     cache = Path(
         os.environ.get("VOXGATE_SYSTEMD_TOOLS", Path.home() / ".cache/voxgate/systemd-tools")
     )
+    return [binary.parents[2] for binary in sorted(cache.glob("*/usr/bin/systemd-analyze"))]
+
+
+def library_dir(root: Path) -> Path:
+    """Where an unpacked build keeps libsystemd-shared (the multiarch folder varies)."""
+    found = sorted(root.glob("usr/lib/*/systemd/libsystemd-shared-*.so"))
+    if not found:
+        raise FileNotFoundError(f"no libsystemd-shared under {root}")
+    return found[0].parent
+
+
+def _unpacked() -> list[Tool]:
     tools = []
-    for binary in sorted(cache.glob("*/usr/bin/systemd-analyze")):
-        root = binary.parents[2]
-        env = {"LD_LIBRARY_PATH": str(root / "usr/lib/x86_64-linux-gnu/systemd")}
-        env["LD_LIBRARY_PATH"] += os.pathsep + str(root / "usr/lib/aarch64-linux-gnu/systemd")
-        tools.append(Tool(str(binary), _version(str(binary), env), env))
+    for root in _unpacked_roots():
+        env = {"LD_LIBRARY_PATH": str(library_dir(root))}
+        binary = str(root / "usr/bin/systemd-analyze")
+        tools.append(Tool(binary, _version(binary, env), env))
     return tools
 
 
@@ -94,3 +105,16 @@ def executable(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed; {INSTALL_HINT}")
     return path
+
+
+def system_manager(min_version: int) -> Path | None:
+    """A systemd to boot in a container that is at least ``min_version``: None for the host's
+    own, else the root of an unpacked newer build (its /lib/systemd and libraries)."""
+    _require_linux()
+    host = systemd_analyze()
+    if host.version >= min_version and not host.env:
+        return None
+    for tool in _unpacked():
+        if tool.version >= min_version:
+            return Path(tool.path).parents[2]
+    pytest.fail(f"needs a systemd >= {min_version} to boot; {INSTALL_HINT}")

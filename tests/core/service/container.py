@@ -10,14 +10,15 @@ container's own loopback, reached with ``nsenter --net``.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tests.support.systemd_tools import executable
+from tests.support.systemd_tools import executable, library_dir
 
 
 class Container:
@@ -55,12 +56,17 @@ class Container:
         out = self.run("systemctl", "show", unit, "-p", ",".join(properties)).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
-    def wait_until(self, unit: str, timeout: float = 60, **expected: str) -> dict[str, str]:
-        """Poll ``systemctl show`` until every property has its expected value."""
+    def wait_until(
+        self, unit: str, timeout: float = 60, **expected: str | Callable[[str], bool]
+    ) -> dict[str, str]:
+        """Poll ``systemctl show`` until every property has its value (or passes its test)."""
         deadline = time.monotonic() + timeout
         while True:
             shown = self.show(unit, *expected)
-            if all(shown.get(k) == v for k, v in expected.items()):
+            if all(
+                want(shown.get(k, "")) if callable(want) else shown.get(k) == want
+                for k, want in expected.items()
+            ):
                 return shown
             if time.monotonic() > deadline:
                 raise AssertionError(f"{unit}: wanted {expected}, has {shown}")
@@ -94,13 +100,40 @@ def _wait_booted(container: Container, log: Path, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+def manager_binds(build: Path, scratch: Path) -> list[str]:
+    """Binds that make the container boot an unpacked systemd build instead of the host's:
+    its manager, services and systemctl, with both builds' libraries side by side (the host's
+    other tools still need theirs)."""
+    host_libs = library_dir(Path("/"))
+    libs = scratch / "systemd-libs"
+    libs.mkdir(parents=True)
+    for folder in (host_libs, library_dir(build)):
+        for library in folder.glob("*.so"):
+            shutil.copy2(library, libs / library.name)
+    merged_usr = (build / "usr/lib/systemd/systemd").exists()
+    programs = build / ("usr/lib/systemd" if merged_usr else "lib/systemd")
+    bin_dir = build / ("usr/bin" if merged_usr else "bin")
+    return [
+        f"--bind-ro={libs}:{host_libs}",
+        f"--bind-ro={programs}:/usr/lib/systemd",
+        *(f"--bind-ro={bin_dir / tool}:/usr/bin/{tool}" for tool in ("systemctl", "journalctl")),
+    ]
+
+
 @contextlib.contextmanager
 def booted_container(
-    log: Path, *, read_only: Sequence[Path], writable: dict[Path, Path]
+    log: Path,
+    *,
+    read_only: Sequence[Path],
+    writable: dict[Path, Path],
+    manager: Path | None = None,
 ) -> Iterator[Container]:
-    """Boot a container; ``writable`` maps host folders to their place inside."""
+    """Boot a container; ``writable`` maps host folders to their place inside; ``manager`` is
+    an unpacked systemd build to run instead of the host's."""
     binds = [f"--bind-ro={path}" for path in read_only]
     binds += [f"--bind={host}:{inside}" for host, inside in writable.items()]
+    if manager is not None:
+        binds += manager_binds(manager, log.parent)
     command = [
         executable("systemd-nspawn"),
         "--quiet",
@@ -116,14 +149,14 @@ def booted_container(
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    container: Container | None = None
     try:
         container = Container(process, _leader(process.pid), log)
         _wait_booted(container, log)
         yield container
     finally:
-        if container is not None and process.poll() is None:
-            container.run("systemctl", "poweroff", timeout=30)
+        # systemd-nspawn asks the container's init to power off on SIGTERM.
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:

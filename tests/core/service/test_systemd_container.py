@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.service.systemd_units import pick_unit_type, systemd_version
+from core.service.systemd_units import NOTIFY_RELOAD_SINCE
 from tests.core.service.container import Container, booted_container, host_paths_for_python
 from tests.support.plugin_dist import REPO_ROOT, write_dist_info
+from tests.support.systemd_tools import system_manager
 
 WORK = Path("/srv/voxgate-test")  # the work folder, inside the container
 CONFIG = """\
@@ -71,7 +72,10 @@ def chat(box: Container) -> str:
     return str(json.loads(reply[4:])["choices"][0]["message"]["content"])
 
 
-def test_systemd_runs_the_installed_service(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit_type", ["notify", "notify-reload"])
+def test_systemd_runs_the_installed_service(tmp_path: Path, unit_type: str) -> None:
+    # notify-reload needs systemd 253: where the host's is older, an unpacked newer build boots.
+    manager = system_manager(NOTIFY_RELOAD_SINCE if unit_type == "notify-reload" else 0)
     units, work = tmp_path / "units", tmp_path / "work"
     (units / "voxgate.service.d").mkdir(parents=True)
     (units / "voxgate.service.d" / "test.conf").write_text(
@@ -85,7 +89,8 @@ def test_systemd_runs_the_installed_service(tmp_path: Path) -> None:
     read_only = [Path("/etc"), *host_paths_for_python(), REPO_ROOT]
     writable = {units: Path("/etc/systemd/system"), work: WORK}
 
-    with booted_container(tmp_path / "boot.log", read_only=read_only, writable=writable) as box:
+    log = tmp_path / "boot.log"
+    with booted_container(log, read_only=read_only, writable=writable, manager=manager) as box:
         # `enable --now` returns once the daemon sent READY=1: after a 6 s preload, past a
         # 4 s start timeout that EXTEND_TIMEOUT_USEC kept pushing back.
         out = voxgate(
@@ -97,12 +102,14 @@ def test_systemd_runs_the_installed_service(tmp_path: Path) -> None:
             f"{WORK}/config.yaml",
             "--watchdog",
             "3",
+            "--type",
+            unit_type,
         )
         assert "run systemctl enable --now voxgate.service" in out
         shown = box.show("voxgate.service", "ActiveState", "Type", "StatusText", "NRestarts")
         assert shown == {
             "ActiveState": "active",
-            "Type": pick_unit_type(systemd_version()),
+            "Type": unit_type,
             "StatusText": "Ready: 1/2 engines loaded; routes llm, embeddings; generation 1",
             "NRestarts": "0",
         }
@@ -111,14 +118,29 @@ def test_systemd_runs_the_installed_service(tmp_path: Path) -> None:
         assert chat(box) == "from systemd"
 
         # systemctl reload: SIGHUP, RELOADING=1, READY=1; the status line says how it went.
+        # With notify-reload systemctl waits for READY=1, so the outcome shows at once.
+        def reload(outcome: str) -> None:
+            assert box.run("systemctl", "reload", "voxgate.service").returncode == 0
+            if unit_type == "notify-reload":
+                status = box.show("voxgate.service", "StatusText")["StatusText"]
+                assert status.startswith(ready + outcome)
+            box.wait_until(
+                "voxgate.service",
+                StatusText=lambda status: status.startswith(ready + outcome),
+                ActiveState="active",
+            )
+
+        ready = "Ready: 1/2 engines loaded; routes llm, embeddings; "
         config.write_text(CONFIG.format(work=WORK, reply="reloaded", load=0.2))
-        assert box.run("systemctl", "reload", "voxgate.service").returncode == 0
-        box.wait_until(
-            "voxgate.service",
-            StatusText="Ready: 1/2 engines loaded; routes llm, embeddings; generation 2; "
-            "last reload (sighup) ok",
-        )
+        reload("generation 2; last reload (sighup) ok")
         assert chat(box) == "reloaded"
+        config.write_text("engines: {talk: {capability: llm, engine: no_such_engine}}\n")
+        reload(
+            "generation 2; last reload (sighup) FAILED: "
+            "engines.talk.engine: no llm engine named 'no_such_engine'"
+        )
+        assert chat(box) == "reloaded"  # the old configuration goes on serving
+        config.write_text(CONFIG.format(work=WORK, reply="reloaded", load=0.2))
 
         # Loading "stall" blocks the event loop for 8 s: the pings stop, the 3 s watchdog fires,
         # systemd kills the daemon and (Restart=on-failure) starts it again.
