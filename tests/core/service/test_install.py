@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config.schema import ServerConfig
+from core.service.plan import DEFAULT_MAX_CONNECTIONS
 from tests.support import WriteConfig
 
 
@@ -150,7 +152,8 @@ def test_launchd_agent_install_and_plist(write_config: WriteConfig, home: Path) 
         job["EnvironmentVariables"]["VOXGATE_DATA_DIR"] == str(home / "tmp-data-is-not-used")
         or job["EnvironmentVariables"]["VOXGATE_DATA_DIR"]
     )
-    assert job["SoftResourceLimits"] == {"NumberOfFiles": 2024}
+    cap = getattr(ServerConfig(), "max_connections", None) or DEFAULT_MAX_CONNECTIONS
+    assert job["SoftResourceLimits"] == {"NumberOfFiles": cap + 1024}
     assert job["ExitTimeOut"] == 70  # twice the 30 s drain, plus closing time
 
 

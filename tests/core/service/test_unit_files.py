@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.service.plan import ServicePlan, build_plan
+from core.config.schema import ServerConfig
+from core.service.plan import DEFAULT_MAX_CONNECTIONS, ServicePlan, build_plan
 from core.service.systemd_units import (
     NOTIFY_RELOAD_SINCE,
     pick_unit_type,
@@ -84,6 +85,9 @@ def lines(unit: str) -> set[str]:
     return {line for line in unit.splitlines() if line and not line.startswith("#")}
 
 
+#: server.max_connections by default (1000 where the schema has no such setting).
+CONNECTION_CAP = getattr(ServerConfig(), "max_connections", None) or DEFAULT_MAX_CONNECTIONS
+
 SYSTEM_PATHS = {
     "python": Path("/opt/voxgate/venv/bin/python"),
     "runtime_paths": (Path("/usr/lib/python3.11"), Path("/opt/voxgate/venv")),
@@ -108,7 +112,7 @@ def test_system_sandbox_writes_only_the_data_dir(write_config: WriteConfig) -> N
         "Restart=on-failure",
         "RestartPreventExitStatus=78",
         "WatchdogSec=30",
-        "LimitNOFILE=2024",  # server.max_connections (default 1000) + 1024
+        f"LimitNOFILE={CONNECTION_CAP + 1024}",  # a descriptor per connection, plus headroom
         "WantedBy=multi-user.target",
     } <= unit
 
@@ -126,6 +130,11 @@ def test_home_and_tmp_paths_loosen_the_sandbox_only_as_needed(write_config: Writ
     in_tmp = {**SYSTEM_PATHS, "config": Path("/tmp/voxgate/ai_backend.yaml")}
     unit = lines(service_unit(plan_for(write_config, **in_tmp)))
     assert "PrivateTmp=yes" not in unit and "ProtectHome=yes" in unit
+
+
+def test_descriptor_limit_follows_the_connection_cap(write_config: WriteConfig) -> None:
+    plan = plan_for(write_config, max_connections=5000, **SYSTEM_PATHS)
+    assert "LimitNOFILE=6024" in lines(service_unit(plan))
 
 
 def test_low_port_keeps_only_the_bind_capability(write_config: WriteConfig) -> None:
