@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.routing.breaker import BreakerState
 from core.runtime.readiness import Readiness
 from core.runtime.runtime import ReloadResult, Runtime
 from core.runtime.slot import EngineState
@@ -20,6 +21,14 @@ def running(runtime: Runtime, verdict: Readiness) -> str:
             f"Ready: {loaded}/{len(generation.slots)} engines loaded; "
             f"routes {', '.join(verdict.routes)}; generation {generation.number}"
         )
+        # Engines a chain is falling back from: the route serves, but someone should look.
+        failing = [
+            f"{slot.name} ({slot.last_error or 'breaker open'})"
+            for slot in generation.slots.values()
+            if slot.state is EngineState.FAILED or slot.breaker.state is BreakerState.OPEN
+        ]
+        if failing:
+            text += "; failing: " + ", ".join(failing)
     else:
         text = "Not ready: " + "; ".join(verdict.reasons)
     last = runtime.last_reload

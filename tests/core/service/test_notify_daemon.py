@@ -170,7 +170,7 @@ WATCHED = """\
 reload: {watch: false}
 engines:
   talk: {capability: llm, engine: fake}
-  stall: {capability: embeddings, engine: fake, settings: {block_loop: 2.0}}
+  stall: {capability: embeddings, engine: fake, settings: {block_loop: 3.0}}
 routes: {llm: [talk], embeddings: [stall]}
 """
 
@@ -191,7 +191,7 @@ def test_watchdog_pings_at_half_the_interval_and_stop_while_the_loop_is_blocked(
             time.sleep(1.5)
             steady_end = time.monotonic()
 
-            # Loading "stall" holds the event loop for 2 s (time.sleep inside the loop).
+            # Loading "stall" holds the event loop for 3 s (time.sleep inside the loop).
             blocked_from = time.monotonic()
             call = threading.Thread(
                 target=httpx.post,
@@ -207,18 +207,31 @@ def test_watchdog_pings_at_half_the_interval_and_stop_while_the_loop_is_blocked(
             assert daemon.stop() == 0
         notes = listener.received
 
+    # Arrival times carry this process's own scheduling delays on a busy machine, so the
+    # interval is judged by the median gap, and the stall by a gap far longer than any delay.
     steady = pings(notes, ready.at, steady_end)
     gaps = [b - a for a, b in itertools.pairwise(steady)]
-    assert len(steady) >= 5
-    # Half of WATCHDOG_USEC, never faster (generous upper bound: a shared, busy CI machine).
-    assert min(gaps) >= 0.15
-    assert 0.18 <= statistics.median(gaps) <= 0.35
+    assert len(steady) >= 5, gaps
+    assert 0.15 <= statistics.median(gaps) <= 0.4, gaps  # half of WATCHDOG_USEC: 0.2 s
 
     every = pings(notes, ready.at, end)
     gaps = [b - a for a, b in itertools.pairwise(every)]
     longest = max(gaps)
-    assert longest >= 1.8, f"pings went on while the loop was blocked: {gaps}"
+    assert longest >= 2.5, f"pings went on while the loop was blocked: {gaps}"
     gap_start = every[gaps.index(longest)]
-    assert blocked_from - 0.3 <= gap_start <= blocked_to
+    assert blocked_from - 1.0 <= gap_start <= blocked_to, (blocked_from, gap_start, blocked_to)
     # Once the loop runs again, so do the pings.
-    assert len(pings(notes, blocked_to, end)) >= 3
+    assert len(pings(notes, blocked_to, end)) >= 3, gaps
+
+
+def test_an_invalid_config_fails_the_start_with_the_reason(write_config: WriteConfig) -> None:
+    config = write_config(BROKEN)
+    with notify_listener() as listener:
+        daemon = ServiceDaemon(config, {"NOTIFY_SOCKET": listener.address})
+        assert daemon.process.wait(60) == 78  # EX_CONFIG: the unit does not restart on it
+        events = listener.events()
+    assert [e.kind for e in events] == ["STATUS", "STATUS", "STOPPING"]
+    assert events[1].status.startswith(
+        f"Failed to start: invalid configuration {config}; "
+        "line 1: engines.talk.engine: no llm engine named 'no_such_engine'"
+    )
