@@ -305,9 +305,6 @@ class Runtime:
             return True
         return False
 
-    def readiness(self) -> dict[str, bool]:
-        return {cap.value: self.route_ready(cap) for cap in self.current.config.declared_chains}
-
     def status(self) -> dict[str, Any]:
         generation = self.current
         config = generation.config
