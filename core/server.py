@@ -6,8 +6,9 @@ import contextlib
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 import structlog
 import uvicorn
@@ -20,6 +21,8 @@ from core.connection_limits import ConnectionLimits, guarded_protocol, raise_fd_
 from core.observability.logging import configure_logging
 from core.observability.memory import tune_allocator
 from core.runtime.runtime import Runtime
+from core.service.activation import describe
+from core.service.link import ServiceLink
 
 log = structlog.get_logger(__name__)
 
@@ -34,14 +37,32 @@ class GatewayServer(uvicorn.Server):
     uvicorn also closes every WebSocket at once when it stops (1012). Live sessions first get to
     finish what they heard: listeners close, sessions wind down (up to the drain time), and only
     then are the remaining connections shut.
+
+    The service link hears when the listener accepts and when a stop signal arrives.
     """
 
     def __init__(
-        self, config: uvicorn.Config, sessions: LiveSessions | None = None, drain: float = 30.0
+        self,
+        config: uvicorn.Config,
+        service: ServiceLink | None = None,
+        *,
+        sessions: LiveSessions | None = None,
+        drain: float = 30.0,
     ) -> None:
         super().__init__(config)
+        self.service = service
         self._sessions = sessions
         self._drain = drain
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.service is not None:
+            self.service.listening()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.service is not None:
+            self.service.stopping()
+        super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._sessions is not None:
@@ -63,15 +84,41 @@ class GatewayServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def serve(config_path: Path, host: str | None = None, port: int | None = None) -> None:
+async def serve(
+    config_path: Path,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    sockets: Sequence[socket.socket] = (),
+) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, drain in-flight requests, close engines.
+
+    ``sockets``: listening sockets to serve on instead of binding ``host``:``port`` (socket
+    activation hands them over). Under systemd the service manager is told about start,
+    readiness, reloads and stop (see :mod:`core.service.link`).
 
     Raises :class:`core.config.ConfigError` when the file is invalid at start.
     """
     # Before any engine thread or model exists: large blocks then go back to the system on free.
     tune_allocator()
+    service = ServiceLink.from_environment()
+    try:
+        await _serve(config_path, host, port, list(sockets), service)
+    finally:
+        service.stopping()
+        await service.close()
+
+
+async def _serve(
+    config_path: Path,
+    host: str | None,
+    port: int | None,
+    sockets: list[socket.socket],
+    service: ServiceLink,
+) -> None:
     runtime = Runtime(config_path)
-    await runtime.start()
+    async with service.starting(runtime):
+        await runtime.start()
     config = runtime.config.config
     configure_logging(config.logging.level, config.logging.format)
     app = create_app(runtime)
@@ -93,20 +140,25 @@ async def serve(config_path: Path, host: str | None = None, port: int | None = N
             timeout_keep_alive=max(1, round(config.server.keep_alive_timeout)),
             http=guarded_protocol(_limits(config.server)),
         ),
+        service,
         sessions=app.state.live_sessions,
         drain=config.server.drain_timeout,
     )
     # Every connection is a descriptor: room for the cap plus models, logs and sockets out.
     fd_limit = raise_fd_limit(config.server.max_connections + 256)
+    where: dict[str, object] = (
+        {"sockets": [describe(sock) for sock in sockets]}
+        if sockets
+        else {"host": bind_host, "port": bind_port}
+    )
     log.info(
         "server.starting",
-        host=bind_host,
-        port=bind_port,
+        **where,
         mode=config.mode.value,
         max_connections=config.server.max_connections,
         fd_limit=fd_limit,
     )
-    await server.serve()
+    await server.serve(sockets=sockets or None)
     log.info("server.stopped")
 
 

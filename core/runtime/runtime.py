@@ -25,6 +25,7 @@ from core.observability.metrics import Metrics
 from core.plugins import PluginCatalog, create_plugin_catalog
 from core.routing.breaker import BreakerState
 from core.runtime.generation import Generation
+from core.runtime.observer import ReloadObserver
 from core.runtime.services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
 
@@ -77,6 +78,7 @@ class Runtime:
         self.started_at = time.time()
         self.last_reload: ReloadResult | None = None
         self.closing = False
+        self._reload_observers: list[ReloadObserver] = []
 
     # -- access ------------------------------------------------------------------------------
 
@@ -135,8 +137,27 @@ class Runtime:
         for warning in resolved.warnings:
             log.warning("config.warning", warning=warning)
 
+    def add_reload_observer(self, observer: ReloadObserver) -> None:
+        self._reload_observers.append(observer)
+
     async def reload(self, trigger: str = "manual", *, force: bool = True) -> ReloadResult:
-        """Re-read the file and swap in the new configuration; an invalid file changes nothing."""
+        """Re-read the file and swap in the new configuration; an invalid file changes nothing.
+        Reload observers hear that it started and how it ended."""
+        for observer in self._reload_observers:
+            observer.reload_started(trigger)
+        try:
+            result = await self._reload(trigger, force=force)
+        except BaseException as exc:  # cancelled, or a bug: observers still hear it ended
+            unfinished = ReloadResult(ok=False, trigger=trigger, at=time.time())
+            unfinished.error = {"issues": [{"path": "", "message": f"reload stopped: {exc!r}"}]}
+            for observer in self._reload_observers:
+                observer.reload_finished(unfinished)
+            raise
+        for observer in self._reload_observers:
+            observer.reload_finished(result)
+        return result
+
+    async def _reload(self, trigger: str, *, force: bool) -> ReloadResult:
         async with self._reload_lock:
             started = time.perf_counter()
             result = ReloadResult(ok=False, trigger=trigger, at=time.time())
@@ -312,9 +333,6 @@ class Runtime:
                 continue
             return True
         return False
-
-    def readiness(self) -> dict[str, bool]:
-        return {cap.value: self.route_ready(cap) for cap in self.current.config.declared_chains}
 
     def status(self) -> dict[str, Any]:
         generation = self.current

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import ClassVar, Literal
 
@@ -58,6 +59,8 @@ class FakeSettings(EngineSettings):
     chunks: int = 3
     delay: float = 0.0
     load_delay: float = 0.0
+    #: Seconds the load holds the event loop (time.sleep, not asyncio.sleep): a stalled loop.
+    block_loop: float = 0.0
     fail_load: bool = False
     switch: str | None = None
     voices: tuple[str, ...] = ("fake-a", "fake-b")
@@ -75,6 +78,8 @@ class _Behaviour:
 
     async def _load(self) -> None:
         self.loads += 1
+        if self.settings.block_loop:
+            time.sleep(self.settings.block_loop)  # on purpose: the loop stalls, nothing else runs
         await asyncio.sleep(self.settings.load_delay)
         if self.settings.fail_load:
             raise EngineUnavailable("fake model file missing")
