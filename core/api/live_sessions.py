@@ -42,7 +42,7 @@ class LiveSessions:
         if self._stopping.is_set():
             raise SessionsFull("the server is shutting down")
         if self._open >= limit:
-            raise SessionsFull(f"{limit} sessions are open; try again later")
+            raise SessionsFull(f"{limit} live sessions are open; try again later")
         self._open += 1
         self._idle.clear()
         try:
