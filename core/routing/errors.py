@@ -48,12 +48,20 @@ class AllEnginesFailed(RoutingError):
         self.capability = capability
         self.attempts = attempts
         details = "; ".join(f"{a.engine}: {a.reason} ({a.message})" for a in attempts)
-        super().__init__(f"every {capability.value} engine failed: {details}")
-        # Overload everywhere is a 429 (try later), not an outage.
-        if attempts and all(a.reason in ("overloaded", "rate_limited") for a in attempts):
-            self.status = 429
+        #: Every engine refused the request for what it asks, not for a fault of its own: the
+        #: client must change the request, so it is a 400 (a 503 would be retried in vain).
+        self.unsupported = bool(attempts) and all(a.reason == "unsupported" for a in attempts)
+        if self.unsupported:
+            reasons = "; ".join(a.message for a in attempts)
+            super().__init__(f"no {capability.value} engine can serve this request: {reasons}")
+            self.status = 400
         else:
-            self.status = 503
+            super().__init__(f"every {capability.value} engine failed: {details}")
+            # Overload everywhere is a 429 (try later), not an outage.
+            if attempts and all(a.reason in ("overloaded", "rate_limited") for a in attempts):
+                self.status = 429
+            else:
+                self.status = 503
         self.retry_after = _soonest_retry(attempts)
 
 

@@ -60,8 +60,68 @@ def assert_error(response: httpx.Response, status: int, param: str | None = None
         (b'{"messages": []}', 400, "messages"),
         (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "messages.0.role"),
         (b'{"messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature"),
-        (b'{"messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "n": 9}', 400, "n"),
         (b'{"model": "tts", "messages": [{"role": "user", "content": "x"}]}', 404, "model"),
+        (b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}', 404, "model"),
+        (
+            b'{"messages": [{"role": "function", "name": "f", "content": "x"}]}',
+            400,
+            "messages.0.role",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": [{"type": "image_url", '
+            b'"image_url": {"url": "data:image/png;base64,AAAA"}}]}]}',
+            400,
+            "messages.0.content.0.type",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": [{"type": "input_audio", '
+            b'"input_audio": {"data": "AAAA", "format": "wav"}}]}]}',
+            400,
+            "messages.0.content.0.type",
+        ),
+        (b'{"messages": [{"role": "tool", "content": "x"}]}', 400, "messages.0.tool_call_id"),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "functions": [{"name": "f"}]}',
+            400,
+            "functions",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "function_call": "auto"}',
+            400,
+            "function_call",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "modalities": ["text", "audio"]}',
+            400,
+            "modalities",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}',
+            400,
+            "top_logprobs",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}',
+            400,
+            "tool_choice",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", '
+            b'"function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}}',
+            400,
+            "tool_choice",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "custom", "custom": {"name": "f"}}]}',
+            400,
+            "tools.0.type",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}',
+            400,
+            "response_format.type",
+        ),
         (b'{"messages": [{"role": "user", "content": "' + b"x" * 3000 + b'"}]}', 413, None),
     ],
 )
