@@ -206,7 +206,7 @@ class GrammarCheck:
         self._one_pointer = ctypes.pointer(self._one_array)
 
     def allows(self, token: int) -> bool:
-        self._one[0].id = token
+        self._one[0].id = llama_cpp.llama_token(token)
         self._one[0].logit = 0.0
         self._one_array.size = 1
         self._one_array.selected = -1
