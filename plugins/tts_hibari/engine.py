@@ -131,15 +131,12 @@ class HibariEngine(TTSEngine):
         voice = catalog.registry().get(name)
         if voice is None:
             known = ", ".join(v.id for v in catalog.registry().values() if self._offered(v))
-            raise InvalidRequest(
-                f"hibari has no voice {name!r} (available: {known})", param="voice", status=404
-            )
+            raise InvalidRequest(f"invalid voice {name!r}: hibari offers {known}", param="voice")
         if not self._offered(voice):
             raise InvalidRequest(
                 f"hibari voice {name!r} is not installed: set download_voices: true in the "
                 "engine settings to fetch it, or use the bundled voice 'heart'",
                 param="voice",
-                status=404,
             )
         return voice
 
