@@ -22,6 +22,7 @@ from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
+from core.text.script import is_cjk
 from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
 from plugins.tts_hibari import voices as catalog
 
@@ -181,6 +182,9 @@ class HibariEngine(TTSEngine):
         family = _language_family(request.language)
         if family not in (None, "en"):
             raise Unsupported(f"hibari speaks English only, not {request.language!r}")
+        if any(is_cjk(ch) for ch in request.text if ch.isalpha()):
+            # Its front end would skip those words in silence; another engine may read them.
+            raise Unsupported("hibari speaks English only: it cannot read Chinese or Japanese text")
         voice = self._resolve(request.voice)
         pieces = split_sentences(
             request.text,
