@@ -156,7 +156,7 @@ async def test_wrong_content_type_is_415(write_config: WriteConfig) -> None:
         ({"input": "   "}, 400, "input"),
         ({"input": "x" * 51}, 413, "input"),
         ({"input": "hi", "response_format": "wma"}, 400, "response_format"),
-        ({"input": "hi", "voice": "nobody"}, 404, "voice"),
+        ({"input": "hi", "voice": "nobody"}, 400, "voice"),
         ({"input": "hi", "speed": 9}, 400, "speed"),
         ({"voice": "fake-a"}, 400, "input"),
     ],

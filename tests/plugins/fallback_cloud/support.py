@@ -132,6 +132,11 @@ engines:
 {cloud_engines(base_url)}{extra_engines}
 routes:
 {routes or DEFAULT_ROUTES}
+aliases:
+  "gpt-*": llm
+  "tts-*": tts
+  "whisper-*": stt
+  "text-embedding-*": embeddings
 """
 
 
