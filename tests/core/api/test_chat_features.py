@@ -188,3 +188,14 @@ async def test_logprobs_go_to_an_engine_that_reports_them(write_config: WriteCon
         choice = raw.parse().choices[0]
         assert choice.logprobs is not None and choice.logprobs.content == []
         assert CHAT_REQUESTS["tools"].top_logprobs == 2
+
+
+async def test_logit_bias_no_engine_honours_is_refused(write_config: WriteConfig) -> None:
+    async with gateway(write_config) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.chat.completions.create(
+                model="llm", messages=HI, logit_bias={"9906": -100}
+            )
+    assert caught.value.code == "unsupported_request"
+    assert "engine 'plain' cannot do logit_bias" in caught.value.message
+    assert "engine 'tools' cannot do logit_bias" in caught.value.message

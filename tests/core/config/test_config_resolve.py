@@ -120,3 +120,19 @@ def test_fingerprint_tracks_what_is_loaded() -> None:
     changed = resolve((base % "").replace("reply: x", "reply: y")).engines["a"].fingerprint
     assert first == same
     assert first != changed
+
+
+def test_an_alias_lists_at_most_one_target_per_capability() -> None:
+    text = """\
+engines:
+  a: {capability: llm, engine: fake}
+  b: {capability: llm, engine: fake}
+aliases:
+  "gpt-*": [a, b]
+  "*": []
+"""
+    with pytest.raises(ConfigError) as caught:
+        resolve(text)
+    messages = {i.path: i.message for i in caught.value.issues}
+    assert messages["aliases.gpt-*"] == "an alias may name one target per capability"
+    assert messages["aliases.*"] == "an alias needs at least one target"

@@ -14,6 +14,7 @@ from core.routing.errors import AllEnginesFailed, NoEngineAvailable, StreamInter
 from core.runtime.runtime import Runtime
 from tests.support import MakeConfig, WriteConfig
 from tests.support.fake_plugin import CALLS, SWITCHES
+from tests.support.daemon import asgi_client
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -155,6 +156,11 @@ async def test_pattern_aliases_serve_unknown_names_by_capability(write_config: W
         # No pattern offers a speech engine: still an unknown model there.
         with pytest.raises(UnknownModel, match="not found"):
             router.chain(Capability.TTS, "tts-1")
+        async with asgi_client(runtime) as client:
+            listed = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
+        assert listed["*"]["kind"] == "alias_pattern"
+        assert listed["*"]["capability"] == ["llm", "embeddings"]
+        assert listed["claude-*"]["capability"] == "llm"
 
 
 async def test_retries_stay_on_the_same_engine(config: MakeConfig) -> None:
