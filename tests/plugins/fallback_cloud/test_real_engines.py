@@ -138,7 +138,7 @@ def test_speech_and_transcription_round_trip_through_the_cloud(gateway: Gateway)
 
 CODE: dict[str, Any] = {
     "type": "object",
-    "properties": {"code": {"type": "string", "maxLength": 6}, "n": {"type": "integer"}},
+    "properties": {"code": {"type": "string", "maxLength": 4}, "n": {"type": "integer"}},
     "required": ["code", "n"],
     "additionalProperties": False,
 }
@@ -160,7 +160,7 @@ def test_tools_formats_and_logprobs_pass_through_the_cloud_engine(
         "tools": [tool],
         "tool_choice": {"type": "function", "function": {"name": "store_code"}},
         "temperature": 0,
-        "max_tokens": 40,
+        "max_tokens": 100,
     }
     if stream:
         pieces: list[Any] = []
@@ -190,7 +190,7 @@ def test_tools_formats_and_logprobs_pass_through_the_cloud_engine(
         logprobs=True,
         top_logprobs=2,
         temperature=0,
-        max_tokens=40,
+        max_tokens=100,
     )
     choice = formatted.choices[0]
     jsonschema.validate(json.loads(choice.message.content or ""), CODE)
