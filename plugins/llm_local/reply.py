@@ -134,11 +134,8 @@ class Reply:
             return None
         if wanted.type == "json_object" or wanted.schema is None:
             return grammars.schema_grammar(grammars.ANY_OBJECT, strict=False, what="json_object")
-        return grammars.schema_grammar(
-            wanted.schema,
-            strict=wanted.strict,
-            what=f"response_format schema {wanted.name or ''!r}".replace(" ''", ""),
-        )
+        what = f"response_format schema {wanted.name!r}" if wanted.name else "the schema"
+        return grammars.schema_grammar(wanted.schema, strict=wanted.strict, what=what)
 
     def _call_grammars(self) -> dict[str, str]:
         """Each callable function's argument grammar (none when no call may be made)."""

@@ -167,8 +167,9 @@ def test_tools_formats_and_logprobs_pass_through_the_cloud_engine(
         for chunk in gateway.api.chat.completions.create(**fields, stream=True):
             for choice in chunk.choices:
                 pieces.extend(choice.delta.tool_calls or ())
-        name, arguments = pieces[0].function.name, "".join(
-            p.function.arguments or "" for p in pieces
+        name, arguments = (
+            pieces[0].function.name,
+            "".join(p.function.arguments or "" for p in pieces),
         )
     else:
         raw = gateway.api.chat.completions.with_raw_response.create(**fields)

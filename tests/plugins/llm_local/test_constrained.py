@@ -111,7 +111,7 @@ def test_greedy_constrained_picks_match_llama_cpp_token_for_token(
     assert ours == library_generated(model, request, grammar)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 async def test_sampled_json_is_valid_for_its_schema(engine: LlamaCppEngine, seed: int) -> None:
     request = ask(
         "Describe a person with pets.",
