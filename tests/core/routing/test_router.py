@@ -13,8 +13,8 @@ from core.engines.base import Capability
 from core.routing.errors import AllEnginesFailed, NoEngineAvailable, StreamInterrupted, UnknownModel
 from core.runtime.runtime import Runtime
 from tests.support import MakeConfig, WriteConfig
-from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.daemon import asgi_client
+from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
