@@ -127,3 +127,50 @@ def test_conversation_turn(daemon: Daemon, client: openai.OpenAI) -> None:
     audio, rate = sf.read(io.BytesIO(base64.b64decode(body["audio"]["data"])))
     assert rate == 24000 and len(audio) > 0
     assert all(value is not None for value in body["latency_ms"].values())
+
+
+def openai_voice_names() -> list[str]:
+    """The voice names the installed openai package knows (its speech parameter's Literal)."""
+    import typing
+
+    from openai.types.audio import speech_create_params
+
+    names = [
+        name
+        for arg in typing.get_args(speech_create_params.Voice)
+        if typing.get_origin(arg) is typing.Literal
+        for name in typing.get_args(arg)
+    ]
+    assert {"alloy", "marin", "cedar"} <= set(names)
+    return names
+
+
+def test_every_openai_voice_name_speaks(client: openai.OpenAI) -> None:
+    for voice in openai_voice_names():
+        speech = client.audio.speech.with_raw_response.create(
+            model="tts-1", voice=voice, input="Hi.", response_format="wav"
+        )
+        assert speech.headers["x-voxgate-voice"] == "heart", voice
+        assert len(speech.content) > 1000, voice
+
+
+def test_an_unknown_voice_is_an_invalid_voice_listing_the_voices(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.audio.speech.create(model="tts-1", voice="nobody", input="Hi.")
+    message = caught.value.message
+    assert "invalid voice 'nobody'" in message
+    assert "heart" in message and "marin" in message
+
+
+def test_any_chat_model_name_is_served_but_embedding_names_must_exist(
+    client: openai.OpenAI,
+) -> None:
+    # The shipped catch-all ("*": llm) serves chat model names the file does not list.
+    reply = client.chat.completions.with_raw_response.create(
+        model="gpt-5-some-future-name", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+    )
+    assert reply.headers["x-voxgate-engine"] == "smollm2"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.embeddings.create(model="text-embedding-9-huge", input="hello")
+    assert caught.value.code == "model_not_found"
+    assert "text-embedding-3-small" in caught.value.message and "minilm" in caught.value.message

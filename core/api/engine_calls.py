@@ -30,6 +30,7 @@ class TranscribeOptions:
     temperature: float | None = None
     word_timestamps: bool = False
     task: Literal["transcribe", "translate"] = "transcribe"
+    diarize: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ def _stt_call(
     async def run(engine: STTEngine) -> AsyncIterator[Segment]:
         if options.task == "translate" and not engine.supports_translation:
             raise Unsupported(f"engine {engine.name!r} cannot translate")
+        if options.diarize and not engine.supports_diarization:
+            raise Unsupported(f"engine {engine.name!r} cannot tell speakers apart")
         request = TranscriptionRequest(
             audio=audio
             if engine.sample_rate == audio.sample_rate
@@ -94,6 +97,7 @@ def _stt_call(
             temperature=options.temperature,
             word_timestamps=options.word_timestamps,
             task=options.task,
+            diarize=options.diarize,
         )
         async for segment in engine.transcribe(request):
             yield segment

@@ -59,11 +59,12 @@ class VoiceChooser:
         target = await self._describe(voice)
         if target is None:
             names = ", ".join(v.id for v in offered[:20])
+            aliases = ", ".join(self.generation.config.config.voices.aliases)
             raise InvalidRequest(
-                f"voice {self.requested!r} not found (this engine offers: {names}; "
-                "see GET /v1/voices)",
+                f"invalid voice {self.requested!r}: {engine.name!r} offers {names}"
+                + (f"; names that map to them: {aliases}" if aliases else "")
+                + " (see GET /v1/voices)",
                 param="voice",
-                status=404,
             )
         closest = closest_voice(target, offered)
         return closest.id if closest else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import ipaddress
 import json
@@ -54,8 +55,54 @@ class ResolvedConfig:
     def mode(self) -> Mode:
         return self.config.mode
 
-    def alias_target(self, name: str) -> str | None:
-        return self.config.aliases.get(name)
+    def target_capability(self, target: str) -> Capability | None:
+        """The capability a route or engine name serves (None for neither)."""
+        if target in self.engines:
+            return self.engines[target].capability
+        return Capability(target) if target in ROUTE_NAMES else None
+
+    def model_target(self, name: str, capability: Capability) -> str | None:
+        """The route or engine a requested model name means for ``capability``, or None when
+        the file does not know the name.
+
+        A route or engine name means itself; an alias its target for this capability (an alias
+        with no target of this capability gives its first, which the router then refuses as the
+        wrong capability); a pattern alias counts only if it has a target of this capability,
+        the first such pattern in file order winning.
+        """
+        if name in self.engines or name in ROUTE_NAMES:
+            return name
+        exact = self.config.aliases.get(name)
+        if exact is not None:
+            targets = alias_targets(exact)
+            return next((t for t in targets if self.target_capability(t) == capability), targets[0])
+        for pattern, value in self.config.aliases.items():
+            if not is_pattern(pattern) or not fnmatch.fnmatchcase(name, pattern):
+                continue
+            for target in alias_targets(value):
+                if self.target_capability(target) == capability:
+                    return target
+        return None
+
+    def model_names(self, capability: Capability) -> list[str]:
+        """Every model name that serves ``capability``: its route, its engines, its aliases."""
+        names = [capability.value] if capability in self.chains else []
+        names += [n for n, e in self.engines.items() if e.capability == capability]
+        names += [
+            alias
+            for alias, value in self.config.aliases.items()
+            if any(self.target_capability(t) == capability for t in alias_targets(value))
+        ]
+        return names
+
+
+def alias_targets(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def is_pattern(alias: str) -> bool:
+    """Whether an alias is a glob pattern (``*``, ``?`` or ``[...]``) rather than one name."""
+    return any(ch in alias for ch in "*?[")
 
 
 def filter_chain(names: list[str], engines: dict[str, ResolvedEngine], mode: Mode) -> list[str]:
@@ -179,9 +226,20 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
             elif name in seen:
                 issue(path, f"{name!r} is listed twice")
             seen.add(name)
-    for alias, target in config.aliases.items():
-        if target not in ROUTE_NAMES and target not in config.engines:
-            issue(["aliases", alias], f"{target!r} is neither a route nor an engine")
+    for alias, value in config.aliases.items():
+        targets = alias_targets(value)
+        if not targets:
+            issue(["aliases", alias], "an alias needs at least one target")
+        for target in targets:
+            if target not in ROUTE_NAMES and target not in config.engines:
+                issue(["aliases", alias], f"{target!r} is neither a route nor an engine")
+        capabilities = [
+            config.engines[t].capability.value if t in config.engines else t
+            for t in targets
+            if t in ROUTE_NAMES or t in config.engines
+        ]
+        if len(set(capabilities)) != len(capabilities):
+            issue(["aliases", alias], "an alias may name one target per capability")
         if alias in config.engines or alias in ROUTE_NAMES:
             issue(["aliases", alias], "an alias may not reuse a route or engine name")
     for name in config.policy.engines:

@@ -256,7 +256,10 @@ class AppConfig(BaseSettings):
     policy: Policy = Policy()
     engines: dict[str, EngineSpec] = Field(default_factory=dict)
     routes: dict[Capability, list[str]] = Field(default_factory=dict)
-    aliases: dict[str, str] = Field(default_factory=dict)
+    #: Model names clients may send, each mapped to a route or engine (or a list of them, one
+    #: per capability). A name with ``*`` or ``?`` is a pattern: ``"*": llm`` serves any chat
+    #: model name the file does not know. Names matching nothing are answered 404.
+    aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     voices: VoicesConfig = VoicesConfig()
     conversation: ConversationConfig = ConversationConfig()
 

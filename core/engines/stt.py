@@ -32,6 +32,10 @@ class Segment:
     temperature: float | None = None
     #: Language of the audio, when the engine knows it (set on at least the first segment).
     language: str | None = None
+    #: gzip-style compression ratio of the text (Whisper's repetition check), when known.
+    compression_ratio: float | None = None
+    #: Who speaks this stretch ("A", "B"...), from engines that tell speakers apart.
+    speaker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,8 @@ class TranscriptionRequest:
     temperature: float | None = None
     word_timestamps: bool = False
     task: Literal["transcribe", "translate"] = "transcribe"
+    #: Label each segment with its speaker (engines with ``supports_diarization`` only).
+    diarize: bool = False
     options: dict[str, object] = field(default_factory=dict)
 
 
@@ -60,6 +66,8 @@ class STTEngine(Engine):
     #: The rate the API resamples uploads to before calling the engine.
     sample_rate: ClassVar[int] = 16000
     supports_translation: ClassVar[bool] = False
+    #: Whether segments can carry ``speaker`` labels (``response_format: diarized_json``).
+    supports_diarization: ClassVar[bool] = False
 
     def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[Segment]:
         """Yield segments as they are decoded. The streaming primitive."""

@@ -62,7 +62,9 @@ class AllEnginesFailed(RoutingError):
             self.status = 429
             self.retry_after = _soonest_retry([a for a in attempts if a.reason in _TEMPORARY])
             lead = f"every {capability.value} engine is busy or unavailable"
-        elif attempts and reasons <= CLIENT_KINDS:
+        elif reasons & CLIENT_KINDS and reasons <= CLIENT_KINDS | {"not_loaded"}:
+            # Every engine that could be asked refused what the request asks; engines that are
+            # not even loaded (no API key configured) will not change that.
             self.status = 400
             self.retry_after = None
             lead = f"no {capability.value} engine can serve this request"

@@ -184,13 +184,20 @@ class Router:
     def chain(self, capability: Capability, model: str | None = None) -> Chain:
         """The chain for a request: the route, or a single engine when ``model`` names one.
 
-        ``model`` may be a route name, an engine name or an alias of either. Unknown names of
-        other kinds (e.g. ``gpt-4o`` with no alias) fall back to the capability's route, as OpenAI
-        clients send model names the gateway has never heard of.
+        ``model`` may be a route name, an engine name or an alias of either (patterns included).
+        A name the config does not know is :class:`UnknownModel` listing the names it does; a
+        catch-all alias (``"*": llm``) is how a config chooses to serve any name.
         """
         target = model
         if model is not None:
-            target = self.config.alias_target(model) or model
+            target = self.config.model_target(model, capability)
+            if target is None:
+                known = self.config.model_names(capability)
+                raise UnknownModel(
+                    f"model {model!r} not found; {capability.value} models here: "
+                    f"{', '.join(known) or 'none'} (an alias such as '*': {capability.value} "
+                    "in the config serves any name)"
+                )
         if target is not None and target in self.config.engines:
             resolved = self.config.engines[target]
             if resolved.capability != capability:

@@ -125,6 +125,7 @@ def segments_of(result: dict[str, Any], duration: float) -> list[Segment]:
                 no_speech_prob=_number(item.get("no_speech_prob")),
                 temperature=_number(item.get("temperature")),
                 language=language if index == 0 else None,
+                compression_ratio=_number(item.get("compression_ratio")),
             )
         )
     return segments

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -53,6 +53,10 @@ class LlamaCppEngine(LLMEngine):
     )
     # llama.cpp contexts are not re-entrant: one generation at a time per loaded model.
     default_max_concurrency: ClassVar[int] = 1
+    # Calls and JSON replies are held to grammars built from the schemas (grammars.py).
+    supports_tools: ClassVar[bool] = True
+    supports_response_format: ClassVar[bool] = True
+    supports_logprobs: ClassVar[bool] = True
 
     settings: LlamaCppSettings
 
@@ -148,7 +152,7 @@ class LlamaCppEngine(LLMEngine):
         sampling = sampling_for(self.settings, request)
         cancelled = threading.Event()
         deltas = ThreadedIterator(
-            lambda: self._take_turn(model, request.messages, sampling, cancelled),
+            lambda: self._take_turn(model, request, sampling, cancelled),
             name=f"llama-cpp-{self.name}",
         )
         try:
@@ -161,7 +165,7 @@ class LlamaCppEngine(LLMEngine):
     def _take_turn(
         self,
         model: LoadedModel,
-        messages: Sequence[ChatMessage],
+        request: ChatRequest,
         sampling: Sampling,
         cancelled: threading.Event,
     ) -> Iterator[ChatDelta]:
@@ -170,6 +174,6 @@ class LlamaCppEngine(LLMEngine):
             if cancelled.is_set():
                 return
         try:
-            yield from model.reply(messages, sampling, cancelled, engine=self.name)
+            yield from model.reply(request, sampling, cancelled, engine=self.name)
         finally:
             self._turn.release()

@@ -7,27 +7,28 @@ Imported only when an engine loads (it imports llama_cpp).
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import io
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import llama_cpp
+import numpy as np
 import structlog
+from llama_cpp.llama_grammar import LlamaGrammar
 
-from core.engines.errors import EngineUnavailable, InvalidRequest
-from core.engines.llm import ChatDelta, ChatMessage, Usage
+from core.engines.errors import EngineUnavailable, Unsupported
+from core.engines.llm import ChatDelta, ChatRequest, TokenLogprob, TopLogprob
 from plugins.llm_local import samplers
 from plugins.llm_local.chat_template import ChatTemplate, chat_template
 from plugins.llm_local.compute_pool import ComputePool
+from plugins.llm_local.reply import Reply
 from plugins.llm_local.sampling import Sampling
 from plugins.llm_local.settings import LlamaCppSettings
-from plugins.llm_local.stops import StopMatcher
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,7 @@ class LoadedModel:
         self.template = template
         self.path = path
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        self._n_vocab = int(llama.n_vocab())
         self._piece_buffer = ctypes.create_string_buffer(256)
         self._closed = False
         #: Whether this llama.cpp build computes with OpenMP (see the engine's notes on threads).
@@ -81,69 +83,54 @@ class LoadedModel:
 
     def reply(
         self,
-        messages: Sequence[ChatMessage],
+        request: ChatRequest,
         sampling: Sampling,
         cancelled: threading.Event,
         *,
         engine: str,
     ) -> Iterator[ChatDelta]:
-        """Stream the reply: text deltas, then a last delta with the finish reason and usage.
-
-        Stops early, without a last delta, when ``cancelled`` is set (the client went away).
-        """
+        """Stream the reply: text (or call) deltas, then a last delta with the finish reason and
+        usage. Stops early, without a last delta, when ``cancelled`` is set (the client left)."""
         if self._closed:
             raise EngineUnavailable(f"engine {engine!r} was closed")
-        prompt = self.template.render(messages)
-        tokens = self.llama.tokenize(
-            prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True
-        )
-        room = self.n_ctx - len(tokens)
-        if room <= 0:
-            raise InvalidRequest(
-                f"the prompt is {len(tokens)} tokens but the model's context (n_ctx) holds "
-                f"{self.n_ctx}: shorten the messages or raise n_ctx",
-                param="messages",
-            )
-        limit = min(sampling.max_tokens, room)
-        stops = StopMatcher((*sampling.stop, *prompt.stops))
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        finish: Literal["stop", "length"] = "length"
-        produced = 0
-        held = ""
+        return Reply(self, request, sampling, cancelled, engine).run()
 
+    # -- the pieces a reply is made of -------------------------------------------------------------
+
+    def tokenize(self, text: str, add_bos: bool) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def generate(
+        self, tokens: list[int], sampling: Sampling, grammar: str | None = None
+    ) -> Generator[int | None, None, None]:
+        """The tokens the model picks after ``tokens``; ``None`` last when it ends its turn.
+
+        llama.cpp keeps the longest prefix shared with the previous generation in its cache, so
+        continuing a prompt costs only the new tokens.
+        """
+        options = _generate_options(sampling)
+        if grammar is not None:
+            options["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
         self.llama.set_seed(sampling.seed)
-        sampled = self.llama.generate(tokens, **_generate_options(sampling))
+        sampled = self.llama.generate(tokens, **options)
         try:
             for token in sampled:
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    finish = "stop"
-                    break
-                produced += 1
-                text = stops.feed(decoder.decode(self._piece(token)))
-                if stops.stopped:
-                    finish, held = "stop", text
-                    break
-                if text:
-                    yield ChatDelta(text=text)
-                if cancelled.is_set():
-                    _log_cancelled(engine, produced)
+                    yield None
                     return
-                if produced >= limit:
-                    break
-        except GeneratorExit:  # closed by the thread bridge: the client went away
-            _log_cancelled(engine, produced)
-            raise
+                yield token
         finally:
             sampled.close()
-        if not stops.stopped:  # bytes of an unfinished character, and text held for a stop
-            held = stops.feed(decoder.decode(b"", final=True))
-            if stops.stopped:
-                finish = "stop"
-            else:
-                held += stops.flush()
-        yield ChatDelta(text=held, finish_reason=finish, usage=Usage(len(tokens), produced))
 
-    def _piece(self, token: int) -> bytes:
+    def check_grammar(self, grammar: str) -> None:
+        """Parse a grammar once, so a bad one is refused before any output (llama.cpp would
+        otherwise fail inside the sampler)."""
+        parsed = llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+        if not parsed:
+            raise Unsupported("llama.cpp could not parse the grammar built for this request")
+        llama_cpp.llama_sampler_free(parsed)
+
+    def piece(self, token: int) -> bytes:
         """The bytes of one token (control tokens give none)."""
         buffer = self._piece_buffer
         size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
@@ -151,6 +138,28 @@ class LoadedModel:
             buffer = ctypes.create_string_buffer(-size)
             size = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -size, 0, False)
         return buffer.raw[:size]
+
+    def logprob(self, token: int, top: int) -> TokenLogprob:
+        """``token``'s log-probability under the model (before sampling settings), with the
+        ``top`` likeliest tokens beside it. Valid right after the token was sampled, while the
+        context still holds that step's logits."""
+        pointer = llama_cpp.llama_get_logits_ith(self.llama.ctx, -1)
+        logits = np.ctypeslib.as_array(
+            ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,)
+        ).astype(np.float64)
+        peak = logits.max()
+        logprobs = logits - (peak + np.log(np.exp(logits - peak).sum()))
+        best: list[TopLogprob] = []
+        if top:
+            picked = np.argpartition(-logprobs, top)[:top]
+            for candidate in picked[np.argsort(-logprobs[picked])]:
+                best.append(self._top(int(candidate), float(logprobs[candidate])))
+        chosen = self._top(token, float(logprobs[token]))
+        return TokenLogprob(chosen.token, chosen.logprob, chosen.bytes, tuple(best))
+
+    def _top(self, token: int, logprob: float) -> TopLogprob:
+        raw = self.piece(token)
+        return TopLogprob(raw.decode("utf-8", "replace"), logprob, tuple(raw))
 
 
 def built_with_openmp() -> bool:
@@ -189,10 +198,6 @@ def _open_llama(path: Path, settings: LlamaCppSettings, n_threads: int) -> llama
             logging.getLogger(_LLAMA_CPP_LOGGER).setLevel(logging.ERROR)
     llama.verbose = False  # no per-request diagnostics printed by llama-cpp-python
     return llama
-
-
-def _log_cancelled(engine: str, produced: int) -> None:
-    log.info("llm.generation_cancelled", engine=engine, completion_tokens=produced)
 
 
 def _generate_options(sampling: Sampling) -> dict[str, Any]:

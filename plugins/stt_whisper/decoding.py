@@ -171,4 +171,5 @@ def _convert(segment: Any, index: int, language: str, times: SpeechMap | None) -
         no_speech_prob=float(segment.no_speech_prob),
         temperature=float(segment.temperature) if segment.temperature is not None else None,
         language=language,
+        compression_ratio=float(segment.compression_ratio),
     )

@@ -22,6 +22,7 @@ from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
+from core.text.script import is_cjk
 from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
 from plugins.tts_hibari import voices as catalog
 
@@ -131,15 +132,12 @@ class HibariEngine(TTSEngine):
         voice = catalog.registry().get(name)
         if voice is None:
             known = ", ".join(v.id for v in catalog.registry().values() if self._offered(v))
-            raise InvalidRequest(
-                f"hibari has no voice {name!r} (available: {known})", param="voice", status=404
-            )
+            raise InvalidRequest(f"invalid voice {name!r}: hibari offers {known}", param="voice")
         if not self._offered(voice):
             raise InvalidRequest(
                 f"hibari voice {name!r} is not installed: set download_voices: true in the "
                 "engine settings to fetch it, or use the bundled voice 'heart'",
                 param="voice",
-                status=404,
             )
         return voice
 
@@ -184,6 +182,9 @@ class HibariEngine(TTSEngine):
         family = _language_family(request.language)
         if family not in (None, "en"):
             raise Unsupported(f"hibari speaks English only, not {request.language!r}")
+        if any(is_cjk(ch) for ch in request.text if ch.isalpha()):
+            # Its front end would skip those words in silence; another engine may read them.
+            raise Unsupported("hibari speaks English only: it cannot read Chinese or Japanese text")
         voice = self._resolve(request.voice)
         pieces = split_sentences(
             request.text,

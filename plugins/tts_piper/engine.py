@@ -214,9 +214,8 @@ class PiperEngine(TTSEngine):
                 return speaker
         offered = [file.id] + [f"{file.id}:{n}" for n in file.speakers]
         raise InvalidRequest(
-            f"Piper has no voice {requested!r} (available: {', '.join(offered[:20])})",
+            f"invalid voice {requested!r}: Piper offers {', '.join(offered[:20])}",
             param="voice",
-            status=404,
         )
 
     # -- synthesis -----------------------------------------------------------------------------

@@ -312,7 +312,8 @@ class Qwen3Engine(TTSEngine):
             reference = await asyncio.to_thread(store.reference, request.voice)
             if reference is None:
                 raise InvalidRequest(
-                    f"no stored voice {request.voice!r}", param="voice", status=404
+                    f"invalid voice {request.voice!r}: no stored voice has that id",
+                    param="voice",
                 )
         s = self.settings
         params: dict[str, Any] = {
@@ -338,10 +339,9 @@ class Qwen3Engine(TTSEngine):
             speaker = (request.voice or self.default_voice() or "").lower()
             if speaker not in main.get("speakers", []):
                 raise InvalidRequest(
-                    f"Qwen3-TTS has no speaker {request.voice!r} "
-                    f"(presets: {', '.join(main.get('speakers', []))})",
+                    f"invalid voice {request.voice!r}: Qwen3-TTS offers the speakers "
+                    f"{', '.join(main.get('speakers', []))}",
                     param="voice",
-                    status=404,
                 )
             params.update(role="main", mode="custom", speaker=speaker)
             style_ok = main.get("size") != "0b6"  # the 0.6B CustomVoice model ignores them

@@ -212,9 +212,9 @@ class VibeVoiceEngine(TTSEngine):
             raise InvalidRequest(f"voice {name!r} cannot be used: {exc}", param=param) from None
         offered = ", ".join(v.id for v in self._files()[:20]) or "none"
         raise InvalidRequest(
-            f"no voice {name!r} (voice files: {offered}; or a stored voice id)",
+            f"invalid voice {name!r}: VibeVoice offers the voice files {offered}, or a stored "
+            "voice id",
             param=param,
-            status=404,
         )
 
     # -- synthesis ---------------------------------------------------------------------------

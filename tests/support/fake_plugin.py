@@ -9,6 +9,7 @@ a reload.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -36,6 +37,7 @@ from core.engines import (
 )
 from core.engines.base import Location
 from core.engines.embeddings import InputType
+from core.engines.llm import ToolCallDelta
 from core.engines.threaded import ThreadedIterator, run_blocking
 from core.hookspecs import hookimpl
 
@@ -145,6 +147,28 @@ class FakeCloudLLM(FakeLLM):
     location: ClassVar[Location] = "cloud"
 
 
+class FakeToolLLM(FakeCloudLLM):
+    """A cloud-like chat engine that can do tools: it calls the first function it may call
+    (arguments ``{"n": 1}``, sent in two pieces), and answers in text otherwise."""
+
+    supports_tools = True
+    supports_response_format = True
+    supports_logprobs = True
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        CHAT_REQUESTS[self.name] = request
+        await self._before_first(self.name)
+        if not request.uses_tools:
+            async for delta in super().chat(request):
+                yield delta
+            return
+        name = request.tool_choice.function or request.tools[0].name
+        yield ChatDelta(tool_calls=(ToolCallDelta(0, id="call_fake1", name=name),))
+        yield ChatDelta(tool_calls=(ToolCallDelta(0, arguments='{"n": '),))
+        yield ChatDelta(tool_calls=(ToolCallDelta(0, arguments="1}"),))
+        yield ChatDelta(finish_reason="tool_calls", usage=Usage(len(request.messages), 4))
+
+
 class FakeTTS(_Behaviour, TTSEngine):
     Settings: ClassVar[type[EngineSettings]] = FakeSettings
     supports_instructions = True
@@ -210,6 +234,17 @@ class FakeSTT(_Behaviour, STTEngine):
             )
 
 
+class FakeDiarizingSTT(FakeSTT):
+    """Tells speakers apart: each word is a segment, speakers taking turns."""
+
+    supports_diarization = True
+
+    async def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[Segment]:
+        async for segment in super().transcribe(request):
+            speaker = "AB"[segment.id % 2] if request.diarize else None
+            yield dataclasses.replace(segment, speaker=speaker)
+
+
 class FakeEmbeddings(_Behaviour, EmbeddingsEngine):
     Settings: ClassVar[type[EngineSettings]] = FakeSettings
     settings: FakeSettings
@@ -233,7 +268,7 @@ class FakePlugin:
 
     @hookimpl
     def voxgate_llm_engines(self) -> Mapping[str, type[LLMEngine]]:
-        return {"fake": FakeLLM, "fake_cloud": FakeCloudLLM}
+        return {"fake": FakeLLM, "fake_cloud": FakeCloudLLM, "fake_tools": FakeToolLLM}
 
     @hookimpl
     def voxgate_tts_engines(self) -> Mapping[str, type[TTSEngine]]:
@@ -241,7 +276,7 @@ class FakePlugin:
 
     @hookimpl
     def voxgate_stt_engines(self) -> Mapping[str, type[STTEngine]]:
-        return {"fake": FakeSTT}
+        return {"fake": FakeSTT, "fake_diarizing": FakeDiarizingSTT}
 
     @hookimpl
     def voxgate_embeddings_engines(self) -> Mapping[str, type[EmbeddingsEngine]]:

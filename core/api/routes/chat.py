@@ -5,99 +5,23 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.api.bodies import read_json
+from core.api.chat_body import ChatBody
+from core.api.chat_calls import Choice, chat_call, check_message_count, gather, total_usage
 from core.api.context import generation_of, limits_of
-from core.api.errors import ApiError, as_api_error, error_body
-from core.api.grounding import RagBlock, ground
+from core.api.errors import as_api_error, error_body
+from core.api.grounding import ground
 from core.api.routing_headers import engine_headers
 from core.api.sse import DONE, event, sse_response
 from core.engines.base import Capability
-from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine, Usage
-
-
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
-
-
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = None
-
-    def text(self) -> str:
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        parts = []
-        for part in self.content:
-            if part.type != "text" or part.text is None:
-                raise ApiError(
-                    400,
-                    f"content parts of type {part.type!r} are not supported",
-                    param="messages",
-                    code="unsupported_content",
-                )
-            parts.append(part.text)
-        return "".join(parts)
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
-
-
-class ChatBody(BaseModel):
-    """Known fields are validated; unknown ones (``user``, ``logprobs``...) are accepted and
-    passed on to cloud engines untouched."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str | None = None
-    messages: list[MessageIn] = Field(min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int = Field(1, ge=1, le=1)
-    rag: RagBlock | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _stop(cls, value: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(value, list) and len(value) > 4:
-            raise ValueError("at most 4 stop sequences")
-        return value
-
-    def to_request(self) -> ChatRequest:
-        stop: tuple[str, ...] = ()
-        if isinstance(self.stop, str):
-            stop = (self.stop,)
-        elif self.stop:
-            stop = tuple(self.stop)
-        return ChatRequest(
-            messages=tuple(ChatMessage(m.role, m.text(), m.name) for m in self.messages),
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_completion_tokens or self.max_tokens,
-            stop=stop,
-            seed=self.seed,
-            extra=dict(self.model_extra or {}),
-        )
+from core.engines.llm import ChatDelta, TokenLogprob, ToolCall, ToolCallDelta, Usage
 
 
 def usage_dict(usage: Usage | None) -> dict[str, int] | None:
@@ -110,17 +34,75 @@ def usage_dict(usage: Usage | None) -> dict[str, int] | None:
     }
 
 
+def logprobs_json(tokens: Iterable[TokenLogprob]) -> dict[str, Any]:
+    return {
+        "content": [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "bytes": list(t.bytes),
+                "top_logprobs": [
+                    {"token": top.token, "logprob": top.logprob, "bytes": list(top.bytes)}
+                    for top in t.top
+                ],
+            }
+            for t in tokens
+        ],
+        "refusal": None,
+    }
+
+
+def tool_call_json(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def tool_call_delta_json(piece: ToolCallDelta) -> dict[str, Any]:
+    function: dict[str, Any] = {"arguments": piece.arguments}
+    entry: dict[str, Any] = {"index": piece.index, "function": function}
+    if piece.id is not None:
+        entry["id"] = piece.id
+        entry["type"] = "function"
+    if piece.name is not None:
+        function["name"] = piece.name
+    return entry
+
+
+def choice_json(choice: Choice, with_logprobs: bool) -> dict[str, Any]:
+    calls = choice.tool_calls
+    message: dict[str, Any] = {
+        "role": "assistant",
+        # A reply that is only function calls has no content, as OpenAI answers it.
+        "content": choice.content if choice.text or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = [tool_call_json(call) for call in calls]
+    return {
+        "index": choice.index,
+        "message": message,
+        "finish_reason": choice.finish_reason,
+        "logprobs": logprobs_json(choice.logprobs) if with_logprobs else None,
+    }
+
+
+def delta_json(delta: ChatDelta) -> dict[str, Any]:
+    """The ``delta`` object of a chunk (empty when the piece carries nothing to show)."""
+    shown: dict[str, Any] = {}
+    if delta.text:
+        shown["content"] = delta.text
+    if delta.tool_calls:
+        shown["tool_calls"] = [tool_call_delta_json(piece) for piece in delta.tool_calls]
+    return shown
+
+
 async def chat_completions(request: Request) -> Response:
     limits = limits_of(request)
     body = await read_json(request, ChatBody, limits.max_request_bytes)
-    if len(body.messages) > limits.max_chat_messages:
-        # Checked before any engine is taken: rendering a huge history holds the model.
-        raise ApiError(
-            400,
-            f"{len(body.messages)} messages; at most {limits.max_chat_messages} per request",
-            param="messages",
-            code="too_many_messages",
-        )
+    check_message_count(len(body.messages), limits)
     chat_request = body.to_request()
     citations: list[dict[str, Any]] | None = None
     if body.rag is not None:
@@ -132,38 +114,23 @@ async def chat_completions(request: Request) -> Response:
         chat_request = dataclasses.replace(chat_request, messages=messages)
         citations = grounding.citations
     router = generation_of(request).router
-
-    def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
-        return engine.chat(chat_request)
-
+    run = chat_call(chat_request, body.choices)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    if not body.stream:
+    if not body.streaming:
         # Gathered before answering, so an engine failing part-way still falls back.
         routed = await router.gather(Capability.LLM, body.model, run)
-        text: list[str] = []
-        finish: str | None = None
-        usage: Usage | None = None
-        for delta in routed.value:
-            text.append(delta.text)
-            finish = delta.finish_reason or finish
-            usage = delta.usage or usage
+        choices = gather(routed.value, body.choices)
         return JSONResponse(
             {
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": created,
                 "model": body.model or routed.engine,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(text)},
-                        "finish_reason": finish or "stop",
-                        "logprobs": None,
-                    }
-                ],
-                "usage": usage_dict(usage),
+                "choices": [choice_json(c, chat_request.logprobs) for c in choices],
+                "usage": usage_dict(total_usage(c.usage for c in choices)),
+                "system_fingerprint": None,
                 **({"citations": citations} if citations is not None else {}),
             },
             headers=engine_headers(routed.engine, routed.attempts),
@@ -172,45 +139,61 @@ async def chat_completions(request: Request) -> Response:
     stream = await router.stream(Capability.LLM, body.model, run)
     headers = engine_headers(stream.engine, stream.attempts)
     model = body.model or stream.engine
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
-    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+    def chunk(index: int, delta: dict[str, Any], finish: str | None, logprobs: Any = None) -> bytes:
         return event(
             {
                 "id": completion_id,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": model,
+                "system_fingerprint": None,
                 "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                    {"index": index, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
                 ],
             }
         )
 
     async def sse() -> AsyncIterator[bytes]:
-        # The role chunk leaves together with the first text, in one write: a client on a busy
-        # machine then wakes up once for the first token, not twice.
-        opening = chunk({"role": "assistant", "content": ""}, None)
-        usage: Usage | None = None
-        finish: str | None = None
+        # A choice's role chunk leaves together with its first piece, in one write: a client on a
+        # busy machine then wakes up once for the first token, not twice.
+        opened: set[int] = set()
+        usages: dict[int, Usage] = {}
+        finishes: dict[int, str] = {}
+        has_calls: set[int] = set()
+
+        def opening(index: int) -> bytes:
+            if index in opened:
+                return b""
+            opened.add(index)
+            return chunk(index, {"role": "assistant", "content": ""}, None)
+
         try:
             async for delta in stream:
-                usage = delta.usage or usage
-                finish = delta.finish_reason or finish
-                if delta.text:
-                    yield opening + chunk({"content": delta.text}, None)
-                    opening = b""
+                index = delta.choice
+                if delta.usage is not None:
+                    usages[index] = delta.usage
+                if delta.finish_reason is not None:
+                    finishes[index] = delta.finish_reason
+                if delta.tool_calls:
+                    has_calls.add(index)
+                shown = delta_json(delta)
+                if shown or delta.logprobs:
+                    logprobs = logprobs_json(delta.logprobs) if chat_request.logprobs else None
+                    yield opening(index) + chunk(index, shown, None, logprobs)
         except Exception as exc:  # the stream has started: report in-band, then end cleanly
             error = as_api_error(exc)
-            yield opening + event(error_body(error.status, error.message, error.param, error.code))
+            yield event(error_body(error.status, error.message, error.param, error.code))
             yield DONE
             return
-        yield opening + chunk({}, finish or "stop")
+        for index in range(body.choices):
+            default = "tool_calls" if index in has_calls else "stop"
+            yield opening(index) + chunk(index, {}, finishes.get(index, default))
         if citations is not None:
             yield event(
                 {"id": completion_id, "object": "chat.completion.citations", "citations": citations}
             )
-        if include_usage:
+        if body.include_usage:
             yield event(
                 {
                     "id": completion_id,
@@ -218,7 +201,7 @@ async def chat_completions(request: Request) -> Response:
                     "created": created,
                     "model": model,
                     "choices": [],
-                    "usage": usage_dict(usage),
+                    "usage": usage_dict(total_usage(usages.values())),
                 }
             )
         yield DONE

@@ -1,8 +1,10 @@
-"""``POST /v1/embeddings``: a string or a list of strings, floats or base64; an optional
-``input_type`` (query | document) for models that embed questions and passages differently."""
+"""``POST /v1/embeddings``: a string or a list of strings (or OpenAI ``cl100k_base`` token ids,
+decoded back to text), floats or base64; an optional ``input_type`` (query | document) for models
+that embed questions and passages differently."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Literal
 
@@ -19,6 +21,7 @@ from core.api.routing_headers import engine_headers
 from core.config.schema import LimitsConfig
 from core.engines.base import Capability
 from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
+from core.text.openai_tokens import TokenInputError, decode_cl100k
 
 
 class EmbeddingsBody(BaseModel):
@@ -34,13 +37,27 @@ class EmbeddingsBody(BaseModel):
     def purpose(self) -> InputType | None:
         return "document" if self.input_type == "passage" else self.input_type
 
-    def texts(self, limits: LimitsConfig) -> list[str]:
-        if isinstance(self.input, str):
+    def token_inputs(self) -> list[list[int]] | None:
+        """The inputs as token ids, when they came as ids (one list, or a list of lists)."""
+        value = self.input
+        if isinstance(value, str) or not value or isinstance(value[0], str):
+            return None
+        if all(isinstance(item, int) for item in value):
+            return [[int(item) for item in value]]  # type: ignore[arg-type]
+        return [[int(i) for i in item] for item in value]  # type: ignore[union-attr]
+
+    async def texts(self, limits: LimitsConfig) -> list[str]:
+        tokens = self.token_inputs()
+        if tokens is not None:
+            if len(tokens) > limits.max_embedding_inputs:
+                raise ApiError(
+                    400, f"at most {limits.max_embedding_inputs} inputs per request", param="input"
+                )
+            texts = await asyncio.to_thread(_decode_all, tokens)
+        elif isinstance(self.input, str):
             texts = [self.input]
-        elif all(isinstance(item, str) for item in self.input):
-            texts = [str(item) for item in self.input]
         else:
-            raise ApiError(400, "token-array input is not supported; send text", param="input")
+            texts = [str(item) for item in self.input]
         if not texts:
             raise ApiError(400, "input must not be empty", param="input")
         if len(texts) > limits.max_embedding_inputs:
@@ -61,10 +78,17 @@ class EmbeddingsBody(BaseModel):
         return texts
 
 
+def _decode_all(inputs: list[list[int]]) -> list[str]:
+    try:
+        return [decode_cl100k(ids) for ids in inputs]
+    except TokenInputError as exc:
+        raise ApiError(400, str(exc), param="input", code="invalid_value") from None
+
+
 async def create_embeddings(request: Request) -> Response:
     limits = limits_of(request)
     body = await read_json(request, EmbeddingsBody, limits.max_request_bytes)
-    texts = body.texts(limits)
+    texts = await body.texts(limits)
     purpose = body.purpose()
 
     async def run(engine: EmbeddingsEngine) -> Embeddings:
@@ -75,7 +99,10 @@ async def create_embeddings(request: Request) -> Response:
     if body.dimensions is not None:
         if body.dimensions > vectors.shape[1]:
             raise ApiError(
-                400, f"dimensions must be <= {vectors.shape[1]} for this model", param="dimensions"
+                400,
+                f"dimensions {body.dimensions} is more than the {vectors.shape[1]} that "
+                f"{routed.engine!r} makes: ask for at most {vectors.shape[1]}",
+                param="dimensions",
             )
         # Shortened embeddings are re-normalised, as Matryoshka-style truncation expects.
         vectors = vectors[:, : body.dimensions]

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from core.api.context import generation_of
 from core.api.errors import ApiError
+from core.config.resolve import alias_targets, is_pattern
 from core.runtime.generation import Generation
 
 
@@ -30,15 +31,20 @@ def model_entries(generation: Generation) -> list[dict[str, Any]]:
             }
         )
     for alias, target in config.config.aliases.items():
-        kind = config.engines[target].capability.value if target in config.engines else target
+        capabilities = [
+            served.value
+            for name in alias_targets(target)
+            if (served := config.target_capability(name)) is not None
+        ]
         entries.append(
             {
                 "id": alias,
                 "object": "model",
                 "created": created,
                 "owned_by": "voxgate",
-                "kind": "alias",
-                "capability": kind,
+                "kind": "alias_pattern" if is_pattern(alias) else "alias",
+                # One capability, or one per target of an alias that lists several.
+                "capability": capabilities[0] if isinstance(target, str) else capabilities,
                 "target": target,
             }
         )

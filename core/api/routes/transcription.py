@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -17,17 +18,29 @@ from core.api.errors import ApiError, as_api_error, error_body
 from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
 from core.api.subtitles import to_srt, to_vtt
+from core.engines.base import Capability
 from core.engines.stt import (
     Segment,
+    STTEngine,
     Transcription,
     collect_transcription,
 )
+from core.runtime.generation import Generation
 
-ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
-_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
+_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure: how much zlib shrinks the text (1.0 for no text)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 1.0
 
 
 def segment_json(segment: Segment) -> dict[str, Any]:
+    """A verbose_json segment: every field the spec gives a number is a number, estimated where
+    the engine did not say (a cloud engine, a fake)."""
+    ratio = segment.compression_ratio
     return {
         "id": segment.id,
         "seek": 0,
@@ -36,9 +49,20 @@ def segment_json(segment: Segment) -> dict[str, Any]:
         "text": segment.text,
         "tokens": [],
         "temperature": segment.temperature or 0.0,
-        "avg_logprob": segment.avg_logprob,
-        "compression_ratio": None,
-        "no_speech_prob": segment.no_speech_prob,
+        "avg_logprob": segment.avg_logprob if segment.avg_logprob is not None else 0.0,
+        "compression_ratio": ratio if ratio is not None else compression_ratio(segment.text),
+        "no_speech_prob": segment.no_speech_prob if segment.no_speech_prob is not None else 0.0,
+    }
+
+
+def diarized_segment_json(segment: Segment) -> dict[str, Any]:
+    return {
+        "type": "transcript.text.segment",
+        "id": f"seg_{segment.id}",
+        "start": round(segment.start, 3),
+        "end": round(segment.end, 3),
+        "text": segment.text,
+        "speaker": segment.speaker or "A",
     }
 
 
@@ -53,6 +77,16 @@ def render(
         return PlainTextResponse(to_vtt(result.segments), media_type="text/vtt", headers=headers)
     if fmt == "json":
         return JSONResponse({"text": result.text}, headers=headers)
+    if fmt == "diarized_json":
+        return JSONResponse(
+            {
+                "task": task,
+                "duration": round(result.duration, 3),
+                "text": result.text,
+                "segments": [diarized_segment_json(s) for s in result.segments],
+            },
+            headers=headers,
+        )
     body: dict[str, Any] = {
         "task": task,
         "language": result.language,
@@ -105,8 +139,11 @@ async def _transcribe(request: Request, task: Literal["transcribe", "translate"]
         temperature=temperature,
         word_timestamps=words,
         task=task,
+        diarize=fmt == "diarized_json",
     )
     generation = generation_of(request)
+    if options.diarize:
+        _check_diarization(generation, model, stream)
     if not stream:
         # Gathered before answering, so an engine failing part-way still falls back.
         whole = await transcribe_all(generation, audio, options)
@@ -139,6 +176,34 @@ async def _transcribe(request: Request, task: Literal["transcribe", "translate"]
         yield event({"type": "transcript.text.done", "text": " ".join(texts)})
 
     return sse_response(sse(), headers)
+
+
+def _check_diarization(generation: Generation, model: str | None, stream: bool) -> None:
+    """diarized_json needs an engine that tells speakers apart somewhere in the chain: refused
+    up front, naming the engines, rather than answered without speakers."""
+    chain = generation.router.chain(Capability.STT, model)
+    names = [slot.name for slot in chain.slots]
+    engines = generation.config.engines
+    diarizing = [
+        name
+        for name in names
+        if issubclass(cls := engines[name].entry.cls, STTEngine) and cls.supports_diarization
+    ]
+    if not diarizing:
+        raise ApiError(
+            400,
+            "response_format diarized_json needs an engine that tells speakers apart; "
+            f"{', '.join(names)} cannot: use json, text, srt, verbose_json or vtt",
+            param="response_format",
+            code="unsupported_value",
+        )
+    if stream:
+        raise ApiError(
+            400,
+            "diarized_json is answered whole: drop stream",
+            param="stream",
+            code="unsupported_value",
+        )
 
 
 async def _replay(segments: list[Segment]) -> AsyncIterator[Segment]:

@@ -52,6 +52,68 @@ def assert_error(response: httpx.Response, status: int, param: str | None = None
     return error  # type: ignore[no-any-return]
 
 
+USER = {"role": "user", "content": "x"}
+TOOL = {"type": "function", "function": {"name": "f"}}
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+AUDIO = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "param"),
+    [
+        ({"model": "gpt-9"}, 404, "model"),
+        ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, 400, "messages.0.role"),
+        ({"messages": [{"role": "user", "content": [IMAGE]}]}, 400, "messages.0.content.0.type"),
+        ({"messages": [{"role": "user", "content": [AUDIO]}]}, 400, "messages.0.content.0.type"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, 400, "messages.0.tool_call_id"),
+        ({"functions": [{"name": "f"}]}, 400, "functions"),
+        ({"function_call": "auto"}, 400, "function_call"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, 400, "audio"),
+        ({"modalities": ["text", "audio"]}, 400, "modalities"),
+        ({"top_logprobs": 2}, 400, "top_logprobs"),
+        ({"tool_choice": "required"}, 400, "tool_choice"),
+        (
+            {"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "g"}}},
+            400,
+            "tool_choice",
+        ),
+        ({"tools": [{"type": "custom", "custom": {"name": "f"}}]}, 400, "tools.0.type"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "a b"}}]},
+            400,
+            "tools.0.function.name",
+        ),
+        ({"response_format": {"type": "xml"}}, 400, "response_format.type"),
+        ({"response_format": {"type": "json_schema"}}, 400, "response_format.json_schema"),
+    ],
+)
+async def test_chat_fields_that_cannot_be_served_are_named(
+    write_config: WriteConfig, fields: dict[str, object], status: int, param: str
+) -> None:
+    async with client_for(write_config) as client:
+        response = await client.post("/v1/chat/completions", json={"messages": [USER], **fields})
+        assert_error(response, status, param)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"stream": None, "n": None, "top_p": 0, "temperature": None, "stop": None},
+        {"user": "u1", "metadata": {"a": "b"}, "store": False, "modalities": ["text"]},
+        {"tool_choice": "none", "parallel_tool_calls": None, "response_format": {"type": "text"}},
+    ],
+)
+async def test_spec_valid_nulls_and_harmless_fields_are_accepted(
+    write_config: WriteConfig, fields: dict[str, object]
+) -> None:
+    async with client_for(write_config) as client:
+        response = await client.post("/v1/chat/completions", json={"messages": [USER], **fields})
+        assert response.status_code == 200, response.text
+        message = response.json()["choices"][0]["message"]
+        assert message["refusal"] is None
+        assert message["content"]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "param"),
     [
@@ -60,7 +122,7 @@ def assert_error(response: httpx.Response, status: int, param: str | None = None
         (b'{"messages": []}', 400, "messages"),
         (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "messages.0.role"),
         (b'{"messages": [{"role": "user", "content": "x"}], "temperature": 9}', 400, "temperature"),
-        (b'{"messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "n"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "n": 9}', 400, "n"),
         (b'{"model": "tts", "messages": [{"role": "user", "content": "x"}]}', 404, "model"),
         (b'{"messages": [{"role": "user", "content": "' + b"x" * 3000 + b'"}]}', 413, None),
     ],
@@ -94,7 +156,7 @@ async def test_wrong_content_type_is_415(write_config: WriteConfig) -> None:
         ({"input": "   "}, 400, "input"),
         ({"input": "x" * 51}, 413, "input"),
         ({"input": "hi", "response_format": "wma"}, 400, "response_format"),
-        ({"input": "hi", "voice": "nobody"}, 404, "voice"),
+        ({"input": "hi", "voice": "nobody"}, 400, "voice"),
         ({"input": "hi", "speed": 9}, 400, "speed"),
         ({"voice": "fake-a"}, 400, "input"),
     ],

@@ -45,10 +45,12 @@ async def test_a_fallback_engine_gets_the_first_speakers_closest_voice(
     assert response.headers["x-voxgate-voice"] == "solo-f"
 
 
-async def test_a_voice_no_engine_offers_is_not_found(write_config: WriteConfig) -> None:
+async def test_a_voice_no_engine_offers_is_an_invalid_voice(write_config: WriteConfig) -> None:
     response = await speak(write_config, "ann,nobody")
     assert response.status_code == 200  # cast takes ann, the first speaker, which it offers
     assert response.headers["x-voxgate-voice"] == "ann"
     missing = await speak(write_config, "nobody,ann")
-    assert missing.status_code == 404
-    assert missing.json()["error"]["param"] == "voice"
+    assert missing.status_code == 400
+    error = missing.json()["error"]
+    assert error["param"] == "voice"
+    assert error["message"].startswith("invalid voice 'nobody,ann'")

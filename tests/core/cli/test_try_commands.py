@@ -81,7 +81,7 @@ def test_say_to_stdout_and_clear_errors(setup: tuple[Path, dict[str, str]], tmp_
 
     result = voxgate("say", "Hi.", "--voice", "nobody", "-o", str(tmp_path / "x.wav"), env=env)
     assert result.returncode == 1
-    assert b"404" in result.stderr and b"nobody" in result.stderr
+    assert b"400" in result.stderr and b"invalid voice 'nobody'" in result.stderr
 
     result = voxgate("transcribe", str(tmp_path / "missing.wav"), env=env)
     assert result.returncode == 1 and b"no such file" in result.stderr

@@ -157,3 +157,19 @@ routes: {llm: [a]}
     assert "voice" in caught.value.issues[0].message
     # Reached through an alias, an unrouted engine is in use.
     resolve(text + "aliases: {speaker: voice}\n")
+
+
+def test_an_alias_lists_at_most_one_target_per_capability() -> None:
+    text = """\
+engines:
+  a: {capability: llm, engine: fake}
+  b: {capability: llm, engine: fake}
+aliases:
+  "gpt-*": [a, b]
+  "*": []
+"""
+    with pytest.raises(ConfigError) as caught:
+        resolve(text)
+    messages = {i.path: i.message for i in caught.value.issues}
+    assert messages["aliases.gpt-*"] == "an alias may name one target per capability"
+    assert messages["aliases.*"] == "an alias needs at least one target"

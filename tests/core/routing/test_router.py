@@ -13,6 +13,7 @@ from core.engines.base import Capability
 from core.routing.errors import AllEnginesFailed, NoEngineAvailable, StreamInterrupted, UnknownModel
 from core.runtime.runtime import Runtime
 from tests.support import MakeConfig, WriteConfig
+from tests.support.daemon import asgi_client
 from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -117,10 +118,49 @@ async def test_aliases_and_pinning(config: MakeConfig) -> None:
         # A pinned engine gets no fallback.
         with pytest.raises(AllEnginesFailed):
             await text_of(runtime, "primary")
-        # Unknown model names go to the capability's route, as OpenAI clients expect.
-        assert (await text_of(runtime, "some-unknown-model"))[1] == "secondary"
+        # A name the config does not know is refused, naming the ones it does.
+        with pytest.raises(UnknownModel) as unknown:
+            await text_of(runtime, "some-unknown-model")
+        assert unknown.value.status == 404
+        for known in ("llm", "primary", "secondary", "cloud", "gpt-4o-mini", "fast"):
+            assert known in unknown.value.message
         with pytest.raises(UnknownModel):
             await text_of(runtime, "tts")
+
+
+PATTERNS = """engines:
+  chat: {capability: llm, engine: fake, settings: {reply: "chat here"}}
+  other: {capability: llm, engine: fake, settings: {reply: "other here"}}
+  embed: {capability: embeddings, engine: fake}
+routes:
+  llm: [chat]
+  embeddings: [embed]
+aliases:
+  "claude-*": other
+  "text-embedding-*": embeddings
+  "*": [llm, embeddings]
+"""
+
+
+async def test_pattern_aliases_serve_unknown_names_by_capability(write_config: WriteConfig) -> None:
+    async with running_runtime(write_config(PATTERNS)) as runtime:
+        router = runtime.current.router
+        # The first pattern (in file order) with a target of the request's capability wins.
+        assert (await text_of(runtime, "claude-3-haiku"))[1] == "other"
+        assert (await text_of(runtime, "gpt-5-anything"))[1] == "chat"
+        assert (await text_of(runtime, "text-embedding-3-large"))[1] == "chat"
+        assert [s.name for s in router.chain(Capability.EMBEDDINGS, "text-embedding-9").slots] == [
+            "embed"
+        ]
+        assert [s.name for s in router.chain(Capability.EMBEDDINGS, "anything").slots] == ["embed"]
+        # No pattern offers a speech engine: still an unknown model there.
+        with pytest.raises(UnknownModel, match="not found"):
+            router.chain(Capability.TTS, "tts-1")
+        async with asgi_client(runtime) as client:
+            listed = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
+        assert listed["*"]["kind"] == "alias_pattern"
+        assert listed["*"]["capability"] == ["llm", "embeddings"]
+        assert listed["claude-*"]["capability"] == "llm"
 
 
 async def test_retries_stay_on_the_same_engine(config: MakeConfig) -> None:

@@ -135,6 +135,11 @@ engines:
 {cloud_engines(base_url)}{extra_engines}
 routes:
 {_merged_routes(routes)}
+aliases:
+  "gpt-*": llm
+  "tts-*": tts
+  "whisper-*": stt
+  "text-embedding-*": embeddings
 """
 
 

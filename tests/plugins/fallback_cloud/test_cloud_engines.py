@@ -225,7 +225,7 @@ async def test_unknown_voice_is_a_client_error(
     async with loaded(OpenAITTSEngine, tmp_path, upstream, model="tts_ok") as engine:
         with pytest.raises(InvalidRequest) as caught:
             [c async for c in engine.synthesize(SpeechRequest(text="hi", voice="nobody"))]
-    assert (caught.value.status, caught.value.param) == (404, "voice")
+    assert (caught.value.status, caught.value.param) == (400, "voice")
 
 
 async def test_voices_default_to_openais_and_are_configurable(

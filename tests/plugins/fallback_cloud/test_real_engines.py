@@ -5,12 +5,15 @@ of those engines are broken (missing model files), and one is repaired while it 
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jsonschema
 import numpy as np
 import openai
 import pytest
@@ -131,6 +134,69 @@ def test_speech_and_transcription_round_trip_through_the_cloud(gateway: Gateway)
     assert transcript.headers["x-voxgate-engine"] == "cloud_stt"
     assert transcript.headers["x-voxgate-fallback"] == "local_whisper=not_loaded"
     assert word_error_rate(TEXT, transcript.parse().text) < 0.2
+
+
+CODE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "maxLength": 4}, "n": {"type": "integer"}},
+    "required": ["code", "n"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_formats_and_logprobs_pass_through_the_cloud_engine(
+    gateway: Gateway, stream: bool
+) -> None:
+    """The cloud engine hands tools, tool choice, a response format and logprobs to the server
+    (here the cloud daemon's llama.cpp) and brings its tool-call and logprob pieces back."""
+    tool: Any = {
+        "type": "function",
+        "function": {"name": "store_code", "parameters": CODE, "strict": True},
+    }
+    fields: Any = {
+        "model": "cloud_chat",
+        "messages": [{"role": "user", "content": "Store a code"}],
+        "tools": [tool],
+        "tool_choice": {"type": "function", "function": {"name": "store_code"}},
+        "temperature": 0,
+        "max_tokens": 100,
+    }
+    if stream:
+        pieces: list[Any] = []
+        for chunk in gateway.api.chat.completions.create(**fields, stream=True):
+            for choice in chunk.choices:
+                pieces.extend(choice.delta.tool_calls or ())
+        name, arguments = (
+            pieces[0].function.name,
+            "".join(p.function.arguments or "" for p in pieces),
+        )
+    else:
+        raw = gateway.api.chat.completions.with_raw_response.create(**fields)
+        assert raw.headers["x-voxgate-engine"] == "cloud_chat"
+        choice = raw.parse().choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
+        call = choice.message.tool_calls[0]
+        name, arguments = call.function.name, call.function.arguments
+    assert name == "store_code"
+    jsonschema.validate(json.loads(arguments), CODE)
+
+    formatted = gateway.api.chat.completions.create(
+        model="cloud_chat",
+        messages=[{"role": "user", "content": "A code"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "code", "schema": CODE, "strict": True},
+        },
+        logprobs=True,
+        top_logprobs=2,
+        temperature=0,
+        max_tokens=100,
+    )
+    choice = formatted.choices[0]
+    jsonschema.validate(json.loads(choice.message.content or ""), CODE)
+    assert choice.logprobs is not None and choice.logprobs.content
+    assert all(len(t.top_logprobs) == 2 for t in choice.logprobs.content)
 
 
 def test_repaired_local_model_takes_the_traffic_back(gateway: Gateway) -> None:

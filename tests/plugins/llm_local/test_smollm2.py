@@ -121,9 +121,7 @@ def library_reply(model: LoadedModel, request: ChatRequest, settings: LlamaCppSe
 
 
 def reply_text(model: LoadedModel, request: ChatRequest, settings: LlamaCppSettings) -> str:
-    deltas = model.reply(
-        request.messages, sampling_for(settings, request), threading.Event(), engine="t"
-    )
+    deltas = model.reply(request, sampling_for(settings, request), threading.Event(), engine="t")
     return "".join(delta.text for delta in deltas)
 
 

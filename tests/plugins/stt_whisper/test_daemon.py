@@ -115,14 +115,26 @@ def test_stream(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the client's own notice
-def test_translation_is_refused_clearly_by_an_english_only_model(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.APIStatusError) as caught:
+def test_translation_is_a_400_naming_the_english_only_model(client: openai.OpenAI) -> None:
+    # A 400, not a 503: the SDK would retry a 503, and no retry can make tiny.en translate.
+    with pytest.raises(openai.BadRequestError) as caught:
         client.audio.translations.create(
             model="whisper-1", file=("speech.wav", wav_bytes(speech(SENTENCES[0])))
         )
-    # What the engine is, not a failure: a 400 (the SDK would retry a 503 three times).
-    assert caught.value.status_code == 400
-    assert "English-only" in str(caught.value.message)
+    assert caught.value.code == "unsupported_request"
+    assert "'tiny.en' is English-only and cannot translate" in caught.value.message
+    assert caught.value.response.headers["x-voxgate-fallback"] == "whisper=unsupported"
+
+
+def test_a_language_the_model_does_not_speak_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.audio.transcriptions.create(
+            model="whisper-1",
+            file=("speech.wav", wav_bytes(speech(SENTENCES[0]))),
+            language="fr",
+        )
+    assert caught.value.code == "unsupported_request"
+    assert "'tiny.en' understands English only, not 'fr'" in caught.value.message
 
 
 # -- live transcription over a WebSocket ----------------------------------------------------

@@ -75,7 +75,25 @@ def test_speed_is_honoured(client: openai.OpenAI) -> None:
 
 
 def test_unknown_voice_is_a_client_error_naming_the_field(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.NotFoundError) as error:
+    with pytest.raises(openai.BadRequestError) as error:
         client.audio.speech.create(model="hibari", voice="nobody", input=TEXT)
     assert error.value.param == "voice"
-    assert "nobody" in error.value.message
+    assert "invalid voice 'nobody'" in error.value.message
+    assert "heart" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"input": "今天天气很好。"}, "hibari speaks English only: it cannot read Chinese"),
+        ({"input": "Hello means 你好."}, "hibari speaks English only: it cannot read Chinese"),
+        ({"input": TEXT, "extra_body": {"language": "zh"}}, "hibari speaks English only, not 'zh'"),
+    ],
+)
+def test_what_an_english_voice_cannot_say_is_a_400(
+    client: openai.OpenAI, fields: dict[str, object], said: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as error:
+        client.audio.speech.create(model="tts-1", voice="alloy", **fields)  # type: ignore[arg-type]
+    assert error.value.code == "unsupported_request"
+    assert said in error.value.message

@@ -75,7 +75,7 @@ def test_speed_is_honoured(client: openai.OpenAI) -> None:
 
 
 def test_unknown_voice_is_a_client_error_naming_the_field(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.NotFoundError) as error:
+    with pytest.raises(openai.BadRequestError) as error:
         client.audio.speech.create(model="piper", voice="nobody", input=TEXT)
     assert error.value.param == "voice"
-    assert "nobody" in error.value.message
+    assert "invalid voice 'nobody'" in error.value.message

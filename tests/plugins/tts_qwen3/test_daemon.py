@@ -129,14 +129,15 @@ def test_streamed_pcm_arrives_whole(api: openai.OpenAI) -> None:
     assert len(pcm) > 3 * 1920  # three sentences, at least a codec frame each
 
 
-def test_an_unknown_speaker_is_a_404_not_a_fallback(daemon: str) -> None:
+def test_an_unknown_speaker_is_an_invalid_voice_not_a_fallback(daemon: str) -> None:
     response = httpx.post(
         daemon + "/v1/audio/speech",
         json={"model": "qwen", "input": "Hi.", "voice": "nobody", "response_format": "wav"},
         timeout=60,
     )
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["error"]["param"] == "voice"
+    assert response.json()["error"]["message"].startswith("invalid voice 'nobody'")
 
 
 def test_the_voice_store_round_trip_and_cloned_speech(daemon: str, api: openai.OpenAI) -> None:

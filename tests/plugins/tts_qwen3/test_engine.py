@@ -120,9 +120,9 @@ async def test_language_codes_map_to_the_models_languages(engine: Qwen3Engine) -
 
 
 async def test_an_unknown_speaker_is_a_client_error(engine: Qwen3Engine) -> None:
-    with pytest.raises(InvalidRequest, match="no speaker 'nobody'") as caught:
+    with pytest.raises(InvalidRequest, match="invalid voice 'nobody'") as caught:
         await speak(engine, voice="nobody")
-    assert (caught.value.param, caught.value.status) == ("voice", 404)
+    assert (caught.value.param, caught.value.status) == ("voice", 400)
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ async def test_a_stored_voice_is_offered_and_spoken_by_id(engine: Qwen3Engine) -
     assert_audio(await speak(engine, "Stored voice speaking.", voice=voice.id))
     with pytest.raises(InvalidRequest, match="no stored voice") as caught:
         await speak(engine, voice="voice_0000000000000000")
-    assert caught.value.status == 404
+    assert caught.value.status == 400
 
 
 async def test_a_too_short_reference_is_refused(engine: Qwen3Engine) -> None:

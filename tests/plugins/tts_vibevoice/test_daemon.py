@@ -144,10 +144,11 @@ def test_each_segment_is_its_own_event_in_a_streamed_response(api: openai.OpenAI
     assert_segments(np.concatenate(pieces).astype(np.float32) / 32768.0, 3)
 
 
-def test_unknown_voices_are_not_found(api: openai.OpenAI) -> None:
-    with pytest.raises(openai.NotFoundError):
+def test_unknown_voices_are_invalid_voices(api: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as unknown:
         api.audio.speech.create(model="tts", voice="nobody", input="Hi there.")
-    with pytest.raises(openai.NotFoundError) as speakers:
+    assert "invalid voice 'nobody'" in unknown.value.message
+    with pytest.raises(openai.BadRequestError) as speakers:
         api.audio.speech.create(
             model="tts",
             voice="en-Alice_woman",

@@ -181,7 +181,7 @@ def test_unknown_and_unusable_voices_are_the_clients_problem(
 ) -> None:
     with pytest.raises(InvalidRequest) as unknown:
         speak(engine, voice="nobody")
-    assert (unknown.value.param, unknown.value.status) == ("voice", 404)
+    assert (unknown.value.param, unknown.value.status) == ("voice", 400)
     with pytest.raises(InvalidRequest) as unknown_speaker:
         speak(
             engine,

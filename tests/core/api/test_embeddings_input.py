@@ -1,0 +1,79 @@
+"""/v1/embeddings input as cl100k_base token ids, and dimensions beyond the model's (fake engine:
+the API's own logic)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+import pytest
+
+from core.api.app import create_app
+from tests.support import WriteConfig
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+engines:
+  embed: {capability: embeddings, engine: fake}
+routes: {embeddings: [embed]}
+aliases: {text-embedding-ada-002: embeddings}
+"""
+HELLO_WORLD = [9906, 1917]  # "Hello world" in cl100k_base
+
+
+@contextlib.asynccontextmanager
+async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with running_runtime(write_config(CONFIG)) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport) as http:
+            yield openai.AsyncOpenAI(
+                base_url="http://voxgate.test/v1", api_key="unused", http_client=http, max_retries=0
+            )
+
+
+async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> None:
+    async with gateway(write_config) as client:
+        as_text = await client.embeddings.create(
+            model="text-embedding-ada-002", input=["Hello world", "Hello"]
+        )
+        as_ids = await client.embeddings.create(
+            model="text-embedding-ada-002", input=[HELLO_WORLD, [9906]]
+        )
+        one = await client.embeddings.create(model="text-embedding-ada-002", input=HELLO_WORLD)
+    assert [d.embedding for d in as_ids.data] == [d.embedding for d in as_text.data]
+    assert one.data[0].embedding == as_text.data[0].embedding
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ([[9906, 999_999]], "token id 999999 is not in cl100k_base"),
+        ([[100270]], "token id 100270 is not in the vocabulary"),
+        ([[]], "input strings must not be empty"),
+    ],
+)
+async def test_bad_token_input_is_a_400(
+    write_config: WriteConfig, value: list[list[int]], said: str
+) -> None:
+    async with gateway(write_config) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.embeddings.create(model="text-embedding-ada-002", input=value)
+    assert caught.value.param == "input"
+    assert said in caught.value.message
+
+
+async def test_dimensions_beyond_the_model_state_its_size(write_config: WriteConfig) -> None:
+    async with gateway(write_config) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.embeddings.create(
+                model="text-embedding-ada-002", input="hello", dimensions=1536
+            )
+        shorter = await client.embeddings.create(
+            model="text-embedding-ada-002", input="hello", dimensions=2
+        )
+    assert caught.value.param == "dimensions"
+    assert "more than the 3 that 'embed' makes" in caught.value.message
+    assert len(shorter.data[0].embedding) == 2
