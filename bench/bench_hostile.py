@@ -229,7 +229,9 @@ async def run(config: Path, sockets: int, slow_seconds: float) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, sockets + 512)), hard))
     with tempfile.TemporaryDirectory() as folder:
-        daemon = Daemon(config, {"VOXGATE_DATA_DIR": str(Path(folder) / "data")})
+        daemon = Daemon(
+            config, {"VOXGATE_DATA_DIR": str(Path(folder) / "data")}, log=Path(folder) / "d.log"
+        )
         try:
             async with httpx.AsyncClient(base_url=daemon.url, timeout=120) as client:
                 await client.post("/v1/chat/completions", json=CHAT)  # warm every path once

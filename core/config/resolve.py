@@ -144,7 +144,11 @@ def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[Conf
     if not config.routes:
         message = "there is no routes: block, so nothing would be served (is the file cut short?)"
         return [ConfigIssue("routes", message, line_for(lines, ("engines",)))]
-    aliased = set(config.aliases.values())
+    aliased = {
+        target
+        for value in config.aliases.values()
+        for target in ([value] if isinstance(value, str) else value)
+    }
     unused: dict[Capability, list[str]] = {}
     for name, spec in config.engines.items():
         if spec.capability not in config.routes and name not in aliased:

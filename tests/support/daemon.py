@@ -70,6 +70,8 @@ class Daemon:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Beside the config by default (a test's temp folder); callers serving a config that
+        # lives in the checkout pass ``log`` so nothing is written into it.
         self.log = log or config.parent / f"daemon-{self.port}.log"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with self.log.open("wb") as out:

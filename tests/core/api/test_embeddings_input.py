@@ -30,7 +30,10 @@ async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
         async with httpx.AsyncClient(transport=transport) as http:
             yield openai.AsyncOpenAI(
-                base_url="http://voxgate.test/v1", api_key="unused", http_client=http, max_retries=0
+                base_url="http://voxgate.localhost/v1",
+                api_key="unused",
+                http_client=http,
+                max_retries=0,
             )
 
 

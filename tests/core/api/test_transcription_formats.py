@@ -27,7 +27,9 @@ async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]
     async with running_runtime(write_config(CONFIG)) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://voxgate.localhost"
+        ) as http:
             yield http
 
 
@@ -59,7 +61,10 @@ async def test_diarized_json_is_refused_without_a_diarizing_engine(
 ) -> None:
     async with gateway(write_config) as http:
         http_client = openai.AsyncOpenAI(
-            base_url="http://voxgate.test/v1", api_key="unused", http_client=http, max_retries=0
+            base_url="http://voxgate.localhost/v1",
+            api_key="unused",
+            http_client=http,
+            max_retries=0,
         )
         try:
             await http_client.audio.transcriptions.create(
