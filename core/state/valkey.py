@@ -4,6 +4,7 @@ Keys, under ``state.key_prefix`` (``p``):
 
 - ``p:breaker:<engine>:<fingerprint>``: present while that engine's breaker is open somewhere
   (it expires when the breaker would let a probe through); its value names the daemon.
+  ``p:breakers`` lists these keys, so a resync reads them without scanning the keyspace.
 - ``p:rate:<name>``: one GCRA bucket (:mod:`core.state.rate`), updated by a Lua script.
 - ``p:conversation:<key>``: a conversation's messages (JSON), expiring after its idle time.
 - ``p:reload:<id>``: the daemons' answers to one fleet reload.
@@ -26,7 +27,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,9 +62,12 @@ class ValkeyBackend:
         self._config = config
         self._metrics = metrics
         self.daemon_id = config.daemon_id or f"{socket.gethostname()}:{os.getpid()}"
+        #: Tells this process's own messages apart even if two daemons were given one name.
+        self._instance = uuid.uuid4().hex[:12]
         self.local = MemoryBackend()
         self._prefix = config.key_prefix
         self._channel = f"{self._prefix}:events"
+        self._index = f"{self._prefix}:breakers"
         self._client = Valkey.from_url(
             config.url,
             password=password,
@@ -204,16 +208,18 @@ class ValkeyBackend:
         name = f"{self._prefix}:breaker:{news.engine}:{news.fingerprint}"
         event = {
             "type": "breaker",
-            "origin": self.daemon_id,
+            "origin": self._instance,
             "engine": news.engine,
             "fingerprint": news.fingerprint,
             "open_for": news.open_for,
         }
         async with self._client.pipeline(transaction=False) as pipe:
             if news.open_for > 0:
-                pipe.set(name, self.daemon_id, px=max(1, int(news.open_for * 1000)))
+                pipe.set(name, self._instance, px=max(1, int(news.open_for * 1000)))
+                pipe.sadd(self._index, name)
             else:
                 pipe.delete(name)
+                pipe.srem(self._index, name)
             pipe.publish(self._channel, json.dumps(event))
             await pipe.execute()
 
@@ -223,7 +229,7 @@ class ValkeyBackend:
         mine = {(n.engine, n.fingerprint): n for n in listener.open_breakers()}
         for news in mine.values():
             await self._write_breaker(news)
-        names = [name async for name in self._breaker_keys()]
+        names = sorted(await self._client.smembers(self._index))
         if not names:
             return
         async with self._client.pipeline(transaction=False) as pipe:
@@ -231,19 +237,20 @@ class ValkeyBackend:
                 pipe.get(name)
                 pipe.pttl(name)
             replies = await pipe.execute()
+        expired = []
         for index, name in enumerate(names):
             owner, ttl_ms = replies[2 * index], replies[2 * index + 1]
             engine, _, fingerprint = name.decode()[len(self._prefix) + 9 :].rpartition(":")
-            if (engine, fingerprint) in mine or ttl_ms is None or ttl_ms <= 0:
+            if owner is None or ttl_ms is None or ttl_ms <= 0:
+                expired.append(name)
+            elif (engine, fingerprint) in mine:
                 continue
-            if owner is not None and owner.decode() == self.daemon_id:
+            elif owner.decode() == self._instance:  # closed here while the store was away
                 await self._write_breaker(BreakerNews(engine, fingerprint, 0.0))
-                continue
-            listener.breaker_news(BreakerNews(engine, fingerprint, ttl_ms / 1000))
-
-    async def _breaker_keys(self) -> AsyncIterator[bytes]:
-        async for name in self._client.scan_iter(match=f"{self._prefix}:breaker:*", count=500):
-            yield name
+            else:
+                listener.breaker_news(BreakerNews(engine, fingerprint, ttl_ms / 1000))
+        if expired:
+            await self._client.srem(self._index, *expired)
 
     # -- fleet reload ------------------------------------------------------------------------
 
@@ -253,7 +260,7 @@ class ValkeyBackend:
             report["error"] = f"the state store is unreachable ({self._last_error})"
             return report
         request = uuid.uuid4().hex[:16]
-        event = {"type": "reload", "origin": self.daemon_id, "id": request}
+        event = {"type": "reload", "origin": self._instance, "id": request}
         try:
             receivers = await self._bounded(self._client.publish(self._channel, json.dumps(event)))
         except Exception as exc:
@@ -272,16 +279,16 @@ class ValkeyBackend:
                 )
             if len(answers) >= expected:
                 break
-        report["daemons"] = {k.decode(): json.loads(v) for k, v in answers.items()}
+        report["daemons"] = _by_daemon(answers)
         report["pending"] = max(expected - len(answers), 0)
         return report
 
     async def _answer_reload(self, request: str, listener: FleetListener) -> None:
-        summary = await listener.reload_for_fleet()
+        summary = {"daemon": self.daemon_id, **await listener.reload_for_fleet()}
         name = f"{self._prefix}:reload:{request}"
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.hset(name, self.daemon_id, json.dumps(summary))
+                pipe.hset(name, self._instance, json.dumps(summary))
                 pipe.expire(name, _RELOAD_ANSWERS_TTL)
                 await self._bounded(pipe.execute())
         except Exception as exc:
@@ -367,22 +374,20 @@ class ValkeyBackend:
         listener = self._listener
         try:
             event = json.loads(data)
-        except ValueError:
-            return
-        if listener is None or not isinstance(event, dict):
-            return
-        if event.get("origin") == self.daemon_id:
-            return
-        if event.get("type") == "breaker":
-            news = BreakerNews(
-                str(event["engine"]), str(event["fingerprint"]), float(event["open_for"])
-            )
-            listener.breaker_news(news)
-        elif event.get("type") == "reload":
-            task = asyncio.create_task(self._answer_reload(str(event["id"]), listener))
-            self._answers.add(task)
-            task.add_done_callback(self._answers.discard)
-            log.info("state.fleet_reload_requested", origin=event.get("origin"))
+            if listener is None or event["origin"] == self._instance:
+                return
+            if event["type"] == "breaker":
+                news = BreakerNews(
+                    str(event["engine"]), str(event["fingerprint"]), float(event["open_for"])
+                )
+                listener.breaker_news(news)
+            elif event["type"] == "reload":
+                task = asyncio.create_task(self._answer_reload(str(event["id"]), listener))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
+                log.info("state.fleet_reload_requested")
+        except (ValueError, KeyError, TypeError) as exc:  # not ours, or another version's
+            log.warning("state.event_ignored", error=_describe(exc))
 
     def _set_up(self, up: bool) -> None:
         if up != self._up:
@@ -408,6 +413,16 @@ class ValkeyBackend:
     async def _bounded(self, step: Awaitable[T] | Coroutine[Any, Any, T]) -> T:
         async with asyncio.timeout(self._config.timeout):
             return await step
+
+
+def _by_daemon(answers: dict[bytes, bytes]) -> dict[str, Any]:
+    """Answers keyed by daemon name (made unique should two daemons share one)."""
+    named: dict[str, Any] = {}
+    for instance, raw in sorted(answers.items()):
+        answer = json.loads(raw)
+        name = str(answer.pop("daemon", instance.decode()))
+        named[name if name not in named else f"{name} ({instance.decode()})"] = answer
+    return named
 
 
 def _encoded(message: ChatMessage) -> str:

@@ -157,12 +157,14 @@ defaults
     timeout connect 1s
     timeout client 30s
     timeout server 30s
+    timeout tunnel 1h
     # A request whose daemon died (refused, reset, no answer) is sent again, to another one;
     # that needs the whole request in hand before it goes out.
     option http-buffer-request
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response response-timeout
+    retry-on conn-failure empty-response
+    option forwardfor
 
 frontend voxgate
     bind 127.0.0.1:{port}
