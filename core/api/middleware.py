@@ -75,7 +75,8 @@ class GatewayMiddleware:
             await _send_preflight(send, cors_origin, headers, request_id=request_id)
             return
         if path not in _OPEN_PATHS and not path.startswith("/control"):
-            wait = await key_rate_wait(self.runtime, headers)
+            keyed = bool(self.credentials().api_keys)
+            wait = await key_rate_wait(self.runtime, headers, keyed=keyed)
             if wait > 0:
                 await _refuse_over_rate(scope, send, wait, request_id=request_id)
                 return

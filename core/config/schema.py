@@ -259,6 +259,14 @@ class StateConfig(Block):
     #: This daemon's name in fleet replies; default: host name and process id.
     daemon_id: str | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        scheme = url.partition("://")[0].lower()
+        if scheme not in ("valkey", "valkeys", "redis", "rediss", "unix"):
+            raise ValueError("expected valkey://host:port/db, valkeys://... or unix:///path")
+        return url
+
 
 ROUTE_NAMES = tuple(c.value for c in Capability)
 

@@ -77,7 +77,8 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "voxgate_rate_limited",
-            "Requests refused by a rate limit, by what was limited.",
+            "Requests refused by an API key's rate limit (an engine over its own limit counts "
+            "in voxgate_fallbacks with reason rate_limited).",
             ["limit"],
             registry=r,
         )

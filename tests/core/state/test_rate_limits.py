@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.config.errors import ConfigError
+from core.config.loader import load_config
 from tests.support import WriteConfig
 from tests.support.daemon import asgi_client
 from tests.support.fake_plugin import CALLS
@@ -87,3 +89,23 @@ async def test_an_api_key_over_its_rate_gets_429_before_any_engine(
             assert 'voxgate_rate_limited_total{limit="api_key"} 1.0' in metrics
         async with asgi_client(runtime, authorization="Bearer key-two") as two:
             assert (await two.post("/v1/chat/completions", json=BODY)).status_code == 200
+
+
+async def test_without_api_keys_every_client_shares_the_limit(
+    write_config: WriteConfig,
+) -> None:
+    async with running_runtime(write_config(KEY_CONFIG)) as runtime:
+        for token in ("made-up-1", "made-up-2"):
+            async with asgi_client(runtime, authorization=f"Bearer {token}") as client:
+                assert (await client.post("/v1/chat/completions", json=BODY)).status_code == 200
+        async with asgi_client(runtime, authorization="Bearer made-up-3") as client:
+            assert (await client.post("/v1/chat/completions", json=BODY)).status_code == 429
+
+
+def test_the_state_block_is_checked_like_any_other(write_config: WriteConfig) -> None:
+    bad = write_config(
+        "state: {backend: valkey, url: 'http://127.0.0.1:6379'}\n"
+        "engines: {chat: {capability: llm, engine: fake}}\nroutes: {llm: [chat]}\n"
+    )
+    with pytest.raises(ConfigError, match=r"state\.url"):
+        load_config(bad)
