@@ -84,7 +84,6 @@ def reload_command(args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         return fail(f"cannot reach the daemon: {exc}")
     data = response.json()
-    fleet_ok = _fleet_ok(data.get("fleet"), quiet=args.json)
     if args.json:
         emit_json(data)
     elif data.get("ok"):
@@ -96,7 +95,8 @@ def reload_command(args: argparse.Namespace) -> int:
         issues = (data.get("error") or {}).get("issues", [])
         for issue in issues:
             say(f"  line {issue.get('line')}: {issue['path']}: {issue['message']}")
-        return fail("reload failed; the previous configuration keeps serving")
+        fail("reload failed; the previous configuration keeps serving")
+    fleet_ok = _fleet_ok(data.get("fleet"), quiet=args.json)
     return 0 if data.get("ok") and fleet_ok else 1
 
 
@@ -111,9 +111,15 @@ def _fleet_ok(fleet: dict[str, Any] | None, *, quiet: bool) -> bool:
             say(f"fleet: {fleet['error']}")
         elif fleet.get("backend") == "memory":
             say("fleet: this daemon keeps its state in memory, so it has no fleet to reload")
+        else:
+            say(f"fleet: {fleet.get('reached', 0)} other daemon(s) asked to reload")
         for name, answer in sorted(daemons.items()):
-            outcome = f"generation {answer['generation']}" if answer.get("ok") else "FAILED"
-            say(f"  {name}: {outcome}")
+            if answer.get("ok"):
+                say(f"  {name}: generation {answer['generation']}")
+                continue
+            issues = (answer.get("error") or {}).get("issues") or [{}]
+            first = issues[0]
+            say(f"  {name}: FAILED {first.get('path', '')}: {first.get('message', '')}")
         if fleet.get("pending"):
             say(f"  {fleet['pending']} daemon(s) did not answer in time")
     failed = [name for name, answer in daemons.items() if not answer.get("ok")]

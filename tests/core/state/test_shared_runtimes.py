@@ -105,3 +105,12 @@ async def test_a_fleet_reload_reloads_every_daemon(
         assert all(answer["ok"] for answer in fleet_report["daemons"].values())
         assert (a.current.number, b.current.number, c.current.number) == (2, 2, 2)
         assert b.last_reload is not None and b.last_reload.trigger == "fleet"
+
+        # Each daemon reads its own file: a broken one is reported, and keeps its config.
+        c.config_path.write_text("engines: {flaky: {capability: llm, engine: nope}}\n")
+        report = await a.state.reload_fleet(10.0)
+        assert report["daemons"]["d1"]["ok"]
+        broken = report["daemons"]["d2"]
+        assert not broken["ok"] and broken["generation"] is None
+        assert "engines.flaky.engine" in {i["path"] for i in broken["error"]["issues"]}
+        assert c.current.number == 2
