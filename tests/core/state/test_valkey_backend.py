@@ -262,3 +262,13 @@ async def test_unreadable_events_are_ignored(valkey_server: ValkeyServer, prefix
         a.publish_breaker(BreakerNews("chat", "f1", 30.0))
         await eventually(lambda: len(heard_by_b.news) == 1)
         assert b.status()["state"] == "connected"
+
+
+async def test_reconnection_attempts_back_off(valkey_server: ValkeyServer, prefix: str) -> None:
+    async with backend(valkey_server.url, prefix, "a") as (a, _, _):
+        valkey_server.kill()
+        await eventually(lambda: a.status()["state"] == "degraded")
+        before = a.status()["errors"]
+        await asyncio.sleep(1.0)
+        # Attempts 0.1, 0.2, 0.4 s apart and so on (a tight loop would make thousands).
+        assert a.status()["errors"] - before < 10
