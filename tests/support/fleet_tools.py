@@ -47,7 +47,8 @@ def valkey_server_command() -> tuple[str, dict[str, str]]:
 
 
 def haproxy_command() -> str:
-    path = shutil.which("haproxy")
+    # Debian puts it in /usr/sbin, which an unprivileged PATH may lack.
+    path = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
     if path is None:
         _require("haproxy")
         raise AssertionError("unreachable")
