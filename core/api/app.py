@@ -11,7 +11,6 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from core.api.conversation_history import ConversationHistory
 from core.api.errors import ApiError, handle_exception
 from core.api.live_sessions import LiveSessions
 from core.api.middleware import GatewayMiddleware
@@ -110,6 +109,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.conversations = ConversationHistory()
     app.state.live_sessions = LiveSessions()
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.api import cors
 from core.api.auth import Credentials, bearer_token
 from core.api.errors import error_body
+from core.api.key_rate import key_rate_wait
 from core.api.request_guard import RequestGuard, forwarded_for
 from core.runtime.runtime import Runtime
 
@@ -72,6 +74,12 @@ class GatewayMiddleware:
         if scope["type"] == "http" and cors.is_preflight(scope["method"], headers):
             await _send_preflight(send, cors_origin, headers, request_id=request_id)
             return
+        if path not in _OPEN_PATHS and not path.startswith("/control"):
+            keyed = bool(self.credentials().api_keys)
+            wait = await key_rate_wait(self.runtime, headers, keyed=keyed)
+            if wait > 0:
+                await _refuse_over_rate(scope, send, wait, request_id=request_id)
+                return
 
         metrics = self.runtime.metrics
         started = time.perf_counter()
@@ -258,9 +266,33 @@ async def _send_preflight(
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_json(send: Send, status: int, message: str, code: str, *, request_id: str) -> None:
+async def _refuse_over_rate(scope: Scope, send: Send, wait: float, *, request_id: str) -> None:
+    log.info("request.rate_limited", path=scope["path"], retry_after=round(wait, 3))
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1013, "reason": "rate limit reached"})
+        return
+    message = f"rate limit reached for this API key; retry in {wait:.2f}s"
+    await _send_json(
+        send,
+        429,
+        message,
+        "rate_limit_exceeded",
+        request_id=request_id,
+        headers=[(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+    )
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    message: str,
+    code: str,
+    *,
+    request_id: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps(error_body(status, message, code=code)).encode()
-    extra: list[tuple[bytes, bytes]] = []
+    extra: list[tuple[bytes, bytes]] = list(headers or ())
     if status == 401:
         extra.append((b"www-authenticate", b'Bearer realm="voxgate"'))
     await send(

@@ -1,4 +1,6 @@
-"""``voxgate ctl status|reload``: talk to a running daemon's control endpoint."""
+"""``voxgate ctl status|reload``: talk to a running daemon's control endpoint.
+
+``reload --fleet`` reloads every daemon sharing the state store (each reads its own file)."""
 
 from __future__ import annotations
 
@@ -25,9 +27,13 @@ def register(subparsers: Any) -> None:
     sub.add_parser("status", help="engines, routes and the last reload").set_defaults(
         handler=status_command
     )
-    sub.add_parser("reload", help="re-read the config file now").set_defaults(
-        handler=reload_command
+    reload = sub.add_parser("reload", help="re-read the config file now")
+    reload.add_argument(
+        "--fleet",
+        action="store_true",
+        help="also make every daemon sharing this one's state store reload its own file",
     )
+    reload.set_defaults(handler=reload_command)
 
 
 def _client(args: argparse.Namespace) -> httpx.Client:
@@ -59,6 +65,10 @@ def status_command(args: argparse.Namespace) -> int:
         say(f"  engine {name:<18} {engine['state']:<14} served {engine['served']}{error}")
     for failure in data["plugins"]["failed"]:
         say(f"  plugin FAILED {failure['plugin']}: {failure['error']}")
+    state = data.get("state") or {}
+    if state.get("backend", "memory") != "memory":
+        error = f"  last error: {state['last_error']}" if state.get("last_error") else ""
+        say(f"  state {state['backend']} {state['url']}: {state['state']}{error}")
     last = data.get("last_reload")
     if last:
         say(f"  last reload: {'ok' if last['ok'] else 'FAILED'} ({last['trigger']})")
@@ -68,7 +78,9 @@ def status_command(args: argparse.Namespace) -> int:
 def reload_command(args: argparse.Namespace) -> int:
     try:
         with _client(args) as client:
-            response = client.post("/control/reload")
+            response = client.post(
+                "/control/reload", params={"fleet": "true"} if args.fleet else {}
+            )
     except httpx.HTTPError as exc:
         return fail(f"cannot reach the daemon: {exc}")
     data = response.json()
@@ -83,5 +95,32 @@ def reload_command(args: argparse.Namespace) -> int:
         issues = (data.get("error") or {}).get("issues", [])
         for issue in issues:
             say(f"  line {issue.get('line')}: {issue['path']}: {issue['message']}")
-        return fail("reload failed; the previous configuration keeps serving")
-    return 0 if data.get("ok") else 1
+        fail("reload failed; the previous configuration keeps serving")
+    fleet_ok = _fleet_ok(data.get("fleet"), quiet=args.json)
+    return 0 if data.get("ok") and fleet_ok else 1
+
+
+def _fleet_ok(fleet: dict[str, Any] | None, *, quiet: bool) -> bool:
+    """Print what the other daemons said about a fleet reload; False if any failed or did not
+    answer."""
+    if fleet is None:
+        return True
+    daemons: dict[str, dict[str, Any]] = fleet.get("daemons", {})
+    if not quiet:
+        if fleet.get("error"):
+            say(f"fleet: {fleet['error']}")
+        elif fleet.get("backend") == "memory":
+            say("fleet: this daemon keeps its state in memory, so it has no fleet to reload")
+        else:
+            say(f"fleet: {fleet.get('reached', 0)} other daemon(s) asked to reload")
+        for name, answer in sorted(daemons.items()):
+            if answer.get("ok"):
+                say(f"  {name}: generation {answer['generation']}")
+                continue
+            issues = (answer.get("error") or {}).get("issues") or [{}]
+            first = issues[0]
+            say(f"  {name}: FAILED {first.get('path', '')}: {first.get('message', '')}")
+        if fleet.get("pending"):
+            say(f"  {fleet['pending']} daemon(s) did not answer in time")
+    failed = [name for name, answer in daemons.items() if not answer.get("ok")]
+    return not failed and not fleet.get("pending") and not fleet.get("error")

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from core.config.types import ByteSize, Duration
 from core.engines.base import Capability, Location
+from core.state.rate import RateLimit
 
 
 class Mode(StrEnum):
@@ -84,6 +85,10 @@ class EnginePolicy(Block):
     #: Requests allowed to wait for a slot; beyond it the engine refuses (and the chain moves on).
     max_queue: int = Field(16, ge=0)
     timeout: Duration | None = Field(None, gt=0)
+    #: Requests per period the engine takes, e.g. ``10/s`` or ``600/min`` (a burst of up to
+    #: that many at once). Over it the chain moves on, as for a busy engine. With the Valkey
+    #: state backend the limit holds for the whole fleet.
+    rate_limit: RateLimit | None = None
 
 
 class Policy(Block):
@@ -184,6 +189,9 @@ class AuthConfig(Block):
     api_keys_env: str = "VOXGATE_API_KEYS"
     #: Environment variable holding the control token that lets non-loopback clients use /control.
     control_token_env: str = "VOXGATE_CONTROL_TOKEN"
+    #: Requests per period each API key may make, e.g. ``20/s`` (all clients together when no
+    #: keys are set). Over it: 429 with Retry-After, before any engine is taken.
+    rate_limit: RateLimit | None = None
 
 
 class PluginsConfig(Block):
@@ -229,6 +237,37 @@ class ConversationConfig(Block):
     max_reply_tokens: int = Field(256, ge=1)
 
 
+class StateConfig(Block):
+    """Where breakers, rate limits, conversation history and fleet reloads are kept.
+
+    ``memory`` (the default) keeps them in this process. ``valkey`` shares them between every
+    daemon using the same server and key prefix; read once at start (changing it needs a
+    restart).
+    """
+
+    backend: Literal["memory", "valkey"] = "memory"
+    #: ``valkey://host:port/db``, ``valkeys://`` for TLS, or ``unix:///path/to.sock``.
+    url: str = "valkey://127.0.0.1:6379/0"
+    #: Environment variable holding the server's password, if it has one.
+    password_env: str = "VOXGATE_STATE_PASSWORD"
+    #: Daemons share state only under the same prefix (one prefix per fleet).
+    key_prefix: str = Field("voxgate", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: The longest any request waits for the state store before going on with local state.
+    timeout: Duration = Field(0.05, gt=0, le=5)
+    #: How often the connection is checked (and, while it is down, retried).
+    check_interval: Duration = Field(1.0, gt=0, le=60)
+    #: This daemon's name in fleet replies; default: host name and process id.
+    daemon_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        scheme = url.partition("://")[0].lower()
+        if scheme not in ("valkey", "valkeys", "redis", "rediss", "unix"):
+            raise ValueError("expected valkey://host:port/db, valkeys://... or unix:///path")
+        return url
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -262,6 +301,7 @@ class AppConfig(BaseSettings):
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     voices: VoicesConfig = VoicesConfig()
     conversation: ConversationConfig = ConversationConfig()
+    state: StateConfig = StateConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -63,6 +63,25 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge("voxgate_in_flight_requests", "Requests being served.", registry=r)
+        self.state_up = Gauge(
+            "voxgate_state_backend_up",
+            "1 while state is kept where configured (in process, or a reachable Valkey); "
+            "0 while a fleet daemon runs on local state because its store is unreachable.",
+            registry=r,
+        )
+        self.state_errors = Counter(
+            "voxgate_state_backend_errors",
+            "State store calls that failed or timed out (answered from local state).",
+            ["operation"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "voxgate_rate_limited",
+            "Requests refused by an API key's rate limit (an engine over its own limit counts "
+            "in voxgate_fallbacks with reason rate_limited).",
+            ["limit"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

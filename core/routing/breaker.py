@@ -20,6 +20,10 @@ class CircuitBreaker:
 
     A successful probe closes it (traffic returns to the preferred engine); a failed one reopens it
     with the cooldown doubled, up to ``max_cooldown``.
+
+    ``on_change`` hears each opening (with its length) and closing, so other daemons of a fleet
+    can follow; what they report comes back through :meth:`hold_open` and
+    :meth:`close_from_fleet`, which are not reported again.
     """
 
     def __init__(self, policy: BreakerPolicy, clock: Callable[[], float] = time.monotonic) -> None:
@@ -31,6 +35,8 @@ class CircuitBreaker:
         self._cooldown = policy.cooldown
         self._open_until = 0.0
         self._probe_in_flight = False
+        #: Told ``seconds`` when the breaker opens, 0 when it closes.
+        self.on_change: Callable[[float], None] | None = None
 
     def reconfigure(self, policy: BreakerPolicy) -> None:
         self.policy = policy
@@ -58,10 +64,29 @@ class CircuitBreaker:
         return True
 
     def record_success(self) -> None:
+        was_closed = self.state is BreakerState.CLOSED
+        self.close_from_fleet()
+        if not was_closed and self.on_change is not None:
+            self.on_change(0.0)
+
+    def close_from_fleet(self) -> None:
+        """Close: another daemon's probe found the engine working again."""
         self.state = BreakerState.CLOSED
         self.consecutive_failures = 0
         self._cooldown = self.policy.cooldown
         self._probe_in_flight = False
+
+    def hold_open(self, seconds: float) -> bool:
+        """Stay open for at least ``seconds``: another daemon found the engine failing.
+        Returns True when that opened this breaker."""
+        until = self._clock() + min(seconds, self.policy.max_cooldown)
+        if self.state is BreakerState.OPEN and self._open_until >= until:
+            return False
+        opened = self.state is not BreakerState.OPEN
+        self.state = BreakerState.OPEN
+        self._open_until = until
+        self._probe_in_flight = False
+        return opened
 
     def record_failure(self, retry_after: float | None = None) -> bool:
         """Count a failure; returns True when this failure opened the breaker."""
@@ -90,4 +115,6 @@ class CircuitBreaker:
         self._open_until = self._clock() + wait
         if not was_open:
             self.trips += 1
+        if self.on_change is not None:
+            self.on_change(wait)
         return not was_open

@@ -20,6 +20,7 @@ import structlog
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.loader import LoadedConfig, load_config
 from core.config.resolve import ResolvedConfig, ResolvedEngine, resolve_config
+from core.config.schema import StateConfig
 from core.engines.base import Capability, EngineContext
 from core.observability.metrics import Metrics
 from core.plugins import PluginCatalog, create_plugin_catalog
@@ -28,6 +29,11 @@ from core.runtime.generation import Generation
 from core.runtime.observer import ReloadObserver
 from core.runtime.services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
+from core.state.backend import StateBackend
+from core.state.engine_link import EngineLink
+from core.state.factory import StateFactory, create_state_backend
+from core.state.fleet import FleetLink
+from core.state.memory import MemoryBackend
 
 log = structlog.get_logger(__name__)
 
@@ -65,9 +71,15 @@ class Runtime:
         *,
         metrics: Metrics | None = None,
         catalog_factory: CatalogFactory = default_catalog_factory,
+        state_factory: StateFactory = create_state_backend,
     ) -> None:
         self.config_path = config_path
         self.metrics = metrics or Metrics()
+        #: Breakers' news, rate limits, conversations, fleet reloads: in this process until
+        #: :meth:`start` builds the backend the ``state:`` block names (fixed until restart).
+        self.state: StateBackend = MemoryBackend()
+        self._state_factory = state_factory
+        self._started_state = StateConfig()
         self.services = RouterServices(self)
         self._catalog_factory = catalog_factory
         self._current: Generation | None = None
@@ -124,7 +136,10 @@ class Runtime:
         loaded, catalog, resolved = self._load_and_resolve()
         result = ReloadResult(ok=True, trigger="start", at=time.time(), sha256=loaded.sha256)
         started = time.perf_counter()
+        self.state = self._state_factory(resolved.config.state, self.metrics)
+        self._started_state = resolved.config.state
         await self._install(resolved, catalog, result)
+        await self.state.start(FleetLink(self))
         result.seconds = time.perf_counter() - started
         self.last_reload = result
         log.info(
@@ -192,6 +207,8 @@ class Runtime:
             else:
                 result.ok = True
                 self.metrics.reloads.labels("ok").inc()
+                if resolved.config.state != self._started_state:
+                    log.warning("state.change_needs_restart", backend=self.state.kind)
                 log.info(
                     "config.reloaded",
                     trigger=trigger,
@@ -240,7 +257,9 @@ class Runtime:
                 services=self.services,
             )
             try:
-                slot = EngineSlot(engine, context, breaker_policy, self.metrics)
+                slot = EngineSlot(
+                    engine, context, breaker_policy, self.metrics, EngineLink(self.state, engine)
+                )
             except Exception as exc:  # a plugin bug in __init__ is a config-time error
                 issues.append(
                     ConfigIssue(f"engines.{name}", f"engine could not be created: {exc!r}")
@@ -318,6 +337,7 @@ class Runtime:
                 await asyncio.wait_for(task, max(deadline - time.monotonic(), 0.1))
         for slot in self._current.slots.values():
             await slot.close(max(deadline - time.monotonic(), 0.0))
+        await self.state.close()
         log.info("runtime.stopped")
 
     # -- readiness and status ------------------------------------------------------------------
@@ -364,5 +384,6 @@ class Runtime:
                 "failed": [asdict(f) for f in self.catalog.failures],
             },
             "last_reload": self.last_reload.as_dict() if self.last_reload else None,
+            "state": self.state.status(),
             "warnings": config.warnings,
         }

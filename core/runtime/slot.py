@@ -25,6 +25,7 @@ from core.engines.threaded import lingering_work
 from core.observability.metrics import Metrics
 from core.routing.breaker import CircuitBreaker
 from core.runtime.limiter import Limiter
+from core.state.engine_link import EngineLink
 
 log = structlog.get_logger(__name__)
 
@@ -48,10 +49,15 @@ class EngineSlot:
         context: EngineContext,
         breaker_policy: BreakerPolicy,
         metrics: Metrics,
+        link: EngineLink | None = None,
     ) -> None:
         self.resolved = resolved
         self.engine: Engine = resolved.entry.cls(resolved.settings, context)
         self.breaker = CircuitBreaker(breaker_policy)
+        #: What this engine shares with a fleet (its breaker's changes, its rate limit).
+        self.link = link
+        if link is not None:
+            self.breaker.on_change = link.breaker_changed
         self.metrics = metrics
         self.state = EngineState.UNLOADED
         self.last_error: str | None = None
@@ -97,6 +103,8 @@ class EngineSlot:
         self._keep_alive = resolved.spec.keep_alive
         self._breaker_policy = breaker_policy
         self.breaker.reconfigure(breaker_policy)
+        if self.link is not None:
+            self.link.reconfigure(resolved)
         # Takes effect at once, for running and waiting requests alike.
         self._limiter.set_limit(self.max_concurrency)
 
@@ -173,10 +181,13 @@ class EngineSlot:
 
         Refused at once when the queue is full, and after ``queue_timeout`` seconds of waiting:
         both are :class:`EngineOverloaded` (busy, not broken), never a timeout of the engine.
+        Over the engine's rate limit it is refused at once too (``rate_limited``, also busy).
         """
         if self.state is EngineState.CLOSED:
             raise EngineUnavailable(f"engine {self.name!r} has been closed")
         self.check_loadable()
+        if self.link is not None:
+            await self.link.check_rate()
         if self.lingering >= self._limiter.limit:
             # Every permit is held by work whose requests gave up (a hung call, most likely):
             # waiting in the queue behind it would only hang this request too.

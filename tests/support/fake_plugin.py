@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -65,6 +66,8 @@ class FakeSettings(EngineSettings):
     block_loop: float = 0.0
     fail_load: bool = False
     switch: str | None = None
+    #: Fails (like a "fail" switch) while this file exists: a switch daemon processes share.
+    fail_file: str | None = None
     voices: tuple[str, ...] = ("fake-a", "fake-b")
     language: str = "en"
 
@@ -76,6 +79,8 @@ class _Behaviour:
 
     def _mode(self) -> str:
         settings = self.settings
+        if settings.fail_file is not None and Path(settings.fail_file).exists():
+            return "fail"
         return SWITCHES.get(settings.switch, "ok") if settings.switch else "ok"
 
     async def _load(self) -> None:

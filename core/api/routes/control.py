@@ -1,4 +1,8 @@
-"""The control endpoint: status and reload (loopback or control token only)."""
+"""The control endpoint: status and reload (loopback or control token only).
+
+``POST /control/reload?fleet=true`` reloads this daemon and asks every other daemon sharing its
+state store to reload its own config file, answering with what each one said.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,17 @@ async def status(request: Request) -> Response:
     return JSONResponse(runtime_of(request).status())
 
 
+#: How long a fleet reload waits for the other daemons' answers.
+_FLEET_WAIT_SECONDS = 30.0
+
+
 async def reload(request: Request) -> Response:
-    result = await runtime_of(request).reload("control")
-    return JSONResponse(result.as_dict(), status_code=200 if result.ok else 422)
+    runtime = runtime_of(request)
+    result = await runtime.reload("control")
+    body = result.as_dict()
+    if request.query_params.get("fleet", "").lower() in ("1", "true", "yes"):
+        body["fleet"] = await runtime.state.reload_fleet(_FLEET_WAIT_SECONDS)
+    return JSONResponse(body, status_code=200 if result.ok else 422)
 
 
 routes = [

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from core.api.audio_upload import audio_from_form, form_bool, form_float, form_text
 from core.api.auth import bearer_token
 from core.api.bodies import read_form
-from core.api.context import generation_of, limits_of
+from core.api.context import generation_of, limits_of, runtime_of
 from core.api.conversation_history import ConversationHistory
 from core.api.engine_calls import SpeakOptions, TranscribeOptions
 from core.api.errors import ApiError, as_api_error, error_body
@@ -37,11 +37,6 @@ from core.audio.encode import OUTPUT_FORMATS, available_formats
 from core.engines.llm import ChatMessage
 
 _NO_AUDIO = "none"
-
-
-def history_of(request: Request) -> ConversationHistory:
-    history: ConversationHistory = request.app.state.conversations
-    return history
 
 
 def _history_key(request: Request, conversation_id: str) -> str:
@@ -63,12 +58,9 @@ def _audio_format(form: FormData) -> str | None:
     return fmt
 
 
-def _plan(request: Request, form: FormData, conversation_id: str) -> TurnPlan:
+def _plan(request: Request, form: FormData, history: list[ChatMessage]) -> TurnPlan:
     settings = generation_of(request).config.config.conversation
     max_tokens = form_float(form, "max_tokens", 1, 8192)
-    history = history_of(request).messages(
-        _history_key(request, conversation_id), settings.idle_ttl
-    )
     return TurnPlan(
         transcribe=TranscribeOptions(
             model=form_text(form, "stt_model"),
@@ -120,15 +112,25 @@ def _body(
     }
 
 
-def _remember(request: Request, conversation_id: str, result: TurnResult) -> None:
+async def _history(request: Request, conversation_id: str) -> list[ChatMessage]:
+    """The conversation so far, from the state backend: with a fleet, whichever daemon served
+    the earlier turns."""
+    settings = generation_of(request).config.config.conversation
+    return await runtime_of(request).state.history(
+        _history_key(request, conversation_id), settings.idle_ttl
+    )
+
+
+async def _remember(request: Request, conversation_id: str, result: TurnResult) -> None:
     if not result.transcript or not result.reply:
         return
     settings = generation_of(request).config.config.conversation
-    history_of(request).append(
+    await runtime_of(request).state.remember(
         _history_key(request, conversation_id),
         [ChatMessage("user", result.transcript), ChatMessage("assistant", result.reply)],
         max_messages=settings.max_history_messages,
         max_conversations=settings.max_conversations,
+        idle_ttl=settings.idle_ttl,
     )
 
 
@@ -140,7 +142,7 @@ async def conversation_turn(request: Request) -> Response:
         conversation_id = form_text(form, "conversation_id") or ConversationHistory.new_id()
         if len(conversation_id) > 128:
             raise ApiError(400, "conversation_id is too long", param="conversation_id")
-        plan = _plan(request, form, conversation_id)
+        plan = _plan(request, form, await _history(request, conversation_id))
         stream = form_bool(form, "stream")
         audio = await audio_from_form(request, form)
     finally:
@@ -164,7 +166,7 @@ async def conversation_turn(request: Request) -> Response:
                 status_code=error.status,
                 headers=error.headers,
             )
-        _remember(request, conversation_id, result)
+        await _remember(request, conversation_id, result)
         return JSONResponse(_body(result, turn_id, conversation_id, plan.audio_format))
 
     events: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -177,7 +179,7 @@ async def conversation_turn(request: Request) -> Response:
     async def produce() -> None:
         try:
             result = await run_turn(generation, audio, plan, started, emit)
-            _remember(request, conversation_id, result)
+            await _remember(request, conversation_id, result)
             body = _body(result, turn_id, conversation_id, plan.audio_format)
             body.pop("audio")  # already sent as deltas
             await events.put(event({"type": "conversation.done", **body}))

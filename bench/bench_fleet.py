@@ -1,0 +1,238 @@
+"""What sharing state through Valkey costs, against the in-process backend, in one run.
+
+1. One rate-limit check (the call a limited request makes), in process: memory vs Valkey.
+2. A breaker trip's way to another daemon (publish -> the other's listener hears it).
+3. Requests through daemons that differ only in their state: in process with an API-key limit
+   and an engine limit; Valkey with the key limit (one Valkey call a request); Valkey with both
+   (two calls). Interleaved in small blocks so machine noise hits all alike.
+   Goal: <= +0.5 ms at p50.
+4. Sizing: Valkey memory per conversation and per rate bucket.
+
+Needs valkey-server (`make fleet-tools`).
+
+    python -m bench.bench_fleet [--requests 1000] [--rate 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.stats import emit, ms, summary, us
+from core.config.schema import StateConfig
+from core.engines.llm import ChatMessage
+from core.observability.logging import configure_logging
+from core.observability.metrics import Metrics
+from core.state.backend import BreakerNews
+from core.state.memory import MemoryBackend
+from core.state.rate import Rate
+from core.state.valkey import ValkeyBackend
+from tests.support.daemon import free_port
+from tests.support.fleet_tools import ValkeyServer
+from tests.support.plugin_dist import fake_plugin_env
+
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: warning}}
+state: {state}
+auth: {{rate_limit: 1000000/s}}
+policy: {{engines: {{embed: {{rate_limit: {engine_limit}}}}}}}
+engines:
+  embed: {{capability: embeddings, engine: fake}}
+routes: {{embeddings: [embed]}}
+"""
+
+
+class Heard:
+    """The daemon side of a backend, for the benchmark: when news arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: asyncio.Event = asyncio.Event()
+
+    def breaker_news(self, news: BreakerNews) -> None:
+        self.arrived.set()
+
+    def open_breakers(self) -> list[BreakerNews]:
+        return []
+
+    async def reload_for_fleet(self) -> dict[str, Any]:
+        return {}
+
+
+async def in_process(url: str, rounds: int) -> None:
+    memory = MemoryBackend()
+    settings = StateConfig(backend="valkey", url=url, key_prefix="bench", daemon_id="a")
+    a = ValkeyBackend(settings, Metrics())
+    b = ValkeyBackend(settings.model_copy(update={"daemon_id": "b"}), Metrics())
+    heard = Heard()
+    await a.start(Heard())
+    await b.start(heard)
+    try:
+        rate = Rate(1_000_000, 1)
+        local, shared = [], []
+        for _ in range(200):
+            await a.take("warm", rate)
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            await memory.take("k", rate)
+            t1 = time.perf_counter()
+            await a.take("k", rate)
+            t2 = time.perf_counter()
+            local.append(t1 - t0)
+            shared.append(t2 - t1)
+        m, v = summary(local), summary(shared)
+        emit("one rate-limit check, in process:")
+        emit(f"  memory backend   p50 {us(m['p50'])}  p99 {us(m['p99'])}")
+        emit(f"  valkey backend   p50 {us(v['p50'])}  p99 {us(v['p99'])}   (one Lua call)")
+
+        spread = []
+        for index in range(200):
+            heard.arrived.clear()
+            t0 = time.perf_counter()
+            a.publish_breaker(BreakerNews("chat", "f", 30.0 if index % 2 == 0 else 0.0))
+            await heard.arrived.wait()
+            spread.append(time.perf_counter() - t0)
+        s = summary(spread)
+        emit("a breaker change reaching another daemon (publish -> heard):")
+        emit(f"  p50 {ms(s['p50'])}  p99 {ms(s['p99'])}   (goal: within a second)")
+
+        turn = [ChatMessage("user", "x" * 80), ChatMessage("assistant", "y" * 200)]
+        for _ in range(10):  # a conversation of 20 messages: the default max_history_messages
+            await a.remember("k:sizing", turn, max_messages=20, max_conversations=1, idle_ttl=60)
+        client = a._client  # the benchmark reads the store's own accounting
+        await a.take("sizing", Rate(10, 60))
+        conversation = await client.memory_usage("bench:conversation:k:sizing")
+        bucket = await client.memory_usage("bench:rate:sizing")
+        emit("Valkey memory (MEMORY USAGE):")
+        emit(f"  a conversation of 20 messages (80 + 200 characters a turn)  {conversation} B")
+        emit(f"  one rate bucket                                            {bucket} B")
+    finally:
+        await a.close()
+        await b.close()
+
+
+def start_daemon(config: Path, workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli.main",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError("daemon exited")
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return url, process
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("daemon did not start") from None
+            time.sleep(0.1)
+
+
+def interleaved(urls: list[str], requests: int, rate: float, block: int = 25) -> list[list[float]]:
+    """``requests`` to each URL at ``rate`` per second, alternating blocks of ``block``; one
+    keep-alive connection each."""
+    latencies: list[list[float]] = [[] for _ in urls]
+    clients = [httpx.Client(base_url=url, timeout=10) for url in urls]
+    try:
+        for client in clients:
+            for _ in range(100):
+                client.post("/v1/embeddings", json={"input": "hello"}).raise_for_status()
+        interval = 1.0 / rate
+        next_at = time.perf_counter()
+        for _ in range(0, requests, block):
+            for index, client in enumerate(clients):
+                for _ in range(block):
+                    now = time.perf_counter()
+                    if now < next_at:
+                        time.sleep(next_at - now)
+                    t0 = time.perf_counter()
+                    response = client.post("/v1/embeddings", json={"input": "hello"})
+                    latencies[index].append(time.perf_counter() - t0)
+                    response.raise_for_status()
+                    next_at += interval
+    finally:
+        for client in clients:
+            client.close()
+    return latencies
+
+
+def over_http(url: str, workdir: Path, requests: int, rate: float) -> None:
+    valkey = f'{{backend: valkey, url: "{url}", key_prefix: bench-http}}'
+    variants = {
+        "memory, key + engine limit": ("{backend: memory}", "1000000/s"),
+        "valkey, key limit (1 call)": (valkey, "null"),
+        "valkey, key + engine (2 calls)": (valkey, "1000000/s"),
+    }
+    daemons = []
+    try:
+        for index, (state, engine_limit) in enumerate(variants.values()):
+            config = workdir / f"http-{index}.yaml"
+            config.write_text(CONFIG.format(state=state, engine_limit=engine_limit))
+            daemons.append(start_daemon(config, workdir))
+        for daemon_url, _ in daemons[1:]:
+            status = httpx.get(daemon_url + "/control/status", timeout=5).json()["state"]
+            assert status["state"] == "connected", status
+        latencies = interleaved([daemon_url for daemon_url, _ in daemons], requests, rate)
+    finally:
+        for _, process in daemons:
+            process.terminate()
+            process.wait(30)
+    base = summary(latencies[0])
+    emit(f"HTTP, {requests} requests each at {rate:g}/s, interleaved, one connection each:")
+    for name, values in zip(variants, latencies, strict=True):
+        s = summary(values)
+        emit(f"  {name:<31} p50 {ms(s['p50'])}  p99 {ms(s['p99'])}")
+    for name, values in list(zip(variants, latencies, strict=True))[1:]:
+        s = summary(values)
+        emit(
+            f"  added: {name:<24} p50 {ms(s['p50'] - base['p50'])}  "
+            f"p99 {ms(s['p99'] - base['p99'])}  ratio p50 x{s['p50'] / base['p50']:.2f}  "
+            f"p99 x{s['p99'] / base['p99']:.2f}"
+        )
+    emit("  (goal: added p50 <= +0.5 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    args = parser.parse_args()
+    configure_logging("warning")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+        server = ValkeyServer(workdir / "valkey")
+        try:
+            asyncio.run(in_process(server.url, args.rounds))
+            over_http(server.url, workdir, args.requests, args.rate)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""The Valkey state backend: one store shared by every daemon of a fleet.
+
+Keys, under ``state.key_prefix`` (``p``):
+
+- ``p:breaker:<engine>:<fingerprint>``: present while that engine's breaker is open somewhere
+  (it expires when the breaker would let a probe through); its value names the daemon.
+  ``p:breakers`` lists these keys, so a resync reads them without scanning the keyspace.
+- ``p:rate:<name>``: one GCRA bucket (:mod:`core.state.rate`), updated by a Lua script.
+- ``p:conversation:<key>``: a conversation's messages (JSON), expiring after its idle time.
+- ``p:reload:<id>``: the daemons' answers to one fleet reload.
+
+The channel ``p:events`` carries breaker changes and reload requests to every daemon.
+
+Every call is bounded (:mod:`core.state.valkey_link` keeps the connection). A call that fails
+is answered from local state: an in-process backend kept beside this one, which also holds a
+copy of each conversation. While the store cannot be reached the daemon runs on local state
+alone; when it answers again the breakers are resynced: this daemon publishes those it has open
+and applies those the others have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from core.config.schema import StateConfig
+from core.engines.llm import ChatMessage
+from core.observability.metrics import Metrics
+from core.state.backend import BreakerNews, FleetListener
+from core.state.memory import MemoryBackend
+from core.state.rate import Rate
+from core.state.valkey_link import ValkeyLink
+from core.state.valkey_scripts import GCRA
+
+log = structlog.get_logger(__name__)
+
+#: How long the daemons' answers to a fleet reload are kept for the daemon that asked.
+_RELOAD_ANSWERS_TTL = 300
+#: Breaker changes waiting to be sent; beyond this they are dropped (a resync sends them again).
+_OUTBOX = 1024
+
+
+class ValkeyBackend:
+    kind = "valkey"
+
+    def __init__(self, config: StateConfig, metrics: Metrics, password: str | None = None) -> None:
+        self.daemon_id = config.daemon_id or f"{socket.gethostname()}:{os.getpid()}"
+        #: Tells this process's own messages apart even if two daemons were given one name.
+        self._instance = uuid.uuid4().hex[:12]
+        self.local = MemoryBackend()
+        self._prefix = config.key_prefix
+        self._channel = f"{self._prefix}:events"
+        self._index = f"{self._prefix}:breakers"
+        self._link = ValkeyLink(config, metrics, password, self._channel)
+        self._client = self._link.client
+        self._gcra = self._client.register_script(GCRA)
+        self._listener: FleetListener | None = None
+        self._outbox: asyncio.Queue[BreakerNews] = asyncio.Queue(_OUTBOX)
+        self._sender: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, listener: FleetListener) -> None:
+        self._listener = listener
+        self._sender = asyncio.create_task(self._send_breakers(), name="state-breakers")
+        await self._link.start(lambda: self._resync(listener), self._on_event)
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._sender, *self._answers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._link.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "backend": self.kind,
+            "key_prefix": self._prefix,
+            "daemon_id": self.daemon_id,
+            **self._link.status(),
+        }
+
+    # -- rate limits and conversations (on a request's path) ---------------------------------
+
+    async def take(self, key: str, rate: Rate) -> float:
+        if self._link.up:
+            try:
+                waited = await self._link.bounded(
+                    self._gcra(
+                        keys=[f"{self._prefix}:rate:{key}"],
+                        args=[rate.interval * 1000, rate.burst],
+                    )
+                )
+                return float(waited) / 1000
+            except Exception as exc:
+                self._link.trouble("rate_limit", exc)
+        return await self.local.take(key, rate)
+
+    async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
+        if self._link.up:
+            try:
+                items = await self._link.bounded(
+                    self._client.lrange(f"{self._prefix}:conversation:{key}", 0, -1)
+                )
+                return [_message(item) for item in items]
+            except Exception as exc:
+                self._link.trouble("conversation", exc)
+        return await self.local.history(key, idle_ttl)
+
+    async def remember(
+        self,
+        key: str,
+        turn: list[ChatMessage],
+        *,
+        max_messages: int,
+        max_conversations: int,
+        idle_ttl: float,
+    ) -> None:
+        # The local copy carries the conversation on this daemon while the store is away.
+        await self.local.remember(
+            key,
+            turn,
+            max_messages=max_messages,
+            max_conversations=max_conversations,
+            idle_ttl=idle_ttl,
+        )
+        if not self._link.up:
+            return
+        name = f"{self._prefix}:conversation:{key}"
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                if max_messages == 0:
+                    pipe.delete(name)
+                else:
+                    pipe.rpush(name, *(_encoded(m) for m in turn))
+                    pipe.ltrim(name, -max_messages, -1)
+                    pipe.pexpire(name, max(1, int(idle_ttl * 1000)))
+                await self._link.bounded(pipe.execute())
+        except Exception as exc:
+            self._link.trouble("conversation", exc)
+
+    # -- breakers ----------------------------------------------------------------------------
+
+    def publish_breaker(self, news: BreakerNews) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self._outbox.put_nowait(news)
+
+    async def _send_breakers(self) -> None:
+        """One sender, so the other daemons hear one engine's changes in the order they
+        happened."""
+        while True:
+            news = await self._outbox.get()
+            if not self._link.up:
+                continue  # the resync after reconnecting publishes what is still open
+            try:
+                await self._link.bounded(self._write_breaker(news))
+            except Exception as exc:
+                self._link.trouble("breaker", exc)
+
+    async def _write_breaker(self, news: BreakerNews) -> None:
+        name = f"{self._prefix}:breaker:{news.engine}:{news.fingerprint}"
+        event = {
+            "type": "breaker",
+            "origin": self._instance,
+            "engine": news.engine,
+            "fingerprint": news.fingerprint,
+            "open_for": news.open_for,
+        }
+        async with self._client.pipeline(transaction=False) as pipe:
+            if news.open_for > 0:
+                pipe.set(name, self._instance, px=max(1, int(news.open_for * 1000)))
+                pipe.sadd(self._index, name)
+            else:
+                pipe.delete(name)
+                pipe.srem(self._index, name)
+            pipe.publish(self._channel, json.dumps(event))
+            await pipe.execute()
+
+    async def _resync(self, listener: FleetListener) -> None:
+        """After (re)connecting: publish this daemon's open breakers, drop its stale ones
+        (closed while the store was away) and apply every other daemon's."""
+        mine = {(n.engine, n.fingerprint): n for n in listener.open_breakers()}
+        for news in mine.values():
+            await self._write_breaker(news)
+        names = sorted(await self._client.smembers(self._index))
+        if not names:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.get(name)
+                pipe.pttl(name)
+            replies = await pipe.execute()
+        expired = []
+        for index, name in enumerate(names):
+            owner, ttl_ms = replies[2 * index], replies[2 * index + 1]
+            engine, _, fingerprint = name.decode()[len(self._prefix) + 9 :].rpartition(":")
+            if owner is None or ttl_ms is None or ttl_ms <= 0:
+                expired.append(name)
+            elif (engine, fingerprint) in mine:
+                continue
+            elif owner.decode() == self._instance:  # closed here while the store was away
+                await self._write_breaker(BreakerNews(engine, fingerprint, 0.0))
+            else:
+                listener.breaker_news(BreakerNews(engine, fingerprint, ttl_ms / 1000))
+        if expired:
+            await self._client.srem(self._index, *expired)
+
+    # -- fleet reload ------------------------------------------------------------------------
+
+    async def reload_fleet(self, wait: float) -> dict[str, Any]:
+        report: dict[str, Any] = {"backend": self.kind, "reached": 0, "daemons": {}, "pending": 0}
+        if not self._link.up:
+            report["error"] = f"the state store is unreachable ({self._link.last_error})"
+            return report
+        request = uuid.uuid4().hex[:16]
+        event = {"type": "reload", "origin": self._instance, "id": request}
+        try:
+            receivers = await self._link.bounded(
+                self._client.publish(self._channel, json.dumps(event))
+            )
+        except Exception as exc:
+            self._link.trouble("reload", exc)
+            report["error"] = f"the reload could not be broadcast ({self._link.last_error})"
+            return report
+        expected = max(int(receivers) - 1, 0)  # this daemon hears its own request too
+        report["reached"] = expected
+        answers: dict[bytes, bytes] = {}
+        deadline = time.monotonic() + wait
+        while expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            with contextlib.suppress(Exception):
+                answers = await self._link.bounded(
+                    self._client.hgetall(f"{self._prefix}:reload:{request}")
+                )
+            if len(answers) >= expected:
+                break
+        report["daemons"] = _by_daemon(answers)
+        report["pending"] = max(expected - len(answers), 0)
+        return report
+
+    async def _answer_reload(self, request: str, listener: FleetListener) -> None:
+        summary = {"daemon": self.daemon_id, **await listener.reload_for_fleet()}
+        name = f"{self._prefix}:reload:{request}"
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hset(name, self._instance, json.dumps(summary))
+                pipe.expire(name, _RELOAD_ANSWERS_TTL)
+                await self._link.bounded(pipe.execute())
+        except Exception as exc:
+            self._link.trouble("reload", exc)
+
+    # -- events from the other daemons ------------------------------------------------------
+
+    def _on_event(self, data: bytes) -> None:
+        listener = self._listener
+        try:
+            event = json.loads(data)
+            if listener is None or event["origin"] == self._instance:
+                return
+            if event["type"] == "breaker":
+                news = BreakerNews(
+                    str(event["engine"]), str(event["fingerprint"]), float(event["open_for"])
+                )
+                listener.breaker_news(news)
+            elif event["type"] == "reload":
+                task = asyncio.create_task(self._answer_reload(str(event["id"]), listener))
+                self._answers.add(task)
+                task.add_done_callback(self._answers.discard)
+                log.info("state.fleet_reload_requested")
+        except (ValueError, KeyError, TypeError) as exc:  # not ours, or another version's
+            log.warning("state.event_ignored", error=repr(exc))
+
+
+def _by_daemon(answers: dict[bytes, bytes]) -> dict[str, Any]:
+    """Answers keyed by daemon name (made unique should two daemons share one)."""
+    named: dict[str, Any] = {}
+    for instance, raw in sorted(answers.items()):
+        answer = json.loads(raw)
+        name = str(answer.pop("daemon", instance.decode()))
+        named[name if name not in named else f"{name} ({instance.decode()})"] = answer
+    return named
+
+
+def _encoded(message: ChatMessage) -> str:
+    item = {"role": message.role, "content": message.content}
+    if message.name is not None:
+        item["name"] = message.name
+    return json.dumps(item)
+
+
+def _message(raw: bytes) -> ChatMessage:
+    item = json.loads(raw)
+    return ChatMessage(item["role"], item["content"], item.get("name"))
