@@ -21,10 +21,6 @@ class AllowList:
         address = peer_address(peer)
         return address is not None and any(address in network for network in self.networks)
 
-    @property
-    def everyone(self) -> bool:
-        return any(network.prefixlen == 0 for network in self.networks)
-
 
 def peer_address(peer: Any) -> Address | None:
     if not isinstance(peer, tuple) or not peer:

@@ -4,7 +4,8 @@ down when the daemon stops.
 Admission happens before a byte is read: the client's address must be in
 ``wyoming.allowed_clients`` (others are disconnected without an answer) and fewer than
 ``wyoming.max_connections`` may be open (one more gets a ``busy`` error event). Settings other
-than the bind address are read as each connection opens, so they follow reloads.
+than ``enabled``, ``host``, ``port`` and ``zeroconf`` are read as each connection opens, so they
+follow reloads; a reload that changes those four is logged as needing a restart.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import contextlib
 import structlog
 from wyoming.error import Error
 
-from core.api.auth import is_loopback
 from core.api.live_sessions import LiveSessions, SessionsFull
 from core.config.schema import WyomingConfig
-from core.runtime.runtime import Runtime
+from core.runtime.runtime import ReloadResult, Runtime
 from core.wyoming.access import AllowList
 from core.wyoming.advertise import Advertisement, default_name
 from core.wyoming.connection import Connection
@@ -48,6 +48,26 @@ class WyomingListener:
     def _settings(self) -> WyomingConfig:
         return self._runtime.config.config.wyoming
 
+    # -- reloads (a ReloadObserver) ------------------------------------------------------------
+
+    def reload_started(self, trigger: str) -> None:
+        pass
+
+    def reload_finished(self, result: ReloadResult) -> None:
+        """Say so when a reload changed what only a restart applies."""
+        if not result.ok or result.skipped:
+            return
+        now = self._settings()
+        started = {
+            "enabled": True,
+            "host": self._host,
+            "port": self._requested_port,
+            "zeroconf": self._zeroconf_name is not None,
+        }
+        changed = [key for key, value in started.items() if getattr(now, key) != value]
+        if changed:
+            log.warning("wyoming.restart_needed", changed=changed)
+
     async def start(self) -> None:
         """Bind and listen; ``OSError`` when the address cannot be bound."""
         loop = asyncio.get_running_loop()
@@ -58,6 +78,7 @@ class WyomingListener:
             return asyncio.StreamReaderProtocol(reader, self._accepted, loop=loop)
 
         self._server = await loop.create_server(protocol, self._host, self._requested_port)
+        self._runtime.add_reload_observer(self)
         self.port = int(self._server.sockets[0].getsockname()[1])
         settings = self._settings()
         log.info(
@@ -67,13 +88,6 @@ class WyomingListener:
             allowed_clients=settings.allowed_clients,
             max_connections=settings.max_connections,
         )
-        if not is_loopback(self._host) and AllowList(settings.allowed_clients).everyone:
-            log.warning(
-                "wyoming.exposed",
-                host=self._host,
-                advice="Wyoming has no authentication: anyone who reaches this address can use "
-                "the speech engines; list Home Assistant's address in wyoming.allowed_clients",
-            )
         if self._zeroconf_name is not None:
             self._advertisement = Advertisement(self._zeroconf_name, self._host, self.port)
             self._advertisement.start()

@@ -42,9 +42,9 @@ class WyomingDaemon:
         }
         self.daemon = Daemon(self.config, environment, log=folder / "daemon.log")
 
-    def write(self, config: str, wyoming: str = "") -> None:
+    def write(self, config: str, wyoming: str = "", *, port: int | None = None) -> None:
         extra = ", " + wyoming.format(port=self.port) if wyoming else ""
-        block = f"wyoming: {{enabled: true, port: {self.port}{extra}}}"
+        block = f"wyoming: {{enabled: true, port: {port or self.port}{extra}}}"
         self.config.write_text(config + "\n" + block + "\n", encoding="utf-8")
 
     def client(self) -> AsyncTcpClient:

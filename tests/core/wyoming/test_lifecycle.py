@@ -100,6 +100,12 @@ async def test_reloads_reach_open_connections_between_requests(tmp_path: Path) -
             writer.write(b'{"type": "ping"}\n')
             await writer.drain()
             assert b'"pong"' in await asyncio.wait_for(reader.readline(), 30)
+        assert "wyoming.restart_needed" not in running.daemon.log.read_text()
+        # What only a restart applies is logged as such.
+        running.write(config(seed=2, second_whisper=True), "zeroconf: true", port=1)
+        reload(running)
+        [line] = [x for x in running.daemon.log.read_text().splitlines() if "restart_needed" in x]
+        assert '"changed": ["port", "zeroconf"]' in line
 
 
 async def test_sigterm_lets_the_command_under_way_finish(tmp_path: Path) -> None:
