@@ -1,8 +1,8 @@
 """The audio of one transcription request: checked, collected, and handed over as float32.
 
 Home Assistant sends 16 kHz, 16-bit, mono PCM. Other rates are resampled by the engine call and
-stereo is mixed down; sample widths other than 16-bit are refused, as are format changes in the
-middle of a stream. Audio is kept as the PCM bytes it came in (half the memory of float32) and
+stereo is mixed down as it arrives; sample widths other than 16-bit are refused, as are format
+changes in the middle of a stream. Audio is kept as 16-bit PCM (half the memory of float32) and
 capped at ``max_seconds``.
 """
 
@@ -53,12 +53,14 @@ class PcmFormat:
 
 
 class IncomingAudio:
-    """PCM of one request, in the format of its first event."""
+    """The audio of one command, kept as mono 16-bit PCM at the stream's rate."""
 
     def __init__(self, pcm_format: PcmFormat, max_seconds: float) -> None:
         self.format = pcm_format
-        self._pcm = bytearray()
-        self._max_bytes = int(max_seconds * pcm_format.rate) * pcm_format.frame_bytes
+        self._mono = bytearray()
+        #: The start of a frame cut off at the end of the last chunk.
+        self._carry = b""
+        self._max_bytes = int(max_seconds * pcm_format.rate) * _WIDTH
         self._max_seconds = max_seconds
 
     def add(self, pcm_format: PcmFormat, payload: bytes) -> bytes:
@@ -67,17 +69,19 @@ class IncomingAudio:
             raise AudioRefused(
                 "the audio format changed in the middle of the stream", "unsupported_audio"
             )
-        if len(self._pcm) + len(payload) > self._max_bytes:
+        data = self._carry + payload if self._carry else payload
+        usable = len(data) - len(data) % self.format.frame_bytes
+        self._carry = data[usable:]
+        mono = self._mix_down(data[:usable])
+        if len(self._mono) + len(mono) > self._max_bytes:
             raise AudioRefused(
                 f"a transcription takes at most {self._max_seconds:g} seconds of audio",
                 "audio_too_long",
             )
-        start = len(self._pcm) - len(self._pcm) % self.format.frame_bytes
-        self._pcm += payload
-        end = len(self._pcm) - len(self._pcm) % self.format.frame_bytes
-        return self._mono(bytes(self._pcm[start:end]))
+        self._mono += mono
+        return mono
 
-    def _mono(self, pcm: bytes) -> bytes:
+    def _mix_down(self, pcm: bytes) -> bytes:
         if self.format.channels == 1:
             return pcm
         frames = np.frombuffer(pcm, dtype="<i2").reshape(-1, self.format.channels)
@@ -86,16 +90,13 @@ class IncomingAudio:
 
     @property
     def seconds(self) -> float:
-        return len(self._pcm) / self.format.frame_bytes / self.format.rate
+        return len(self._mono) / _WIDTH / self.format.rate
 
     @property
     def empty(self) -> bool:
-        return len(self._pcm) < self.format.frame_bytes
+        return not self._mono
 
     def chunk(self) -> AudioChunk:
-        """All whole frames received, as float32 mono at the stream's rate."""
-        usable = len(self._pcm) - len(self._pcm) % self.format.frame_bytes
-        samples = np.frombuffer(bytes(self._pcm[:usable]), dtype="<i2")
-        frames = samples.reshape(-1, self.format.channels).astype(np.float32) / np.float32(32768)
-        mono = frames[:, 0] if self.format.channels == 1 else frames.mean(axis=1)
-        return AudioChunk(np.ascontiguousarray(mono, dtype=np.float32), self.format.rate)
+        """Everything received, as float32 mono at the stream's rate."""
+        samples = np.frombuffer(bytes(self._mono), dtype="<i2").astype(np.float32)
+        return AudioChunk(samples / np.float32(32768), self.format.rate)

@@ -60,6 +60,11 @@ class SpeechOut:
             self.samples += min(SAMPLES_PER_EVENT, (len(pcm) - offset) // _WIDTH)
         return events
 
+    @property
+    def seconds(self) -> float:
+        """Audio sent so far."""
+        return round(self.samples / self.rate, 2) if self.rate else 0.0
+
     def stop(self) -> Event:
         timestamp = self.samples * 1000 // self.rate if self.rate else None
         return AudioStop(timestamp=timestamp).event()

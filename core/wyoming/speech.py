@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from wyoming.tts import SynthesizeStopped
 
 from core.api.engine_calls import SpeakOptions, synthesize
@@ -31,6 +32,8 @@ from core.text.segment import SentenceSegmenter
 from core.wyoming.audio_out import SpeechOut
 from core.wyoming.context import Context
 from core.wyoming.errors import Refusal
+
+log = structlog.get_logger(__name__)
 
 #: A streamed answer may be this many times ``limits.max_speech_chars`` long in all.
 STREAM_CHARS_FACTOR = 16
@@ -97,8 +100,8 @@ async def _speak(
     text: str,
     plan: tuple[SpeakOptions, frozenset[str]],
     out: SpeechOut,
-) -> bool:
-    """Speak one text as audio-start, chunks, audio-stop; True when audio came."""
+) -> str | None:
+    """Speak one text as audio-start, chunks, audio-stop; the engine, or None without audio."""
     options, skip = plan
     stream, _ = await synthesize(generation, text, options, skip=skip)
     spoke = False
@@ -107,9 +110,10 @@ async def _speak(
             await ctx.writer.write(out.start(chunk.sample_rate))
             spoke = True
         await ctx.writer.write_all(out.chunks(chunk))
-    if spoke:
-        await ctx.writer.write(out.stop())
-    return spoke
+    if not spoke:
+        return None
+    await ctx.writer.write(out.stop())
+    return stream.engine
 
 
 async def speak_once(ctx: Context, data: dict[str, Any]) -> None:
@@ -122,9 +126,11 @@ async def speak_once(ctx: Context, data: dict[str, Any]) -> None:
     out = SpeechOut(on_first=lambda: ctx.first_result("synthesize", started))
     async with ctx.runtime.lease() as generation:
         plan = await _plan(generation, ctx.settings.tts_model, voice)
-        if not await _speak(ctx, generation, text, plan, out):
+        engine = await _speak(ctx, generation, text, plan, out)
+        if engine is None:
             await ctx.writer.write(out.stop())
     ctx.count("synthesize", "ok")
+    log.info("wyoming.spoke", engine=engine, chars=len(text), audio_seconds=out.seconds)
 
 
 class SpeechStream:
@@ -144,6 +150,9 @@ class SpeechStream:
         #: When the first sentence was complete: the stream's own latency counts from there.
         self._first_sentence: float | None = None
         self._busy = False
+        self._out = SpeechOut(on_first=self._first_audio)
+        self._engines: set[str] = set()
+        self._spoken = 0
         self.task = asyncio.create_task(self._speak_all(), name="wyoming-speech-stream")
 
     @property
@@ -168,6 +177,13 @@ class SpeechStream:
         await self.task
         await self._ctx.writer.write(SynthesizeStopped().event())
         self._ctx.count("synthesize_stream", "ok")
+        log.info(
+            "wyoming.spoke_stream",
+            engines=sorted(self._engines),
+            sentences=self._spoken,
+            chars=self._chars,
+            audio_seconds=self._out.seconds,
+        )
 
     def _queue(self, sentences: list[str]) -> None:
         if sentences and self._first_sentence is None:
@@ -184,12 +200,13 @@ class SpeechStream:
         await asyncio.gather(self.task, return_exceptions=True)
 
     async def _speak_all(self) -> None:
-        out = SpeechOut(on_first=self._first_audio)
         # One configuration for the whole answer: a reload never changes the voice mid-answer.
         async with self._ctx.runtime.lease() as generation:
             plan = await _plan(generation, self._ctx.settings.tts_model, self._voice)
             while (sentence := await self._sentences.get()) is not None:
                 self._busy = True
                 if _speakable(sentence):
-                    await _speak(self._ctx, generation, sentence, plan, out)
+                    engine = await _speak(self._ctx, generation, sentence, plan, self._out)
+                    self._engines.update([engine] if engine else [])
+                    self._spoken += 1
                 self._busy = False

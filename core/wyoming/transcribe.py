@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from wyoming.asr import Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 
 from core.api.engine_calls import TranscribeOptions, transcribe, transcribe_all
@@ -19,6 +20,8 @@ from core.engines.stt import Segment
 from core.wyoming.audio_in import IncomingAudio
 from core.wyoming.context import Context
 from core.wyoming.errors import Refusal
+
+log = structlog.get_logger(__name__)
 
 #: Names and terms a client wants recognized become the decoder's prompt, up to this length
 #: (Whisper reads about 220 tokens of prompt).
@@ -71,6 +74,7 @@ async def answer(ctx: Context, options: CommandOptions, audio: IncomingAudio | N
         ctx.count("transcribe", "ok")
         return
     chunk = audio.chunk()
+    engine: str
     call = TranscribeOptions(
         model=options.model or ctx.settings.stt_model,
         language=options.language,
@@ -81,6 +85,7 @@ async def answer(ctx: Context, options: CommandOptions, audio: IncomingAudio | N
             whole = await transcribe_all(generation, chunk, call)
             text, language = _joined(whole.value, options.language)
             await _send(ctx, text, language, stream=False)
+            engine = whole.engine
         else:
             routed = await transcribe(generation, chunk, call)
             first = routed.first
@@ -95,10 +100,19 @@ async def answer(ctx: Context, options: CommandOptions, audio: IncomingAudio | N
                     TranscriptChunk(text=piece if not pieces else " " + piece).event()
                 )
                 pieces.append(piece)
-            await ctx.writer.write(Transcript(text=" ".join(pieces), language=language).event())
+            text = " ".join(pieces)
+            await ctx.writer.write(Transcript(text=text, language=language).event())
             await ctx.writer.write(TranscriptStop().event())
+            engine = routed.engine
     ctx.first_result("transcribe", started)
     ctx.count("transcribe", "ok")
+    log.info(
+        "wyoming.transcribed",
+        engine=engine,
+        audio_seconds=round(audio.seconds, 2),
+        seconds=round(time.perf_counter() - started, 3),
+        chars=len(text),
+    )
 
 
 def _joined(segments: list[Segment], language: str | None) -> tuple[str, str | None]:
