@@ -95,7 +95,8 @@ def _asr(generation: Generation, settings: WyomingConfig) -> list[AsrProgram]:
     ]
 
 
-async def _voices(slot: EngineSlot) -> list[Voice]:
+async def offered_voices(slot: EngineSlot) -> list[Voice]:
+    """The voices a TTS engine offers; none when it cannot say in time."""
     engine = slot.engine
     if not isinstance(engine, TTSEngine):
         return []
@@ -108,7 +109,7 @@ async def _tts(generation: Generation, settings: WyomingConfig) -> list[TtsProgr
     slots = _chain(generation, Capability.TTS, settings.tts_model)
     if not slots:
         return []
-    offered = await asyncio.gather(*(_voices(slot) for slot in slots))
+    offered = await asyncio.gather(*(offered_voices(slot) for slot in slots))
     voices: dict[str, TtsVoice] = {}
     for slot, engine_voices in zip(slots, offered, strict=True):
         for voice in engine_voices:

@@ -167,11 +167,13 @@ async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     """Close so that the client reads the last event: closing a socket with unread input
     (the rest of an oversized event) resets the connection, and a reset can destroy the error
     event on its way. So: end the sending side, discard what still arrives for a moment, close."""
-    with contextlib.suppress(ConnectionError, OSError, TimeoutError, RuntimeError):
-        if writer.can_write_eof() and not writer.is_closing():
-            writer.write_eof()
-            await asyncio.wait_for(_discard(reader), _CLOSE_GRACE)
-    writer.close()
+    try:
+        with contextlib.suppress(ConnectionError, OSError, TimeoutError, RuntimeError):
+            if writer.can_write_eof() and not writer.is_closing():
+                writer.write_eof()
+                await asyncio.wait_for(_discard(reader), _CLOSE_GRACE)
+    finally:
+        writer.close()  # also when the daemon's stop cancels the wait
     with contextlib.suppress(ConnectionError, OSError, TimeoutError):
         await asyncio.wait_for(writer.wait_closed(), _CLOSE_GRACE)
 

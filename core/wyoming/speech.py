@@ -26,12 +26,12 @@ from wyoming.tts import SynthesizeStopped
 
 from core.api.engine_calls import SpeakOptions, synthesize
 from core.engines.base import Capability
-from core.engines.tts import TTSEngine
 from core.runtime.generation import Generation
 from core.text.segment import SentenceSegmenter
 from core.wyoming.audio_out import SpeechOut
 from core.wyoming.context import Context
 from core.wyoming.errors import Refusal
+from core.wyoming.info import offered_voices
 
 log = structlog.get_logger(__name__)
 
@@ -83,10 +83,7 @@ async def _plan(
     wanted = [f"{name}:{voice.speaker}", name] if voice.speaker else [name]
     slots = generation.router.chain(Capability.TTS, model).slots
     for index, slot in enumerate(slots):
-        engine = slot.engine
-        if not isinstance(engine, TTSEngine):
-            continue
-        offered = {v.id for v in await engine.voices()}
+        offered = {voice.id for voice in await offered_voices(slot)}
         for candidate in wanted:
             if candidate in offered:
                 skip = frozenset(s.name for s in slots[:index])
