@@ -133,12 +133,18 @@ class WyomingListener:
                     await connection.run()
                 finally:
                     gauge.dec()
-        except SessionsFull as exc:
-            reason = "stopping" if self._sessions.stopping.is_set() else "full"
+        except SessionsFull:
+            closing = self._sessions.stopping.is_set()
+            reason = "stopping" if closing else "full"
             self._refused(reason)
             log.warning("wyoming.refused", reason=reason, open=self._sessions.count)
+            text = (
+                "the server is shutting down"
+                if closing
+                else f"{settings.max_connections} connections are open; try again later"
+            )
             with contextlib.suppress(ConnectionError, OSError):
-                await events.write(Error(text=str(exc), code="busy").event())
+                await events.write(Error(text=text, code="busy").event())
 
     def _refused(self, reason: str) -> None:
         self._runtime.metrics.front_door_refused.labels(FRONT_DOOR, reason).inc()
