@@ -50,7 +50,7 @@ $(VENV)/.embedded: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 	touch $@
 
 $(VENV)/.all: pyproject.toml $(VENV)/.torch $(VENV)/.llama
-	$(PIP) install --quiet -e ".[all,dev]"
+	$(PIP) install --quiet -e ".[all,dev,bench]"
 	touch $@
 
 install: $(VENV)/.embedded

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import structlog
 import uvicorn
@@ -27,6 +29,20 @@ from core.service.link import ServiceLink
 log = structlog.get_logger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class FrontDoor(Protocol):
+    """A listener beside HTTP (Wyoming) that starts and stops with the daemon."""
+
+    def stop_accepting(self) -> None: ...
+
+    async def stop(self, drain: float) -> None:
+        """Let requests under way finish (up to ``drain`` seconds), then close; idempotent."""
+        ...
+
+
+class FrontDoorError(Exception):
+    """A front door the configuration asks for cannot open (port taken, package missing)."""
 
 
 class GatewayServer(uvicorn.Server):
@@ -48,11 +64,13 @@ class GatewayServer(uvicorn.Server):
         *,
         sessions: LiveSessions | None = None,
         drain: float = 30.0,
+        front_doors: Sequence[FrontDoor] = (),
     ) -> None:
         super().__init__(config)
         self.service = service
         self._sessions = sessions
         self._drain = drain
+        self._front_doors = tuple(front_doors)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -65,10 +83,14 @@ class GatewayServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for listener in self.servers:
+            listener.close()  # no new connections while sessions wind down
+        for door in self._front_doors:
+            door.stop_accepting()
+        winding: list[Awaitable[object]] = [door.stop(self._drain) for door in self._front_doors]
         if self._sessions is not None:
-            for listener in self.servers:
-                listener.close()  # no new connections while sessions wind down
-            await self._sessions.wind_down(self._drain)
+            winding.append(self._sessions.wind_down(self._drain))
+        await asyncio.gather(*winding)
         await super().shutdown(sockets)
 
     @contextlib.contextmanager
@@ -121,6 +143,46 @@ async def _serve(
         await runtime.start()
     config = runtime.config.config
     configure_logging(config.logging.level, config.logging.format)
+    front_doors = await _open_front_doors(runtime)
+    try:
+        await _serve_http(runtime, host, port, sockets, service, front_doors)
+    finally:
+        for door in front_doors:  # already stopped after a graceful shutdown; not otherwise
+            await door.stop(0.0)
+
+
+async def _open_front_doors(runtime: Runtime) -> list[FrontDoor]:
+    settings = runtime.config.config.wyoming
+    if not settings.enabled:
+        return []
+    try:
+        # Imported only when enabled: the wyoming package is an optional extra.
+        from core.wyoming.listener import WyomingListener
+    except ImportError as exc:
+        await runtime.shutdown(0.0)
+        raise FrontDoorError(
+            f"wyoming.enabled needs the wyoming package ({exc}): pip install 'voxgate[wyoming]'"
+        ) from exc
+    listener = WyomingListener(runtime, settings)
+    try:
+        await listener.start()
+    except OSError as exc:
+        await runtime.shutdown(0.0)
+        raise FrontDoorError(
+            f"the Wyoming listener cannot bind {settings.host}:{settings.port}: {exc}"
+        ) from exc
+    return [listener]
+
+
+async def _serve_http(
+    runtime: Runtime,
+    host: str | None,
+    port: int | None,
+    sockets: list[socket.socket],
+    service: ServiceLink,
+    front_doors: list[FrontDoor],
+) -> None:
+    config = runtime.config.config
     app = create_app(runtime)
     bind_host = host or config.server.host
     bind_port = config.server.port if port is None else port
@@ -143,6 +205,7 @@ async def _serve(
         service,
         sessions=app.state.live_sessions,
         drain=config.server.drain_timeout,
+        front_doors=front_doors,
     )
     # Every connection is a descriptor: room for the cap plus models, logs and sockets out.
     fd_limit = raise_fd_limit(config.server.max_connections + 256)

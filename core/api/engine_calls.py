@@ -106,9 +106,14 @@ def _stt_call(
 
 
 async def synthesize(
-    generation: Generation, text: str, options: SpeakOptions
+    generation: Generation,
+    text: str,
+    options: SpeakOptions,
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> tuple[RoutedStream[AudioChunk], VoiceChooser]:
-    """Start speech; the chooser records which voice each engine was given."""
+    """Start speech; the chooser records which voice each engine was given. Engines named in
+    ``skip`` are passed over (a front door whose voice belongs to a later engine of the chain)."""
     chooser = VoiceChooser(generation, options.voice)
 
     async def run(engine: TTSEngine) -> AsyncIterator[AudioChunk]:
@@ -125,5 +130,5 @@ async def synthesize(
         async for chunk in engine.synthesize(request):
             yield chunk
 
-    stream = await generation.router.stream(Capability.TTS, options.model, run)
+    stream = await generation.router.stream(Capability.TTS, options.model, run, skip=skip)
     return stream, chooser

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.server import serve
+    from core.server import FrontDoorError, serve
     from core.service.activation import ActivationError, inherited_sockets
 
     configure_logging()
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         # A distinct status, so a service manager does not restart into the same error.
         fail(exc.render() if isinstance(exc, ConfigError) else str(exc))
         return EXIT_CONFIG
+    except FrontDoorError as exc:
+        fail(str(exc))
+        return 1
     except KeyboardInterrupt:
         pass
     return 0

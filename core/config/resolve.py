@@ -164,17 +164,34 @@ def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[Conf
     ]
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _exposed_without_keys(config: AppConfig) -> str | None:
     host = config.server.host
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback or os.environ.get(config.auth.api_keys_env, "").strip():
+    if _loopback(host) or os.environ.get(config.auth.api_keys_env, "").strip():
         return None
     return (
         f"server.host {host} is reachable from other machines and {config.auth.api_keys_env} "
         "holds no API key: anyone who can reach it can use every engine"
+    )
+
+
+def _wyoming_open_to_all(config: AppConfig) -> str | None:
+    wyoming = config.wyoming
+    everyone = any(
+        ipaddress.ip_network(entry, strict=False).prefixlen == 0
+        for entry in wyoming.allowed_clients
+    )
+    if not wyoming.enabled or not everyone or _loopback(wyoming.host):
+        return None
+    return (
+        f"wyoming.host {wyoming.host} with allowed_clients open to every address: Wyoming has no "
+        "authentication, so anyone who can reach it can use the speech engines"
     )
 
 
@@ -263,9 +280,9 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
                 f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine for it"
             )
 
-    exposed = _exposed_without_keys(config)
-    if exposed:
-        warnings.append(exposed)
+    for exposed in (_exposed_without_keys(config), _wyoming_open_to_all(config)):
+        if exposed:
+            warnings.append(exposed)
     data_dir = (config.data_dir or default_data_dir()).expanduser()
     models_dir = (config.models_dir or data_dir / "models").expanduser()
     return ResolvedConfig(

@@ -268,6 +268,57 @@ class StateConfig(Block):
         return url
 
 
+class WyomingConfig(Block):
+    """The Wyoming listener: Home Assistant's voice protocol on the same engines as HTTP.
+
+    Wyoming carries no credentials, so who may connect is decided by the bind address and
+    ``allowed_clients``. ``enabled``, ``host``, ``port`` and ``zeroconf`` take effect when the
+    daemon starts; the other settings follow reloads (each connection reads them when it opens).
+    """
+
+    #: Off unless asked for: it opens a second port that no API key protects.
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    #: The port Home Assistant's Wyoming integration suggests; 0 picks a free one.
+    port: int = Field(10300, ge=0, le=65535)
+    #: Client addresses or networks (CIDR) that are served; any other client is disconnected at
+    #: once. ``0.0.0.0/0`` and ``::/0`` let everyone who can reach ``host`` in.
+    allowed_clients: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    #: Connections open at once; one more gets an error event and is closed.
+    max_connections: int = Field(32, ge=1)
+    #: Announce the listener on the local network (mDNS ``_wyoming._tcp``) for discovery.
+    zeroconf: bool = False
+    #: The announced name; unset: ``voxgate-<host name>``.
+    zeroconf_name: str | None = Field(None, min_length=1, max_length=63)
+    #: A connection the server is waiting on that sends nothing for this long is closed.
+    idle_timeout: Duration = Field(60.0, gt=0)
+    #: Largest event (header line, data and payload together); a larger one ends the connection.
+    max_event_bytes: ByteSize = Field(1_048_576, ge=4096)
+    #: Audio one transcription may take; more ends the request with an error event.
+    max_audio_seconds: Duration = Field(120.0, gt=0)
+    #: What transcribes: a route, alias or engine name (an engine name means no fallback);
+    #: unset: the ``stt`` route.
+    stt_model: str | None = None
+    #: What speaks, likewise; unset: the ``tts`` route.
+    tts_model: str | None = None
+    #: Send transcript-start/-chunk/-stop around the transcript as segments are decoded.
+    stream_transcripts: bool = True
+    #: Set to detect the end of a command on the server (the ``vad`` route) after this much
+    #: silence: voice-started/voice-stopped events are sent while audio arrives and the
+    #: transcript comes without waiting for audio-stop. Unset: the client decides, as Home
+    #: Assistant does with its own voice activity detection.
+    end_of_speech_silence: Duration | None = Field(None, ge=0.1, le=10)
+    #: Languages listed for speech-to-text engines that do not say which they understand.
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+
+    @field_validator("allowed_clients")
+    @classmethod
+    def _clients(cls, clients: list[str]) -> list[str]:
+        for client in clients:
+            ipaddress.ip_network(client, strict=False)  # ValueError names the bad entry
+        return clients
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -302,6 +353,7 @@ class AppConfig(BaseSettings):
     voices: VoicesConfig = VoicesConfig()
     conversation: ConversationConfig = ConversationConfig()
     state: StateConfig = StateConfig()
+    wyoming: WyomingConfig = WyomingConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -73,6 +73,11 @@ class STTEngine(Engine):
         """Yield segments as they are decoded. The streaming primitive."""
         raise NotImplementedError
 
+    def languages(self) -> tuple[str, ...]:
+        """Languages (ISO 639-1) the engine transcribes; empty when it cannot say (not loaded,
+        or a remote service). Front doors that must list languages (Wyoming) use this."""
+        return ()
+
 
 async def collect_transcription(
     segments: AsyncIterator[Segment], duration: float, language: str | None = None

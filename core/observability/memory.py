@@ -6,9 +6,14 @@ mmap threshold has grown, every thread may get an arena of its own (engines run 
 threads), and free pages inside the heap are only released by an explicit trim. The resident
 size then ratchets up with every large request. Two measures:
 
-- at start, blocks of 1 MiB and more are always mapped on their own (returned on free), and the
-  number of arenas is capped;
+- at start, blocks of 32 MiB and more are always mapped on their own (returned on free), the
+  heap gives back its top once 64 MiB of it is free, and the number of arenas is capped;
 - when the daemon is idle, a periodic ``malloc_trim`` releases the free pages that remain.
+
+The thresholds are not lower on purpose: inference libraries allocate and free buffers of a few
+MiB many times per request (CTranslate2 decoding Whisper tiny.en: 1-4 MiB). Mapped on their own,
+each one costs fresh zeroed pages: with a 1 MiB threshold a transcription took 2.6 times the
+page faults and about 30% more time than with glibc's defaults.
 
 Other C libraries (musl, macOS) are left alone: these calls are glibc's.
 """
@@ -27,9 +32,11 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-_MMAP_AT_BYTES = 1 << 20
+_MMAP_AT_BYTES = 32 << 20
+_TRIM_AT_BYTES = 64 << 20
 _ARENAS = 4
 
 
@@ -51,6 +58,9 @@ def tune_allocator() -> bool:
     if libc is None:
         return False
     libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_AT_BYTES)
+    # Fixing the mmap threshold also fixes the trim threshold at 128 KiB: the heap top would then
+    # shrink and grow again around every buffer. The idle trim returns what stays free.
+    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_AT_BYTES)
     libc.mallopt(_M_ARENA_MAX, _ARENAS)
     return True
 

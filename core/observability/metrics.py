@@ -82,6 +82,33 @@ class Metrics:
             ["limit"],
             registry=r,
         )
+        # Front doors beside HTTP (front_door="wyoming"); their engine calls are also counted
+        # above, per capability and engine, like every routed request.
+        self.front_door_requests = Counter(
+            "voxgate_front_door_requests",
+            "Requests on front doors other than HTTP, by door, request kind and outcome.",
+            ["front_door", "request", "outcome"],
+            registry=r,
+        )
+        self.front_door_latency = Histogram(
+            "voxgate_front_door_request_seconds",
+            "Time until a front-door request's first result (a transcript, the first audio).",
+            ["front_door", "request"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.front_door_connections = Gauge(
+            "voxgate_front_door_connections",
+            "Open connections by front door.",
+            ["front_door"],
+            registry=r,
+        )
+        self.front_door_refused = Counter(
+            "voxgate_front_door_refused",
+            "Connections refused by front door and reason.",
+            ["front_door", "reason"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

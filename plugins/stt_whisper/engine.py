@@ -103,6 +103,12 @@ class FasterWhisperEngine(STTEngine):
             )
         return facts
 
+    def languages(self) -> tuple[str, ...]:
+        decoder = self._decoder
+        if decoder is None:
+            return ()
+        return tuple(sorted(decoder.languages)) if decoder.multilingual else ("en",)
+
     # -- transcription -------------------------------------------------------------------------
 
     async def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[Segment]:
