@@ -50,6 +50,9 @@ def test_status_follows_what_the_client_should_do() -> None:
     refused = failed("unsupported", "unsupported")
     assert refused.status == 400 and refused.retry_after is None
     assert failed("unsupported", "timeout").status == 503
+    # An engine that is not even loaded (a cloud engine without its key) changes nothing.
+    assert failed("unsupported", "not_loaded").status == 400
+    assert failed("not_loaded").status == 503
     assert failed("error").status == 503 and failed("error").retry_after is None
     assert failed("breaker_open", "not_loaded").retry_after is not None
 
