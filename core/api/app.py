@@ -24,6 +24,7 @@ from core.api.routes import (
     health,
     models,
     rag,
+    realtime,
     speech,
     transcription,
     transcription_stream,
@@ -46,6 +47,7 @@ def api_routes() -> list[BaseRoute]:
         *speech.routes,
         *transcription.routes,
         *transcription_stream.routes,
+        *realtime.routes,
         *voices.routes,
         *voice_store.routes,
         *control_models.routes,
@@ -112,4 +114,5 @@ def create_app(
     app.state.runtime = runtime
     app.state.conversations = ConversationHistory()
     app.state.live_sessions = 0
+    app.state.realtime_sessions = 0
     return app
