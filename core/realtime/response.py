@@ -175,6 +175,8 @@ class Response:
         self._announced = False
         self._speak_error: ev.ErrorInfo | None = None
         self.engines: dict[str, str] = {}
+        #: The voice each TTS engine was asked for (a replacement gets the closest one).
+        self.voices: dict[str, str | None] = {}
 
     # -- control ---------------------------------------------------------------------------
 
@@ -303,6 +305,7 @@ class Response:
         finally:
             if voice.engines:
                 self.engines["tts"] = ",".join(voice.engines)
+                self.voices = {name: voice.voice_of(name) for name in voice.engines}
 
     def _queue_audio(self, encoder: OutputEncoder, samples: FloatArray | None) -> None:
         if samples is None:

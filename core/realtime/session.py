@@ -748,29 +748,37 @@ class RealtimeSession:
             lease.release()
 
     def _log_turn(self, response: Response) -> None:
+        """One log event per reply that reached the client: engines, voices and, for a spoken
+        turn, when each step was done (milliseconds after the turn's final pause began)."""
         turn = self._turn_replies.pop(response.id, None)
-        marks = response.marks
-        if turn is None or turn.pause_seen is None or not response.released:
+        if not response.released:
             return
-        origin = turn.pause_seen
+        marks = response.marks
+        timing: dict[str, object] = {}
+        if turn is not None and turn.pause_seen is not None:
+            origin = turn.pause_seen
 
-        def ms(value: float | None) -> float | None:
-            return None if value is None else round((value - origin) * 1000, 1)
+            def ms(value: float | None) -> float | None:
+                return None if value is None else round((value - origin) * 1000, 1)
 
+            timing = {
+                "pause_seen_monotonic": round(origin, 6),
+                "transcript_ms": ms(turn.transcript_ready),
+                "confirmed_ms": ms(turn.confirmed),
+                "llm_first_sentence_ms": ms(marks.first_sentence),
+                "tts_first_audio_ms": ms(marks.first_audio_ready),
+                "released_ms": ms(marks.released),
+                "first_audio_sent_ms": ms(marks.first_audio_sent),
+                "speculative": marks.started < (turn.confirmed or marks.started),
+            }
         log.info(
-            "realtime.turn",
+            "realtime.response",
             session=self.id,
             response=response.id,
             status=response.status,
-            pause_seen_monotonic=round(origin, 6),
-            transcript_ms=ms(turn.transcript_ready),
-            confirmed_ms=ms(turn.confirmed),
-            llm_first_sentence_ms=ms(marks.first_sentence),
-            tts_first_audio_ms=ms(marks.first_audio_ready),
-            released_ms=ms(marks.released),
-            first_audio_sent_ms=ms(marks.first_audio_sent),
-            speculative=marks.started < (turn.confirmed or marks.started),
             engines=response.engines,
+            voices=response.voices,
+            **timing,
         )
 
     # -- helpers ---------------------------------------------------------------------------

@@ -76,6 +76,12 @@ class Connection:
             data = _parse(text)
             raw_id = data.get("event_id")
             event_id = raw_id if isinstance(raw_id, str) else None
+            if not isinstance(data.get("type"), str):
+                raise RealtimeError(
+                    "Missing required parameter: 'type'.",
+                    code="missing_required_parameter",
+                    param="type",
+                )
             await self._dispatch(data)
         except RealtimeError as exc:
             self.error(exc.message, exc.code, event_id=event_id, param=exc.param)
@@ -150,8 +156,4 @@ def _parse(text: str) -> dict[str, Any]:
         raise RealtimeError("the event is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise RealtimeError("an event must be a JSON object", code="invalid_event")
-    if not isinstance(data.get("type"), str):
-        raise RealtimeError(
-            "Missing required parameter: 'type'.", code="missing_required_parameter", param="type"
-        )
     return data
