@@ -51,7 +51,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 async def test_bearer_auth_and_the_browser_subprotocol(daemon: str) -> None:
-    with pytest.raises(Exception, match="403|rejected"):
+    with pytest.raises(Exception, match=r"403|rejected"):
         async with connect(daemon, key="wrong-key") as session:
             await session.next("session.created")
     async with connect(daemon, key=KEY) as session:
