@@ -217,7 +217,7 @@ class EchoGuardConfig(Block):
     #: Speech heard while the guard is on is compared over this much audio before it may barge in.
     probe: Duration = Field(0.5, ge=0.1, le=2)
     #: Similarity (0-1) of input and output sound envelopes above which speech counts as echo.
-    similarity: float = Field(0.65, gt=0, lt=1)
+    similarity: float = Field(0.6, gt=0, lt=1)
     #: The longest delay between sending audio and hearing it back that the guard looks for.
     max_delay: Duration = Field(0.8, ge=0, le=5)
 

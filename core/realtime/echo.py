@@ -8,18 +8,22 @@ audio plays, or within ``tail`` after it, is compared with it before it may barg
 1. Both are cut into 20 ms windows every 10 ms, and each window is reduced to the log energy of
    20 bands between 250 and 3400 Hz (the telephone band, so G.711 audio compares the same),
    floored 30 dB below the loudest value of the stretch (background noise is not compared).
-2. Each band is normalized over the compared stretch (mean 0, variance 1): loudness and the
-   room's or line's colouring drop out, the shape of the sound over time stays.
-3. The heard speech is compared, by correlation, with the played audio at every delay from 0 to
-   ``max_delay`` (playback buffering, the acoustic path, the network).
+2. Each band's levels, and their changes from one hop to the next, are normalized over the
+   compared stretch (mean 0, variance 1): loudness and the room's or line's colouring drop out,
+   the shape of the sound over time (syllables starting and stopping) stays.
+3. The heard speech is compared (cosine similarity of those vectors) with the played audio at
+   every delay from -0.2 s (a client playing sooner than estimated) to ``max_delay`` (playback
+   buffering, the acoustic path, the network).
 
-The best correlation is the similarity: an echo scores near 1 at its delay, the user's own words
-score low. Measured on 0.5 s of speech from the bundled voice against itself saying other
-sentences (the hardest case: the same voice), echoes delayed 0-0.5 s scored at least 0.76
-(0.75 through G.711), other sentences at most 0.59; a heavily reverberant room lowers echoes to
-about 0.55-0.7. Above ``similarity`` the speech is echo: it neither barges in nor becomes a user
-turn. It is compared again every ``probe`` while it lasts, so a user talking over the echo still
-barges in.
+The best score is the similarity: an echo scores near 1 at its delay, the user's own words
+score low. Measured on 0.5 s probes with speech in them, of the bundled voice against itself
+saying other sentences (the hardest case: the same voice): echoes delayed 0-0.45 s, half as
+loud, with noise, scored 0.97 at the median and 0.86 at the least (alike through G.711); the
+other sentences scored 0.25 at the median and 0.54 at most (531 probes). A strongly
+reverberant room (a 150 ms tail) smears an echo to about 0.57 at the median: lower
+``similarity`` there. Above ``similarity`` (0.6) the speech is echo: it neither barges in nor
+becomes a user turn. It is compared again every ``probe`` while it lasts, so a user talking over
+the echo still barges in.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ _BANDS = 20
 #: Values more than this far (natural log, 30 dB) below the stretch's loudest are raised to it.
 _FLOOR = 3.0 * 2.302585
 _LOW_HZ, _HIGH_HZ = 250.0, 3400.0
+#: How much sooner than estimated the client may play the audio.
+_EARLY_S = 0.2
 #: Reference audio kept beyond the longest comparison.
 _KEEP_S = 4.0
 
@@ -63,32 +69,44 @@ def band_envelope(samples: FloatArray) -> npt.NDArray[np.float64]:
     return np.log(bands + 1e-10)
 
 
-def _normalized(envelope: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    envelope = np.maximum(envelope, envelope.max() - _FLOOR)
-    centred = envelope - envelope.mean(axis=0, keepdims=True)
+def _per_band(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    centred = values - values.mean(axis=0, keepdims=True)
     scale = centred.std(axis=0, keepdims=True)
     normalized: npt.NDArray[np.float64] = centred / np.where(scale > 1e-6, scale, 1.0)
     return normalized
 
 
+def features(envelope: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The compared vector: band levels and their changes from hop to hop, each band
+    normalized over the stretch."""
+    floored = np.maximum(envelope, envelope.max() - _FLOOR)
+    levels = _per_band(floored[1:])
+    changes = _per_band(np.diff(floored, axis=0))
+    vector: npt.NDArray[np.float64] = np.concatenate([levels.ravel(), changes.ravel()])
+    return vector
+
+
 def similarity(heard: FloatArray, played: FloatArray, max_lag_hops: int) -> float:
-    """Best correlation of ``heard`` with a stretch of ``played`` ending 0..``max_lag_hops`` hops
-    before its end (``played`` must reach the moment ``heard`` ends)."""
+    """Best cosine similarity of ``heard`` with a stretch of ``played`` ending 0..``max_lag_hops``
+    hops before its end (``played`` must reach the moment ``heard`` ends)."""
     heard_env = band_envelope(heard)
     played_env = band_envelope(played)
     frames = len(heard_env)
     if frames < 4 or len(played_env) < frames:
         return 0.0
-    heard_norm = _normalized(heard_env).ravel()
+    heard_vec = features(heard_env)
+    heard_norm = float(np.linalg.norm(heard_vec))
+    if heard_norm == 0:
+        return 0.0
     best = 0.0
-    last_end = len(played_env)
     for lag in range(0, max_lag_hops + 1):
-        end = last_end - lag
+        end = len(played_env) - lag
         if end - frames < 0:
             break
-        window = _normalized(played_env[end - frames : end]).ravel()
-        score = float(np.dot(heard_norm, window) / len(heard_norm))
-        best = max(best, score)
+        window = features(played_env[end - frames : end])
+        norm = float(np.linalg.norm(window))
+        if norm > 0:
+            best = max(best, float(np.dot(heard_vec, window)) / (heard_norm * norm))
     return best
 
 
@@ -142,9 +160,11 @@ class EchoGuard:
         if len(self._audio) == 0:
             return 0.0
         duration = len(heard) / _RATE
+        # The client may play a little sooner than estimated (it is sent ahead of time).
+        latest = heard_end + _EARLY_S
         span_start = heard_end - duration - self.config.max_delay
         first = round((span_start - self._start) * _RATE)
-        last = round((heard_end - self._start) * _RATE)
+        last = round((latest - self._start) * _RATE)
         if last <= 0:
             return 0.0
         # Before and after the reply there was nothing to hear from it: silence.
@@ -154,4 +174,5 @@ class EchoGuard:
         played = np.concatenate(
             [np.zeros(before, dtype=np.float32), played, np.zeros(after, dtype=np.float32)]
         )
-        return similarity(heard, played, int(self.config.max_delay * _RATE / _HOP))
+        lags = int((self.config.max_delay + _EARLY_S) * _RATE / _HOP)
+        return similarity(heard, played, lags)

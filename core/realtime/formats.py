@@ -80,11 +80,18 @@ class OutputEncoder:
 
     def _resampled(self, chunk: AudioChunk) -> FloatArray:
         resampler = self._resampler
+        tail: FloatArray | None = None
         if resampler is None or resampler.from_rate != chunk.sample_rate:
-            # A fallback engine may speak at another rate: start a converter from that rate.
+            # A fallback engine may speak at another rate: the old converter's last samples,
+            # then a converter from the new rate.
+            if resampler is not None:
+                tail = resampler.flush()
             resampler = StreamResampler(chunk.sample_rate, self.format.sample_rate)
             self._resampler = resampler
-        return resampler.process(chunk.samples)
+        out = resampler.process(chunk.samples)
+        if tail is not None and len(tail):
+            out = np.concatenate([tail, out])
+        return out
 
     def _bytes(self, samples: FloatArray) -> bytes:
         if len(samples) == 0:

@@ -390,7 +390,9 @@ class RealtimeSession:
         heard: FloatArray = self._input.recording.between(start, stop)
         if self._input.rate != _ECHO_RATE:
             heard = resample(heard, self._input.rate, _ECHO_RATE)
-        return self._guard.is_echo(heard, now - (frame_end - stop) / self._input.rate)
+        score = self._guard.score(heard, now - (frame_end - stop) / self._input.rate)
+        log.debug("realtime.echo_score", session=self.id, score=round(score, 3))
+        return score >= self._guard.config.similarity
 
     def _resume(self, turn: Turn) -> None:
         turn.pause_start = turn.pause_seen = turn.transcript_ready = None
