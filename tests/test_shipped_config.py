@@ -106,3 +106,27 @@ def test_conversation_turn(daemon: Daemon, client: openai.OpenAI) -> None:
     audio, rate = sf.read(io.BytesIO(base64.b64decode(body["audio"]["data"])))
     assert rate == 24000 and len(audio) > 0
     assert all(value is not None for value in body["latency_ms"].values())
+
+
+async def test_realtime_model_names_open_sessions(daemon: Daemon) -> None:
+    from tests.support.realtime import connect
+
+    for model in ("gpt-realtime", "gpt-4o-mini-realtime-preview"):
+        async with connect(daemon.url, model=model) as session:
+            created = (await session.next("session.created"))["session"]
+            assert created["model"] == model
+            assert created["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 500
+            await session.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Say hello."}],
+                    },
+                }
+            )
+            await session.send({"type": "response.create"})
+            done = (await session.next("response.done", timeout=60))["response"]
+            assert done["status"] == "completed"
+            assert session.audio_of(done["id"])

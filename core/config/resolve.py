@@ -88,6 +88,21 @@ def _missing_engine_message(catalog: PluginCatalog, capability: Capability, name
     return message
 
 
+def _route_problem(config: AppConfig, target: str | None, capability: Capability) -> str | None:
+    """Why ``target`` (a route, engine or alias) cannot serve ``capability``, if it cannot."""
+    if target is None:
+        return None
+    name = config.aliases.get(target, target)
+    if name in ROUTE_NAMES:
+        return None if name == capability.value else f"{target!r} is the {name} route"
+    spec = config.engines.get(name)
+    if spec is None:
+        return f"{target!r} is neither a route, an engine nor an alias"
+    if spec.capability != capability:
+        return f"{target!r} is a {spec.capability.value} engine, not {capability.value}"
+    return None
+
+
 def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConfig:
     """Validate engines against the plugin catalog and compute the chains.
 
@@ -148,6 +163,12 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
     for name in config.policy.engines:
         if name not in config.engines:
             issue(["policy", "engines", name], "unknown engine")
+    for profile_name, profile in config.realtime.profiles.items():
+        for capability in (Capability.STT, Capability.LLM, Capability.TTS, Capability.VAD):
+            target = getattr(profile, capability.value)
+            problem = _route_problem(config, target, capability)
+            if problem:
+                issue(["realtime", "profiles", profile_name, capability.value], problem)
     if issues:
         raise ConfigError(issues, loaded.source)
 

@@ -5,6 +5,7 @@ is checked against the openai package's GA or beta event types as it arrives."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 from tests.core.api.realtime.conftest import Daemon
@@ -229,6 +230,24 @@ async def test_conversation_items_and_out_of_band_replies(daemon: Daemon) -> Non
             previous="root",
         )
         assert system["previous_item_id"] is None
+        # Audio in an item is transcribed, as a spoken turn is.
+        clip = base64.b64encode(pcm16(speech(SENTENCES[0]))).decode()
+        await session.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "id": "item_audio",
+                    "content": [{"type": "input_audio", "audio": clip}],
+                },
+            }
+        )
+        assert (await session.next("conversation.item.added"))["item"]["id"] == "item_audio"
+        heard = await session.next("conversation.item.input_audio_transcription.completed")
+        assert heard["item_id"] == "item_audio"
+        assert word_error_rate(SENTENCES[0], heard["transcript"]) <= 0.2, heard["transcript"]
+        await session.next("conversation.item.done")
         await session.send({"type": "conversation.item.delete", "item_id": second["item"]["id"]})
         assert (await session.next("conversation.item.deleted"))["item_id"] == second["item"]["id"]
         await session.send({"type": "conversation.item.retrieve", "item_id": "item_one"})
