@@ -201,8 +201,9 @@ class Response:
     async def wait(self) -> None:
         await self._finished.wait()
 
-    def cancel(self, reason: ev.StatusReason | None) -> None:
-        """Stop now: nothing more is sent; the reply is cut at what the client has heard.
+    def cancel(self, reason: ev.StatusReason | None, now: float | None = None) -> None:
+        """Stop now: nothing more is sent; the reply is cut at what the client had heard at
+        ``now`` (perf_counter time; default: this moment).
 
         A reply never released is dropped silently. The engines' work stops in the background
         (each stops within one token or one chunk)."""
@@ -213,7 +214,7 @@ class Response:
         for task in self._tasks:
             task.cancel()
         if self._announced:
-            played = self.clock.played_ms(time.perf_counter())
+            played = self.clock.played_ms(time.perf_counter() if now is None else now)
             self._cut_at(played)
             self.item.status = "incomplete"
             self._close_events("cancelled", reason=reason)

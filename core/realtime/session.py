@@ -356,7 +356,7 @@ class RealtimeSession:
         response = self._response
         if response is not None and self.settings.interrupt_response:
             log.info("realtime.barge_in", session=self.id, response=response.id)
-            response.cancel("turn_detected")
+            response.cancel("turn_detected", now)
         self._cut_last_reply(now)
 
     def _cut_last_reply(self, now: float) -> None:
