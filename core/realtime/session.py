@@ -26,8 +26,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import structlog
@@ -41,18 +39,16 @@ from core.realtime.conversation import (
     Content,
     Conversation,
     Item,
-    context_messages,
-    heard_part,
     new_id,
 )
 from core.realtime.echo import EchoGuard
 from core.realtime.errors import RealtimeError
-from core.realtime.failures import failure_info
 from core.realtime.formats import AudioFormat
 from core.realtime.hearing import transcriber
 from core.realtime.input_audio import Frame, InputAudio
-from core.realtime.response import Response, ResponsePlan
-from core.realtime.settings import Modality, SessionPatch, SessionSettings
+from core.realtime.replies import Replies, ResponseRequest
+from core.realtime.settings import SessionPatch, SessionSettings
+from core.realtime.transcripts import record_transcript
 from core.realtime.turn_policy import longest_pause_ms, required_pause_ms
 from core.realtime.turns import Lease, Turn
 from core.realtime.utterance import UtteranceText
@@ -79,22 +75,6 @@ _MIN_COMMIT_MS = 100
 _ECHO_RATE = 16_000
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseRequest:
-    """A client's ``response.create``; unset fields take the session's values."""
-
-    instructions: str | None = None
-    modalities: tuple[Modality, ...] | None = None
-    voice: str | None = None
-    output_format: AudioFormat | None = None
-    #: None: the session's; "inf": the profile's cap.
-    max_output_tokens: int | Literal["inf"] | None = None
-    in_conversation: bool = True
-    #: The context to answer from instead of the conversation (out-of-band replies).
-    input: tuple[Item, ...] | None = None
-    metadata: dict[str, str] | None = None
-
-
 class RealtimeSession:
     def __init__(
         self,
@@ -117,19 +97,14 @@ class RealtimeSession:
         self._detector_generation: int | None = None
         self._lock = asyncio.Lock()
         self._turn: Turn | None = None
-        #: The reply being made or spoken (released or waiting for its turn's transcript).
-        self._response: Response | None = None
-        #: A reply waiting for the current one to end (``interrupt_response`` off).
-        self._queued: Response | None = None
-        #: The latest reply that reached the client (for cuts and the idle timeout).
-        self._last_reply: Response | None = None
         self._buffer_start = 0
+        #: Where the silence counted by ``idle_timeout_ms`` began.
         self._idle_from: int | None = None
-        self._idle_armed = False
         self._background: set[asyncio.Task[None]] = set()
-        #: The turn each automatic reply answers (for the latency log).
-        self._turn_replies: dict[str, Turn] = {}
         self._closed = False
+        self.replies = Replies(
+            self.id, lambda: self.settings, self.conversation, emit, self._guard, self._spawn
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -149,9 +124,7 @@ class RealtimeSession:
         if self._closed:
             return
         self._closed = True
-        for response in (self._response, self._queued):
-            if response is not None:
-                await response.aclose()
+        await self.replies.aclose()
         turn, self._turn = self._turn, None
         if turn is not None:
             await self._drop_turn(turn)
@@ -353,22 +326,7 @@ class RealtimeSession:
         """The user is speaking: say so, and barge in on the reply being spoken."""
         turn.echo = False
         self._emit(ev.SpeechStarted(turn.item_id, self._input.ms(turn.audio_start)))
-        response = self._response
-        if response is not None and self.settings.interrupt_response:
-            log.info("realtime.barge_in", session=self.id, response=response.id)
-            response.cancel("turn_detected", now)
-        self._cut_last_reply(now)
-
-    def _cut_last_reply(self, now: float) -> None:
-        """A reply already fully sent may still be playing: keep only what was heard of it."""
-        reply = self._last_reply
-        if reply is None or not reply.clock.playing(now):
-            return
-        played = reply.clock.played_ms(now)
-        with contextlib.suppress(RealtimeError):
-            item = self.conversation.get(reply.item.id)
-            if item.content and item.content[0].kind == "output_audio":
-                self.conversation.replace_content(item, 0, heard_part(item.content[0], played))
+        self.replies.barge_in(now, interrupt=self.settings.interrupt_response)
 
     def _check_echo(self, turn: Turn, end: int, now: float) -> None:
         probe = self._input.samples(self.settings.echo_guard.probe * 1000)
@@ -430,7 +388,7 @@ class RealtimeSession:
         if (
             not self.settings.create_response
             or turn.speculation is not None
-            or self._response is not None
+            or self.replies.busy
             or self._closed
         ):
             return
@@ -442,7 +400,7 @@ class RealtimeSession:
             messages = self.conversation.messages(instructions, leave_out=leave_out)
             return [*messages, ChatMessage("user", said)] if said else messages
 
-        response = self._make_response(ResponseRequest(), context, turn.lease.share())
+        response = self.replies.make(ResponseRequest(), context, turn.lease.share())
         turn.speculation, turn.speculation_version = response, self.conversation.version
         response.start()
 
@@ -470,9 +428,11 @@ class RealtimeSession:
         self._emit(ev.ItemAdded(item.snapshot(), previous))
         self._buffer_start = end
         self._input.recording.forget_before(end - self._prefix_samples())
-        heard = asyncio.get_running_loop().create_future()
-        self.conversation.pending[item.id] = heard
-        self._spawn(self._transcript_done(item, turn, heard))
+
+        def ready() -> None:
+            turn.transcript_ready = turn.transcript_ready or time.perf_counter()
+
+        heard = self._transcribe_item(item.id, 0, turn.text, turn.lease, length, ready)
         speculation, turn.speculation = turn.speculation, None
         if not answer or self.settings.kind != "realtime":
             if speculation is not None:
@@ -483,52 +443,37 @@ class RealtimeSession:
         if speculation is None or turn.speculation_version != self.conversation.version - 1:
             if speculation is not None:
                 self._spawn(speculation.aclose())
-            speculation = self._conversation_response(ResponseRequest(), turn.lease.share())
+            speculation = self.replies.from_conversation(ResponseRequest(), turn.lease.share())
             speculation.start()
-        self._turn_replies[speculation.id] = turn
-        if self._response is not None and not self._response.finished:
-            self._queued = speculation
-        else:
-            self._response = speculation
-        self._spawn(self._release_when_heard(speculation, item.id, heard))
+        self.replies.for_turn(speculation, turn, heard)
 
-    async def _release_when_heard(
-        self, response: Response, item_id: str, heard: asyncio.Future[None]
-    ) -> None:
-        await heard
-        said = ""
-        with contextlib.suppress(RealtimeError):
-            said = self.conversation.get(item_id).text()
-        if not said:
-            # Nothing was understood (noise, a cough): no reply.
-            log.info("realtime.empty_turn", session=self.id, item=item_id)
-            if self._queued is response:
-                self._queued = None
-            await response.aclose()
-            return
-        if self._response is response:
-            response.release()
+    def _transcribe_item(
+        self,
+        item_id: str,
+        index: int,
+        text: UtteranceText,
+        lease: Lease,
+        audio_ms: float,
+        ready: Callable[[], None] = lambda: None,
+    ) -> asyncio.Future[None]:
+        """Put the transcript in the item once it is known, and report it; replies wait for
+        the returned future."""
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.conversation.pending[item_id] = heard
 
-    async def _transcript_done(self, item: Item, turn: Turn, heard: asyncio.Future[None]) -> None:
-        try:
-            text = await turn.text.text()
-            if turn.transcript_ready is None:
-                turn.transcript_ready = time.perf_counter()
-            if turn.text.error is not None and not text:
-                self._emit(ev.TranscriptFailed(item.id, 0, failure_info(turn.text.error)))
-            with contextlib.suppress(RealtimeError):
-                current = self.conversation.get(item.id)
-                part = current.content[0]
-                self.conversation.replace_content(
-                    current, 0, Content("input_audio", transcript=text, audio_ms=part.audio_ms)
-                )
-                self._emit(ev.TranscriptDone(item.id, 0, text, turn.text.seconds))
-                self._emit(ev.ItemDone(current.snapshot(), self.conversation.previous_of(item.id)))
-        finally:
-            self.conversation.pending.pop(item.id, None)
-            if not heard.done():
-                heard.set_result(None)
-            turn.lease.release()
+        async def finish() -> None:
+            try:
+                await text.text()
+                ready()
+                record_transcript(self.conversation, self._emit, item_id, index, text, audio_ms)
+            finally:
+                self.conversation.pending.pop(item_id, None)
+                if not heard.done():
+                    heard.set_result(None)
+                lease.release()
+
+        self._spawn(finish())
+        return heard
 
     def _piece_heard(self, turn: Turn, piece: str) -> None:
         if turn.echo is not False:
@@ -547,9 +492,11 @@ class RealtimeSession:
         detection = self.settings.turn_detection
         if not isinstance(detection, ServerVadSettings) or detection.idle_timeout_ms is None:
             return
-        if not self._idle_armed or self._response is not None or self.settings.kind != "realtime":
+        replies = self.replies
+        if not replies.idle_armed or replies.busy or self.settings.kind != "realtime":
+            self._idle_from = None
             return
-        reply = self._last_reply
+        reply = replies.last
         if reply is not None and reply.clock.playing(now):
             return
         if self._idle_from is None:
@@ -558,7 +505,7 @@ class RealtimeSession:
         waited = self._input.ms(end - self._idle_from)
         if waited < detection.idle_timeout_ms:
             return
-        self._idle_armed = False
+        replies.idle_armed = False
         item = Item(new_id("item"), role="user", content=[Content("input_audio", transcript="")])
         self._emit(ev.InputTimedOut(item.id, self._input.ms(self._idle_from), self._input.ms(end)))
         self._idle_from = None
@@ -567,12 +514,7 @@ class RealtimeSession:
         self._emit(ev.ItemAdded(item.snapshot(), previous))
         self._emit(ev.ItemDone(item.snapshot(), previous))
         nudge = f"The user has said nothing for {waited / 1000:.0f} seconds."
-        response = self._conversation_response(
-            ResponseRequest(), Lease(self._runtime.current), nudge=nudge
-        )
-        self._response = response
-        response.start()
-        response.release()
+        replies.create(ResponseRequest(), Lease(self._runtime.current), nudge=nudge)
 
     # -- conversation items ----------------------------------------------------------------
 
@@ -593,34 +535,7 @@ class RealtimeSession:
         hear = transcriber(lease.generation, self.settings.engines.stt, self.settings.transcription)
         text = UtteranceText(hear, _DEFAULT_RATE, 0, lambda _piece: None)
         text.add_piece(samples, len(samples))
-        heard = asyncio.get_running_loop().create_future()
-        self.conversation.pending[item.id] = heard
-        turn = Turn(item.id, 0, 0, text, lease)
-
-        async def finish() -> None:
-            try:
-                said = await text.text()
-                if text.error is not None and not said:
-                    self._emit(ev.TranscriptFailed(item.id, index, failure_info(text.error)))
-                with contextlib.suppress(RealtimeError):
-                    current = self.conversation.get(item.id)
-                    seconds = len(samples) / _DEFAULT_RATE
-                    self.conversation.replace_content(
-                        current,
-                        index,
-                        Content("input_audio", transcript=said, audio_ms=seconds * 1000),
-                    )
-                    self._emit(ev.TranscriptDone(item.id, index, said, text.seconds))
-                    self._emit(
-                        ev.ItemDone(current.snapshot(), self.conversation.previous_of(item.id))
-                    )
-            finally:
-                self.conversation.pending.pop(item.id, None)
-                if not heard.done():
-                    heard.set_result(None)
-                turn.lease.release()
-
-        self._spawn(finish())
+        self._transcribe_item(item.id, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)
 
     def retrieve_item(self, item_id: str) -> None:
         self._emit(ev.ItemRetrieved(self.conversation.get(item_id).snapshot()))
@@ -632,9 +547,7 @@ class RealtimeSession:
     def truncate_item(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """The client stopped playing a reply at ``audio_end_ms``: keep only what was heard. A
         reply still being spoken stops there."""
-        response = self._response
-        if response is not None and response.item.id == item_id and response.released:
-            response.cancel("client_cancelled")
+        self.replies.truncated(item_id)
         self.conversation.truncate(item_id, content_index, audio_end_ms)
         self._emit(ev.ItemTruncated(item_id, content_index, audio_end_ms))
 
@@ -645,143 +558,10 @@ class RealtimeSession:
             raise RealtimeError(
                 "a transcription session makes no responses", code="invalid_session_type"
             )
-        if self._response is not None and not self._response.finished:
-            raise RealtimeError(
-                f"conversation already has an active response in progress: {self._response.id}",
-                code="conversation_already_has_active_response",
-            )
-        response = self._conversation_response(request, Lease(self._runtime.current))
-        self._response = response
-        response.start()
-        response.release()
+        self.replies.create(request, Lease(self._runtime.current))
 
     def cancel_response(self, response_id: str | None) -> None:
-        response = self._response
-        if response is None or response.finished or (response_id and response_id != response.id):
-            raise RealtimeError(
-                "there is no response in progress to cancel"
-                + (f" with id {response_id!r}" if response_id else ""),
-                code="response_cancel_not_active",
-                param="response_id" if response_id else None,
-            )
-        response.cancel("client_cancelled")
-
-    def _conversation_response(
-        self, request: ResponseRequest, lease: Lease, *, nudge: str | None = None
-    ) -> Response:
-        instructions = request.instructions or self.settings.instructions
-        limit = self.conversation.max_context
-
-        async def context() -> list[ChatMessage]:
-            if request.input is not None:
-                messages = context_messages(list(request.input), instructions, limit)
-            else:
-                pending = list(self.conversation.pending.values())
-                if pending:
-                    await asyncio.gather(*pending)
-                messages = self.conversation.messages(instructions)
-            return [*messages, ChatMessage("system", nudge)] if nudge else messages
-
-        return self._make_response(request, context, lease)
-
-    def _make_response(
-        self,
-        request: ResponseRequest,
-        context: Callable[[], Awaitable[list[ChatMessage]]],
-        lease: Lease,
-    ) -> Response:
-        settings = self.settings
-        cap = settings.token_cap
-        asked = request.max_output_tokens
-        if asked is None:
-            reported, tokens = settings.max_output_tokens, settings.reply_tokens
-        elif asked == "inf":
-            reported, tokens = None, cap
-        else:
-            reported, tokens = asked, min(asked, cap)
-        plan = ResponsePlan(
-            modalities=request.modalities or settings.output_modalities,
-            voice=request.voice or settings.voice,
-            output_format=request.output_format or settings.output_format,
-            speed=settings.speed,
-            llm=settings.engines.llm,
-            tts=settings.engines.tts,
-            max_tokens=tokens,
-            max_output_tokens=reported,
-            temperature=settings.temperature,
-            in_conversation=request.in_conversation,
-            output_lead=settings.output_lead,
-            metadata=request.metadata,
-        )
-
-        def finished(response: Response) -> None:
-            self._response_finished(response, lease)
-
-        return Response(
-            plan, lease.generation, context, self.conversation, self._emit, self._guard, finished
-        )
-
-    def _response_finished(self, response: Response, lease: Lease) -> None:
-        if self._response is response:
-            self._response = None
-        if response.released and response.clock.first_at is not None:
-            self._last_reply = response
-        if response.status == "completed":
-            self._idle_armed, self._idle_from = True, None
-        self._spawn(self._let_go(response, lease))
-        self._log_turn(response)
-        queued, self._queued = self._queued, None
-        if queued is not None and not queued.finished:
-            self._response = queued
-            if not self.conversation.pending:
-                queued.release()
-            else:
-                self._spawn(self._release_when_pending_done(queued))
-
-    async def _release_when_pending_done(self, response: Response) -> None:
-        await asyncio.gather(*self.conversation.pending.values())
-        if self._response is response:
-            response.release()
-
-    async def _let_go(self, response: Response, lease: Lease) -> None:
-        try:
-            await response.aclose()
-        finally:
-            lease.release()
-
-    def _log_turn(self, response: Response) -> None:
-        """One log event per reply that reached the client: engines, voices and, for a spoken
-        turn, when each step was done (milliseconds after the turn's final pause began)."""
-        turn = self._turn_replies.pop(response.id, None)
-        if not response.released:
-            return
-        marks = response.marks
-        timing: dict[str, object] = {}
-        if turn is not None and turn.pause_seen is not None:
-            origin = turn.pause_seen
-
-            def ms(value: float | None) -> float | None:
-                return None if value is None else round((value - origin) * 1000, 1)
-
-            timing = {
-                "pause_seen_monotonic": round(origin, 6),
-                "transcript_ms": ms(turn.transcript_ready),
-                "confirmed_ms": ms(turn.confirmed),
-                "llm_first_sentence_ms": ms(marks.first_sentence),
-                "tts_first_audio_ms": ms(marks.first_audio_ready),
-                "released_ms": ms(marks.released),
-                "first_audio_sent_ms": ms(marks.first_audio_sent),
-                "speculative": marks.started < (turn.confirmed or marks.started),
-            }
-        log.info(
-            "realtime.response",
-            session=self.id,
-            response=response.id,
-            status=response.status,
-            engines=response.engines,
-            voices=response.voices,
-            **timing,
-        )
+        self.replies.cancel(response_id)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from core.config.schema import SemanticVadSettings, ServerVadSettings
 from core.realtime.conversation import Content, Conversation, Item, new_id
 from core.realtime.errors import RealtimeError
 from core.realtime.formats import AudioFormat
-from core.realtime.session import ResponseRequest
+from core.realtime.replies import ResponseRequest
 from core.realtime.settings import (
     UNSET,
     Modality,

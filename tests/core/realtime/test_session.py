@@ -14,7 +14,8 @@ from core.audio.chunk import AudioChunk
 from core.config.schema import RealtimeLimits, RealtimeProfile, ServerVadSettings
 from core.realtime import events as ev
 from core.realtime.conversation import Content, Item
-from core.realtime.session import RealtimeSession, ResponseRequest
+from core.realtime.replies import ResponseRequest
+from core.realtime.session import RealtimeSession
 from core.realtime.settings import SessionPatch, initial_settings
 from core.runtime.runtime import Runtime
 from tests.support import WriteConfig
