@@ -19,7 +19,7 @@ from core.realtime.session import RealtimeSession
 from core.realtime.settings import SessionPatch, initial_settings
 from core.runtime.runtime import Runtime
 from tests.support import WriteConfig
-from tests.support.fake_plugin import CALLS, CHAT_REQUESTS
+from tests.support.fake_plugin import CALLS, CHAT_REQUESTS, SWITCHES
 from tests.support.realtime import pcm16, silence
 from tests.support.runtime import running_runtime
 from tests.support.speech import SENTENCES, speech, voiced_span
@@ -28,9 +28,9 @@ CONFIG = """\
 mode: local
 reload: {{watch: false}}
 engines:
-  ears: {{capability: stt, engine: fake, settings: {{reply: "{heard}"}}}}
+  ears: {{capability: stt, engine: fake, settings: {{reply: "{heard}", switch: ears}}}}
   brain: {{capability: llm, engine: fake, settings: {{reply: "{reply}", delay: {delay}}}}}
-  mouth: {{capability: tts, engine: fake}}
+  mouth: {{capability: tts, engine: fake, settings: {{chunks: 8}}}}
   silero: {{capability: vad, engine: silero}}
 routes: {{stt: [ears], llm: [brain], tts: [mouth], vad: [silero]}}
 """
@@ -78,7 +78,7 @@ async def session(
 ) -> AsyncIterator[tuple[RealtimeSession, Recorder]]:
     recorder = Recorder()
     settings = initial_settings(
-        "realtime", "test", "default", RealtimeProfile(output_lead=None, **profile)
+        "realtime", "test", "default", RealtimeProfile(**{"output_lead": None, **profile})
     )
     live = RealtimeSession(
         runtime, settings, recorder, limits=RealtimeLimits(), context_messages=20
@@ -215,3 +215,46 @@ async def test_turn_detection_can_be_switched_off_and_on(write_config: WriteConf
         changed = seen.of(ev.SessionChanged)
         assert [c.settings.turn_detection is None for c in changed] == [False, True, False]
         assert dataclasses.replace(changed[-1].settings) == live.settings
+
+
+async def test_without_interruption_the_next_reply_waits_its_turn(
+    write_config: WriteConfig,
+) -> None:
+    async with (
+        running_runtime(
+            write_config(config(reply="One more thing. And another one.")), entry_points=True
+        ) as runtime,
+        session(
+            runtime,
+            output_lead=0.0,  # sent in real time: the reply lasts as long as its audio
+            turn_detection=ServerVadSettings(interrupt_response=False),
+        ) as (live, seen),
+    ):
+        await live.create_item(
+            Item("first", role="user", content=[Content("input_text", text="hi")]), None
+        )
+        live.create_response(ResponseRequest())
+        await seen.wait_for(lambda: bool(seen.of(ev.AudioDelta)))
+        await feed(live, pcm16(voiced(SENTENCES[1])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: len(seen.of(ev.ResponseDone)) == 2, timeout=20)
+    first, second = (e.response for e in seen.of(ev.ResponseDone))
+    assert first.status == second.status == "completed"
+    created = seen.of(ev.ResponseCreated)
+    assert created[1].response.id == second.id
+    # The user spoke during the first reply, which went on; the second came after it.
+    assert seen.index(ev.SpeechStarted) < seen.events.index(seen.of(ev.ResponseDone)[0])
+    assert seen.events.index(seen.of(ev.ResponseDone)[0]) < seen.events.index(created[1])
+
+
+async def test_a_failed_transcript_is_reported_and_gets_no_reply(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        SWITCHES["ears"] = "fail"
+        await feed(live, pcm16(speech(SENTENCES[2])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+        await asyncio.sleep(0.2)
+    failed = seen.of(ev.TranscriptFailed)
+    assert len(failed) == 1 and failed[0].error.code == "engines_unavailable"
+    assert not seen.of(ev.ResponseCreated)
