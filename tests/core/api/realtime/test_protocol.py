@@ -69,6 +69,18 @@ async def test_beta_dialect(daemon: Daemon) -> None:
         assert text.strip()
         assert session.of("response.text.done")[0]["text"] == text
         assert response["output"][0]["content"][0] == {"type": "text", "text": text}
+        # A spoken reply, with beta's names for its events.
+        await session.send({"type": "session.update", "session": {"modalities": ["audio", "text"]}})
+        await session.next("session.updated")
+        await session.send(
+            {"type": "response.create", "response": {"output_audio_format": "g711_alaw"}}
+        )
+        spoken = (await session.next("response.done", timeout=60))["response"]
+        assert spoken["output_audio_format"] == "g711_alaw"
+        assert session.audio_of(spoken["id"], delta="response.audio.delta")
+        transcript = session.of("response.audio_transcript.done", response_id=spoken["id"])
+        assert transcript and transcript[0]["transcript"]
+        assert spoken["output"][0]["content"][0]["type"] == "audio"
         # GA names never appear on a beta connection.
         assert not [k for k in session.kinds() if "output_" in k and "item" not in k]
         assert "conversation.item.added" not in session.kinds()
