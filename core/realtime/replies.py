@@ -13,6 +13,7 @@ from typing import Literal
 import structlog
 
 from core.engines.llm import ChatMessage
+from core.observability.metrics import Metrics
 from core.realtime import events as ev
 from core.realtime.conversation import Conversation, Item, context_messages, heard_part
 from core.realtime.echo import EchoGuard
@@ -77,8 +78,10 @@ class Replies:
         emit: Callable[[ev.Event], None],
         guard: EchoGuard,
         spawn: Spawn,
+        metrics: Metrics,
     ) -> None:
         self._session_id = session_id
+        self._metrics = metrics
         self._settings = settings
         self._conversation = conversation
         self._emit = emit
@@ -255,8 +258,11 @@ class Replies:
             return
         marks = response.marks
         timing: dict[str, object] = {}
+        self._metrics.realtime_replies.labels(response.status).inc()
         if turn is not None and turn.pause_seen is not None:
             origin = turn.pause_seen
+            if marks.first_audio_sent is not None:
+                self._metrics.realtime_first_audio.observe(marks.first_audio_sent - origin)
 
             def ms(value: float | None) -> float | None:
                 return None if value is None else round((value - origin) * 1000, 1)

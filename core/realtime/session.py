@@ -103,7 +103,13 @@ class RealtimeSession:
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
         self.replies = Replies(
-            self.id, lambda: self.settings, self.conversation, emit, self._guard, self._spawn
+            self.id,
+            lambda: self.settings,
+            self.conversation,
+            emit,
+            self._guard,
+            self._spawn,
+            runtime.metrics,
         )
 
     # -- lifecycle -------------------------------------------------------------------------

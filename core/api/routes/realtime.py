@@ -132,10 +132,12 @@ async def realtime(websocket: WebSocket) -> None:
     connection_lease = generation_of(websocket)
     connection_lease.release()
     state.realtime_sessions += 1
+    runtime.metrics.realtime_sessions.inc()
     try:
         code, reason = await _serve(websocket, connection, session, limits)
     finally:
         state.realtime_sessions -= 1
+        runtime.metrics.realtime_sessions.dec()
         await session.close()
         connection_lease.acquire()
     await outbox.close(code, reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import numpy as np
 
 from core.audio.chunk import AudioChunk
@@ -96,6 +97,9 @@ async def test_spoken_question_gets_a_spoken_answer(daemon: Daemon) -> None:
         await session.send({"type": "conversation.item.retrieve", "item_id": reply_id})
         reply = (await session.next("conversation.item.retrieved"))["item"]
         assert reply["role"] == "assistant" and reply["content"][0]["transcript"] == said
+    metrics = httpx.get(daemon.url + "/metrics", timeout=10).text
+    assert 'voxgate_realtime_replies_total{status="completed"}' in metrics
+    assert "voxgate_realtime_first_audio_seconds_count" in metrics
 
 
 async def test_telephony_audio_both_ways(daemon: Daemon) -> None:
