@@ -232,7 +232,7 @@ def conversation_turn(url: str, question: Clip) -> float:
 
 
 def server_parts(log: Path, turns: list[Turn]) -> None:
-    """Fill each turn's parts from the daemon's realtime.response events."""
+    """Fill each turn's parts from the daemon's realtime.response events (milliseconds)."""
     by_id = {}
     for line in log.read_text().splitlines():
         if line.startswith("{") and '"realtime.response"' in line:
@@ -243,14 +243,15 @@ def server_parts(log: Path, turns: list[Turn]) -> None:
         if event is None or event.get("pause_seen_monotonic") is None:
             continue
         # The daemon's clock is the same monotonic clock (perf_counter) on this machine.
-        lag = (event["pause_seen_monotonic"] - turn.speech_end) * 1000
+        seen = (event["pause_seen_monotonic"] - turn.speech_end) * 1000
         turn.parts = {
-            "silence seen": lag,
-            "turn ended (VAD wait)": lag + event["confirmed_ms"],
-            "transcript": lag + event["transcript_ms"],
-            "LLM first sentence": lag + event["llm_first_sentence_ms"],
-            "TTS first audio": lag + event["tts_first_audio_ms"],
-            "first audio sent": lag + event["first_audio_sent_ms"],
+            "silence seen": seen,
+            "VAD hangover (turn end)": seen + event["confirmed_ms"],
+            "STT tail": event["transcript_ms"],
+            "LLM first sentence": event["llm_first_sentence_ms"] - event["transcript_ms"],
+            "TTS first audio": event["tts_first_audio_ms"] - event["llm_first_sentence_ms"],
+            "audio ready": seen + event["tts_first_audio_ms"],
+            "sent": seen + event["first_audio_sent_ms"],
             "speculative": 1.0 if event["speculative"] else 0.0,
         }
 
@@ -261,11 +262,19 @@ def report(label: str, turns: list[Turn]) -> float:
     emit(f"  {label}: voice to voice p50 {p50:.0f} ms, p90 {p90:.0f} ms")
     measured = [t for t in turns if t.parts]
     if measured:
-        names = [n for n in measured[0].parts if n != "speculative"]
+
+        def median(name: str) -> str:
+            return f"{np.median([t.parts[name] for t in measured]):.0f}"
+
         emit(
-            "    after the last voiced sample (p50): "
-            + ", ".join(f"{n} {np.median([t.parts[n] for t in measured]):.0f}" for n in names)
-            + " ms"
+            f"    p50 after the last voiced sample: silence seen {median('silence seen')},"
+            f" turn ended {median('VAD hangover (turn end)')},"
+            f" first audio ready {median('audio ready')}, sent {median('sent')} ms"
+        )
+        emit(
+            f"    parts p50: STT tail {median('STT tail')} (from the silence seen),"
+            f" LLM first sentence {median('LLM first sentence')},"
+            f" TTS first audio {median('TTS first audio')} ms"
         )
         kept = sum(t.parts["speculative"] for t in measured)
         emit(f"    replies started before the turn ended: {kept:.0f} of {len(measured)}")
