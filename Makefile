@@ -22,7 +22,7 @@ LLAMA_CPP_VERSION := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml 
 LLAMA_WHEELS := $(HOME)/.cache/voxgate/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(CMAKE_ARGS)' | md5sum | cut -c1-10)
 CONFIG ?= config/ai_backend.yaml
 
-.PHONY: install install-dev run test lint format bench clean qwen-test-env
+.PHONY: install install-dev systemd-tools run test lint format bench clean qwen-test-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,12 @@ $(VENV)/.all: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 
 install: $(VENV)/.embedded
 
-install-dev: $(VENV)/.all
+install-dev: $(VENV)/.all systemd-tools
+
+# systemd-analyze, systemd-socket-activate and systemd-nspawn for the service tests (Linux only;
+# Debian packages are installed when run as root, a newer systemd-analyze is unpacked if needed).
+systemd-tools:
+	@bash tests/support/systemd_tools.sh
 
 run: install
 	$(BIN)/voxgate serve --config $(CONFIG)

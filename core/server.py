@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 import structlog
 import uvicorn
 
 from core.api.app import create_app
+from core.api.auth import Credentials, is_loopback
+from core.api.live_sessions import LiveSessions
+from core.config.schema import ServerConfig
+from core.connection_limits import ConnectionLimits, guarded_protocol, raise_fd_limit
 from core.observability.logging import configure_logging
+from core.observability.memory import tune_allocator
 from core.runtime.runtime import Runtime
+from core.service.activation import describe
+from core.service.link import ServiceLink
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +32,44 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class GatewayServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, so the process dies "killed by
     signal". A daemon that drained cleanly should exit 0 (what systemd and launchd expect), so
-    the signal is only turned into a graceful stop."""
+    the signal is only turned into a graceful stop.
+
+    uvicorn also closes every WebSocket at once when it stops (1012). Live sessions first get to
+    finish what they heard: listeners close, sessions wind down (up to the drain time), and only
+    then are the remaining connections shut.
+
+    The service link hears when the listener accepts and when a stop signal arrives.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        service: ServiceLink | None = None,
+        *,
+        sessions: LiveSessions | None = None,
+        drain: float = 30.0,
+    ) -> None:
+        super().__init__(config)
+        self.service = service
+        self._sessions = sessions
+        self._drain = drain
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.service is not None:
+            self.service.listening()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.service is not None:
+            self.service.stopping()
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._sessions is not None:
+            for listener in self.servers:
+                listener.close()  # no new connections while sessions wind down
+            await self._sessions.wind_down(self._drain)
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -38,18 +84,47 @@ class GatewayServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def serve(config_path: Path, host: str | None = None, port: int | None = None) -> None:
+async def serve(
+    config_path: Path,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    sockets: Sequence[socket.socket] = (),
+) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, drain in-flight requests, close engines.
+
+    ``sockets``: listening sockets to serve on instead of binding ``host``:``port`` (socket
+    activation hands them over). Under systemd the service manager is told about start,
+    readiness, reloads and stop (see :mod:`core.service.link`).
 
     Raises :class:`core.config.ConfigError` when the file is invalid at start.
     """
+    # Before any engine thread or model exists: large blocks then go back to the system on free.
+    tune_allocator()
+    service = ServiceLink.from_environment()
+    try:
+        await _serve(config_path, host, port, list(sockets), service)
+    finally:
+        service.stopping()
+        await service.close()
+
+
+async def _serve(
+    config_path: Path,
+    host: str | None,
+    port: int | None,
+    sockets: list[socket.socket],
+    service: ServiceLink,
+) -> None:
     runtime = Runtime(config_path)
-    await runtime.start()
+    async with service.starting(runtime):
+        await runtime.start()
     config = runtime.config.config
     configure_logging(config.logging.level, config.logging.format)
     app = create_app(runtime)
     bind_host = host or config.server.host
     bind_port = config.server.port if port is None else port
+    warn_if_exposed(bind_host, Credentials.from_environment(config.auth))
     server = GatewayServer(
         uvicorn.Config(
             app,
@@ -60,8 +135,49 @@ async def serve(config_path: Path, host: str | None = None, port: int | None = N
             lifespan="on",
             timeout_graceful_shutdown=int(config.server.drain_timeout) or None,
             server_header=False,
-        )
+            # Forwarded addresses are judged by the app (server.trusted_proxies), not uvicorn.
+            proxy_headers=False,
+            timeout_keep_alive=max(1, round(config.server.keep_alive_timeout)),
+            http=guarded_protocol(_limits(config.server)),
+        ),
+        service,
+        sessions=app.state.live_sessions,
+        drain=config.server.drain_timeout,
     )
-    log.info("server.starting", host=bind_host, port=bind_port, mode=config.mode.value)
-    await server.serve()
+    # Every connection is a descriptor: room for the cap plus models, logs and sockets out.
+    fd_limit = raise_fd_limit(config.server.max_connections + 256)
+    where: dict[str, object] = (
+        {"sockets": [describe(sock) for sock in sockets]}
+        if sockets
+        else {"host": bind_host, "port": bind_port}
+    )
+    log.info(
+        "server.starting",
+        **where,
+        mode=config.mode.value,
+        max_connections=config.server.max_connections,
+        fd_limit=fd_limit,
+    )
+    await server.serve(sockets=sockets or None)
     log.info("server.stopped")
+
+
+def _limits(server: ServerConfig) -> ConnectionLimits:
+    return ConnectionLimits(
+        max_connections=server.max_connections,
+        header_timeout=server.header_timeout,
+        body_timeout=server.body_timeout,
+        max_header_bytes=server.max_header_bytes,
+    )
+
+
+def warn_if_exposed(host: str, credentials: Credentials) -> None:
+    """Loudly: a daemon reachable from other machines without API keys serves anyone there."""
+    if credentials.api_keys or is_loopback(host) or host in ("localhost", ""):
+        return
+    log.warning(
+        "server.exposed_without_api_keys",
+        host=host,
+        advice="anyone who can reach this address can use every engine; set the API keys "
+        "environment variable named by auth.api_keys_env (VOXGATE_API_KEYS) or bind 127.0.0.1",
+    )

@@ -24,7 +24,9 @@ def _reset_fakes() -> Iterator[None]:
     fake_plugin.CALLS.clear()
     fake_plugin.CHAT_REQUESTS.clear()
     fake_plugin.EMBED_TYPES.clear()
+    fake_plugin.NATIVE_RELEASE.clear()
     yield
+    fake_plugin.NATIVE_RELEASE.set()  # no test leaves a thread blocked behind it
     fake_plugin.SWITCHES.clear()
     fake_plugin.CALLS.clear()
     fake_plugin.CHAT_REQUESTS.clear()

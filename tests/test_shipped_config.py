@@ -15,7 +15,9 @@ import openai
 import pytest
 import soundfile as sf
 
-from tests.core.test_daemon_process import Daemon
+from core.config import ConfigError, load_config_text, resolve_config
+from core.plugins import create_plugin_catalog
+from tests.support.daemon import Daemon
 from tests.support.plugin_dist import REPO_ROOT
 
 SHIPPED = REPO_ROOT / "config" / "ai_backend.yaml"
@@ -23,6 +25,25 @@ SHIPPED = REPO_ROOT / "config" / "ai_backend.yaml"
 
 def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def test_the_shipped_file_cut_short_is_refused() -> None:
+    """An editor or a copy caught half-way leaves a prefix of the file that may still parse.
+    Every prefix that ends before the routes are complete must be refused, so it can never
+    replace a working configuration (the first 2,951 bytes used to load, without 5 engines)."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    catalog = create_plugin_catalog()
+    routes_end = text.index("\n\n", text.index("\nroutes:"))  # the routes block's last line
+    cuts = sorted({2951, *(i + 1 for i, c in enumerate(text[:routes_end]) if c == "\n")})
+    accepted = []
+    for cut in cuts:
+        try:
+            resolve_config(load_config_text(text[:cut]), catalog)
+        except ConfigError:
+            continue
+        accepted.append(cut)
+    assert accepted == [], f"prefixes accepted: {accepted}"
+    resolve_config(load_config_text(text), catalog)  # the whole file is fine
 
 
 def test_shipped_config_checks_clean() -> None:

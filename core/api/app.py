@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from core.api.conversation_history import ConversationHistory
 from core.api.errors import ApiError, handle_exception
+from core.api.live_sessions import LiveSessions
 from core.api.middleware import GatewayMiddleware
 from core.api.routes import (
     chat,
@@ -32,9 +32,13 @@ from core.api.routes import (
     voices,
 )
 from core.engines.errors import EngineError
+from core.observability.memory import trim_when_idle
 from core.routing.errors import RoutingError
 from core.runtime.runtime import Runtime
 from core.runtime.watcher import install_sighup, watch_config_file
+
+#: How often an idle daemon hands free memory back (core.observability.memory).
+_TRIM_EVERY_SECONDS = 30.0
 
 
 def api_routes() -> list[BaseRoute]:
@@ -79,28 +83,22 @@ def create_app(
                 watch_config_file(runtime, config.reload.debounce, stop), name="config-watch"
             )
         install_sighup(runtime)
+        trimmer = asyncio.create_task(
+            trim_when_idle(lambda: runtime.current.leases > 0, _TRIM_EVERY_SECONDS),
+            name="memory-trim",
+        )
         try:
             yield
         finally:
             stop.set()
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await watcher
+            for task in (watcher, trimmer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
-    middleware = []
-    if config.server.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=config.server.cors_origins,
-                allow_methods=["*"],
-                allow_headers=["*"],
-                expose_headers=["x-voxgate-engine", "x-voxgate-fallback", "x-request-id"],
-            )
-        )
-    middleware.append(Middleware(GatewayMiddleware, runtime=runtime))
+    middleware = [Middleware(GatewayMiddleware, runtime=runtime)]
     handled: list[type[Exception]] = [ApiError, EngineError, RoutingError, HTTPException]
     app = Starlette(
         routes=api_routes(),
@@ -113,6 +111,5 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.conversations = ConversationHistory()
-    app.state.live_sessions = 0
-    app.state.realtime_sessions = 0
+    app.state.live_sessions = LiveSessions()
     return app

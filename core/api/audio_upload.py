@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import cast
 
 from starlette.datastructures import FormData, UploadFile
@@ -11,8 +12,16 @@ from starlette.requests import Request
 from core.api.context import limits_of
 from core.api.errors import ApiError
 from core.audio.chunk import AudioChunk
-from core.audio.decode import RawEncoding, RawFormat, decode_audio, sniff_container
+from core.audio.decode import (
+    MAX_RATE,
+    MIN_RATE,
+    RawEncoding,
+    RawFormat,
+    decode_audio,
+    sniff_container,
+)
 from core.audio.errors import AudioDecodeError, AudioTooLarge
+from core.engines.stt import STTEngine
 
 #: PCM uploads up to this size (~10 s at 16 kHz) are decoded on the event loop.
 _INLINE_DECODE_BYTES = 320_000
@@ -56,14 +65,20 @@ def raw_format(form: FormData) -> RawFormat | None:
             400, f"input_format must be one of {', '.join(_RAW_ENCODINGS)}", param="input_format"
         )
     rate = form_text(form, "sample_rate")
-    if rate is None or not rate.isdigit() or not 4000 <= int(rate) <= 192000:
+    if rate is None or not rate.isdigit() or not MIN_RATE <= int(rate) <= MAX_RATE:
         raise ApiError(
-            400, "sample_rate (4000-192000) is required with input_format", param="sample_rate"
+            400,
+            f"sample_rate ({MIN_RATE}-{MAX_RATE}) is required with input_format",
+            param="sample_rate",
         )
     return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=int(rate))
 
 
-async def audio_from_form(request: Request, form: FormData) -> AudioChunk:
+async def audio_from_form(
+    request: Request, form: FormData, *, max_rate: int = STTEngine.sample_rate
+) -> AudioChunk:
+    """The uploaded audio, mono, at its own rate or lowered to ``max_rate`` while it is decoded
+    (speech engines take 16 kHz: a 192 kHz upload never exists in memory at 192 kHz)."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise ApiError(400, "missing required file field 'file'", param="file")
@@ -77,9 +92,13 @@ async def audio_from_form(request: Request, form: FormData) -> AudioChunk:
             raw is not None or sniff_container(data) == "wav"
         ):
             # A short PCM clip decodes in well under a millisecond: a thread hop costs more.
-            return decode_audio(data, raw=raw, max_seconds=limits.max_audio_seconds)
+            return decode_audio(
+                data, raw=raw, max_seconds=limits.max_audio_seconds, max_rate=max_rate
+            )
         return await asyncio.to_thread(
-            decode_audio, data, raw=raw, max_seconds=limits.max_audio_seconds
+            functools.partial(
+                decode_audio, data, raw=raw, max_seconds=limits.max_audio_seconds, max_rate=max_rate
+            )
         )
     except AudioTooLarge as exc:
         raise ApiError(413, str(exc), param="file", code="audio_too_long") from None

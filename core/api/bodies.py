@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -13,6 +14,9 @@ from starlette.types import Message
 from core.api.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
+
+#: A JSON escape of a UTF-16 surrogate: only then can decoded text hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _declared_length(request: Request) -> int | None:
@@ -57,22 +61,61 @@ def validation_to_api_error(exc: ValidationError) -> ApiError:
     return ApiError(400, message, param=param, code="invalid_value")
 
 
-async def read_json(request: Request, model: type[M], limit: int) -> M:
-    """Parse and validate a JSON body; malformed JSON and bad fields are 400s naming the field."""
-    content_type = request.headers.get("content-type", "")
-    if content_type and "json" not in content_type.lower():
-        raise ApiError(
-            415,
-            f"expected a JSON body, got content type {content_type!r}",
-            code="unsupported_media_type",
-        )
-    raw = await read_limited(request, limit)
+def parse_json_text(raw: bytes | str) -> Any:
+    """JSON from a client: malformed JSON, nesting too deep for the parser and text that is not
+    valid Unicode (a lone surrogate escaped as ``\\ud800``) are all the client's 400."""
     try:
         data: Any = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "request body is nested too deeply", code="invalid_json") from None
+    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _SURROGATE_ESCAPE.search(encoded) and _holds_lone_surrogate(data):
+        raise ApiError(
+            400,
+            "request body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its "
+            "pair), which is not valid Unicode text",
+            code="invalid_unicode",
+        )
+    return data
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    """Whether any string in ``data`` cannot be encoded as UTF-8 (a lone surrogate)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+async def read_json(request: Request, model: type[M], limit: int) -> M:
+    """Parse and validate a JSON body; malformed JSON and bad fields are 400s naming the field.
+
+    The body must be declared JSON: a browser page can send a cross-site form or text/plain
+    POST without asking first, but never an ``application/json`` one.
+    """
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        shown = repr(content_type) if content_type else "none"
+        raise ApiError(
+            415,
+            f"expected a JSON body with Content-Type: application/json, got {shown}",
+            code="unsupported_media_type",
+        )
+    raw = await read_limited(request, limit)
+    data = parse_json_text(raw)
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object", code="invalid_json")
     try:

@@ -46,14 +46,30 @@ async def transcribe(
     generation: Generation, audio: AudioChunk, options: TranscribeOptions
 ) -> RoutedStream[Segment]:
     """Start a transcription; each engine gets the audio at its own rate (resampled once)."""
-    return await generation.router.stream(Capability.STT, options.model, _stt_call(audio, options))
+    return await generation.router.stream(
+        Capability.STT,
+        options.model,
+        _stt_call(audio, options),
+        extra_time=_reading_time(generation, audio),
+    )
 
 
 async def transcribe_all(
     generation: Generation, audio: AudioChunk, options: TranscribeOptions
 ) -> Routed[list[Segment]]:
     """The whole transcript before answering, so an engine failing part-way falls back."""
-    return await generation.router.gather(Capability.STT, options.model, _stt_call(audio, options))
+    return await generation.router.gather(
+        Capability.STT,
+        options.model,
+        _stt_call(audio, options),
+        extra_time=_reading_time(generation, audio),
+    )
+
+
+def _reading_time(generation: Generation, audio: AudioChunk) -> float:
+    """Extra first-result time for a long file (engines read all of it before segment one)."""
+    per_second = generation.config.config.policy.stt_timeout_per_audio_second
+    return audio.duration * per_second
 
 
 def _stt_call(

@@ -24,6 +24,7 @@ _TYPES = {
     409: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
+    421: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
@@ -91,7 +92,9 @@ def as_api_error(exc: BaseException) -> ApiError:
         headers = {"x-voxgate-fallback": ", ".join(a.header() for a in exc.attempts)}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        code = "engines_overloaded" if exc.status == 429 else "engines_unavailable"
+        code = {429: "engines_overloaded", 400: "unsupported_request"}.get(
+            exc.status, "engines_unavailable"
+        )
         return ApiError(exc.status, exc.message, code=code, headers=headers)
     if isinstance(exc, StreamInterrupted):
         return ApiError(502, exc.message, code="stream_interrupted")

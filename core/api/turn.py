@@ -78,6 +78,16 @@ class TurnResult:
         }
 
 
+class TurnFailed(Exception):
+    """A turn failed after it had produced something (the transcript, part of the reply): the
+    client gets what was made together with the error."""
+
+    def __init__(self, result: TurnResult, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.result = result
+        self.error = error
+
+
 def _header_list(attempts: list[Attempt]) -> list[str]:
     return [a.header() for a in attempts]
 
@@ -154,6 +164,8 @@ async def run_turn(
         async for delta in tokens:
             if delta.usage is not None:
                 result.usage = delta.usage
+            if speaker is not None and speaker.done():
+                break  # speech failed: no point generating words nobody will hear
             if not delta.text:
                 continue
             mark("llm_first_token")
@@ -161,13 +173,19 @@ async def run_turn(
             await send({"type": "conversation.reply.delta", "delta": delta.text})
             for sentence in buffer.feed(delta.text):
                 sentences.put_nowait(sentence)
-        mark("llm_total")
-        for sentence in buffer.flush():
-            sentences.put_nowait(sentence)
+        else:
+            mark("llm_total")
+            for sentence in buffer.flush():
+                sentences.put_nowait(sentence)
         sentences.put_nowait(None)
         if speaker is not None:
             await speaker
+    except Exception as exc:
+        # The transcript and the words already written are not lost with the failure.
+        result.reply = "".join(reply).strip()
+        raise TurnFailed(result, exc) from exc
     finally:
+        await tokens.aclose()  # stops the LLM if the loop was left early
         if speaker is not None and not speaker.done():
             speaker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

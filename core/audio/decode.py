@@ -2,6 +2,13 @@
 
 soundfile (libsndfile) handles WAV/FLAC/OGG/AIFF quickly; PyAV, when installed, covers MP3, M4A,
 WebM and anything else FFmpeg reads. Raw PCM and G.711 need the rate stated by the client.
+
+A few kilobytes can declare hours of 8-channel 192 kHz audio (FLAC of silence compresses
+almost to nothing), or a rate of 1 Hz that resampling turns into millions of samples. So the
+header's rate, channels and length are checked before decoding; decoding then goes block by
+block, each block mixed down to mono and resampled to ``target_rate`` (or down to ``max_rate``)
+before the next is read. What a caller holds at the end is at most the mono audio at the rate
+it asked for, whatever the file declared.
 """
 
 from __future__ import annotations
@@ -17,12 +24,18 @@ import soundfile
 from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import AudioDecodeError, AudioTooLarge
 from core.audio.g711 import alaw_decode, ulaw_decode
-from core.audio.resample import resample
+from core.audio.resample import StreamResampler, resample
 
 RawEncoding = Literal["pcm_s16le", "f32le", "mulaw", "alaw"]
 
 # Containers libsndfile reads; others go straight to PyAV.
 _SOUNDFILE_CONTAINERS = frozenset({"wav", "flac", "ogg", "aiff"})
+#: Sample rates a real recording has: telephony's 8 kHz down to 4 kHz, studio 384 kHz at most.
+MIN_RATE, MAX_RATE = 4_000, 384_000
+#: More channels than any microphone array or ambisonic recording sends.
+MAX_CHANNELS = 64
+#: Samples (over all channels) read per block, so memory per block stays bounded.
+_BLOCK_SAMPLES = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,36 +72,64 @@ def decode_audio(
     target_rate: int | None = None,
     raw: RawFormat | None = None,
     max_seconds: float | None = None,
+    *,
+    max_rate: int | None = None,
 ) -> AudioChunk:
-    """Decode to mono float32, optionally resampled to ``target_rate``.
+    """Decode to mono float32 at ``target_rate`` (or the file's own rate, lowered to ``max_rate``
+    when given).
 
-    Raises AudioDecodeError for anything that is not decodable audio and AudioTooLarge when the
-    audio runs past ``max_seconds`` (checked before the whole file is decoded where possible).
+    Raises AudioDecodeError for anything that is not decodable audio, or declares a rate or a
+    channel count no recording has, and AudioTooLarge when the audio runs past ``max_seconds``
+    (checked from the header before decoding, and again on what is really decoded).
     """
     if not data:
         raise AudioDecodeError("the audio file is empty")
     if raw is not None:
+        _check_format(raw.sample_rate, raw.channels)
         samples, rate = _decode_raw(data, raw)
+        _check_length(len(samples), rate, max_seconds)
+        out_rate = _output_rate(rate, target_rate, max_rate)
+        samples = resample(samples, rate, out_rate)
     else:
         container = sniff_container(data)
         if container in _SOUNDFILE_CONTAINERS or container is None:
             try:
-                samples, rate = _decode_soundfile(data, max_seconds)
-            except AudioTooLarge:
+                samples, out_rate = _decode_soundfile(data, max_seconds, target_rate, max_rate)
+            except (AudioTooLarge, _RefusedFormat):
                 raise
             except AudioDecodeError:
-                samples, rate = _decode_av(data, max_seconds, container)
+                samples, out_rate = _decode_av(data, max_seconds, container, target_rate, max_rate)
         else:
-            samples, rate = _decode_av(data, max_seconds, container)
+            samples, out_rate = _decode_av(data, max_seconds, container, target_rate, max_rate)
     if len(samples) == 0:
         raise AudioDecodeError("the audio file contains no samples")
-    _check_length(len(samples), rate, max_seconds)
     if not np.all(np.isfinite(samples)):
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    if target_rate is not None and target_rate != rate:
-        samples = resample(samples, rate, target_rate)
-        rate = target_rate
-    return AudioChunk(np.ascontiguousarray(samples, dtype=np.float32), rate)
+    return AudioChunk(np.ascontiguousarray(samples, dtype=np.float32), out_rate)
+
+
+class _RefusedFormat(AudioDecodeError):
+    """The header declares something no recording has: no other decoder should try."""
+
+
+def _check_format(rate: int, channels: int) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise _RefusedFormat(
+            f"the audio declares a sample rate of {rate} Hz; "
+            f"voxgate accepts {MIN_RATE}-{MAX_RATE} Hz"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise _RefusedFormat(
+            f"the audio declares {channels} channels; voxgate accepts 1-{MAX_CHANNELS}"
+        )
+
+
+def _output_rate(rate: int, target_rate: int | None, max_rate: int | None) -> int:
+    if target_rate is not None:
+        return target_rate
+    if max_rate is not None and rate > max_rate:
+        return max_rate
+    return rate
 
 
 def _check_length(frames: int, rate: int, max_seconds: float | None) -> None:
@@ -114,43 +155,68 @@ def _decode_raw(data: bytes, raw: RawFormat) -> tuple[FloatArray, int]:
     return pcm.astype(np.float32), raw.sample_rate
 
 
-def _decode_soundfile(data: bytes, max_seconds: float | None) -> tuple[FloatArray, int]:
+class _MonoBlocks:
+    """Collects decoded blocks as mono at the output rate, checking the length as it goes."""
+
+    def __init__(self, rate: int, out_rate: int, max_seconds: float | None) -> None:
+        self.rate = rate
+        self.max_seconds = max_seconds
+        self.frames = 0
+        self._resampler = StreamResampler(rate, out_rate)
+        self._parts: list[FloatArray] = []
+
+    def add(self, block: npt.NDArray[np.float32]) -> None:
+        """A (frames, channels) or mono block at the source rate."""
+        mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
+        self.frames += len(mono)
+        _check_length(self.frames, self.rate, self.max_seconds)
+        out = self._resampler.process(np.ascontiguousarray(mono, dtype=np.float32))
+        if len(out):
+            self._parts.append(out)
+
+    def result(self) -> FloatArray:
+        tail = self._resampler.flush()
+        if len(tail):
+            self._parts.append(tail)
+        if not self._parts:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+
+
+def _decode_soundfile(
+    data: bytes, max_seconds: float | None, target_rate: int | None, max_rate: int | None
+) -> tuple[FloatArray, int]:
     try:
         with soundfile.SoundFile(io.BytesIO(data)) as sound:
             rate = int(sound.samplerate)
-            if rate <= 0:
-                raise AudioDecodeError("the audio header declares no sample rate")
+            _check_format(rate, int(sound.channels))
             # Refuse long audio before decoding it; a header that lies about its length only
-            # earns the same 413, and read() stops at the real end of the data anyway.
+            # earns the same 413, and reading stops at the real end of the data anyway.
             if 0 < sound.frames < 2**62:
                 _check_length(sound.frames, rate, max_seconds)
-            frames = _read_blocks(sound, rate, max_seconds)
+            out_rate = _output_rate(rate, target_rate, max_rate)
+            # Block by block: a streamed FLAC/OGG declares no length (libsndfile reports a huge
+            # count), and the limit must hold on what is really decoded.
+            blocks = _MonoBlocks(rate, out_rate, max_seconds)
+            frames_per_block = max(_BLOCK_SAMPLES // sound.channels, 1024)
+            while True:
+                block = sound.read(frames_per_block, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
+                blocks.add(block)
+    except (AudioTooLarge, _RefusedFormat):
+        raise
     except (RuntimeError, soundfile.LibsndfileError, ValueError, EOFError) as exc:
         raise AudioDecodeError(f"could not decode audio: {_short(exc)}") from None
-    return frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0], rate
-
-
-def _read_blocks(
-    sound: soundfile.SoundFile, rate: int, max_seconds: float | None
-) -> npt.NDArray[np.float32]:
-    # Block-wise: a streamed FLAC/OGG declares no length (libsndfile reports a huge count), and
-    # the limit must hold on what is really decoded.
-    blocks: list[npt.NDArray[np.float32]] = []
-    total = 0
-    while True:
-        block = sound.read(65536, dtype="float32", always_2d=True)
-        if len(block) == 0:
-            break
-        blocks.append(block)
-        total += len(block)
-        _check_length(total, rate, max_seconds)
-    if not blocks:
-        return np.zeros((0, max(sound.channels, 1)), dtype=np.float32)
-    return np.concatenate(blocks)
+    return blocks.result(), out_rate
 
 
 def _decode_av(
-    data: bytes, max_seconds: float | None, container: str | None
+    data: bytes,
+    max_seconds: float | None,
+    container: str | None,
+    target_rate: int | None,
+    max_rate: int | None,
 ) -> tuple[FloatArray, int]:
     try:
         import av
@@ -159,9 +225,6 @@ def _decode_av(
         raise AudioDecodeError(
             f"could not decode audio: {what} format needs the 'codecs' extra (PyAV)"
         ) from None
-    parts: list[FloatArray] = []
-    total = 0
-    rate = 0
     try:
         with av.open(io.BytesIO(data), mode="r") as source:
             streams = source.streams.audio
@@ -169,22 +232,28 @@ def _decode_av(
                 raise AudioDecodeError("could not decode audio: the file has no audio stream")
             stream = streams[0]
             rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-            if rate <= 0:
-                raise AudioDecodeError("could not decode audio: unknown sample rate")
-            to_mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            _check_format(rate, int(stream.codec_context.channels or 1))
+            if stream.duration is not None and stream.time_base is not None:
+                _check_length(int(stream.duration * stream.time_base * rate), rate, max_seconds)
+            out_rate = _output_rate(rate, target_rate, max_rate)
+            # FFmpeg's resampler mixes down and changes the rate frame by frame.
+            to_mono = av.AudioResampler(format="flt", layout="mono", rate=out_rate)
+            parts: list[FloatArray] = []
+            decoded = 0
             for frame in source.decode(stream):
+                decoded += int(frame.samples)
+                _check_length(decoded, rate, max_seconds)
                 for converted in to_mono.resample(frame):
-                    block = converted.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                    parts.append(block)
-                    total += len(block)
-                _check_length(total, rate, max_seconds)
+                    parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+            for converted in to_mono.resample(None):
+                parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
     except (AudioDecodeError, AudioTooLarge):
         raise
     except Exception as exc:  # FFmpeg raises many error types; all mean "not decodable"
         raise AudioDecodeError(f"could not decode audio: {_short(exc)}") from None
     if not parts:
         raise AudioDecodeError("the audio file contains no samples")
-    return np.concatenate(parts), rate
+    return np.concatenate(parts), out_rate
 
 
 def _short(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.output import fail
-from core.config.errors import ConfigError
+from core.config.errors import EXIT_CONFIG, ConfigError
 from core.config.paths import default_config_file
 from core.observability.logging import configure_logging
 
@@ -28,13 +28,18 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.server import serve
+    from core.service.activation import ActivationError, inherited_sockets
 
     configure_logging()
     config = args.config or default_config_file()
     try:
-        asyncio.run(serve(config, args.host, args.port))
-    except ConfigError as exc:
-        return fail(exc.render())
+        # Started by a .socket unit (or systemd-socket-activate): serve on its sockets.
+        sockets = inherited_sockets()
+        asyncio.run(serve(config, args.host, args.port, sockets=sockets))
+    except (ConfigError, ActivationError) as exc:
+        # A distinct status, so a service manager does not restart into the same error.
+        fail(exc.render() if isinstance(exc, ConfigError) else str(exc))
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         pass
     return 0

@@ -57,7 +57,10 @@ async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncC
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 0))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.local", headers=headers, timeout=timeout
+            transport=transport,
+            base_url="http://voxgate.localhost",
+            headers=headers,
+            timeout=timeout,
         ) as client:
             yield client
     finally:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The exit status (sysexits' EX_CONFIG) of ``voxgate serve`` refusing its configuration; service
+#: units name it in RestartPreventExitStatus= because restarting cannot fix a file.
+EXIT_CONFIG = 78
+
 
 @dataclass(frozen=True)
 class ConfigIssue:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,43 @@ def _route_problem(config: AppConfig, target: str | None, capability: Capability
     return None
 
 
+def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[ConfigIssue]:
+    """A file without routes, or with engines no route uses, serves nothing with them: most
+    often a file cut short while it was being written. Refused, so a half-saved file never
+    replaces a working configuration. Engines reached through an alias count as used."""
+    if not config.routes:
+        message = "there is no routes: block, so nothing would be served (is the file cut short?)"
+        return [ConfigIssue("routes", message, line_for(lines, ("engines",)))]
+    aliased = set(config.aliases.values())
+    unused: dict[Capability, list[str]] = {}
+    for name, spec in config.engines.items():
+        if spec.capability not in config.routes and name not in aliased:
+            unused.setdefault(spec.capability, []).append(name)
+    return [
+        ConfigIssue(
+            f"routes.{capability.value}",
+            f"{capability.value} engines {', '.join(names)} are defined but no route uses them "
+            f"(add routes.{capability.value}, or remove them)",
+            line_for(lines, ("engines", names[0])),
+        )
+        for capability, names in unused.items()
+    ]
+
+
+def _exposed_without_keys(config: AppConfig) -> str | None:
+    host = config.server.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or os.environ.get(config.auth.api_keys_env, "").strip():
+        return None
+    return (
+        f"server.host {host} is reachable from other machines and {config.auth.api_keys_env} "
+        "holds no API key: anyone who can reach it can use every engine"
+    )
+
+
 def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConfig:
     """Validate engines against the plugin catalog and compute the chains.
 
@@ -169,6 +208,8 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
             problem = _route_problem(config, target, capability)
             if problem:
                 issue(["realtime", "profiles", profile_name, capability.value], problem)
+
+    issues.extend(_unrouted(config, lines))
     if issues:
         raise ConfigError(issues, loaded.source)
 
@@ -182,6 +223,9 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
                 f"routes.{capability.value}: mode {config.mode.value!r} leaves no engine for it"
             )
 
+    exposed = _exposed_without_keys(config)
+    if exposed:
+        warnings.append(exposed)
     data_dir = (config.data_dir or default_data_dir()).expanduser()
     models_dir = (config.models_dir or data_dir / "models").expanduser()
     return ResolvedConfig(

@@ -6,6 +6,7 @@ never written here: the YAML names the environment variables that hold them.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -52,7 +53,8 @@ class BreakerPolicy(Block):
     failures: int = Field(3, ge=1)
     #: How long an open breaker skips the engine before a half-open probe.
     cooldown: Duration = Field(30.0, gt=0)
-    #: Cooldown doubles after each failed probe, up to this.
+    #: Cooldown doubles after each failed probe, up to this. Also the longest a provider's
+    #: ``Retry-After`` (on a 429 or 503) keeps the engine out of its chain.
     max_cooldown: Duration = Field(300.0, gt=0)
 
 
@@ -62,6 +64,7 @@ class CapabilityPolicy(Block):
     timeout: Duration | None = Field(None, gt=0)
     total_timeout: Duration | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0, le=5)
+    queue_timeout: Duration | None = Field(None, gt=0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class RoutePolicy:
     timeout: float
     total_timeout: float | None
     retries: int
+    #: How long a request may wait for a busy engine's permit before the chain moves on.
+    queue_timeout: float | None = None
 
 
 class EnginePolicy(Block):
@@ -89,6 +94,13 @@ class Policy(Block):
     #: Extra attempts on the same engine for retryable failures before falling back.
     retries: int = Field(0, ge=0, le=5)
     retry_backoff: Duration = Field(0.05, ge=0)
+    #: Time a request may wait for a busy engine (queued behind others) before the chain moves
+    #: on; running out of it is "busy" (429 when no other engine serves), never an engine
+    #: timeout, and never counts against the breaker.
+    queue_timeout: Duration = Field(30.0, gt=0)
+    #: Speech-to-text engines read a whole file before their first segment: each second of
+    #: uploaded audio adds this much to the stt timeout (a 10-minute file: +150 s).
+    stt_timeout_per_audio_second: float = Field(0.25, ge=0)
     breaker: BreakerPolicy = BreakerPolicy()
     stt: CapabilityPolicy = CapabilityPolicy()
     tts: CapabilityPolicy = CapabilityPolicy()
@@ -104,6 +116,7 @@ class Policy(Block):
             timeout=override.timeout or self.timeout,
             total_timeout=override.total_timeout or self.total_timeout,
             retries=self.retries if override.retries is None else override.retries,
+            queue_timeout=override.queue_timeout or self.queue_timeout,
         )
 
     def for_engine(self, name: str) -> EnginePolicy:
@@ -115,15 +128,49 @@ class ServerConfig(Block):
     port: int = Field(8765, ge=0, le=65535)
     #: On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     drain_timeout: Duration = Field(30.0, ge=0)
-    #: Origins allowed by CORS (browser apps); empty disables CORS headers.
+    #: Web pages (origins such as ``https://app.example.com``) allowed to call the data plane
+    #: from a browser (CORS). Pages served from this machine (localhost, 127.0.0.1, [::1], any
+    #: port) always are; ``"*"`` allows every page. The control plane never answers other origins.
     cors_origins: list[str] = Field(default_factory=list)
+    #: Host names clients may use to reach the daemon besides IP addresses and ``localhost``
+    #: (DNS-rebinding protection); ``.example.com`` allows its subdomains, ``"*"`` any name.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Connections open at once. When full, the connection that has waited longest without
+    #: sending a whole request head is closed to make room; with none such, new ones are refused.
+    max_connections: int = Field(1000, ge=8)
+    #: Time a client has to send a request's head (line and headers) once it starts one.
+    header_timeout: Duration = Field(10.0, gt=0)
+    #: Longest pause allowed while a request body is arriving.
+    body_timeout: Duration = Field(30.0, gt=0)
+    #: Largest request head (request line and headers together).
+    max_header_bytes: ByteSize = Field(64 * 1024, ge=1024)
+    #: An idle keep-alive connection is closed after this.
+    keep_alive_timeout: Duration = Field(5.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return proxies
 
 
 class LimitsConfig(Block):
+    """Sizes checked before a request takes an engine, so an oversized request costs nothing."""
+
     max_upload_bytes: ByteSize = Field(25_000_000, gt=0)
     max_speech_chars: int = Field(4096, gt=0)
     max_request_bytes: ByteSize = Field(2_000_000, gt=0)
+    #: Uploaded audio is refused past this length, counted from its header before decoding.
     max_audio_seconds: Duration = Field(3600.0, gt=0)
+    #: Messages in one chat request (an agent's whole history still fits).
+    max_chat_messages: int = Field(1024, ge=1)
+    #: Inputs in one embeddings request (OpenAI's limit) ...
+    max_embedding_inputs: int = Field(2048, ge=1)
+    #: ... and their characters together: more would run far past any timeout on a CPU.
+    max_embedding_chars: int = Field(500_000, ge=1)
     #: Live transcription WebSockets open at once; one more is refused (close code 1013).
     max_live_sessions: int = Field(16, ge=1)
     #: A live session that sends nothing for this long is ended (close code 1008) after its last
@@ -147,6 +194,10 @@ class ReloadConfig(Block):
     #: Reload when the YAML file changes on disk.
     watch: bool = True
     debounce: Duration = Field(0.3, ge=0)
+    #: After a reload, requests still on the old configuration may finish within this; then
+    #: engines only the old configuration used are closed anyway (live sockets follow reloads
+    #: between utterances, so they do not keep an old model alive).
+    drain_timeout: Duration = Field(60.0, ge=0)
 
 
 class LoggingConfig(Block):

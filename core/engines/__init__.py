@@ -12,6 +12,7 @@ from core.engines.base import (
 from core.engines.embeddings import Embeddings, EmbeddingsEngine
 from core.engines.errors import (
     EngineError,
+    EngineNotLoaded,
     EngineOverloaded,
     EngineRateLimited,
     EngineTimeout,
@@ -56,6 +57,7 @@ __all__ = [
     "Engine",
     "EngineContext",
     "EngineError",
+    "EngineNotLoaded",
     "EngineOverloaded",
     "EngineRateLimited",
     "EngineSettings",

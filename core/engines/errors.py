@@ -23,6 +23,15 @@ class EngineUnavailable(EngineError):
     kind = "unavailable"
 
 
+class EngineNotLoaded(EngineUnavailable):
+    """The engine could not be loaded (missing model or key, failed load) and is not retried
+    until its load backoff ends. It is not a fallback: it never counts against the breaker and
+    never turns another engine's "busy" into an outage."""
+
+    kind = "not_loaded"
+    trips_breaker = False
+
+
 class EngineTimeout(EngineError):
     """The engine did not produce its first result within the configured timeout."""
 
@@ -65,7 +74,28 @@ class InvalidRequest(EngineError):
 
 
 class Unsupported(EngineError):
-    """This engine cannot do what was asked (e.g. translation); the next engine may."""
+    """This engine cannot do what was asked because of what it is (translation on an
+    English-only model, a language its voice does not speak); the next engine may. When every
+    engine of a chain says so, the client is told (400) what the engines support."""
 
     kind = "unsupported"
     trips_breaker = False
+
+
+#: Failure kinds that are the request's fault, not the engine's.
+CLIENT_KINDS = frozenset({"invalid_request", "unsupported"})
+
+
+def classify(exc: Exception) -> Exception:
+    """An engine failure as the router should treat it.
+
+    Engines raise :class:`EngineError` subclasses for what they recognise; a few library errors
+    that can only come from the input are mapped here too, so that text no engine can encode (a
+    lone surrogate, say) is the client's 400 and never opens a breaker.
+    """
+    if isinstance(exc, EngineError):
+        return exc
+    if isinstance(exc, UnicodeEncodeError):  # text in, never bytes out: always the input's
+        detail = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
+        return InvalidRequest(f"the input is not valid Unicode text ({detail})")
+    return exc

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from core.engines.base import Capability, Engine
+from core.engines.errors import InvalidRequest
 
 RetrievalMode = Literal["dense", "keyword", "hybrid"]
+
+MetadataValue = str | int | float | bool
+#: Bounds that keep one document's metadata a label, not a payload.
+MAX_METADATA_KEYS = 64
+MAX_METADATA_KEY_CHARS = 128
+MAX_METADATA_VALUE_CHARS = 4096
+
+
+def check_metadata(metadata: Any, *, param: str = "metadata") -> dict[str, MetadataValue]:
+    """Document metadata as stores can index it: a flat mapping of names to strings, numbers or
+    booleans. Anything else (nested objects, lists, nulls, NaN) is the client's 400, found
+    before anything is written, never a half-stored document."""
+    if not isinstance(metadata, dict):
+        raise InvalidRequest(f"{param} must be a JSON object", param=param)
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidRequest(f"{param} has more than {MAX_METADATA_KEYS} keys", param=param)
+    for key, value in metadata.items():
+        where = f"{param}.{key}"
+        if not isinstance(key, str) or not key or len(key) > MAX_METADATA_KEY_CHARS:
+            raise InvalidRequest(
+                f"{param} keys must be 1-{MAX_METADATA_KEY_CHARS} characters", param=param
+            )
+        if key.startswith("_vg_"):
+            raise InvalidRequest(f"{where}: names starting with _vg_ are reserved", param=where)
+        if isinstance(value, str):
+            if len(value) > MAX_METADATA_VALUE_CHARS:
+                raise InvalidRequest(
+                    f"{where} is longer than {MAX_METADATA_VALUE_CHARS} characters", param=where
+                )
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequest(f"{where} must be a finite number", param=where)
+        elif not isinstance(value, bool | int | float):
+            kind = type(value).__name__ if value is not None else "null"
+            raise InvalidRequest(
+                f"{where} is a {kind}; metadata values must be strings, numbers or booleans "
+                "(flatten nested values into their own keys)",
+                param=where,
+            )
+    return metadata
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,14 @@
-"""Running a blocking iterator (a model's generator of segments or audio) off the event loop.
+"""Running blocking model code (a generator of segments or audio, one batch call) off the loop.
 
 The iterator runs in its own thread and hands each item to the loop as soon as it exists, so the
 first segment reaches the client while later ones are still being decoded. Closing stops the
-thread before it asks the iterator for another item and waits until the model is no longer in
-use, so the engine's concurrency slot is only freed once the CPU is.
+thread before it asks the iterator for another item.
+
+A native call can hang (a stuck decoder, a model that never yields). The request must not hang
+with it: when the engine runs inside an engine slot (the router's), closing returns at once and
+hands the thread's completion to the slot (:func:`lingering_work`), which keeps the engine's
+concurrency permit until the thread is really free. Outside a slot (a direct call in a script),
+closing waits for the thread, so the model is never used by two callers at once.
 
 With ``first_item_waits``, the thread pauses after the first item until the consumer asks for
 the next one (at most 50 ms). Producers that run Python between items (a TTS front end
@@ -16,11 +21,102 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+#: Set by an engine slot while it runs a request: work that outlives the request (a thread that
+#: is still inside a native call when the request gives up) is added here, and the slot keeps
+#: its permit until all of it is done.
+_LINGERING: contextvars.ContextVar[list[asyncio.Future[None]] | None] = contextvars.ContextVar(
+    "voxgate_lingering_work", default=None
+)
+
+
+@contextlib.contextmanager
+def lingering_work() -> Iterator[list[asyncio.Future[None]]]:
+    """Collect the work that outlives the code run inside (see the module notes)."""
+    pending: list[asyncio.Future[None]] = []
+    previous = _LINGERING.get()
+    _LINGERING.set(pending)
+    try:
+        yield pending
+    finally:
+        # Restored only if still ours: streams of two slots may close in either order.
+        if _LINGERING.get() is pending:
+            _LINGERING.set(previous)
+
+
+async def run_blocking(fn: Callable[[], T], *, name: str, stop: threading.Event | None = None) -> T:
+    """``fn()`` in its own thread. A caller that gives up (timeout, client gone) returns at once;
+    ``stop`` is set so cooperative code can end early, and an enclosing engine slot keeps its
+    permit until the thread is done. A dedicated thread, not the loop's executor: a hung call
+    must not take one of the few shared workers with it."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[T] = loop.create_future()
+    finished: asyncio.Future[None] = loop.create_future()
+    holder = _LINGERING.get()
+
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if not result.done():
+            if error is not None:
+                result.set_exception(error)
+            else:
+                result.set_result(value)  # type: ignore[arg-type]
+        if not finished.done():
+            finished.set_result(None)
+
+    def work() -> None:
+        try:
+            value = fn()
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            _call_in_loop(loop, settle, None, exc)
+        else:
+            _call_in_loop(loop, settle, value, None)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    try:
+        return await asyncio.shield(result)
+    except asyncio.CancelledError:
+        if stop is not None:
+            stop.set()
+        if not finished.done():
+            # Nobody reads the result now; retrieve any exception so it is not reported.
+            result.add_done_callback(_ignore_outcome)
+            if holder is not None:
+                holder.append(finished)
+            else:
+                await _wait_uncancellable(finished)
+        raise
+
+
+def _ignore_outcome(future: asyncio.Future[T]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _wait_uncancellable(future: asyncio.Future[None]) -> None:
+    """Wait for ``future`` even through cancellations, then re-raise the cancellation."""
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def _call_in_loop(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object
+) -> None:
+    # The loop may already be closed at shutdown; nobody is waiting then.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
+
 
 #: How long a ``first_item_waits`` thread gives the consumer to be done with the first item.
 _FIRST_ITEM_WAIT_SECONDS = 0.05
@@ -49,8 +145,12 @@ class ThreadedIterator(Generic[T]):
         self._stop = threading.Event()
         self._finished: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        #: The engine slot's collection of lingering work, when created inside one.
+        self._holder = _LINGERING.get()
         self._started = False
         self._exhausted = False
+        #: The thread has handed its last item: it holds the model no more.
+        self._thread_done = False
 
     def __aiter__(self) -> ThreadedIterator[T]:
         return self
@@ -65,34 +165,30 @@ class ThreadedIterator(Generic[T]):
             self._first_taken.set()
         item = await self._items.get()
         if isinstance(item, _End):
-            self._exhausted = True
+            self._exhausted = self._thread_done = True
             raise StopAsyncIteration
         if isinstance(item, _Failure):
-            self._exhausted = True
+            self._exhausted = self._thread_done = True
             raise item.error
         return item
 
     async def aclose(self) -> None:
-        """Stop pulling items and wait for the thread to leave the iterator.
+        """Stop pulling items; the thread stops before it asks the iterator for another one.
 
-        A caller cancelled meanwhile (a client that hung up) still waits, then sees the
-        cancellation: returning early would free the engine's slot while the model is busy, and
-        the next request would run on a model that is not re-entrant. The wait is bounded by one
-        item (the thread checks the stop flag between items)."""
+        Inside an engine slot this returns at once and the slot keeps its permit until the
+        thread has left the model (the current item may be a native call that takes long or
+        hangs). Outside one it waits for the thread, and a caller cancelled meanwhile still
+        waits, then sees the cancellation: the model is not re-entrant."""
         self._stop.set()
         self._exhausted = True
         if self._first_taken is not None:
             self._first_taken.set()
-        if not self._started:
+        if not self._started or self._thread_done or self._finished.done():
             return
-        cancelled = False
-        while not self._finished.done():
-            try:
-                await asyncio.shield(self._finished)
-            except asyncio.CancelledError:
-                cancelled = True
-        if cancelled:
-            raise asyncio.CancelledError
+        if self._holder is not None:
+            self._holder.append(self._finished)
+            return
+        await _wait_uncancellable(self._finished)
 
     # -- the worker thread -------------------------------------------------------------------
 
@@ -128,6 +224,4 @@ class ThreadedIterator(Generic[T]):
             self._finished.set_result(None)
 
     def _call_in_loop(self, fn: Callable[..., object], *args: object) -> None:
-        # The loop may already be closed at shutdown; nobody is waiting then.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(fn, *args)
+        _call_in_loop(self._loop, fn, *args)

@@ -168,6 +168,11 @@ def _download_from(provider: Provider, spec: ModelSpec, target: Path, reporter: 
     reporter.report("listing")
     listing = provider.listing(spec)
     files = [f for f in listing.files if f.path not in _SKIP]
+    unsafe = [f.path for f in files if not safe_relative_path(f.path)]
+    if unsafe:
+        # A hub listing is data from the network: a name like ../../.bashrc must never
+        # become a path outside the model folder.
+        raise ProviderFailed(f"the repository lists unsafe file names: {', '.join(unsafe[:3])}")
     names = {f.path for f in files}
     absent = [name for name in spec.required_files if name not in names]
     if absent:
@@ -216,6 +221,14 @@ def _download_from(provider: Provider, spec: ModelSpec, target: Path, reporter: 
     )
     shutil.rmtree(staging / ".cache", ignore_errors=True)  # huggingface_hub's resume records
     move_into_place(staging, target)
+
+
+def safe_relative_path(name: str) -> bool:
+    """A plain relative path: no absolute start, no ``..``, no empty or drive parts."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name:
+        return False
+    parts = name.split("/")
+    return all(part not in ("", ".", "..") and ":" not in part for part in parts)
 
 
 def move_into_place(staging: Path, target: Path) -> None:

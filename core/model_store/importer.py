@@ -23,6 +23,17 @@ class ImportFailed(Exception):
     pass
 
 
+def _refuse_links_outside(source: Path) -> None:
+    """Copying follows symbolic links: one pointing out of the folder (to a key, a password
+    file) would copy what it points at into the models directory. Links inside are fine."""
+    for path in source.rglob("*"):
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(source):
+                inside = path.relative_to(source)
+                raise ImportFailed(f"{inside} is a link to {target}, outside {source}")
+
+
 def import_model(spec: ModelSpec, source: Path, root: Path) -> Path:
     source = source.expanduser().resolve()
     target = model_dir(spec, root)
@@ -30,6 +41,7 @@ def import_model(spec: ModelSpec, source: Path, root: Path) -> Path:
         raise ImportFailed(f"{source} is not a folder")
     if source == target.resolve():
         raise ImportFailed(f"{source} already is the model folder")
+    _refuse_links_outside(source)
     report = validate_model(spec, source)
     if report.missing or report.wrong_size:
         raise ImportFailed(f"{source} is not a complete {spec.key} model: {report.summary()}")

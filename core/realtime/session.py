@@ -141,6 +141,12 @@ class RealtimeSession:
                 await task
         log.info("realtime.session_closed", session=self.id, items=len(self.conversation))
 
+    async def finish_reply(self) -> None:
+        """Let the reply being spoken end (the daemon is stopping and takes no more input)."""
+        response = self.replies.current
+        if response is not None and response.released:
+            await response.wait()
+
     # -- session settings ------------------------------------------------------------------
 
     async def update(self, patch: SessionPatch) -> None:

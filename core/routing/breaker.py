@@ -82,7 +82,10 @@ class CircuitBreaker:
 
     def _open(self, retry_after: float | None) -> bool:
         was_open = self.state is BreakerState.OPEN
-        wait = max(self._cooldown, retry_after or 0.0)
+        # A provider's Retry-After is honoured up to max_cooldown: "come back in an hour" must
+        # not take an engine out of its chain for an hour.
+        asked = min(retry_after or 0.0, self.policy.max_cooldown)
+        wait = max(self._cooldown, asked)
         self.state = BreakerState.OPEN
         self._open_until = self._clock() + wait
         if not was_open:

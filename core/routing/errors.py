@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engines.base import Capability
+from core.engines.errors import CLIENT_KINDS
 
 
 @dataclass(frozen=True)
@@ -42,29 +43,49 @@ class NoEngineAvailable(RoutingError):
 
 
 class AllEnginesFailed(RoutingError):
-    """Every engine in the chain failed; the message names each one and why."""
+    """Every engine in the chain failed; the message names each one and why.
+
+    The status says what the client should do:
+    - 429 (try later) when some engine is merely busy or rate-limited: engines that are absent
+      (not loaded, unconfigured, breaker open) are no reason to call it an outage;
+    - 400 when every engine refused the request for what it asks (``unsupported``): retrying
+      cannot help, the request must change;
+    - 503 otherwise.
+    """
 
     def __init__(self, capability: Capability, attempts: list[Attempt]) -> None:
         self.capability = capability
         self.attempts = attempts
-        details = "; ".join(f"{a.engine}: {a.reason} ({a.message})" for a in attempts)
-        super().__init__(f"every {capability.value} engine failed: {details}")
-        # Overload everywhere is a 429 (try later), not an outage.
-        if attempts and all(a.reason in ("overloaded", "rate_limited") for a in attempts):
+        reasons = {a.reason for a in attempts}
+        self.retry_after: float | None
+        if reasons & _BUSY:
             self.status = 429
+            self.retry_after = _soonest_retry([a for a in attempts if a.reason in _TEMPORARY])
+            lead = f"every {capability.value} engine is busy or unavailable"
+        elif attempts and reasons <= CLIENT_KINDS:
+            self.status = 400
+            self.retry_after = None
+            lead = f"no {capability.value} engine can serve this request"
         else:
             self.status = 503
-        self.retry_after = _soonest_retry(attempts)
+            self.retry_after = _soonest_retry(attempts)
+            lead = f"every {capability.value} engine failed"
+        details = "; ".join(f"{a.engine}: {a.reason} ({a.message})" for a in attempts)
+        super().__init__(f"{lead}: {details}" if details else lead)
 
 
 #: What a client is told to wait when every engine is merely busy and none said how long.
 _BUSY_RETRY_SECONDS = 1.0
-_TEMPORARY = frozenset({"overloaded", "rate_limited", "breaker_open"})
+_BUSY = frozenset({"overloaded", "rate_limited"})
+#: Engines passed over without being asked (breaker open, load failed and not yet retried).
+_ABSENT = frozenset({"breaker_open", "not_loaded"})
+_TEMPORARY = _BUSY | _ABSENT
 
 
 def _soonest_retry(attempts: list[Attempt]) -> float | None:
     """When the first engine may take a request again, if every failure was a temporary one
-    (busy, rate-limited, breaker cooling down); None when some engine is simply broken."""
+    (busy, rate-limited, cooling down, waiting to retry its load); None when some engine is
+    simply broken."""
     if not attempts or any(a.reason not in _TEMPORARY for a in attempts):
         return None
     return min(

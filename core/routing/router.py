@@ -21,7 +21,7 @@ import structlog
 from core.config.resolve import ResolvedConfig
 from core.config.schema import RoutePolicy
 from core.engines.base import Capability, Engine
-from core.engines.errors import EngineError, EngineTimeout, InvalidRequest
+from core.engines.errors import EngineError, EngineTimeout, InvalidRequest, classify
 from core.observability.metrics import Metrics
 from core.routing.breaker import BreakerState
 from core.routing.errors import (
@@ -140,9 +140,12 @@ class RoutedStream(Generic[T]):
             return await step
         except (StopAsyncIteration, asyncio.CancelledError, StreamInterrupted):
             raise
-        except InvalidRequest:
-            raise
-        except Exception as exc:
+        except Exception as raised:
+            exc = classify(raised)
+            if isinstance(exc, InvalidRequest):
+                if exc is raised:
+                    raise
+                raise exc from raised
             tripped = self._settle_failure(getattr(exc, "retry_after", None))
             log.warning("route.stream_failed", engine=self.engine, error=repr(exc), tripped=tripped)
             raise StreamInterrupted(self.engine, str(exc) or type(exc).__name__) from exc
@@ -240,14 +243,17 @@ class Router:
             for attempt in range(policy.retries + 1):
                 started = time.perf_counter()
                 try:
-                    value = await _with_timeout(_run_on(slot, fn), policy.timeout, slot.name)
-                except InvalidRequest:
-                    slot.breaker.release()
-                    raise
+                    value = await _run_on(slot, fn, policy)
                 except asyncio.CancelledError:
                     slot.breaker.release()
                     raise
-                except Exception as exc:
+                except Exception as raised:
+                    exc = classify(raised)
+                    if isinstance(exc, InvalidRequest):
+                        slot.breaker.release()
+                        if exc is raised:
+                            raise
+                        raise exc from raised
                     retry = self._failed(slot, capability, exc, attempts, attempt, policy)
                     if retry:
                         await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
@@ -267,9 +273,11 @@ class Router:
         on_done: Callable[[], None] = lambda: None,
         *,
         skip: frozenset[str] = frozenset(),
+        extra_time: float = 0.0,
     ) -> RoutedStream[T]:
         """Start ``fn(engine)`` on the first engine whose stream yields a first item
-        (engines named in ``skip`` are passed over)."""
+        (engines named in ``skip`` are passed over). ``extra_time`` lengthens each engine's
+        first-result timeout for large inputs (an STT engine reads a whole file first)."""
         chain = self.chain(capability, model)
         attempts: list[Attempt] = []
         for slot in chain.slots:
@@ -282,28 +290,36 @@ class Router:
                 started = time.perf_counter()
                 stack = contextlib.AsyncExitStack()
                 iterator: AsyncIterator[T] | None = None
-                # The timeout covers queueing, loading and the first item together.
-                deadline = time.monotonic() + policy.timeout if policy.timeout else None
                 try:
-                    engine = await _with_timeout(
-                        stack.enter_async_context(slot.use()), _left(deadline), slot.name
+                    # Waiting for a permit is bounded on its own and is never the engine's fault.
+                    engine = await stack.enter_async_context(slot.admit(policy.queue_timeout))
+                    # The engine's timeout covers loading and the first item together.
+                    deadline = (
+                        time.monotonic() + policy.timeout + extra_time if policy.timeout else None
                     )
+                    await _with_timeout(slot.ensure_loaded(), _left(deadline), slot.name)
                     iterator = fn(engine)
                     first: list[T] = []
                     with contextlib.suppress(StopAsyncIteration):
                         first.append(
                             await _with_timeout(anext(iterator), _left(deadline), slot.name)
                         )
-                except BaseException as exc:
+                except BaseException as raised:
                     if iterator is not None and hasattr(iterator, "aclose"):
                         with contextlib.suppress(BaseException):
                             await iterator.aclose()
                     await stack.aclose()
-                    if isinstance(exc, InvalidRequest | asyncio.CancelledError):
+                    if isinstance(raised, asyncio.CancelledError):
                         slot.breaker.release()
                         raise
-                    if not isinstance(exc, Exception):
+                    if not isinstance(raised, Exception):
                         raise
+                    exc = classify(raised)
+                    if isinstance(exc, InvalidRequest):
+                        slot.breaker.release()
+                        if exc is raised:
+                            raise
+                        raise exc from raised
                     if self._failed(slot, capability, exc, attempts, attempt, policy):
                         await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
                         continue
@@ -320,6 +336,8 @@ class Router:
         capability: Capability,
         model: str | None,
         fn: Callable[[Any], AsyncIterator[T]],
+        *,
+        extra_time: float = 0.0,
     ) -> Routed[list[T]]:
         """The whole of ``fn(engine)``'s stream, for callers that answer only once it is all in
         hand (non-streamed chat and transcription). Nothing has reached the client when an
@@ -328,7 +346,9 @@ class Router:
         tried: set[str] = set()
         while True:
             try:
-                stream = await self.stream(capability, model, fn, skip=frozenset(tried))
+                stream = await self.stream(
+                    capability, model, fn, skip=frozenset(tried), extra_time=extra_time
+                )
             except AllEnginesFailed as exc:
                 if not attempts:
                     raise
@@ -440,8 +460,11 @@ class Router:
         return error
 
 
-async def _run_on(slot: EngineSlot, fn: Callable[[Any], Awaitable[T]]) -> T:
-    async with slot.use() as engine:
+async def _run_on(slot: EngineSlot, fn: Callable[[Any], Awaitable[T]], policy: RoutePolicy) -> T:
+    # Waiting for a permit is bounded on its own and is never the engine's fault; the engine's
+    # timeout covers loading and the call.
+    async with slot.admit(policy.queue_timeout) as engine, _timeout(policy.timeout, slot.name):
+        await slot.ensure_loaded()
         return await fn(engine)
 
 
@@ -450,11 +473,18 @@ def _left(deadline: float | None) -> float | None:
 
 
 async def _with_timeout(step: Awaitable[T], timeout: float | None, engine: str) -> T:
-    if timeout is None:
+    async with _timeout(timeout, engine):
         return await step
+
+
+@contextlib.asynccontextmanager
+async def _timeout(timeout: float | None, engine: str) -> AsyncIterator[None]:
+    if timeout is None:
+        yield
+        return
     try:
         # asyncio.timeout (not wait_for) avoids creating a task per call on the hot path.
         async with asyncio.timeout(timeout):
-            return await step
+            yield
     except TimeoutError:
         raise EngineTimeout(f"no result from {engine!r} within {timeout:g}s") from None

@@ -19,12 +19,13 @@ import structlog
 
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.loader import LoadedConfig, load_config
-from core.config.resolve import ResolvedConfig, resolve_config
+from core.config.resolve import ResolvedConfig, ResolvedEngine, resolve_config
 from core.engines.base import Capability, EngineContext
 from core.observability.metrics import Metrics
 from core.plugins import PluginCatalog, create_plugin_catalog
 from core.routing.breaker import BreakerState
 from core.runtime.generation import Generation
+from core.runtime.observer import ReloadObserver
 from core.runtime.services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
 
@@ -77,6 +78,7 @@ class Runtime:
         self.started_at = time.time()
         self.last_reload: ReloadResult | None = None
         self.closing = False
+        self._reload_observers: list[ReloadObserver] = []
 
     # -- access ------------------------------------------------------------------------------
 
@@ -135,8 +137,27 @@ class Runtime:
         for warning in resolved.warnings:
             log.warning("config.warning", warning=warning)
 
+    def add_reload_observer(self, observer: ReloadObserver) -> None:
+        self._reload_observers.append(observer)
+
     async def reload(self, trigger: str = "manual", *, force: bool = True) -> ReloadResult:
-        """Re-read the file and swap in the new configuration; an invalid file changes nothing."""
+        """Re-read the file and swap in the new configuration; an invalid file changes nothing.
+        Reload observers hear that it started and how it ended."""
+        for observer in self._reload_observers:
+            observer.reload_started(trigger)
+        try:
+            result = await self._reload(trigger, force=force)
+        except BaseException as exc:  # cancelled, or a bug: observers still hear it ended
+            unfinished = ReloadResult(ok=False, trigger=trigger, at=time.time())
+            unfinished.error = {"issues": [{"path": "", "message": f"reload stopped: {exc!r}"}]}
+            for observer in self._reload_observers:
+                observer.reload_finished(unfinished)
+            raise
+        for observer in self._reload_observers:
+            observer.reload_finished(result)
+        return result
+
+    async def _reload(self, trigger: str, *, force: bool) -> ReloadResult:
         async with self._reload_lock:
             started = time.perf_counter()
             result = ReloadResult(ok=False, trigger=trigger, at=time.time())
@@ -187,10 +208,19 @@ class Runtime:
     async def _install(
         self, resolved: ResolvedConfig, catalog: PluginCatalog, result: ReloadResult
     ) -> None:
+        """Build the new generation and swap it in, or change nothing.
+
+        All or nothing: every new or changed engine that must be ready before traffic moves
+        (preloads, replacements of loaded engines) is built and loaded first. If any of them
+        fails on a reload, the new engines are closed, the old generation keeps serving with
+        its old settings, and :class:`ConfigError` says which engine failed and why. At start
+        there is nothing to keep, so a failed preload only marks that engine not loaded.
+        """
         previous = self._current
         breaker_policy = resolved.config.policy.breaker
         slots: dict[str, EngineSlot] = {}
         fresh: list[EngineSlot] = []
+        kept: list[tuple[EngineSlot, ResolvedEngine]] = []
         issues: list[ConfigIssue] = []
         for name, engine in resolved.engines.items():
             old = previous.slots.get(name) if previous else None
@@ -199,7 +229,7 @@ class Runtime:
                 and old.resolved.fingerprint == engine.fingerprint
                 and (old.state is not EngineState.CLOSED)
             ):
-                old.reconfigure(engine, breaker_policy)
+                kept.append((old, engine))
                 slots[name] = old
                 result.unchanged.append(name)
                 continue
@@ -236,19 +266,39 @@ class Runtime:
         for slot, outcome in zip(warm, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 result.failed_loads[slot.name] = slot.last_error or repr(outcome)
+        if previous is not None and result.failed_loads:
+            await asyncio.gather(*(s.close(0) for s in fresh), return_exceptions=True)
+            raise ConfigError(
+                [
+                    ConfigIssue(f"engines.{name}", f"engine failed to load: {error}")
+                    for name, error in result.failed_loads.items()
+                ],
+                resolved.source,
+            )
 
+        # Commit: nothing below can fail.
+        for slot, engine in kept:
+            slot.reconfigure(engine, breaker_policy)
         self._generation_counter += 1
         generation = Generation(self._generation_counter, resolved, slots, self.metrics)
         self._current, self._catalog = generation, catalog
         result.generation = generation.number
         if previous is not None:
-            task = asyncio.create_task(self._retire(previous), name=f"retire:{previous.number}")
+            drain = resolved.config.reload.drain_timeout
+            task = asyncio.create_task(
+                self._retire(previous, drain), name=f"retire:{previous.number}"
+            )
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 
     async def _retire(self, generation: Generation, drain_timeout: float | None = None) -> None:
-        """Once no request uses ``generation``, close the engines no live generation lists."""
-        await generation.wait_idle(drain_timeout)
+        """Once no request uses ``generation`` (or after ``drain_timeout``), close the engines no
+        live generation lists. The bound matters: a long-lived socket must not keep an old model
+        in memory for as long as it stays open."""
+        if not await generation.wait_idle(drain_timeout):
+            log.warning(
+                "reload.drain_timeout", generation=generation.number, in_flight=generation.leases
+            )
         for slot in generation.slots.values():
             slot.generations -= 1
             if slot.generations == 0:
@@ -283,9 +333,6 @@ class Runtime:
                 continue
             return True
         return False
-
-    def readiness(self) -> dict[str, bool]:
-        return {cap.value: self.route_ready(cap) for cap in self.current.config.declared_chains}
 
     def status(self) -> dict[str, Any]:
         generation = self.current

@@ -1,4 +1,10 @@
-"""One engine instance and its lifecycle: lazy load, concurrency limit, idle unload, drain."""
+"""One engine instance and its lifecycle: lazy load, concurrency limit, idle unload, drain.
+
+A request holds one of the engine's permits from admission until the engine is really free:
+when a request gives up on a native call that is still running (timeout, client gone), the
+permit stays taken until that thread finishes, so a model that is not re-entrant is never used
+twice at once and the request itself can fall back at its deadline.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ import structlog
 from core.config.resolve import ResolvedEngine
 from core.config.schema import BreakerPolicy, EnginePolicy
 from core.engines.base import Engine, EngineContext
-from core.engines.errors import EngineOverloaded, EngineUnavailable
+from core.engines.errors import EngineNotLoaded, EngineOverloaded, EngineUnavailable
+from core.engines.threaded import lingering_work
 from core.observability.metrics import Metrics
 from core.routing.breaker import CircuitBreaker
+from core.runtime.limiter import Limiter
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +33,8 @@ class EngineState(StrEnum):
     UNLOADED = "unloaded"
     LOADING = "loading"
     READY = "ready"
+    #: Closing after its keep_alive; a request arriving now waits and loads it again.
+    UNLOADING = "unloading"
     FAILED = "failed"
     CLOSED = "closed"
 
@@ -54,8 +64,15 @@ class EngineSlot:
         self.generations = 0
         self._policy = resolved.policy
         self._keep_alive = resolved.spec.keep_alive
-        self._slots = asyncio.Semaphore(self.max_concurrency)
+        self._limiter = Limiter(self.max_concurrency)
         self._load_task: asyncio.Task[None] | None = None
+        self._unload_task: asyncio.Task[None] | None = None
+        #: After a failed load, requests skip the engine until then (monotonic clock).
+        self._load_retry_at = 0.0
+        self._load_failures = 0
+        self._breaker_policy = breaker_policy
+        #: Requests that gave up while their engine thread was still running.
+        self.lingering = 0
         self._idle_handle: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -75,13 +92,13 @@ class EngineSlot:
 
     def reconfigure(self, resolved: ResolvedEngine, breaker_policy: BreakerPolicy) -> None:
         """Take new slot-level settings from a reload without reloading the engine."""
-        old_limit = self.max_concurrency
         self.resolved = resolved
         self._policy = resolved.policy
         self._keep_alive = resolved.spec.keep_alive
+        self._breaker_policy = breaker_policy
         self.breaker.reconfigure(breaker_policy)
-        if self.max_concurrency != old_limit and self.active == 0 and self.waiting == 0:
-            self._slots = asyncio.Semaphore(self.max_concurrency)
+        # Takes effect at once, for running and waiting requests alike.
+        self._limiter.set_limit(self.max_concurrency)
 
     @property
     def policy(self) -> EnginePolicy:
@@ -90,17 +107,36 @@ class EngineSlot:
     # -- loading ---------------------------------------------------------------------------
 
     async def ensure_loaded(self) -> None:
-        """Load the engine once; concurrent callers share one load."""
+        """Load the engine once; concurrent callers share one load.
+
+        A failed load is not retried on every request: until its backoff ends requests are
+        told at once (:class:`EngineNotLoaded`) and the chain moves on.
+        """
         if self.state is EngineState.READY:
             return
         if self.state is EngineState.CLOSED:
             raise EngineUnavailable(f"engine {self.name!r} has been closed")
+        if self._unload_task is not None and not self._unload_task.done():
+            await asyncio.shield(self._unload_task)
+        self.check_loadable()
         if self._load_task is None or self._load_task.done():
             self._load_task = asyncio.create_task(self._load(), name=f"load:{self.name}")
         # Shielded: a request that times out waiting must not abort a load others will use.
         await asyncio.shield(self._load_task)
         if not self.ready:
-            raise EngineUnavailable(f"engine {self.name!r} failed to load: {self.last_error}")
+            raise self._not_loaded()
+
+    def check_loadable(self) -> None:
+        """Raise :class:`EngineNotLoaded` while a failed load waits for its retry."""
+        if self.state is EngineState.FAILED and time.monotonic() < self._load_retry_at:
+            raise self._not_loaded()
+
+    def _not_loaded(self) -> EngineNotLoaded:
+        wait = max(self._load_retry_at - time.monotonic(), 0.0)
+        return EngineNotLoaded(
+            f"engine {self.name!r} failed to load: {self.last_error} (next try in {wait:.0f}s)",
+            retry_after=wait,
+        )
 
     async def _load(self) -> None:
         self.state = EngineState.LOADING
@@ -111,12 +147,17 @@ class EngineSlot:
         except Exception as exc:  # any load failure makes the engine unavailable, not the daemon
             self.state = EngineState.FAILED
             self.last_error = _describe(exc)
+            self._load_failures += 1
+            policy = self._breaker_policy
+            backoff = min(policy.cooldown * 2 ** (self._load_failures - 1), policy.max_cooldown)
+            self._load_retry_at = time.monotonic() + backoff
             self.metrics.engine_loads.labels(self.name, "failed").inc()
             log.warning("engine.load_failed", engine=self.name, error=self.last_error)
             return
         self.load_seconds = time.perf_counter() - started
         self.loaded_at = time.time()
         self.last_error = None
+        self._load_failures = 0
         self.state = EngineState.READY
         self.metrics.engine_loads.labels(self.name, "ok").inc()
         self.metrics.engine_load_seconds.labels(self.name).observe(self.load_seconds)
@@ -127,33 +168,86 @@ class EngineSlot:
     # -- serving ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[Engine]:
-        """Hold a concurrency slot with the engine loaded; refuse when the queue is full."""
+    async def admit(self, queue_timeout: float | None = None) -> AsyncIterator[Engine]:
+        """Hold one of the engine's permits (not loading it: see :meth:`ensure_loaded`).
+
+        Refused at once when the queue is full, and after ``queue_timeout`` seconds of waiting:
+        both are :class:`EngineOverloaded` (busy, not broken), never a timeout of the engine.
+        """
         if self.state is EngineState.CLOSED:
             raise EngineUnavailable(f"engine {self.name!r} has been closed")
-        if self._slots.locked() and self.waiting >= self._policy.max_queue:
+        self.check_loadable()
+        if self.lingering >= self._limiter.limit:
+            # Every permit is held by work whose requests gave up (a hung call, most likely):
+            # waiting in the queue behind it would only hang this request too.
+            raise EngineOverloaded(
+                f"engine {self.name!r} is still busy with work its requests abandoned"
+            )
+        if self._limiter.locked() and self.waiting >= self._policy.max_queue:
             raise EngineOverloaded(
                 f"engine {self.name!r} is busy ({self.active} running, {self.waiting} queued)"
             )
         self.waiting += 1
         try:
-            await self._slots.acquire()
+            if queue_timeout is None:
+                await self._limiter.acquire()
+            else:
+                try:
+                    async with asyncio.timeout(queue_timeout):
+                        await self._limiter.acquire()
+                except TimeoutError:
+                    raise EngineOverloaded(
+                        f"engine {self.name!r} is busy: no free slot within {queue_timeout:g}s",
+                        retry_after=1.0,
+                    ) from None
         finally:
             self.waiting -= 1
         self.active += 1
         self._idle.clear()
         self._cancel_idle_unload()
+        lingering: list[asyncio.Future[None]] = []
         try:
-            await self.ensure_loaded()
-            yield self.engine
+            with lingering_work() as lingering:
+                yield self.engine
             self.served += 1
         finally:
-            self.active -= 1
-            self._slots.release()
-            self._last_used = time.monotonic()
-            if self.active == 0:
-                self._idle.set()
-                self._schedule_idle_unload()
+            pending = [f for f in lingering if not f.done()]
+            if pending:
+                self._free_after(pending)
+            else:
+                self._free()
+
+    @contextlib.asynccontextmanager
+    async def use(self, queue_timeout: float | None = None) -> AsyncIterator[Engine]:
+        """Hold a permit with the engine loaded; refuse when the queue is full."""
+        async with self.admit(queue_timeout) as engine:
+            await self.ensure_loaded()
+            yield engine
+
+    def _free(self) -> None:
+        self.active -= 1
+        self._limiter.release()
+        self._last_used = time.monotonic()
+        if self.active == 0:
+            self._idle.set()
+            self._schedule_idle_unload()
+
+    def _free_after(self, pending: list[asyncio.Future[None]]) -> None:
+        """Keep the permit until the engine threads the request left behind are done."""
+        self.lingering += 1
+        log.warning("engine.busy_after_request", engine=self.name, threads=len(pending))
+
+        async def wait() -> None:
+            try:
+                await asyncio.gather(*pending, return_exceptions=True)
+            finally:
+                self.lingering -= 1
+                self._free()
+                log.info("engine.freed", engine=self.name)
+
+        task = asyncio.get_running_loop().create_task(wait(), name=f"linger:{self.name}")
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
 
     def _schedule_idle_unload(self) -> None:
         if self._keep_alive is None or self.state is not EngineState.READY or self.active:
@@ -173,14 +267,11 @@ class EngineSlot:
         if self.active or self.waiting or self.state is not EngineState.READY:
             return
         log.info("engine.idle_unload", engine=self.name, keep_alive=self._keep_alive)
+        # Marked at once, so a request arriving during close waits for it and loads again
+        # instead of being handed an engine that is being torn down.
+        self.state = EngineState.UNLOADING
+        self._unload_task = asyncio.current_task()
         await self._close_engine(EngineState.UNLOADED)
-
-    async def unload(self) -> None:
-        """Close the engine now (it loads again on next use). Waits for running requests."""
-        self._cancel_idle_unload()
-        await self._idle.wait()
-        if self.state is EngineState.READY:
-            await self._close_engine(EngineState.UNLOADED)
 
     async def close(self, drain_timeout: float | None = None) -> None:
         """Drain running requests (up to ``drain_timeout``), then close the engine for good."""
@@ -197,9 +288,9 @@ class EngineSlot:
         await self._close_engine(EngineState.CLOSED)
 
     async def _close_engine(self, final: EngineState) -> None:
-        was_ready = self.state is EngineState.READY
+        was_ready = self.state in (EngineState.READY, EngineState.UNLOADING)
         try:
-            if self.state in (EngineState.READY, EngineState.FAILED):
+            if self.state in (EngineState.READY, EngineState.UNLOADING, EngineState.FAILED):
                 await self.engine.close()
         except Exception as exc:
             log.warning("engine.close_failed", engine=self.name, error=_describe(exc))
@@ -230,13 +321,22 @@ class EngineSlot:
                 "retry_in": round(breaker.retry_in, 3),
             },
             "last_error": self.last_error,
+            # After a failed load: seconds until a request may try loading it again.
+            "load_retry_in": round(max(self._load_retry_at - time.monotonic(), 0.0), 3)
+            if self.state is EngineState.FAILED
+            else 0.0,
             "load_seconds": self.load_seconds,
             "active": self.active,
             "waiting": self.waiting,
+            "lingering": self.lingering,
             "served": self.served,
             "max_concurrency": self.max_concurrency,
             "info": self.engine.info(),
         }
+
+
+#: Tasks that free permits after lingering engine threads (kept referenced until done).
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 def _describe(exc: BaseException) -> str:

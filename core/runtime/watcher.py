@@ -33,7 +33,38 @@ async def watch_config_file(runtime: Runtime, debounce: float, stop: asyncio.Eve
     ):
         if not path.exists():
             continue  # mid-rename; the next event brings the new file
+        if not await _settled(path):
+            log.warning("config.still_changing", file=str(path))
+            continue  # the writer is not done; its next write brings another event
         await runtime.reload("file_change", force=False)
+
+
+#: A file is read once its size and modification time stayed the same this long ...
+_STABLE_FOR = 0.1
+#: ... or given up on (for now) after this long.
+_STABLE_WITHIN = 3.0
+
+
+async def _settled(path: Path) -> bool:
+    """Wait until ``path`` stops changing, so a file still being written is not read half-way."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + _STABLE_WITHIN
+    last = _signature(path)
+    while loop.time() < give_up:
+        await asyncio.sleep(_STABLE_FOR)
+        current = _signature(path)
+        if current == last and current is not None:
+            return True
+        last = current
+    return False
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def install_sighup(runtime: Runtime) -> None:

@@ -1,7 +1,8 @@
 """A session's transcriber and detector taken from a configuration generation's routes.
 
-Every utterance is its own routed call, so it gets the STT chain's fallback and circuit breakers;
-the detector comes from the ``vad`` route once per session.
+Every utterance is its own routed call on the configuration current at that moment, so it gets
+the STT chain's fallback and circuit breakers and follows reloads; the detector comes from the
+``vad`` route once per session.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.engines.base import Capability
 from core.engines.stt import Segment, STTEngine, TranscriptionRequest
 from core.engines.vad import SpeechDetector, VADEngine
 from core.runtime.generation import Generation
+from core.runtime.runtime import Runtime
 from core.stt_stream.events import TranscribedAudio, Transcriber
 
 #: Request options telling an engine the audio is one utterance already cut by a VAD, so its own
@@ -33,7 +35,7 @@ class RoutedDetector:
 
 
 def routed_transcriber(
-    generation: Generation,
+    runtime: Runtime,
     *,
     model: str | None = None,
     language: str | None = None,
@@ -58,8 +60,9 @@ def routed_transcriber(
             async for segment in engine.transcribe(request):
                 yield segment
 
-        stream = await generation.router.stream(Capability.STT, model, run)
-        segments = tuple([segment async for segment in stream])
+        async with runtime.lease() as generation:
+            stream = await generation.router.stream(Capability.STT, model, run)
+            segments = tuple([segment async for segment in stream])
         return TranscribedAudio(segments, stream.engine)
 
     return transcribe

@@ -37,6 +37,37 @@ class WorkerDied(EngineUnavailable):
     """The worker process exited (or was killed) while a request was waiting on it."""
 
 
+#: What a worker takes from the daemon's environment: where things are, the locale, proxies and
+#: certificates, and the settings of the numeric and model libraries it runs. Never the daemon's
+#: API keys, control token or cloud credentials: a model's code has no use for them.
+_PASSED = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+        "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+        "VOXGATE_DATA_DIR", "VOXGATE_MODELS_DIR",
+    }
+)  # fmt: skip
+_PASSED_PREFIXES = (
+    "LC_", "XDG_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "OMP_",
+    "MKL_", "OPENBLAS_", "KMP_", "CUDA_", "NVIDIA_", "HIP_", "ROCM_", "QWEN_TTS_",
+)  # fmt: skip
+_SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CREDENTIAL")
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of the daemon's environment a worker process gets."""
+    kept = {}
+    for name, value in environ.items():
+        if name not in _PASSED and not name.startswith(_PASSED_PREFIXES):
+            continue
+        if any(word in name.upper() for word in _SECRET_WORDS):
+            continue
+        kept[name] = value
+    return kept
+
+
 @dataclass(frozen=True)
 class WorkerCommand:
     """How to start a worker: which interpreter runs which handler."""
@@ -113,7 +144,7 @@ class WorkerProcess:
         if not await asyncio.to_thread(Path(python).exists):
             raise EngineUnavailable(f"worker interpreter {python} does not exist")
         parent_sock, child_sock = socket.socketpair()
-        env = {**os.environ, **self.command.env}
+        env = {**worker_environment(os.environ), **self.command.env}
         try:
             self._process = await asyncio.create_subprocess_exec(
                 str(python),

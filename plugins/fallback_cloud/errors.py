@@ -28,7 +28,8 @@ from core.engines.errors import (
     InvalidRequest,
 )
 
-#: A server asking for more than this is treated as asking for this (the breaker caps it too).
+#: A server asking for more than this is treated as asking for this; the breaker then holds the
+#: engine out for at most ``policy.breaker.max_cooldown``.
 MAX_RETRY_AFTER = 3600.0
 _MESSAGE_LIMIT = 300
 

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from core.engines import Embeddings, EmbeddingsEngine, EngineSettings, EngineUnavailable
 from core.engines.embeddings import InputType
+from core.engines.threaded import run_blocking
 
 log = structlog.get_logger(__name__)
 
@@ -67,5 +68,5 @@ class E5Engine(EmbeddingsEngine):
             tokens = sum(int(model.token_count(t)) for t in texts)
             return [list(map(float, row)) for row in vectors.reshape(len(texts), -1)], tokens
 
-        vectors, tokens = await asyncio.to_thread(run)
+        vectors, tokens = await run_blocking(run, name=f"embed-{self.name}")
         return Embeddings(vectors=vectors, prompt_tokens=tokens)

@@ -16,7 +16,14 @@ import structlog
 from core.engines import EngineSettings, RetrievalEngine
 from core.engines.base import Health
 from core.engines.errors import EngineError, EngineUnavailable, InvalidRequest
-from core.engines.retrieval import Citation, Document, DocumentInfo, RetrievalQuery
+from core.engines.retrieval import (
+    Citation,
+    Document,
+    DocumentInfo,
+    RetrievalQuery,
+    check_metadata,
+)
+from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
 from plugins.rag_chroma.collection import OpenCollection, open_collection
 from plugins.rag_chroma.fusion import reciprocal_rank_fusion, weighted_blend
@@ -119,7 +126,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         """Run a chromadb call in a thread; a store that fails is unavailable, so the router
         can fall back or open the breaker, while request mistakes stay request mistakes."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await run_blocking(lambda: fn(*args), name="chroma")
         except EngineError:
             raise
         except Exception as exc:
@@ -174,6 +181,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
     async def upsert(self, document: Document) -> DocumentInfo:
         if not document.id or len(document.id) > 256 or "#" in document.id:
             raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
+        check_metadata(document.metadata)  # before anything is written
         check_collection(document.collection)
         pieces = await asyncio.to_thread(
             chunk_text, document.text, self.settings.chunk_chars, self.settings.chunk_overlap

@@ -17,6 +17,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
+
+
+class EncodingStopped(Exception):
+    """The caller gave up (timeout, client gone): the remaining batches were not run."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,7 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False
         # Spinning threads fight other work on small machines; waiting costs less than it saves.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Many texts are also split into batches run side by side: one run alone leaves cores
@@ -202,10 +208,15 @@ class OnnxEncoder:
             self._pool.shutdown(wait=False)
 
     def encode(
-        self, texts: list[str], batch_size: int, normalize: bool
+        self,
+        texts: list[str],
+        batch_size: int,
+        normalize: bool,
+        stop: threading.Event | None = None,
     ) -> tuple[npt.NDArray[np.float32], int]:
         """(vectors in input order, tokens used). Batches group texts of similar length, so
-        little time goes on padding."""
+        little time goes on padding. ``stop`` (the caller gave up) ends the work between
+        batches with :class:`EncodingStopped`."""
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         size = max(1, min(batch_size, -(-len(texts) // self._threads)))
@@ -213,6 +224,8 @@ class OnnxEncoder:
         vectors = np.zeros((len(texts), self.layout.dimensions), dtype=np.float32)
 
         def run(batch: list[int]) -> None:
+            if stop is not None and stop.is_set():
+                raise EncodingStopped
             vectors[batch] = self._run([encodings[i] for i in batch])
 
         if self._pool is None or len(batches) == 1:

@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +23,7 @@ from pydantic import Field
 from core.engines import Embeddings, EmbeddingsEngine, EngineSettings, EngineUnavailable
 from core.engines.embeddings import InputType
 from core.engines.errors import InvalidRequest
+from core.engines.threaded import run_blocking
 
 log = structlog.get_logger(__name__)
 
@@ -177,23 +179,36 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         if prefix:
             texts = [prefix + text for text in texts]
 
+        stop = threading.Event()
+
         def run() -> tuple[list[list[float]], int]:
             if onnx is not None:
                 vectors, tokens = onnx.encode(
-                    texts, self.settings.batch_size, self.settings.normalize
+                    texts, self.settings.batch_size, self.settings.normalize, stop
                 )
                 return vectors.tolist(), tokens
-            encoded = model.encode(
-                texts,
-                batch_size=self.settings.batch_size,
-                normalize_embeddings=self.settings.normalize,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            tokens = sum(len(ids) for ids in model.tokenizer(texts)["input_ids"])
-            return encoded.tolist(), tokens
+            import numpy as np
 
-        vectors, tokens = await asyncio.to_thread(run)
+            # torch has no way to stop part-way: encode a few batches at a time instead.
+            group = self.settings.batch_size * 4
+            parts = []
+            for at in range(0, len(texts), group):
+                if stop.is_set():
+                    return [], 0
+                parts.append(
+                    model.encode(
+                        texts[at : at + group],
+                        batch_size=self.settings.batch_size,
+                        normalize_embeddings=self.settings.normalize,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+            tokens = sum(len(ids) for ids in model.tokenizer(texts)["input_ids"])
+            return np.concatenate(parts).tolist(), tokens
+
+        # A caller that gives up (timeout, client gone) stops the work between batches.
+        vectors, tokens = await run_blocking(run, name=f"embed-{self.name}", stop=stop)
         return Embeddings(vectors=vectors, prompt_tokens=tokens)
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support import WriteConfig
-from tests.support.daemon import free_port
+from tests.support.daemon import Daemon, free_port
 from tests.support.plugin_dist import fake_plugin_env
 
 CONFIG = """\
@@ -36,42 +36,6 @@ def voxgate(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         check=False,
         timeout=120,
     )
-
-
-class Daemon:
-    def __init__(self, config: Path, env: dict[str, str], log: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log or config.parent / "daemon.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "core.cli.main",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-            )
-        deadline = time.monotonic() + 180  # preloading real models takes a while
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(self.log.read_text())
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
 
 
 @pytest.fixture
@@ -159,5 +123,5 @@ def test_config_check_cli(write_config: WriteConfig, tmp_path: Path) -> None:
 def test_serve_refuses_an_invalid_config(write_config: WriteConfig) -> None:
     bad = write_config("engines: {x: {capability: llm, engine: nothing_here}}\n")
     result = voxgate("serve", "--config", str(bad), "--port", str(free_port()))
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG: a service manager does not restart on it
     assert "engines.x.engine" in result.stderr

@@ -18,7 +18,14 @@ from core.api.app import create_app
 from core.runtime.runtime import Runtime
 from tests.support.runtime import fake_catalog_factory, running_runtime
 
-__all__ = ["asgi_client", "daemon_process", "fake_catalog_factory", "free_port", "running_runtime"]
+__all__ = [
+    "Daemon",
+    "asgi_client",
+    "daemon_process",
+    "fake_catalog_factory",
+    "free_port",
+    "running_runtime",
+]
 
 
 @contextlib.asynccontextmanager
@@ -26,7 +33,7 @@ async def asgi_client(runtime: Runtime, **headers: str) -> AsyncIterator[httpx.A
     app = create_app(runtime, manage_runtime=False)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://voxgate.test", headers=headers, timeout=30
+        transport=transport, base_url="http://voxgate.localhost", headers=headers, timeout=30
     ) as client:
         yield client
 
@@ -46,53 +53,95 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+class Daemon:
+    """``voxgate serve`` as a real process on a free loopback port, dying with the test run.
+
+    ``url`` is its base URL once it answers ``/healthz``; ``process`` the child (its pid for
+    memory readings); ``stop()`` sends SIGTERM and returns the exit code."""
+
+    def __init__(
+        self,
+        config: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        log: Path | None = None,
+        startup_timeout: float = 180.0,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log or config.parent / f"daemon-{self.port}.log"
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "core.cli.main",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *args,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        try:
+            self._wait_healthy(startup_timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daemon exited early:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"daemon did not start:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def rss_bytes(self) -> int:
+        """Resident memory now (Linux)."""
+        fields = Path(f"/proc/{self.process.pid}/statm").read_text().split()
+        return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
 @contextlib.contextmanager
 def daemon_process(
     config: Path, *, env: Mapping[str, str] | None = None, startup_timeout: float = 120.0
 ) -> Iterator[str]:
     """Run ``voxgate serve`` as a real process on a free loopback port; yields its base URL."""
-    port = free_port()
-    log_path = config.parent / f"daemon-{port}.log"
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "core.cli.main",
-                "serve",
-                "--config",
-                str(config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
-    url = f"http://127.0.0.1:{port}"
+    daemon = Daemon(config, env, startup_timeout=startup_timeout)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"daemon exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"daemon did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield url
+        yield daemon.url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        daemon.stop()

@@ -9,7 +9,9 @@ a reload.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -34,10 +36,16 @@ from core.engines import (
 )
 from core.engines.base import Location
 from core.engines.embeddings import InputType
+from core.engines.threaded import ThreadedIterator, run_blocking
 from core.hookspecs import hookimpl
 
-#: switch name -> "ok" | "fail" | "hang" | "crash_mid_stream"
+#: switch name -> "ok" | "fail" | "hang" | "native_hang" | "crash_mid_stream"
 SWITCHES: dict[str, str] = {}
+#: "native_hang" engines block a thread in a lock wait (native code, deaf to asyncio
+#: cancellation) until this is set.
+NATIVE_RELEASE = threading.Event()
+#: Threads currently inside such a blocking call.
+NATIVE_BLOCKED: list[str] = []
 #: engine name -> calls seen
 CALLS: dict[str, int] = {}
 #: fake embeddings engine name -> the input_type of each embed call
@@ -51,6 +59,8 @@ class FakeSettings(EngineSettings):
     chunks: int = 3
     delay: float = 0.0
     load_delay: float = 0.0
+    #: Seconds the load holds the event loop (time.sleep, not asyncio.sleep): a stalled loop.
+    block_loop: float = 0.0
     fail_load: bool = False
     switch: str | None = None
     voices: tuple[str, ...] = ("fake-a", "fake-b")
@@ -68,9 +78,19 @@ class _Behaviour:
 
     async def _load(self) -> None:
         self.loads += 1
+        if self.settings.block_loop:
+            time.sleep(self.settings.block_loop)  # on purpose: the loop stalls, nothing else runs
         await asyncio.sleep(self.settings.load_delay)
         if self.settings.fail_load:
             raise EngineUnavailable("fake model file missing")
+
+    def _block_natively(self, name: str) -> None:
+        """Runs in an engine thread: stuck in a lock wait, like a hung native decoder."""
+        NATIVE_BLOCKED.append(name)
+        try:
+            NATIVE_RELEASE.wait(60)
+        finally:
+            NATIVE_BLOCKED.remove(name)
 
     async def _before_first(self, name: str) -> None:
         CALLS[name] = CALLS.get(name, 0) + 1
@@ -95,6 +115,15 @@ class FakeLLM(_Behaviour, LLMEngine):
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         CHAT_REQUESTS[self.name] = request
+        if self._mode() == "native_hang":
+            CALLS[self.name] = CALLS.get(self.name, 0) + 1
+            deltas = ThreadedIterator(lambda: self._blocked_reply(), name=f"fake-{self.name}")
+            try:
+                async for delta in deltas:
+                    yield delta
+            finally:
+                await deltas.aclose()
+            return
         await self._before_first(self.name)
         if any(m.content == "invalid" for m in request.messages):
             raise InvalidRequest("the fake refuses 'invalid'", param="messages")
@@ -105,6 +134,11 @@ class FakeLLM(_Behaviour, LLMEngine):
             yield ChatDelta(text=word if index == 0 else " " + word)
             await asyncio.sleep(self.settings.delay)
         yield ChatDelta(finish_reason="stop", usage=Usage(len(request.messages), len(words)))
+
+    def _blocked_reply(self) -> Iterator[ChatDelta]:
+        self._block_natively(self.name)
+        yield ChatDelta(text=self.settings.reply)
+        yield ChatDelta(finish_reason="stop")
 
 
 class FakeCloudLLM(FakeLLM):
@@ -185,7 +219,11 @@ class FakeEmbeddings(_Behaviour, EmbeddingsEngine):
 
     async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
         EMBED_TYPES.setdefault(self.name, []).append(input_type)
-        await self._before_first(self.name)
+        if self._mode() == "native_hang":
+            CALLS[self.name] = CALLS.get(self.name, 0) + 1
+            await run_blocking(lambda: self._block_natively(self.name), name="fake-embed")
+        else:
+            await self._before_first(self.name)
         vectors = [[float(len(t)), float(sum(map(ord, t)) % 97), 1.0] for t in texts]
         return Embeddings(vectors=vectors, prompt_tokens=sum(len(t.split()) for t in texts))
 

@@ -111,7 +111,16 @@ def usage_dict(usage: Usage | None) -> dict[str, int] | None:
 
 
 async def chat_completions(request: Request) -> Response:
-    body = await read_json(request, ChatBody, limits_of(request).max_request_bytes)
+    limits = limits_of(request)
+    body = await read_json(request, ChatBody, limits.max_request_bytes)
+    if len(body.messages) > limits.max_chat_messages:
+        # Checked before any engine is taken: rendering a huge history holds the model.
+        raise ApiError(
+            400,
+            f"{len(body.messages)} messages; at most {limits.max_chat_messages} per request",
+            param="messages",
+            code="too_many_messages",
+        )
     chat_request = body.to_request()
     citations: list[dict[str, Any]] | None = None
     if body.rag is not None:

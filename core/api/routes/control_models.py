@@ -66,9 +66,7 @@ class DownloadJobs:
         job = self.jobs.get(key)
         return job if job is not None and job.outcome is None else None
 
-    def start(
-        self, spec: ModelSpec, root: Path, provider: str, endpoint: str | None, force: bool
-    ) -> DownloadJob:
+    def start(self, spec: ModelSpec, root: Path, provider: str, force: bool) -> DownloadJob:
         job = DownloadJob(spec.key)
         self.jobs[spec.key] = job
         loop = asyncio.get_running_loop()
@@ -85,7 +83,9 @@ class DownloadJobs:
                     provider=provider,
                     force=force,
                     progress=progress,
-                    providers=default_providers(endpoint),
+                    # Endpoints come from the daemon's environment (HF_ENDPOINT,
+                    # MODELSCOPE_ENDPOINT) only: a request must not make it contact a server.
+                    providers=default_providers(),
                 )
             except DownloadError as exc:
                 job.publish({"type": "error", "key": spec.key, "message": str(exc)})
@@ -144,10 +144,10 @@ async def list_models(request: Request) -> Response:
 
 
 class DownloadBody(BaseModel):
+    """No endpoint here on purpose: which servers the daemon contacts is configuration."""
+
     model_config = ConfigDict(extra="forbid")
     provider: Literal["auto", "hf", "modelscope"] = "auto"
-    #: A Hugging Face compatible endpoint (mirror); default HF_ENDPOINT or huggingface.co.
-    endpoint: str | None = None
     force: bool = False
 
 
@@ -163,7 +163,7 @@ async def download(request: Request) -> Response:
     spec, root = _spec(request)
     body: DownloadBody = await _optional_json(request, DownloadBody)
     jobs = _jobs(request)
-    job = jobs.running(spec.key) or jobs.start(spec, root, body.provider, body.endpoint, body.force)
+    job = jobs.running(spec.key) or jobs.start(spec, root, body.provider, body.force)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     job.listeners.append(queue)
     if job.last is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.api.audio_upload import audio_from_form, form_bool, form_float, form_text
+from core.api.auth import bearer_token
 from core.api.bodies import read_form
 from core.api.context import generation_of, limits_of
 from core.api.conversation_history import ConversationHistory
@@ -30,7 +32,7 @@ from core.api.engine_calls import SpeakOptions, TranscribeOptions
 from core.api.errors import ApiError, as_api_error, error_body
 from core.api.grounding import rag_block_from_form
 from core.api.sse import event, sse_response
-from core.api.turn import TurnPlan, TurnResult, run_turn
+from core.api.turn import TurnFailed, TurnPlan, TurnResult, run_turn
 from core.audio.encode import OUTPUT_FORMATS, available_formats
 from core.engines.llm import ChatMessage
 
@@ -40,6 +42,15 @@ _NO_AUDIO = "none"
 def history_of(request: Request) -> ConversationHistory:
     history: ConversationHistory = request.app.state.conversations
     return history
+
+
+def _history_key(request: Request, conversation_id: str) -> str:
+    """Conversation ids are scoped per API key: one client cannot read or extend another's
+    conversation by guessing or reusing its id. Keys are kept as a digest, never as text."""
+    token = bearer_token(request.scope["headers"])
+    if token is None:
+        return conversation_id
+    return f"{hashlib.sha256(token).hexdigest()[:16]}:{conversation_id}"
 
 
 def _audio_format(form: FormData) -> str | None:
@@ -55,7 +66,9 @@ def _audio_format(form: FormData) -> str | None:
 def _plan(request: Request, form: FormData, conversation_id: str) -> TurnPlan:
     settings = generation_of(request).config.config.conversation
     max_tokens = form_float(form, "max_tokens", 1, 8192)
-    history = history_of(request).messages(conversation_id, settings.idle_ttl)
+    history = history_of(request).messages(
+        _history_key(request, conversation_id), settings.idle_ttl
+    )
     return TurnPlan(
         transcribe=TranscribeOptions(
             model=form_text(form, "stt_model"),
@@ -112,7 +125,7 @@ def _remember(request: Request, conversation_id: str, result: TurnResult) -> Non
         return
     settings = generation_of(request).config.config.conversation
     history_of(request).append(
-        conversation_id,
+        _history_key(request, conversation_id),
         [ChatMessage("user", result.transcript), ChatMessage("assistant", result.reply)],
         max_messages=settings.max_history_messages,
         max_conversations=settings.max_conversations,
@@ -136,7 +149,21 @@ async def conversation_turn(request: Request) -> Response:
     turn_id = f"turn_{uuid.uuid4().hex[:20]}"
 
     if not stream:
-        result = await run_turn(generation, audio, plan, started)
+        try:
+            result = await run_turn(generation, audio, plan, started)
+        except TurnFailed as failed:
+            # What the turn made before it failed (the transcript, the reply's words) comes
+            # back with the error, so a client can still show it.
+            error = as_api_error(failed.error)
+            partial = _body(failed.result, turn_id, conversation_id, None)
+            return JSONResponse(
+                {
+                    **error_body(error.status, error.message, error.param, error.code),
+                    "turn": {**partial, "complete": False},
+                },
+                status_code=error.status,
+                headers=error.headers,
+            )
         _remember(request, conversation_id, result)
         return JSONResponse(_body(result, turn_id, conversation_id, plan.audio_format))
 
@@ -155,7 +182,7 @@ async def conversation_turn(request: Request) -> Response:
             body.pop("audio")  # already sent as deltas
             await events.put(event({"type": "conversation.done", **body}))
         except Exception as exc:  # reported in-band: the response has started
-            error = as_api_error(exc)
+            error = as_api_error(exc.error if isinstance(exc, TurnFailed) else exc)
             await events.put(
                 event(error_body(error.status, error.message, error.param, error.code))
             )

@@ -16,10 +16,9 @@ from core.api.bodies import read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
+from core.config.schema import LimitsConfig
 from core.engines.base import Capability
 from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
-
-MAX_INPUTS = 2048
 
 
 class EmbeddingsBody(BaseModel):
@@ -35,7 +34,7 @@ class EmbeddingsBody(BaseModel):
     def purpose(self) -> InputType | None:
         return "document" if self.input_type == "passage" else self.input_type
 
-    def texts(self) -> list[str]:
+    def texts(self, limits: LimitsConfig) -> list[str]:
         if isinstance(self.input, str):
             texts = [self.input]
         elif all(isinstance(item, str) for item in self.input):
@@ -44,16 +43,28 @@ class EmbeddingsBody(BaseModel):
             raise ApiError(400, "token-array input is not supported; send text", param="input")
         if not texts:
             raise ApiError(400, "input must not be empty", param="input")
-        if len(texts) > MAX_INPUTS:
-            raise ApiError(400, f"at most {MAX_INPUTS} inputs per request", param="input")
+        if len(texts) > limits.max_embedding_inputs:
+            raise ApiError(
+                400, f"at most {limits.max_embedding_inputs} inputs per request", param="input"
+            )
         if any(not t for t in texts):
             raise ApiError(400, "input strings must not be empty", param="input")
+        chars = sum(len(t) for t in texts)
+        if chars > limits.max_embedding_chars:
+            raise ApiError(
+                413,
+                f"the inputs hold {chars} characters; the limit per request is "
+                f"{limits.max_embedding_chars} (send them in several requests)",
+                param="input",
+                code="input_too_large",
+            )
         return texts
 
 
 async def create_embeddings(request: Request) -> Response:
-    body = await read_json(request, EmbeddingsBody, limits_of(request).max_request_bytes)
-    texts = body.texts()
+    limits = limits_of(request)
+    body = await read_json(request, EmbeddingsBody, limits.max_request_bytes)
+    texts = body.texts(limits)
     purpose = body.purpose()
 
     async def run(engine: EmbeddingsEngine) -> Embeddings:

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.api.context import runtime_of
+from core.runtime.readiness import assess
 
 
 async def healthz(request: Request) -> Response:
@@ -16,13 +17,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Every configured route has an engine that can serve (not failed, breaker not open)."""
-    runtime = runtime_of(request)
-    routes = runtime.readiness()
-    ready = bool(routes) and all(routes.values()) and not runtime.closing
+    """Every configured route has an engine that can serve (not failed, breaker not open); the
+    same verdict the service manager gets as ``READY=1``. When not ready, ``reasons`` says why."""
+    verdict = assess(runtime_of(request))
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "routes": routes},
-        status_code=200 if ready else 503,
+        {
+            "status": "ready" if verdict.ready else "not_ready",
+            "routes": verdict.routes,
+            "reasons": verdict.reasons,
+        },
+        status_code=200 if verdict.ready else 503,
     )
 
 

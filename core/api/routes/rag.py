@@ -29,7 +29,14 @@ from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
 from core.engines.base import Capability
 from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
-from core.engines.retrieval import Citation, Document, DocumentInfo, RetrievalEngine, RetrievalQuery
+from core.engines.retrieval import (
+    Citation,
+    Document,
+    DocumentInfo,
+    RetrievalEngine,
+    RetrievalQuery,
+    check_metadata,
+)
 from core.ingest.extract import UnreadableDocument, extract_documents
 from core.runtime.generation import Generation
 
@@ -108,6 +115,7 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         default_id = upload.filename or uuid.uuid4().hex
         if len(extracted) > 1:
             default_id = f"{default_id}:{number}"
+        check_metadata(merged)
         documents.append(Document(given_id or item.id or default_id, item.text, collection, merged))
     return documents, fields.get("model")
 
@@ -121,7 +129,12 @@ async def add_documents(request: Request) -> Response:
         if not body.text.strip():
             raise ApiError(400, "text must not be blank", param="text")
         documents = [
-            Document(body.id or uuid.uuid4().hex, body.text, body.collection, body.metadata)
+            Document(
+                body.id or uuid.uuid4().hex,
+                body.text,
+                body.collection,
+                check_metadata(body.metadata),
+            )
         ]
         model = body.model
 

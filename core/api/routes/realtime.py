@@ -22,6 +22,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from core.api.context import generation_of, runtime_of
+from core.api.live_sessions import LiveSessions, SessionsFull
 from core.api.realtime.connection import Connection
 from core.api.realtime.dialect import BETA_SUBPROTOCOL, dialect_of
 from core.config.schema import RealtimeLimits
@@ -31,7 +32,8 @@ from core.realtime.settings import SessionKind, initial_settings
 
 log = structlog.get_logger(__name__)
 
-CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR, CLOSE_TRY_LATER = 1000, 1008, 1011, 1013
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1000, 1008, 1011
+CLOSE_RESTART, CLOSE_TRY_LATER = 1012, 1013
 
 
 def _subprotocols(websocket: WebSocket) -> list[str]:
@@ -87,60 +89,57 @@ async def realtime(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=_chosen(offered))
     outbox = _Outbox(websocket)
     connection = Connection(dialect, outbox.send)
+    code, reason = await _open(websocket, connection)
+    await outbox.close(code, reason)
+
+
+async def _open(websocket: WebSocket, connection: Connection) -> tuple[int, str]:
     runtime = runtime_of(websocket)
     config = runtime.current.config.config
     limits = config.realtime.limits
-    state = websocket.app.state
     query = websocket.query_params
     intent = (query.get("intent") or "").strip()
-    if state.realtime_sessions >= limits.max_sessions:
-        connection.error(
-            f"{limits.max_sessions} realtime sessions are open; try again later",
-            "busy",
-            kind="rate_limit_error",
-        )
-        log.warning("realtime.refused", open_sessions=state.realtime_sessions)
-        await outbox.close(CLOSE_TRY_LATER, "too many sessions")
-        return
     if intent not in ("", "transcription", "conversation"):
         connection.error(
             f"unknown intent {intent[:40]!r} (use transcription)", "invalid_value", param="intent"
         )
-        await outbox.close(CLOSE_POLICY, "unknown intent")
-        return
+        return CLOSE_POLICY, "unknown intent"
     if query.get("call_id"):
         connection.error(
             "joining calls (call_id) needs WebRTC or SIP; this server speaks WebSocket",
             "unsupported",
             param="call_id",
         )
-        await outbox.close(CLOSE_POLICY, "call_id is not supported")
-        return
+        return CLOSE_POLICY, "call_id is not supported"
     model = (query.get("model") or "").strip()
     profile_name, profile = config.realtime.profile_for(model or None)
     kind: SessionKind = "transcription" if intent == "transcription" else "realtime"
     settings = initial_settings(kind, model or profile_name, profile_name, profile)
-    session = RealtimeSession(
-        runtime,
-        settings,
-        connection.emit,
-        limits=limits,
-        context_messages=config.conversation.max_history_messages,
-    )
-    connection.attach(session)
-    # Turns lease generations themselves (see the module docstring).
-    connection_lease = generation_of(websocket)
-    connection_lease.release()
-    state.realtime_sessions += 1
-    runtime.metrics.realtime_sessions.inc()
+    sessions: LiveSessions = websocket.app.state.live_sessions
     try:
-        code, reason = await _serve(websocket, connection, session, limits)
-    finally:
-        state.realtime_sessions -= 1
-        runtime.metrics.realtime_sessions.dec()
-        await session.close()
-        connection_lease.acquire()
-    await outbox.close(code, reason)
+        with sessions.hold(limits.max_sessions, kind="realtime") as stopping:
+            session = RealtimeSession(
+                runtime,
+                settings,
+                connection.emit,
+                limits=limits,
+                context_messages=config.conversation.max_history_messages,
+            )
+            connection.attach(session)
+            # Turns lease generations themselves (see the module docstring).
+            connection_lease = generation_of(websocket)
+            connection_lease.release()
+            runtime.metrics.realtime_sessions.inc()
+            try:
+                return await _serve(websocket, connection, session, limits, stopping)
+            finally:
+                runtime.metrics.realtime_sessions.dec()
+                await session.close()
+                connection_lease.acquire()
+    except SessionsFull as exc:
+        connection.error(str(exc), "busy", kind="rate_limit_error")
+        log.warning("realtime.refused", open_sessions=sessions.count)
+        return CLOSE_TRY_LATER, "too many sessions"
 
 
 async def _serve(
@@ -148,6 +147,7 @@ async def _serve(
     connection: Connection,
     session: RealtimeSession,
     limits: RealtimeLimits,
+    stopping: asyncio.Event,
 ) -> tuple[int, str]:
     idle_timeout, max_session = limits.idle_timeout, limits.max_session
     try:
@@ -158,41 +158,59 @@ async def _serve(
         connection.error(info.message, info.code, kind=info.type)
         return CLOSE_SERVER_ERROR, "session could not start"
     deadline = time.monotonic() + max_session
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            connection.error(
-                f"the session reached its maximum length of {max_session:g} seconds",
-                "session_expired",
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                connection.error(
+                    f"the session reached its maximum length of {max_session:g} seconds",
+                    "session_expired",
+                )
+                return CLOSE_POLICY, "session expired"
+            receiving = asyncio.ensure_future(websocket.receive())
+            done, _ = await asyncio.wait(
+                {receiving, stop_wait},
+                timeout=min(idle_timeout, left),
+                return_when=asyncio.FIRST_COMPLETED,
             )
-            return CLOSE_POLICY, "session expired"
-        try:
-            message = await asyncio.wait_for(websocket.receive(), min(idle_timeout, left))
-        except TimeoutError:
-            if deadline - time.monotonic() <= 0:
+            if receiving not in done:
+                receiving.cancel()
+                with contextlib.suppress(BaseException):
+                    await receiving
+                if stop_wait in done:
+                    # The daemon is stopping: the reply being spoken ends, then goodbye.
+                    await session.finish_reply()
+                    connection.error("the server is restarting; connect again", "server_restarting")
+                    return CLOSE_RESTART, "the server is restarting"
+                if deadline - time.monotonic() <= 0:
+                    continue
+                connection.error(
+                    f"no client event for {idle_timeout:g} seconds; the session has ended",
+                    "session_idle",
+                )
+                return CLOSE_POLICY, "session idle"
+            message = receiving.result()
+            if message["type"] == "websocket.disconnect":
+                return CLOSE_NORMAL, ""
+            text = message.get("text")
+            if text is None:
+                connection.error(
+                    "binary frames are not part of the protocol: send audio as "
+                    "input_audio_buffer.append events",
+                    "invalid_event",
+                )
                 continue
-            connection.error(
-                f"no client event for {idle_timeout:g} seconds; the session has ended",
-                "session_idle",
-            )
-            return CLOSE_POLICY, "session idle"
-        if message["type"] == "websocket.disconnect":
-            return CLOSE_NORMAL, ""
-        text = message.get("text")
-        if text is None:
-            connection.error(
-                "binary frames are not part of the protocol: send audio as "
-                "input_audio_buffer.append events",
-                "invalid_event",
-            )
-            continue
-        if len(text) > limits.max_event_bytes:
-            connection.error(
-                f"an event may be at most {limits.max_event_bytes} bytes, this one is {len(text)}",
-                "event_too_large",
-            )
-            continue
-        await connection.handle(text)
+            if len(text) > limits.max_event_bytes:
+                connection.error(
+                    f"an event may be at most {limits.max_event_bytes} bytes, "
+                    f"this one is {len(text)}",
+                    "event_too_large",
+                )
+                continue
+            await connection.handle(text)
+    finally:
+        stop_wait.cancel()
 
 
 routes = [WebSocketRoute("/v1/realtime", realtime)]

@@ -21,8 +21,9 @@ from starlette.datastructures import QueryParams
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from core.api.context import generation_of, limits_of
+from core.api.context import generation_of, limits_of, runtime_of
 from core.api.errors import ApiError, as_api_error, error_body
+from core.api.live_sessions import LiveSessions, SessionsFull
 from core.config.schema import LimitsConfig
 from core.stt_stream.endpointing import EndpointingOptions
 from core.stt_stream.events import (
@@ -37,8 +38,9 @@ from core.stt_stream.session import SessionOptions, TranscriptionSession
 log = structlog.get_logger(__name__)
 
 #: WebSocket close codes: done, the client's request was wrong, the server could not serve,
-#: the server is full for now.
-CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR, CLOSE_TRY_LATER = 1000, 1008, 1011, 1013
+#: the server is restarting, the server is full for now.
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_SERVER_ERROR = 1000, 1008, 1011
+CLOSE_RESTART, CLOSE_TRY_LATER = 1012, 1013
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +186,9 @@ async def _forward(session: TranscriptionSession, sender: _Sender, words: bool) 
         await sender.send(event_json(event, words))
 
 
-#: Why the audio stopped coming: the client said so, left, went quiet, or sent too much.
-Ending = Literal["end", "left", "idle", "too_long"]
+#: Why the audio stopped coming: the client said so, left, went quiet, sent too much, or the
+#: daemon is stopping.
+Ending = Literal["end", "left", "idle", "too_long", "shutdown"]
 
 
 async def _receive_audio(
@@ -195,59 +198,77 @@ async def _receive_audio(
     *,
     idle_seconds: float,
     max_bytes: int,
+    stopping: asyncio.Event,
 ) -> Ending:
-    """Feed binary frames until ``{"type": "end"}``, the client leaves, or a limit is hit."""
+    """Feed binary frames until ``{"type": "end"}``, the client leaves, a limit is hit or the
+    daemon begins to stop."""
     received = 0
-    while True:
-        try:
-            message = await asyncio.wait_for(websocket.receive(), idle_seconds)
-        except TimeoutError:
-            return "idle"
-        if message["type"] == "websocket.disconnect":
-            return "left"
-        data = message.get("bytes")
-        if data is not None:
-            received += len(data)
-            if received > max_bytes:
-                return "too_long"
-            await session.feed(data)
-            continue
-        try:
-            kind = json.loads(message.get("text") or "").get("type")
-        except (ValueError, AttributeError):
-            kind = None
-        if kind == "end":
-            return "end"
-        await sender.send(
-            _error_event(
-                ApiError(
-                    400,
-                    'text frames must be {"type": "end"}; send audio as binary frames',
-                    code="invalid_message",
-                )
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            receiving = asyncio.ensure_future(websocket.receive())
+            done, _ = await asyncio.wait(
+                {receiving, stop_wait}, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiving not in done:
+                receiving.cancel()
+                with contextlib.suppress(BaseException):
+                    await receiving
+                return "shutdown" if stop_wait in done else "idle"
+            ending = await _take(receiving.result(), session, sender, max_bytes - received)
+            if isinstance(ending, int):
+                received += ending
+                continue
+            return ending
+    finally:
+        stop_wait.cancel()
+
+
+async def _take(
+    message: Mapping[str, Any], session: TranscriptionSession, sender: _Sender, room: int
+) -> Ending | int:
+    """Handle one client message: the bytes of audio taken, or why the session ends."""
+    if message["type"] == "websocket.disconnect":
+        return "left"
+    data = message.get("bytes")
+    if data is not None:
+        if len(data) > room:
+            return "too_long"
+        await session.feed(data)
+        return len(data)
+    try:
+        kind = json.loads(message.get("text") or "").get("type")
+    except (ValueError, AttributeError):
+        kind = None
+    if kind == "end":
+        return "end"
+    await sender.send(
+        _error_event(
+            ApiError(
+                400,
+                'text frames must be {"type": "end"}; send audio as binary frames',
+                code="invalid_message",
             )
         )
+    )
+    return 0
 
 
 async def transcription_stream(websocket: WebSocket) -> None:
     await websocket.accept()
     sender = _Sender(websocket)
-    state = websocket.app.state
-    allowed = limits_of(websocket).max_live_sessions
-    if state.live_sessions >= allowed:
-        full = ApiError(429, f"{allowed} live sessions are open; try again later", code="busy")
+    sessions: LiveSessions = websocket.app.state.live_sessions
+    try:
+        with sessions.hold(limits_of(websocket).max_live_sessions) as stopping:
+            await _serve(websocket, sender, stopping)
+    except SessionsFull as exc:
+        full = ApiError(429, f"{exc}", code="busy")
         await sender.send(_error_event(full))
         await sender.close(CLOSE_TRY_LATER, full.message)
-        log.warning("stt_stream.refused", open_sessions=state.live_sessions)
-        return
-    state.live_sessions += 1
-    try:
-        await _serve(websocket, sender)
-    finally:
-        state.live_sessions -= 1
+        log.warning("stt_stream.refused", open_sessions=sessions.count)
 
 
-async def _serve(websocket: WebSocket, sender: _Sender) -> None:
+async def _serve(websocket: WebSocket, sender: _Sender, stopping: asyncio.Event) -> None:
     generation = generation_of(websocket)
     try:
         params = parse_params(websocket.query_params)
@@ -259,8 +280,10 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
             CLOSE_POLICY if error.status < 500 else CLOSE_SERVER_ERROR, error.message
         )
         return
+    # Each utterance leases the configuration current at that moment: a reload reaches a live
+    # session between utterances, and an old model is not kept alive by an open socket.
     transcriber = routed_transcriber(
-        generation,
+        runtime_of(websocket),
         model=params.model,
         language=params.language,
         prompt=params.prompt,
@@ -285,6 +308,7 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
                 sender,
                 idle_seconds=limits.live_idle_timeout,
                 max_bytes=int(limits.max_audio_seconds * params.session.input.bytes_per_second),
+                stopping=stopping,
             )
             if ending != "left":
                 # What was heard is still transcribed before the session ends.
@@ -292,6 +316,8 @@ async def _serve(websocket: WebSocket, sender: _Sender) -> None:
                 await forwarder
                 if ending == "end":
                     await sender.close(CLOSE_NORMAL)
+                elif ending == "shutdown":
+                    await sender.close(CLOSE_RESTART, "the server is restarting")
                 else:
                     limit = _limit_error(ending, limits)
                     await sender.send(_error_event(limit))

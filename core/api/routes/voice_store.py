@@ -23,7 +23,7 @@ from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
 from core.audio.decode import decode_audio
 from core.audio.errors import AudioDecodeError, AudioTooLarge
-from core.voices_store.normalize import ReferenceAudioError, normalize_reference
+from core.voices_store.normalize import REFERENCE_RATE, ReferenceAudioError, normalize_reference
 from core.voices_store.store import StoredVoice, VoiceStore, VoiceStoreError
 
 #: Reference clips are short; a bigger upload is refused before it is read in full.
@@ -57,7 +57,10 @@ async def create_voice(request: Request) -> Response:
     if not data:
         raise ApiError(400, "the uploaded file is empty", param="file", code="empty_file")
     try:
-        audio = await asyncio.to_thread(decode_audio, data, max_seconds=MAX_REFERENCE_SECONDS)
+        # Straight to the reference rate while decoding: never the file's own rate in memory.
+        audio = await asyncio.to_thread(
+            decode_audio, data, REFERENCE_RATE, max_seconds=MAX_REFERENCE_SECONDS
+        )
         reference = await asyncio.to_thread(normalize_reference, audio)
     except AudioTooLarge as exc:
         raise ApiError(413, str(exc), param="file", code="audio_too_long") from None

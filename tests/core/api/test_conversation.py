@@ -47,7 +47,7 @@ async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]
     async with running_runtime(write_config(CONFIG)) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.localhost") as c:
             yield c
 
 
@@ -174,3 +174,63 @@ def test_history_forgets_idle_and_least_recent() -> None:
     assert len(history.messages("c", idle_ttl=60)) == 2
     now[0] = 120.0
     assert history.messages("c", idle_ttl=60) == []
+
+
+SPEECH_DIES = f"""\
+engines:
+  brain: {{capability: llm, engine: fake, settings: {{reply: "{REPLY}", delay: 0.05}}}}
+  mouth: {{capability: tts, engine: fake, settings: {{switch: mouth}}}}
+  ears: {{capability: stt, engine: fake, settings: {{reply: "what time is it"}}}}
+routes: {{llm: [brain], tts: [mouth], stt: [ears]}}
+"""
+
+
+async def test_a_turn_whose_speech_fails_keeps_its_words_and_stops_the_llm(
+    write_config: WriteConfig,
+) -> None:
+    SWITCHES["mouth"] = "fail"
+    async with running_runtime(write_config(SPEECH_DIES)) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.localhost") as c:
+            response = await c.post(
+                "/v1/conversation", files=wav_upload(), data={"conversation_id": "spoken"}
+            )
+            assert response.status_code == 503, response.text
+            body = response.json()
+            assert "mouth" in body["error"]["message"]
+            turn = body["turn"]
+            assert turn["complete"] is False
+            assert turn["transcript"]["text"] == "what time is it"
+            # The words written before speech failed come back; the rest was never generated.
+            assert turn["reply"]["text"].startswith("Sure, here is the first sentence.")
+            assert turn["reply"]["text"] != REPLY
+            assert runtime.current.slots["brain"].active == 0
+            # A turn nobody heard is not remembered.
+            SWITCHES["mouth"] = "ok"
+            ok = await c.post(
+                "/v1/conversation", files=wav_upload(), data={"conversation_id": "spoken"}
+            )
+            assert ok.json()["usage"]["prompt_tokens"] == 2
+
+
+async def test_conversation_ids_are_scoped_per_api_key(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOXGATE_API_KEYS", "key-one,key-two")
+    async with gateway(write_config) as client:
+
+        async def prompt_size(key: str) -> int:
+            response = await client.post(
+                "/v1/conversation",
+                files=wav_upload(),
+                data={"conversation_id": "shared-id", "response_format": "none"},
+                headers={"authorization": f"Bearer {key}"},
+            )
+            assert response.status_code == 200, response.text
+            return int(response.json()["usage"]["prompt_tokens"])
+
+        assert await prompt_size("key-one") == 2
+        assert await prompt_size("key-one") == 4
+        # The same id under another key is another conversation: nothing of key-one's leaks.
+        assert await prompt_size("key-two") == 2

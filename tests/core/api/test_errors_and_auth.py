@@ -37,7 +37,7 @@ async def client_for(
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=(host, 4000))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.test", headers=headers
+            transport=transport, base_url="http://voxgate.localhost", headers=headers
         ) as client:
             yield client
 

@@ -48,7 +48,7 @@ async def gateway(write_config: WriteConfig, **headers: str) -> AsyncIterator[op
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
         async with httpx.AsyncClient(transport=transport, headers=headers) as http:
             yield openai.AsyncOpenAI(
-                base_url="http://voxgate.test/v1",
+                base_url="http://voxgate.localhost/v1",
                 api_key="unused",
                 http_client=http,
                 max_retries=0,

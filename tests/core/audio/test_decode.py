@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 
 import av
 import numpy as np
@@ -15,6 +16,7 @@ from core.audio.decode import RawFormat, decode_audio, sniff_container
 from core.audio.encode import encode_audio
 from core.audio.errors import AudioDecodeError, AudioTooLarge
 from core.audio.g711 import alaw_encode, ulaw_encode
+from tests.support.audio_bombs import silent_flac, wav_declaring
 
 RATE = 16000
 
@@ -146,3 +148,38 @@ def test_truncated_wav_keeps_the_samples_it_has() -> None:
     full = written(tone(1.0), "WAV", "PCM_16")
     audio = decode_audio(full[: len(full) // 2])
     assert 0.4 < audio.duration < 0.6
+
+
+def test_a_decode_bomb_costs_no_more_than_its_mono_audio_at_the_rate_asked() -> None:
+    """30 s of 8-channel 192 kHz silence is ~50 KB of FLAC and 46 M samples: decoded block by
+    block, mixed down and resampled as it goes, it never exists at full size in memory."""
+    bomb = silent_flac(30)
+    assert len(bomb) < 100_000
+    tracemalloc.start()
+    try:
+        audio = decode_audio(bomb, max_rate=16000, max_seconds=3600)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert audio.sample_rate == 16000
+    assert len(audio.samples) == pytest.approx(30 * 16000, abs=32)
+    mono_bytes = audio.samples.nbytes
+    # The decoded file at its declared size would be 46 M samples x 4 bytes = 184 MB.
+    assert peak < 3 * mono_bytes, (peak, mono_bytes)
+
+
+@pytest.mark.parametrize("rate", [1, 100, 2_147_483_647, 1_000_000])
+def test_absurd_sample_rates_are_refused_before_decoding(rate: int) -> None:
+    with pytest.raises(AudioDecodeError, match=f"{rate} Hz"):
+        decode_audio(wav_declaring(rate), max_seconds=3600)
+
+
+def test_absurd_channel_counts_are_refused() -> None:
+    with pytest.raises(AudioDecodeError, match="100 channels"):
+        decode_audio(wav_declaring(16000, channels=100, data_bytes=4000))
+
+
+def test_the_length_limit_holds_for_what_the_header_declares() -> None:
+    # 10 s at 8 kHz declared by the header: refused before a sample is decoded.
+    with pytest.raises(AudioTooLarge):
+        decode_audio(wav_declaring(8000, data_bytes=160_000), max_seconds=5)

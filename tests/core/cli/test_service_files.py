@@ -24,13 +24,14 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_systemd_unit_runs_serve_with_the_config(write_config: WriteConfig) -> None:
     config = write_config("mode: local\n")
-    result = run("systemd", "--config", str(config))
+    result = run("systemd", "--config", str(config), "--type", "notify", "--user")
     assert result.returncode == 0, result.stderr
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read_string(result.stdout)
     command = shlex.split(unit["Service"]["ExecStart"])
     assert command == [sys.executable, "-m", "core.cli.main", "serve", "--config", str(config)]
     assert unit["Service"]["ExecReload"].endswith("-HUP $MAINPID")
+    assert unit["Service"]["Type"] == "notify"
     assert unit["Install"]["WantedBy"] == "default.target"
 
 

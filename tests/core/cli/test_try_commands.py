@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.core.test_daemon_process import Daemon
 from tests.support import WriteConfig
+from tests.support.daemon import Daemon
 from tests.support.plugin_dist import fake_plugin_env
 
 CONFIG = """\

@@ -114,9 +114,46 @@ def test_engine_may_not_shadow_a_route() -> None:
 
 
 def test_fingerprint_tracks_what_is_loaded() -> None:
-    base = "engines:\n  a: {capability: llm, engine: fake, settings: {reply: x}%s}\n"
+    base = (
+        "engines:\n  a: {capability: llm, engine: fake, settings: {reply: x}%s}\n"
+        "routes: {llm: [a]}\n"
+    )
     first = resolve(base % "").engines["a"].fingerprint
     same = resolve(base % ", keep_alive: 10").engines["a"].fingerprint
     changed = resolve((base % "").replace("reply: x", "reply: y")).engines["a"].fingerprint
     assert first == same
     assert first != changed
+
+
+EXPOSED = """\
+server: {host: 0.0.0.0}
+engines: {a: {capability: llm, engine: fake}}
+routes: {llm: [a]}
+"""
+
+
+def test_binding_every_address_without_api_keys_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("VOXGATE_API_KEYS", raising=False)
+    warnings = resolve(EXPOSED).warnings
+    assert any("0.0.0.0" in w and "VOXGATE_API_KEYS" in w for w in warnings), warnings
+    monkeypatch.setenv("VOXGATE_API_KEYS", "k")
+    assert resolve(EXPOSED).warnings == []
+    monkeypatch.delenv("VOXGATE_API_KEYS")
+    assert resolve(EXPOSED.replace("0.0.0.0", "127.0.0.1")).warnings == []
+
+
+def test_engines_no_route_or_alias_uses_are_refused() -> None:
+    text = """\
+engines:
+  a: {capability: llm, engine: fake}
+  voice: {capability: tts, engine: fake}
+routes: {llm: [a]}
+"""
+    with pytest.raises(ConfigError) as caught:
+        resolve(text)
+    assert [i.path for i in caught.value.issues] == ["routes.tts"]
+    assert "voice" in caught.value.issues[0].message
+    # Reached through an alias, an unrouted engine is in use.
+    resolve(text + "aliases: {speaker: voice}\n")

@@ -55,7 +55,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     config.write_text(
         f"models_dir: {tmp_path / 'models'}\n"
         "reload: {watch: false}\n"
-        "engines:\n  fake: {capability: tts, engine: fake}\n",
+        "engines:\n  fake: {capability: tts, engine: fake}\nroutes: {tts: [fake]}\n",
         encoding="utf-8",
     )
     runtime = Runtime(config, catalog_factory=catalog_factory)
@@ -84,9 +84,10 @@ async def test_list_shows_each_model_with_its_folder_and_status(
 
 
 async def test_download_streams_progress_then_done(
-    client: httpx.AsyncClient, hub: str, tmp_path: Path
+    client: httpx.AsyncClient, hub: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response = await client.post("/control/models/tiny/download", json={"endpoint": hub})
+    monkeypatch.setenv("HF_ENDPOINT", hub)  # the daemon's configuration, not the request's
+    response = await client.post("/control/models/tiny/download", json={})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     received = events(response.text)
@@ -106,13 +107,19 @@ async def test_download_streams_progress_then_done(
     assert report["ok"] is True and report["checksums_checked"] == 1
 
 
-async def test_a_failed_download_ends_with_an_error_event(
-    client: httpx.AsyncClient, tmp_path: Path
+async def test_a_request_cannot_name_the_server_to_download_from(
+    client: httpx.AsyncClient, hub: str
 ) -> None:
-    nobody = f"http://127.0.0.1:{free_port()}"
-    response = await client.post(
-        "/control/models/tiny/download", json={"endpoint": nobody, "provider": "hf"}
-    )
+    response = await client.post("/control/models/tiny/download", json={"endpoint": hub})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "endpoint"
+
+
+async def test_a_failed_download_ends_with_an_error_event(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    response = await client.post("/control/models/tiny/download", json={"provider": "hf"})
     last = events(response.text)[-1]
     assert last["type"] == "error"
     assert str(tmp_path / "models" / "TinyOrg" / "tiny-model") in last["message"]

@@ -190,3 +190,12 @@ def test_a_download_replaces_an_incomplete_copy(hub: tuple[HubState, str], tmp_p
 def test_a_provider_without_a_repository_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="has no modelscope repository"):
         download_model(SPEC, tmp_path, provider="modelscope")
+
+
+@pytest.mark.parametrize("name", ["../../escape.txt", "/etc/evil", "sub/../../up.txt"])
+def test_file_names_that_leave_the_model_folder_are_refused(tmp_path: Path, name: str) -> None:
+    files = {**repo_files(), name: b"not a model file"}
+    state = HubState(repos={REPO: HubRepo(files=files, lfs={"model.safetensors"})})
+    with serve_hub(state) as url, pytest.raises(DownloadError, match="unsafe file names"):
+        download_model(SPEC, tmp_path / "a" / "b" / "models", providers={"hf": HuggingFace(url)})
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []

@@ -147,3 +147,18 @@ def test_import_refuses_an_incomplete_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "models" / "TinyOrg" / "tiny-model").exists()
     with pytest.raises(ImportFailed, match="not a folder"):
         import_model(SPEC, tmp_path / "nothing", tmp_path / "models")
+
+
+def test_import_refuses_links_out_of_the_folder(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.key"
+    secret.write_text("private", encoding="utf-8")
+    source = make_model(tmp_path / "downloaded")
+    (source / "sub" / "tokenizer.json").symlink_to(secret)
+    with pytest.raises(ImportFailed, match="outside"):
+        import_model(SPEC, source, tmp_path / "models")
+    assert not (tmp_path / "models" / "TinyOrg" / "tiny-model").exists()
+    # A link that stays inside the folder is an ordinary file of the model.
+    (source / "sub" / "tokenizer.json").unlink()
+    (source / "sub" / "tokenizer.json").symlink_to(source / "config.json")
+    path = import_model(SPEC, source, tmp_path / "models")
+    assert (path / "sub" / "tokenizer.json").read_bytes() == (source / "config.json").read_bytes()

@@ -161,3 +161,61 @@ routes: {llm: [slow]}
     assert await task == "a b c"
     engine = runtime.current.slots["slow"]
     assert engine.state is EngineState.CLOSED
+
+
+async def test_a_request_during_idle_unload_waits_and_loads_again(
+    write_config: WriteConfig,
+) -> None:
+    path = write_config("""\
+engines:
+  brief: {capability: llm, engine: fake, keep_alive: 0.05}
+routes: {llm: [brief]}
+""")
+    async with running_runtime(path) as runtime:
+        await ask(runtime)
+        slot = runtime.current.slots["brief"]
+        engine = engine_of(runtime, "brief")
+        closing = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_close() -> None:  # an engine whose close takes a while (freeing a model)
+            closing.set()
+            await release.wait()
+            engine.closes += 1
+
+        engine.close = slow_close  # type: ignore[method-assign]
+        await asyncio.wait_for(closing.wait(), 2)
+        # Mid-unload the engine must not read as ready, and a request must not get it.
+        assert slot.state is EngineState.UNLOADING
+        assert runtime.status()["engines"]["brief"]["lifecycle"] == "unloading"
+        request = asyncio.create_task(ask(runtime))
+        await asyncio.sleep(0.05)
+        assert not request.done() and engine.loads == 1
+        release.set()
+        assert await asyncio.wait_for(request, 2) == "hello from fake"
+        assert engine.closes == 1 and engine.loads == 2
+
+
+async def test_a_concurrency_change_on_reload_applies_to_waiting_requests(
+    write_config: WriteConfig,
+) -> None:
+    text = """\
+policy:
+  engines:
+    single: {{max_concurrency: {n}, max_queue: 8}}
+engines:
+  single: {{capability: llm, engine: fake, settings: {{delay: 0.2, reply: "a b"}}}}
+routes: {{llm: [single]}}
+"""
+    path = write_config(text.format(n=1))
+    async with running_runtime(path) as runtime:
+        slot = runtime.current.slots["single"]
+        tasks = [asyncio.create_task(ask(runtime)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert (slot.active, slot.waiting) == (1, 2)
+        path.write_text(text.format(n=3))
+        assert (await runtime.reload("test")).ok
+        assert runtime.current.slots["single"] is slot  # same engine, new limit
+        await asyncio.sleep(0.02)
+        assert (slot.active, slot.waiting) == (3, 0)
+        assert await asyncio.gather(*tasks) == ["a b"] * 3

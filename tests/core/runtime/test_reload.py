@@ -156,3 +156,69 @@ async def test_requests_never_fail_while_the_file_is_rewritten(write_config: Wri
         assert runtime.current.number > 10
         keep = runtime.current.slots["keep"].engine
         assert isinstance(keep, FakeLLM) and keep.loads == 1
+
+
+async def test_a_failed_load_keeps_the_old_engine_and_settings(write_config: WriteConfig) -> None:
+    """All or nothing: a changed engine that cannot load leaves everything as it was, the
+    unchanged engines' settings included, and the reload says it failed."""
+    policy = "policy:\n  breaker: {{failures: {n}}}\n"
+    path: Path = write_config(policy.format(n=3) + config_text())
+    async with running_runtime(path) as runtime:
+        generation = runtime.current.number
+        keep = runtime.current.slots["keep"]
+        old_swap = runtime.current.slots["swap"]
+        broken = config_text(swap="v2").replace(
+            'settings: {reply: "v2"}', 'settings: {reply: "v2", fail_load: true}'
+        )
+        path.write_text(policy.format(n=7) + broken)
+        result = await runtime.reload("test")
+        assert not result.ok
+        assert "swap" in result.failed_loads
+        assert result.error is not None
+        assert result.error["issues"][0]["path"] == "engines.swap"
+        assert runtime.current.number == generation
+        assert runtime.current.slots["swap"] is old_swap
+        assert old_swap.state is EngineState.READY
+        assert keep.breaker.policy.failures == 3  # not half-applied
+        assert await ask(runtime, "swap") == "v1"
+        assert runtime.status()["last_reload"]["ok"] is False
+
+
+async def test_old_generations_drain_within_a_bound(write_config: WriteConfig) -> None:
+    path: Path = write_config("reload: {drain_timeout: 0.2}\n" + config_text())
+    async with running_runtime(path) as runtime:
+        old_swap = runtime.current.slots["swap"]
+        stuck = runtime.acquire()  # a socket that never lets go of its generation
+        path.write_text("reload: {drain_timeout: 0.2}\n" + config_text(swap="v2"))
+        assert (await runtime.reload("test")).ok
+        await asyncio.sleep(0.5)
+        assert old_swap.state is EngineState.CLOSED
+        stuck.release()
+
+
+async def test_a_file_still_being_written_is_read_once_it_settles(
+    write_config: WriteConfig,
+) -> None:
+    path: Path = write_config(config_text())
+    async with running_runtime(path) as runtime:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_config_file(runtime, 0.02, stop))
+        await asyncio.sleep(0.3)
+        final = config_text(swap="settled")
+        # A slow writer: the file grows in pieces, each of which is a valid YAML prefix.
+        with path.open("w", encoding="utf-8") as out:
+            for start in range(0, len(final), 40):
+                out.write(final[start : start + 40])
+                out.flush()
+                await asyncio.sleep(0.05)
+        for _ in range(100):
+            if await ask(runtime, "swap") == "settled":
+                break
+            await asyncio.sleep(0.05)
+        assert await ask(runtime, "swap") == "settled"
+        assert await ask(runtime) == "keep"
+        # No half-written version was ever read: not one reload failed on the way.
+        assert runtime.metrics.reloads.labels("failed")._value.get() == 0
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(watcher, 5)

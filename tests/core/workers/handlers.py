@@ -64,7 +64,12 @@ class TestHandler:
         import core
 
         print("this goes to stderr, not into the protocol")
-        return {"core": core.__file__, "sys_path": sys.path, "pid": os.getpid()}
+        return {
+            "core": core.__file__,
+            "sys_path": sys.path,
+            "pid": os.getpid(),
+            "environ": dict(os.environ),
+        }
 
 
 def create() -> TestHandler:

@@ -111,6 +111,27 @@ async def test_the_worker_sees_only_core_and_its_own_environment(worker: WorkerP
     assert any("goes to stderr" in line for line in worker.stderr_tail)
 
 
+async def test_the_worker_gets_no_secrets_of_the_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-daemon-only")
+    monkeypatch.setenv("VOXGATE_API_KEYS", "client-key")
+    monkeypatch.setenv("VOXGATE_CONTROL_TOKEN", "control")
+    monkeypatch.setenv("HF_TOKEN", "hf-secret")
+    monkeypatch.setenv("HF_HOME", "/tmp/hf-home")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    process = WorkerProcess(command(WORKER_OWN="yes"))
+    await process.start(timeout=60)
+    try:
+        environ = (await process.call("environment", {})).header["value"]["environ"]
+    finally:
+        await process.stop(grace=5)
+    for secret in ("OPENAI_API_KEY", "VOXGATE_API_KEYS", "VOXGATE_CONTROL_TOKEN", "HF_TOKEN"):
+        assert secret not in environ
+    assert environ["HF_HOME"] == "/tmp/hf-home"
+    assert environ["OMP_NUM_THREADS"] == "2"
+    assert environ["WORKER_OWN"] == "yes"
+    assert environ["PATH"] == os.environ["PATH"]
+
+
 async def test_stop_ends_the_process(worker: WorkerProcess) -> None:
     pid = worker.pid
     assert pid is not None

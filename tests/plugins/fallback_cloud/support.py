@@ -90,15 +90,18 @@ def hybrid_config(
     timeout: float = 2.0,
     failures: int = 2,
     cooldown: float = 60.0,
+    max_cooldown: float | None = None,
     extra_engines: str = "",
     routes: str | None = None,
 ) -> str:
     """A first daemon with fake local engines before the cloud ones.
 
     ``local`` adds settings to a local engine, e.g. ``{"local_chat": "fail_load: true"}``. Each
-    local engine also answers to the fake plugin's switch of its own name.
+    local engine also answers to the fake plugin's switch of its own name. ``routes`` replaces
+    the default route of each capability it names.
     """
     extra = dict(local or {})
+    longest = max_cooldown or max(cooldown, 1)
 
     def settings(name: str, base: str) -> str:
         parts = [base, f"switch: {name}", extra.get(name, "")]
@@ -111,7 +114,7 @@ logging: {{level: warning}}
 policy:
   timeout: {timeout}
   retries: 0
-  breaker: {{failures: {failures}, cooldown: {cooldown}, max_cooldown: {max(cooldown, 1)}}}
+  breaker: {{failures: {failures}, cooldown: {cooldown}, max_cooldown: {longest}}}
 engines:
   local_chat:
     capability: llm
@@ -131,7 +134,7 @@ engines:
     settings: {settings("local_embeddings", "")}
 {cloud_engines(base_url)}{extra_engines}
 routes:
-{routes or DEFAULT_ROUTES}
+{_merged_routes(routes)}
 """
 
 
@@ -141,6 +144,14 @@ DEFAULT_ROUTES = """\
   stt: [local_stt, cloud_stt]
   embeddings: [local_embeddings, cloud_embeddings]
 """
+
+
+def _merged_routes(routes: str | None) -> str:
+    """The default routes with the lines of ``routes`` replacing those of their capability."""
+    lines = {line.split(":")[0]: line for line in DEFAULT_ROUTES.splitlines()}
+    for line in (routes or "").splitlines():
+        lines[line.split(":")[0]] = line
+    return "\n".join(lines.values()) + "\n"
 
 
 class NoServices:

@@ -50,7 +50,7 @@ def test_chat(client: openai.OpenAI) -> None:
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
     )
     assert raw.headers["x-voxgate-engine"] == "cloud_chat"
-    assert raw.headers["x-voxgate-fallback"] == "local_chat=unavailable"
+    assert raw.headers["x-voxgate-fallback"] == "local_chat=not_loaded"
     completion = raw.parse()
     assert completion.choices[0].message.content == "cloud says hi"
     assert completion.usage is not None and completion.usage.completion_tokens == 3

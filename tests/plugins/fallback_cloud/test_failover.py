@@ -101,7 +101,7 @@ async def test_broken_local_engine_is_covered_by_the_cloud(
         response = await ask(client, capability)
         assert response.status_code == 200, response.text
         assert response.headers["x-voxgate-engine"] == CLOUD[capability]
-        assert response.headers["x-voxgate-fallback"] == f"{local}=unavailable"
+        assert response.headers["x-voxgate-fallback"] == f"{local}=not_loaded"
         assert answer_of(capability, response) == CLOUD_ANSWERS[capability]
         status = runtime.status()["engines"]
         assert "fake model file missing" in status[local]["last_error"]
@@ -212,11 +212,9 @@ async def test_cloud_down_too_gives_one_error_naming_both(cloud_key: str, tmp_pa
     async with gateway(tmp_path, dead, local={"local_chat": "fail_load: true"}) as (_, client):
         response = await ask(client, "llm")
     assert response.status_code == 503
-    assert (
-        response.headers["x-voxgate-fallback"] == "local_chat=unavailable, cloud_chat=unavailable"
-    )
+    assert response.headers["x-voxgate-fallback"] == "local_chat=not_loaded, cloud_chat=unavailable"
     message = response.json()["error"]["message"]
-    assert "local_chat: unavailable (engine 'local_chat' failed to load" in message
+    assert "local_chat: not_loaded (engine 'local_chat' failed to load" in message
     assert f"cloud_chat: unavailable ('cloud_chat' cannot reach {dead}/v1" in message
 
 
@@ -244,16 +242,17 @@ async def test_mode_local_never_calls_the_cloud(
     ):
         response = await ask(client, "llm")
         assert response.status_code == 503
-        assert response.headers["x-voxgate-fallback"] == "local_chat=unavailable"
+        assert response.headers["x-voxgate-fallback"] == "local_chat=not_loaded"
         assert (await ask(client, "tts")).headers["x-voxgate-engine"] == "local_tts"
         assert runtime.status()["engines"]["cloud_chat"]["lifecycle"] == "unloaded"
     assert proxy.seen == 0
 
 
-async def test_retry_after_holds_the_breaker_open(
-    upstream: str, cloud_key: str, tmp_path: Path
+@pytest.mark.parametrize(("retry_after", "held"), [("120", (110, 120)), ("3600", (280, 300))])
+async def test_retry_after_holds_the_breaker_open_up_to_max_cooldown(
+    upstream: str, cloud_key: str, tmp_path: Path, retry_after: str, held: tuple[float, float]
 ) -> None:
-    proxy = QuotaProxy(upstream, quota=0, retry_after="120")
+    proxy = QuotaProxy(upstream, quota=0, retry_after=retry_after)
     async with serving(proxy.app()) as limited:
         limited_engine = f"""\
   cloud_limited:
@@ -266,6 +265,7 @@ async def test_retry_after_holds_the_breaker_open(
             upstream,
             mode="api",
             cooldown=0.5,
+            max_cooldown=300,
             extra_engines=limited_engine,
             routes="  llm: [cloud_limited, cloud_chat]\n",
         ) as (runtime, client):
@@ -275,10 +275,11 @@ async def test_retry_after_holds_the_breaker_open(
             second = await ask(client, "llm")
             assert second.headers["x-voxgate-fallback"] == "cloud_limited=breaker_open"
             breaker = runtime.status()["engines"]["cloud_limited"]["breaker"]
-            # One 429 opened it (no failure count needed), for the server's 120 s rather than
-            # the configured 0.5 s cooldown.
+            # One 429 opened it (no failure count needed), for the server's Retry-After rather
+            # than the configured 0.5 s cooldown, but never past max_cooldown: a provider saying
+            # "come back in an hour" is asked again after 300 s.
             assert breaker["state"] == "open"
-            assert breaker["retry_in"] > 60
+            assert held[0] < breaker["retry_in"] <= held[1]
     assert proxy.seen == 1
 
 
@@ -346,7 +347,7 @@ async def test_offline_edge_voice_falls_through(
         )
         assert response.status_code == 200, response.text
         assert response.headers["x-voxgate-engine"] == "cloud_tts"
-        assert response.headers["x-voxgate-fallback"] == "local_tts=unavailable, edge=unavailable"
+        assert response.headers["x-voxgate-fallback"] == "local_tts=not_loaded, edge=unavailable"
         edge_status = runtime.status()["engines"]["edge"]
         assert edge_status["breaker"]["consecutive_failures"] == 1
 

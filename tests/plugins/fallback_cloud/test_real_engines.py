@@ -117,7 +117,7 @@ def test_speech_and_transcription_round_trip_through_the_cloud(gateway: Gateway)
         model="tts", voice="heart", input=TEXT, response_format="wav"
     )
     assert speech.headers["x-voxgate-engine"] == "cloud_tts"
-    assert speech.headers["x-voxgate-fallback"] == "local_hibari=unavailable"
+    assert speech.headers["x-voxgate-fallback"] == "local_hibari=not_loaded"
     assert speech.headers["x-voxgate-voice"] == "heart"
     audio = speech.content
     samples, rate = soundfile.read(io.BytesIO(audio), dtype="float32")
@@ -129,7 +129,7 @@ def test_speech_and_transcription_round_trip_through_the_cloud(gateway: Gateway)
         model="stt", file=("speech.wav", audio, "audio/wav")
     )
     assert transcript.headers["x-voxgate-engine"] == "cloud_stt"
-    assert transcript.headers["x-voxgate-fallback"] == "local_whisper=unavailable"
+    assert transcript.headers["x-voxgate-fallback"] == "local_whisper=not_loaded"
     assert word_error_rate(TEXT, transcript.parse().text) < 0.2
 
 
@@ -142,26 +142,28 @@ def test_repaired_local_model_takes_the_traffic_back(gateway: Gateway) -> None:
         return raw.headers["x-voxgate-engine"], raw.headers.get("x-voxgate-fallback"), text
 
     engine, fallback, text = served_by()
-    assert (engine, fallback) == ("cloud_chat", "local_llm=unavailable")
+    assert (engine, fallback) == ("cloud_chat", "local_llm=not_loaded")
     assert text  # the tiny model always produces printable text
     local = httpx.get(gateway.url + "/control/status", timeout=10).json()["engines"]["local_llm"]
-    assert local["breaker"]["state"] == "open"
+    # A model that cannot load is not retried on every request, and never counts as a failure.
+    assert local["lifecycle"] == "failed"
+    assert local["breaker"]["state"] == "closed"
 
     # The model file appears (a download finished, a disk was mounted): no reload needed, the
-    # breaker's half-open probe loads it and the traffic moves back.
+    # next load attempt after the backoff finds it and the traffic moves back.
     gateway.later_gguf.parent.mkdir(parents=True, exist_ok=True)
     write_tiny_gguf(gateway.later_gguf)
-    wait_for_probe(gateway.url, "local_llm")
+    wait_for_load_retry(gateway.url, "local_llm")
     assert served_by()[:2] == ("local_llm", None)
     status = httpx.get(gateway.url + "/control/status", timeout=10).json()
-    assert status["engines"]["local_llm"]["breaker"]["state"] == "closed"
+    assert status["engines"]["local_llm"]["lifecycle"] == "ready"
 
 
-def wait_for_probe(url: str, engine: str) -> None:
-    """Until the engine's breaker lets a probe through (its cooldown is over)."""
+def wait_for_load_retry(url: str, engine: str) -> None:
+    """Until the engine's load backoff is over."""
     for _ in range(100):
         status = httpx.get(url + "/control/status", timeout=10).json()
-        if status["engines"][engine]["breaker"]["retry_in"] == 0:
+        if status["engines"][engine]["load_retry_in"] == 0:
             return
         time.sleep(0.1)
-    raise AssertionError(f"{engine}'s breaker never allowed a probe")
+    raise AssertionError(f"{engine} was never retried")

@@ -53,7 +53,7 @@ async def gateway(
             yield (
                 runtime,
                 openai.AsyncOpenAI(
-                    base_url="http://voxgate.test/v1",
+                    base_url="http://voxgate.localhost/v1",
                     api_key="x",
                     http_client=http,  # type: ignore[arg-type, unused-ignore]
                     max_retries=0,

@@ -40,7 +40,7 @@ async def gateway(tmp_path: Path, onnx_cache: Path) -> AsyncIterator[httpx.Async
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.test", timeout=60
+            transport=transport, base_url="http://voxgate.localhost", timeout=60
         ) as client:
             yield client
 
@@ -138,7 +138,7 @@ async def test_chat_rag_block_returns_citations(tmp_path: Path, onnx_cache: Path
             json={"id": "bees", "text": "Honey bees live in colonies ruled by a single queen."},
         )
         client = openai.AsyncOpenAI(
-            base_url="http://voxgate.test/v1",
+            base_url="http://voxgate.localhost/v1",
             api_key="x",
             http_client=http,  # type: ignore[arg-type, unused-ignore]
             max_retries=0,
@@ -259,3 +259,44 @@ async def test_conversation_rejects_a_bad_rag_field(tmp_path: Path, onnx_cache: 
             assert response.status_code == 400, (rag, response.text)
             error = response.json()["error"]
             assert error["param"] in ("rag", "collection") and fragment in error["message"]
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(depth):
+        value = {"deeper": value}
+    return value
+
+
+async def test_metadata_that_is_not_flat_is_refused_before_anything_is_written(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    async with gateway(tmp_path, onnx_cache) as client:
+        bad = [
+            {"tags": nested(500)},
+            {"tags": ["a", "b"]},
+            {"author": None},
+            {"_vg_doc": "forged"},
+        ]
+        for metadata in bad:
+            response = await client.post(
+                "/v1/rag/documents",
+                json={"id": "doc", "text": "Bees make honey.", "metadata": metadata},
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"].startswith("metadata")
+        upload = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("notes.txt", b"Bees make honey.", "text/plain")},
+            data={"metadata": json.dumps({"tags": {"x": 1}})},
+        )
+        assert upload.status_code == 400
+        # Nothing was stored, and the collection still lists and answers.
+        listing = await client.get("/v1/rag/documents")
+        assert listing.status_code == 200 and listing.json()["data"] == []
+        ok = await client.post(
+            "/v1/rag/documents",
+            json={"id": "doc", "text": "Bees make honey.", "metadata": {"tags": "bees", "n": 2}},
+        )
+        assert ok.status_code == 201, ok.text
+        assert (await client.get("/v1/rag/documents")).json()["data"][0]["id"] == "doc"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import Daemon, daemon_process
 from tests.support.plugin_dist import fake_plugin_env
 from tests.support.realtime import PCM_RATE, Session, connect, pcm16, silence
 from tests.support.speech import SENTENCES, speech
@@ -162,3 +162,48 @@ async def test_unknown_realtime_models_get_the_default_profile(daemon: str) -> N
         created = (await session.next("session.created"))["session"]
     assert created["model"] == "some-future-model"
     assert created["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 400
+
+
+async def test_a_stopping_daemon_lets_the_reply_end_then_says_goodbye(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("realtime-stop")
+    config = folder / "ai_backend.yaml"
+    # Replies sent in real time (about two seconds of audio), so the stop comes in the middle.
+    config.write_text(
+        CONFIG.replace("{output_lead: null,", "{output_lead: 0,").replace(
+            "mouth: {capability: tts, engine: fake}",
+            "mouth: {capability: tts, engine: fake, settings: {chunks: 10}}",
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        **fake_plugin_env(folder),
+        "VOXGATE_DATA_DIR": str(folder / "data"),
+        "VOXGATE_API_KEYS": KEY,
+    }
+    daemon = Daemon(config, env)
+    try:
+        async with connect(daemon.url, key=KEY) as session:
+            await session.next("session.created")
+            await session.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "hi"}],
+                    },
+                }
+            )
+            await session.send({"type": "response.create"})
+            await session.next("response.output_audio.delta")
+            stopped = asyncio.create_task(asyncio.to_thread(daemon.stop))
+            done = await session.next("response.done", timeout=20)
+            assert done["response"]["status"] == "completed"
+            goodbye = await session.next("error", timeout=20)
+            assert goodbye["error"]["code"] == "server_restarting"
+            await asyncio.wait_for(session.closed.wait(), 20)
+            assert await stopped == 0
+    finally:
+        daemon.kill()

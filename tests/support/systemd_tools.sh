@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# systemd's own tools for the service tests (tests/core/service): systemd-analyze,
+# systemd-socket-activate and systemd-nspawn from the distribution, and, where its systemd is
+# older than 253 (Debian 12 has 252), a systemd-analyze from Debian backports unpacked under
+# ~/.cache/voxgate/systemd-tools (not installed) to verify Type=notify-reload units.
+# Installs packages only as root with apt-get; elsewhere it says what is missing and goes on.
+set -euo pipefail
+
+cache="${VOXGATE_SYSTEMD_TOOLS:-$HOME/.cache/voxgate/systemd-tools}"
+if [ "$(uname -s)" != Linux ]; then
+    echo "systemd tools: not Linux, nothing to install"
+    exit 0
+fi
+
+need=()
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v systemd-socket-activate >/dev/null || need+=(systemd)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v nsenter >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends "${need[@]}" ||
+            { apt-get update -qq && apt-get install -y --no-install-recommends "${need[@]}"; }
+    else
+        echo "systemd tools: missing ${need[*]} (the service tests need them)" >&2
+        exit 0
+    fi
+fi
+
+version=$(systemd-analyze --version | awk 'NR == 1 {print $2}')
+if [ "$version" -ge 253 ] || ls "$cache"/*/usr/bin/systemd-analyze >/dev/null 2>&1; then
+    exit 0
+fi
+. /etc/os-release
+if [ "${ID:-}" != debian ] || [ -z "${VERSION_CODENAME:-}" ] || ! command -v apt-get >/dev/null; then
+    echo "systemd tools: systemd $version cannot verify Type=notify-reload units" >&2
+    exit 0
+fi
+
+# apt with its own package lists, so the system's sources and state stay as they are.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+echo "deb http://deb.debian.org/debian ${VERSION_CODENAME}-backports main" >"$work/sources.list"
+apt_options=(
+    -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root
+)
+apt-get "${apt_options[@]}" update -qq
+suite="${VERSION_CODENAME}-backports"
+(cd "$work/debs" && apt-get "${apt_options[@]}" download -qq "systemd/$suite" "libsystemd-shared/$suite")
+deb_version=$(dpkg-deb -f "$work"/debs/systemd_*.deb Version)
+target="$cache/$deb_version"
+rm -rf "$target.partial"
+mkdir -p "$target.partial"
+for deb in "$work"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$target.partial"
+done
+mv "$target.partial" "$target"
+echo "systemd tools: systemd-analyze $deb_version unpacked under $target"
