@@ -40,7 +40,11 @@ def transcriber(
             async for segment in engine.transcribe(request):
                 yield segment
 
-        routed = await generation.router.gather(Capability.STT, model, run)
+        # A long piece (up to 25 s) may take its engine longer to read, as a long file would.
+        per_second = generation.config.config.policy.stt_timeout_per_audio_second
+        routed = await generation.router.gather(
+            Capability.STT, model, run, extra_time=audio.duration * per_second
+        )
         return joined_text(routed.value)
 
     return transcribe
