@@ -1,14 +1,13 @@
 """The audio formats of a realtime session, on the way in and out.
 
-Three formats, as OpenAI's realtime API names them: 16-bit little-endian PCM at 24 kHz, and
-G.711 mu-law or A-law at 8 kHz (telephony). Input is decoded to float samples (the VAD and the
+OpenAI's realtime API has three: 16-bit little-endian PCM at 24 kHz, and G.711 mu-law or A-law
+at 8 kHz (telephony). Input is decoded to float samples (the VAD and the
 speech-to-text engine get them resampled to their own rate); engine output of any rate is
 resampled and encoded into the session's output format.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,30 +17,21 @@ from core.audio.decode import RawEncoding
 from core.audio.g711 import alaw_encode, ulaw_encode
 from core.audio.resample import StreamResampler
 
+_SAMPLE_BYTES: dict[RawEncoding, int] = {"pcm_s16le": 2, "f32le": 4, "mulaw": 1, "alaw": 1}
+
 
 @dataclass(frozen=True, slots=True)
-class _Spec:
+class AudioFormat:
+    """Headerless mono audio: an encoding and a rate. The OpenAI protocol's three are
+    :data:`PCM16`, :data:`PCMU` and :data:`PCMA`; other front doors may use others (16 kHz
+    PCM, say)."""
+
     encoding: RawEncoding
     sample_rate: int
-    bytes_per_sample: int
-
-
-class AudioFormat(enum.Enum):
-    PCM16 = _Spec("pcm_s16le", 24_000, 2)
-    PCMU = _Spec("mulaw", 8000, 1)
-    PCMA = _Spec("alaw", 8000, 1)
-
-    @property
-    def encoding(self) -> RawEncoding:
-        return self.value.encoding
-
-    @property
-    def sample_rate(self) -> int:
-        return self.value.sample_rate
 
     @property
     def bytes_per_second(self) -> int:
-        return self.value.sample_rate * self.value.bytes_per_sample
+        return self.sample_rate * _SAMPLE_BYTES[self.encoding]
 
     def milliseconds(self, size: int) -> float:
         """How long ``size`` bytes of this format play."""
@@ -49,8 +39,13 @@ class AudioFormat(enum.Enum):
 
     def bytes_for(self, milliseconds: float) -> int:
         """Whole samples' worth of bytes in ``milliseconds`` of audio."""
-        samples = int(self.value.sample_rate * milliseconds / 1000)
-        return samples * self.value.bytes_per_sample
+        samples = int(self.sample_rate * milliseconds / 1000)
+        return samples * _SAMPLE_BYTES[self.encoding]
+
+
+PCM16 = AudioFormat("pcm_s16le", 24_000)
+PCMU = AudioFormat("mulaw", 8000)
+PCMA = AudioFormat("alaw", 8000)
 
 
 class OutputEncoder:
@@ -96,8 +91,11 @@ class OutputEncoder:
     def _bytes(self, samples: FloatArray) -> bytes:
         if len(samples) == 0:
             return b""
-        if self.format is AudioFormat.PCMU:
+        encoding = self.format.encoding
+        if encoding == "mulaw":
             return ulaw_encode(samples)
-        if self.format is AudioFormat.PCMA:
+        if encoding == "alaw":
             return alaw_encode(samples)
+        if encoding == "f32le":
+            return np.clip(samples, -1.0, 1.0).astype("<f4").tobytes()
         return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()

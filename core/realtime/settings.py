@@ -14,7 +14,7 @@ from core.config.schema import (
     SemanticVadSettings,
     ServerVadSettings,
 )
-from core.realtime.formats import AudioFormat
+from core.realtime.formats import PCM16, AudioFormat
 
 SessionKind = Literal["realtime", "transcription"]
 Modality = Literal["text", "audio"]
@@ -140,8 +140,8 @@ def initial_settings(
         engines=Engines(profile.stt, profile.llm, profile.tts, profile.vad),
         instructions=profile.instructions,
         output_modalities=("audio",),
-        input_format=AudioFormat.PCM16,
-        output_format=AudioFormat.PCM16,
+        input_format=PCM16,
+        output_format=PCM16,
         voice=profile.voice,
         speed=profile.speed,
         transcription=TranscriptionSettings(model=None, language=profile.language),

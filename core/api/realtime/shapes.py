@@ -10,18 +10,18 @@ from core.api.realtime.dialect import Dialect
 from core.config.schema import SemanticVadSettings, ServerVadSettings
 from core.realtime.conversation import Content, Item
 from core.realtime.events import ErrorInfo, ResponseInfo
-from core.realtime.formats import AudioFormat
+from core.realtime.formats import PCM16, PCMA, PCMU, AudioFormat
 from core.realtime.settings import SessionSettings, TurnDetection
 
 GA_FORMATS = {
-    AudioFormat.PCM16: "audio/pcm",
-    AudioFormat.PCMU: "audio/pcmu",
-    AudioFormat.PCMA: "audio/pcma",
+    PCM16: "audio/pcm",
+    PCMU: "audio/pcmu",
+    PCMA: "audio/pcma",
 }
 BETA_FORMATS = {
-    AudioFormat.PCM16: "pcm16",
-    AudioFormat.PCMU: "g711_ulaw",
-    AudioFormat.PCMA: "g711_alaw",
+    PCM16: "pcm16",
+    PCMU: "g711_ulaw",
+    PCMA: "g711_alaw",
 }
 #: The model names the beta session object may carry (its schema lists them).
 _BETA_MODELS = frozenset(
@@ -45,7 +45,7 @@ def format_json(fmt: AudioFormat, dialect: Dialect) -> Any:
     if dialect is Dialect.BETA:
         return BETA_FORMATS[fmt]
     body: dict[str, Any] = {"type": GA_FORMATS[fmt]}
-    if fmt is AudioFormat.PCM16:
+    if fmt == PCM16:
         body["rate"] = fmt.sample_rate
     return body
 

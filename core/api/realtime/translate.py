@@ -24,7 +24,7 @@ from core.api.realtime.client_events import (
 from core.config.schema import SemanticVadSettings, ServerVadSettings
 from core.realtime.conversation import Content, Conversation, Item, new_id
 from core.realtime.errors import RealtimeError
-from core.realtime.formats import AudioFormat
+from core.realtime.formats import PCM16, PCMA, PCMU
 from core.realtime.replies import ResponseRequest
 from core.realtime.settings import (
     UNSET,
@@ -36,14 +36,14 @@ from core.realtime.settings import (
 )
 
 _GA_FORMATS = {
-    "audio/pcm": AudioFormat.PCM16,
-    "audio/pcmu": AudioFormat.PCMU,
-    "audio/pcma": AudioFormat.PCMA,
+    "audio/pcm": PCM16,
+    "audio/pcmu": PCMU,
+    "audio/pcma": PCMA,
 }
 _BETA_FORMATS = {
-    "pcm16": AudioFormat.PCM16,
-    "g711_ulaw": AudioFormat.PCMU,
-    "g711_alaw": AudioFormat.PCMA,
+    "pcm16": PCM16,
+    "g711_ulaw": PCMU,
+    "g711_alaw": PCMA,
 }
 
 

@@ -10,10 +10,13 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import pytest
+
 from core.audio.chunk import AudioChunk
 from core.config.schema import RealtimeLimits, RealtimeProfile, ServerVadSettings
 from core.realtime import events as ev
 from core.realtime.conversation import Content, Item
+from core.realtime.formats import AudioFormat
 from core.realtime.replies import ResponseRequest
 from core.realtime.session import RealtimeSession
 from core.realtime.settings import SessionPatch, initial_settings
@@ -22,7 +25,7 @@ from tests.support import WriteConfig
 from tests.support.fake_plugin import CALLS, CHAT_REQUESTS, SWITCHES
 from tests.support.realtime import pcm16, silence
 from tests.support.runtime import running_runtime
-from tests.support.speech import SENTENCES, speech, voiced_span
+from tests.support.speech import SENTENCES, at_rate, speech, voiced_span
 
 CONFIG = """\
 mode: local
@@ -258,3 +261,21 @@ async def test_a_failed_transcript_is_reported_and_gets_no_reply(write_config: W
     failed = seen.of(ev.TranscriptFailed)
     assert len(failed) == 1 and failed[0].error.code == "engines_unavailable"
     assert not seen.of(ev.ResponseCreated)
+
+
+async def test_other_front_doors_may_use_other_formats(write_config: WriteConfig) -> None:
+    """16 kHz PCM both ways, as a Wyoming satellite speaks it."""
+    wideband = AudioFormat("pcm_s16le", 16_000)
+    async with (
+        running_runtime(write_config(config(reply="Fine.")), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        await live.update(SessionPatch(input_format=wideband, output_format=wideband))
+        clip = at_rate(speech(SENTENCES[3]), 16_000).to_pcm16() + b"\x00" * 32_000
+        for offset in range(0, len(clip), 3200):
+            await live.append(clip[offset : offset + 3200])
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+    audio = b"".join(e.audio for e in seen.of(ev.AudioDelta))
+    # The fake voice says one sentence in 8 chunks of 0.1 s: 0.8 s at 16 kHz, 16 bits.
+    assert len(audio) == pytest.approx(0.8 * 32_000, rel=0.02)
+    assert seen.of(ev.TranscriptDone)[0].transcript == "hello there"

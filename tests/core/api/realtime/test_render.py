@@ -15,7 +15,7 @@ from core.config.schema import RealtimeProfile, SemanticVadSettings
 from core.engines.llm import Usage
 from core.realtime import events as ev
 from core.realtime.conversation import Content, Item
-from core.realtime.formats import AudioFormat
+from core.realtime.formats import PCM16, PCMA, PCMU
 from core.realtime.settings import TranscriptionSettings, initial_settings
 from core.realtime.spoken import SpokenSentence
 from tests.support.realtime import check_event
@@ -70,7 +70,7 @@ def responses() -> list[ev.ResponseInfo]:
         output=(),
         modalities=("audio",),
         voice="alloy",
-        output_format=AudioFormat.PCM16,
+        output_format=PCM16,
         max_output_tokens=None,
         conversation_id="auto",
     )
@@ -83,7 +83,7 @@ def responses() -> list[ev.ResponseInfo]:
         dataclasses.replace(
             base, status="incomplete", reason="max_output_tokens", max_output_tokens=20
         ),
-        dataclasses.replace(base, status="failed", error=ERROR, output_format=AudioFormat.PCMA),
+        dataclasses.replace(base, status="failed", error=ERROR, output_format=PCMA),
         dataclasses.replace(
             base,
             status="completed",
@@ -102,8 +102,8 @@ def sessions() -> list[Any]:
             SETTINGS,
             turn_detection=None,
             output_modalities=("text",),
-            input_format=AudioFormat.PCMU,
-            output_format=AudioFormat.PCMA,
+            input_format=PCMU,
+            output_format=PCMA,
             max_output_tokens=100,
             tools=({"type": "function", "name": "lookup", "description": "", "parameters": {}},),
             transcription=TranscriptionSettings(model="whisper-1", language="en", prompt="x"),
