@@ -45,7 +45,8 @@ class LiveSessions:
         if self._stopping.is_set():
             raise SessionsFull("the server is shutting down")
         if self._kinds.get(kind, 0) >= limit:
-            raise SessionsFull(f"{limit} sessions are open; try again later")
+            noun = "live" if kind == "live" else kind
+            raise SessionsFull(f"{limit} {noun} sessions are open; try again later")
         self._open += 1
         self._kinds[kind] = self._kinds.get(kind, 0) + 1
         self._idle.clear()

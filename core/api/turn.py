@@ -17,6 +17,7 @@ from core.api.engine_calls import SpeakOptions, TranscribeOptions, synthesize, t
 from core.api.grounding import RagBlock, ground
 from core.audio.chunk import AudioChunk
 from core.audio.encode import StreamEncoder, open_encoder
+from core.audio.wav_file import finalize_wav_bytes
 from core.engines.base import Capability
 from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine, Usage
 from core.routing.errors import Attempt
@@ -228,4 +229,6 @@ async def _speak_sentences(
     if encoder is not None:
         await out(await asyncio.to_thread(encoder.finish))
     mark("tts_total")
-    result.audio = b"".join(parts)
+    audio = b"".join(parts)
+    # The whole file is in hand: the header gets its real sizes instead of "unknown".
+    result.audio = finalize_wav_bytes(audio) if plan.audio_format == "wav" else audio

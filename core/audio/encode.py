@@ -19,6 +19,7 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import UnsupportedFormat
 from core.audio.g711 import alaw_encode, ulaw_encode
 from core.audio.resample import StreamResampler
+from core.audio.wav_file import finalize_wav_bytes
 
 # Same order as OpenAI's documentation lists them, then the telephony formats.
 OUTPUT_FORMATS: tuple[str, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm", "mulaw", "alaw")
@@ -93,9 +94,10 @@ def open_encoder(fmt: str, input_rate: int) -> StreamEncoder:
 
 
 def encode_audio(chunk: AudioChunk, fmt: str) -> bytes:
-    """Encode a whole clip in one call."""
+    """Encode a whole clip in one call (a WAV gets its real sizes: its length is known)."""
     encoder = open_encoder(fmt, chunk.sample_rate)
-    return encoder.encode(chunk) + encoder.finish()
+    data = encoder.encode(chunk) + encoder.finish()
+    return finalize_wav_bytes(data) if fmt == "wav" else data
 
 
 class _RateMatched:

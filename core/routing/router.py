@@ -248,12 +248,7 @@ class Router:
                     slot.breaker.release()
                     raise
                 except Exception as raised:
-                    exc = classify(raised)
-                    if isinstance(exc, InvalidRequest):
-                        slot.breaker.release()
-                        if exc is raised:
-                            raise
-                        raise exc from raised
+                    exc = _engine_failure(slot, raised)
                     retry = self._failed(slot, capability, exc, attempts, attempt, policy)
                     if retry:
                         await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
@@ -314,12 +309,7 @@ class Router:
                         raise
                     if not isinstance(raised, Exception):
                         raise
-                    exc = classify(raised)
-                    if isinstance(exc, InvalidRequest):
-                        slot.breaker.release()
-                        if exc is raised:
-                            raise
-                        raise exc from raised
+                    exc = _engine_failure(slot, raised)
                     if self._failed(slot, capability, exc, attempts, attempt, policy):
                         await asyncio.sleep(self.config.config.policy.retry_backoff * (attempt + 1))
                         continue
@@ -458,6 +448,16 @@ class Router:
             "route.exhausted", capability=capability.value, attempts=[a.header() for a in attempts]
         )
         return error
+
+
+def _engine_failure(slot: EngineSlot, raised: Exception) -> Exception:
+    """The failure as the chain should see it; the client's own mistakes are raised at once
+    (never retried, never counted by the breaker, never passed to the next engine)."""
+    exc = classify(raised)
+    if isinstance(exc, InvalidRequest):
+        slot.breaker.release()
+        raise exc from (None if exc is raised else raised)
+    return exc
 
 
 async def _run_on(slot: EngineSlot, fn: Callable[[Any], Awaitable[T]], policy: RoutePolicy) -> T:

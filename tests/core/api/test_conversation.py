@@ -9,6 +9,7 @@ import base64
 import contextlib
 import io
 import json
+import struct
 from collections.abc import AsyncIterator
 
 import httpx
@@ -62,8 +63,12 @@ async def test_turn_returns_every_part(write_config: WriteConfig) -> None:
     assert body["transcript"]["text"] == "what time is it"
     assert body["reply"]["text"] == REPLY
     assert body["engines"] == {"stt": "ears", "llm": "brain", "tts": "mouth"}
-    audio, rate = sf.read(io.BytesIO(base64.b64decode(body["audio"]["data"])))
+    wav = base64.b64decode(body["audio"]["data"])
+    audio, rate = sf.read(io.BytesIO(wav))
     assert rate == body["audio"]["sample_rate"] == 24000
+    # The whole file is in the body, so its header states the real sizes, not "unknown".
+    riff_size, data_size = struct.unpack("<I", wav[4:8])[0], struct.unpack("<I", wav[40:44])[0]
+    assert (riff_size, data_size) == (len(wav) - 8, len(wav) - 44)
     assert body["audio"]["voice"] == "bella"
     # Three sentences, each spoken separately as soon as it was complete: 2 chunks of 0.1 s each.
     assert CALLS["mouth"] == 3

@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 from starlette.types import Message
+from starlette.websockets import WebSocketDisconnect
 
 from core.api.app import create_app
 from core.runtime.runtime import Runtime
@@ -235,3 +237,27 @@ async def test_a_request_whose_client_left_is_abandoned(write_config: WriteConfi
         assert time.monotonic() - started < 0.5  # not the whole reply (4 words x 0.2 s)
         assert slot.active == 0
         assert not any(m["type"] == "http.response.start" for m in replies)
+
+
+async def test_websockets_from_another_site_are_refused(write_config: WriteConfig) -> None:
+    async with running_runtime(write_config(CONFIG)) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        path = "/v1/audio/transcriptions/stream?sample_rate=16000"
+
+        def close_reason(origin: str) -> tuple[int, str]:
+            headers = {"origin": origin, "host": "127.0.0.1:8765"}
+            with (
+                TestClient(app) as client,
+                pytest.raises(WebSocketDisconnect) as closed,
+                client.websocket_connect(path, headers=headers) as ws,
+            ):
+                while True:
+                    ws.receive_text()
+            return closed.value.code, closed.value.reason
+
+        code, reason = close_reason("https://evil.example")
+        assert code == 1008 and "not allowed" in reason
+        # A page of this machine gets through to the endpoint itself (which then says this
+        # config has no VAD engine: a reason of its own, not the guard's).
+        code, reason = close_reason("http://localhost:5173")
+        assert "not allowed" not in reason and "vad" in reason.lower()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from core.config import ConfigError
 from core.runtime.readiness import assess
 from tests.support import WriteConfig
 from tests.support.daemon import asgi_client, running_runtime
@@ -38,9 +41,14 @@ async def test_every_route_without_a_loadable_engine_is_named(write_config: Writ
         assert assess(runtime).reasons == body["reasons"]
 
 
-async def test_no_routes_is_not_ready(write_config: WriteConfig) -> None:
-    async with running_runtime(write_config("mode: local\n")) as runtime:
-        verdict = assess(runtime)
-        assert not verdict.ready and verdict.reasons == ["no routes are configured"]
+async def test_no_routes_never_starts_and_stopping_is_not_ready(
+    write_config: WriteConfig,
+) -> None:
+    # A file without routes would serve nothing: it is refused before it can be "not ready".
+    with pytest.raises(ConfigError, match="no routes"):
+        async with running_runtime(write_config("mode: local\n")):
+            pass
+    config = write_config("engines: {a: {capability: llm, engine: fake}}\nroutes: {llm: [a]}\n")
+    async with running_runtime(config) as runtime:
         runtime.closing = True
         assert assess(runtime).reasons[0] == "shutting down"
