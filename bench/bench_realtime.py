@@ -7,7 +7,8 @@ daemon's ``realtime.response`` log events: how long the detector took to see the
 the turn ended (the VAD wait), the transcript, the first sentence from the language model and
 its first audio (STT, LLM and TTS start speculatively while the silence is awaited). Beside it,
 the same question through ``POST /v1/conversation`` (streamed; no VAD wait: the client decides
-the user is done), in the same run.
+the user is done), in the same run: every round runs one turn of each kind in a rotating order,
+and the ratio to /v1/conversation is the median of the rounds' ratios.
 
 Barge-in: while a long reply is playing (sent 0.5 s ahead of real time, the shipped profile),
 another sentence is streamed in; the time runs from sending its first voiced sample to receiving
@@ -256,7 +257,7 @@ def server_parts(log: Path, turns: list[Turn]) -> None:
         }
 
 
-def report(label: str, turns: list[Turn]) -> float:
+def report(label: str, turns: list[Turn]) -> None:
     totals = summary([t.total for t in turns])
     p50, p90 = totals["p50"] * 1000, totals["p90"] * 1000
     emit(f"  {label}: voice to voice p50 {p50:.0f} ms, p90 {p90:.0f} ms")
@@ -278,7 +279,6 @@ def report(label: str, turns: list[Turn]) -> float:
         )
         kept = sum(t.parts["speculative"] for t in measured)
         emit(f"    replies started before the turn ended: {kept:.0f} of {len(measured)}")
-    return float(totals["p50"])
 
 
 def load() -> str:
@@ -334,22 +334,34 @@ def run(url: str, log: Path, turns: int, barge_ins: int) -> None:
         speak(url, INTERRUPTION),
     )
     emit(f"realtime voice to voice, {turns} turns each, question {QUESTION!r}")
-    results: dict[str, float] = {}
-    for label, detection in DETECTIONS:
-        measured = [asyncio.run(realtime_turn(url, question, detection)) for _ in range(turns + 2)][
-            2:
-        ]
-        server_parts(log, measured)
-        results[label] = report(label, measured)
-    through = [conversation_turn(url, question) for _ in range(turns + 2)][2:]
+    # Each round runs one turn of every kind, in a rotating order, so that all kinds see the
+    # same moments of a busy machine; the first two rounds warm up.
+    kinds = [label for label, _ in DETECTIONS] + ["conversation"]
+    detections = dict(DETECTIONS)
+    realtime: dict[str, list[Turn]] = {label: [] for label, _ in DETECTIONS}
+    through: list[float] = []
+    for round_index in range(turns + 2):
+        order = kinds[round_index % len(kinds) :] + kinds[: round_index % len(kinds)]
+        for kind in order:
+            if kind == "conversation":
+                seconds = conversation_turn(url, question)
+                if round_index >= 2:
+                    through.append(seconds)
+                continue
+            turn = asyncio.run(realtime_turn(url, question, detections[kind]))
+            if round_index >= 2:
+                realtime[kind].append(turn)
     conv = summary(through)
+    for label, measured in realtime.items():
+        server_parts(log, measured)
+        report(label, measured)
+        paired = [t.total / c for t, c in zip(measured, through, strict=True)]
+        emit(f"    x{np.median(paired):.2f} of /v1/conversation (median of the rounds' ratios)")
     emit(
         "  POST /v1/conversation (stream=true), same question: first audio"
         f" p50 {conv['p50'] * 1000:.0f} ms, p90 {conv['p90'] * 1000:.0f} ms"
         " (from the request; no VAD wait)"
     )
-    for label, p50 in results.items():
-        emit(f"  ratio realtime/conversation, {label}: x{p50 / conv['p50']:.2f}")
     emit("  goal: p50 <= 450 ms including the VAD silence wait")
     reactions = [asyncio.run(barge_in(url, story, interruption)) for _ in range(barge_ins)]
     r = summary(reactions)
