@@ -174,3 +174,27 @@ def test_any_chat_model_name_is_served_but_embedding_names_must_exist(
         client.embeddings.create(model="text-embedding-9-huge", input="hello")
     assert caught.value.code == "model_not_found"
     assert "text-embedding-3-small" in caught.value.message and "minilm" in caught.value.message
+
+
+async def test_realtime_model_names_open_sessions(daemon: Daemon) -> None:
+    from tests.support.realtime import connect
+
+    for model in ("gpt-realtime", "gpt-4o-mini-realtime-preview"):
+        async with connect(daemon.url, model=model) as session:
+            created = (await session.next("session.created"))["session"]
+            assert created["model"] == model
+            assert created["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 500
+            await session.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Say hello."}],
+                    },
+                }
+            )
+            await session.send({"type": "response.create"})
+            done = (await session.next("response.done", timeout=60))["response"]
+            assert done["status"] == "completed"
+            assert session.audio_of(done["id"])

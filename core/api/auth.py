@@ -51,6 +51,11 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+#: Browsers cannot set headers on a WebSocket: OpenAI's realtime clients send the key as a
+#: subprotocol with this prefix instead.
+_SUBPROTOCOL_KEY = b"openai-insecure-api-key."
+
+
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     for name, value in headers:
         if name == b"authorization":
@@ -59,4 +64,9 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
                 return token.strip()
         elif name == b"x-api-key":
             return value.strip()
+        elif name == b"sec-websocket-protocol":
+            for offered in value.split(b","):
+                offered = offered.strip()
+                if offered.startswith(_SUBPROTOCOL_KEY) and len(offered) > len(_SUBPROTOCOL_KEY):
+                    return offered[len(_SUBPROTOCOL_KEY) :]
     return None

@@ -23,6 +23,8 @@ class SessionsFull(Exception):
 class LiveSessions:
     def __init__(self) -> None:
         self._open = 0
+        #: Open sessions per kind (each kind has its own cap).
+        self._kinds: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -37,18 +39,22 @@ class LiveSessions:
         return self._stopping
 
     @contextlib.contextmanager
-    def hold(self, limit: int) -> Iterator[asyncio.Event]:
-        """Count one session for its life; :class:`SessionsFull` past ``limit``."""
+    def hold(self, limit: int, kind: str = "live") -> Iterator[asyncio.Event]:
+        """Count one session of ``kind`` for its life; :class:`SessionsFull` past ``limit``
+        sessions of that kind."""
         if self._stopping.is_set():
             raise SessionsFull("the server is shutting down")
-        if self._open >= limit:
-            raise SessionsFull(f"{limit} live sessions are open; try again later")
+        if self._kinds.get(kind, 0) >= limit:
+            noun = "live" if kind == "live" else kind
+            raise SessionsFull(f"{limit} {noun} sessions are open; try again later")
         self._open += 1
+        self._kinds[kind] = self._kinds.get(kind, 0) + 1
         self._idle.clear()
         try:
             yield self._stopping
         finally:
             self._open -= 1
+            self._kinds[kind] -= 1
             if self._open == 0:
                 self._idle.set()
 

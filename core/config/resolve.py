@@ -137,6 +137,26 @@ def _missing_engine_message(catalog: PluginCatalog, capability: Capability, name
     return message
 
 
+def _route_problem(config: AppConfig, target: str | None, capability: Capability) -> str | None:
+    """Why ``target`` (a route, engine or alias) cannot serve ``capability``, if it cannot."""
+    if target is None:
+        return None
+    alias = config.aliases.get(target)
+    if alias is not None:
+        # A list alias serves the capability if one of its targets does.
+        problems = [_route_problem(config, t, capability) for t in alias_targets(alias)]
+        return None if None in problems else problems[0]
+    name = target
+    if name in ROUTE_NAMES:
+        return None if name == capability.value else f"{target!r} is the {name} route"
+    spec = config.engines.get(name)
+    if spec is None:
+        return f"{target!r} is neither a route, an engine nor an alias"
+    if spec.capability != capability:
+        return f"{target!r} is a {spec.capability.value} engine, not {capability.value}"
+    return None
+
+
 def _unrouted(config: AppConfig, lines: dict[tuple[str, ...], int]) -> list[ConfigIssue]:
     """A file without routes, or with engines no route uses, serves nothing with them: most
     often a file cut short while it was being written. Refused, so a half-saved file never
@@ -266,6 +286,13 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
     for name in config.policy.engines:
         if name not in config.engines:
             issue(["policy", "engines", name], "unknown engine")
+    for profile_name, profile in config.realtime.profiles.items():
+        for capability in (Capability.STT, Capability.LLM, Capability.TTS, Capability.VAD):
+            target = getattr(profile, capability.value)
+            problem = _route_problem(config, target, capability)
+            if problem:
+                issue(["realtime", "profiles", profile_name, capability.value], problem)
+
     issues.extend(_unrouted(config, lines))
     if issues:
         raise ConfigError(issues, loaded.source)

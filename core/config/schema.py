@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.config.types import ByteSize, Duration
@@ -319,6 +319,127 @@ class WyomingConfig(Block):
         return clients
 
 
+class ServerVadSettings(Block):
+    """Turns end after a fixed stretch of silence (OpenAI's ``server_vad``)."""
+
+    type: Literal["server_vad"] = "server_vad"
+    #: Speech probability (0-1) from the ``vad`` route at which a frame counts as speech.
+    threshold: float = Field(0.5, gt=0, lt=1)
+    #: Audio kept before the detected start of speech.
+    prefix_padding_ms: int = Field(300, ge=0, le=5000)
+    #: Silence that ends the user's turn.
+    silence_duration_ms: int = Field(500, ge=0, le=10_000)
+    #: Answer automatically when a turn ends.
+    create_response: bool = True
+    #: The user speaking cancels the reply being spoken (barge-in).
+    interrupt_response: bool = True
+    #: After the reply has been heard, this much silence from the user asks for a new reply.
+    idle_timeout_ms: int | None = Field(None, ge=1000, le=3_600_000)
+
+
+class SemanticVadSettings(Block):
+    """Turns end sooner when what was said sounds finished, later when it trails off
+    (OpenAI's ``semantic_vad``; the waits per eagerness are documented in the README)."""
+
+    type: Literal["semantic_vad"] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+class EchoGuardConfig(Block):
+    """For clients without echo cancellation: speech that starts while the assistant's audio is
+    playing (or within ``tail`` after it) and resembles that audio does not barge in."""
+
+    enabled: bool = False
+    #: How long after the assistant's audio has finished playing (real-time estimate) the guard
+    #: stays on.
+    tail: Duration = Field(0.6, ge=0, le=10)
+    #: Speech heard while the guard is on is compared over this much audio before it may barge in.
+    probe: Duration = Field(0.5, ge=0.1, le=2)
+    #: Similarity (0-1) of input and output sound envelopes above which speech counts as echo.
+    similarity: float = Field(0.6, gt=0, lt=1)
+    #: The longest delay between sending audio and hearing it back that the guard looks for.
+    max_delay: Duration = Field(0.8, ge=0, le=5)
+
+
+class RealtimeProfile(Block):
+    """What a realtime session runs on: engines, voice, instructions, turn-taking."""
+
+    #: Route, engine or alias for each step; unset uses the capability's route.
+    stt: str | None = None
+    llm: str | None = None
+    tts: str | None = None
+    vad: str | None = None
+    instructions: str = (
+        "You are a helpful voice assistant. Answer briefly, in plain spoken sentences, "
+        "without lists or markdown."
+    )
+    voice: str = "alloy"
+    #: Language of the user's speech (unset: the engine detects it).
+    language: str | None = None
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    temperature: float | None = Field(None, ge=0, le=2)
+    #: Reply length cap unless the client asks for less.
+    max_output_tokens: int = Field(256, ge=1, le=8192)
+    #: Turn detection a new session starts with; null means the client commits audio itself.
+    turn_detection: ServerVadSettings | SemanticVadSettings | None = Field(
+        default_factory=ServerVadSettings, discriminator="type"
+    )
+    #: Speech must last this long before it counts (and can barge in): a click does not.
+    speech_confirm: Duration = Field(0.064, ge=0, le=1)
+    #: Reply audio is sent at most this far ahead of real time, so a barge-in stops it quickly
+    #: and "what was heard" is known; null sends audio as fast as it is made.
+    output_lead: Duration | None = Field(0.5, ge=0, le=60)
+    echo_guard: EchoGuardConfig = EchoGuardConfig()
+
+
+class RealtimeLimits(Block):
+    #: Realtime sessions open at once; one more is refused (close code 1013).
+    max_sessions: int = Field(8, ge=1)
+    #: A session whose client sends nothing for this long is ended.
+    idle_timeout: Duration = Field(300.0, gt=0)
+    #: Longest session (OpenAI caps theirs at 60 minutes).
+    max_session: Duration = Field(3600.0, gt=0)
+    #: Largest client event (a WebSocket text frame); bigger ones get an error event.
+    max_event_bytes: ByteSize = Field(15 * 1024 * 1024, ge=1024)
+    #: Uncommitted input audio kept at most; beyond it appends are refused (manual commit) or the
+    #: turn is cut (voice activity detection).
+    max_buffer: Duration = Field(120.0, gt=0, le=3600)
+
+
+class RealtimeConfig(Block):
+    """Realtime voice sessions (``/v1/realtime``)."""
+
+    #: The profile for model names that are neither a profile nor listed in ``models``.
+    default_profile: str = "default"
+    profiles: dict[str, RealtimeProfile] = Field(
+        default_factory=lambda: {"default": RealtimeProfile()}
+    )
+    #: Model names clients send (OpenAI's gpt-realtime, ...) mapped to profiles.
+    models: dict[str, str] = Field(default_factory=dict)
+    limits: RealtimeLimits = RealtimeLimits()
+
+    @model_validator(mode="after")
+    def _profiles_exist(self) -> RealtimeConfig:
+        if self.default_profile not in self.profiles:
+            raise ValueError(f"default_profile {self.default_profile!r} is not under profiles")
+        for model, profile in self.models.items():
+            if profile not in self.profiles:
+                raise ValueError(f"models.{model}: no profile named {profile!r}")
+        return self
+
+    def profile_for(self, model: str | None) -> tuple[str, RealtimeProfile]:
+        """The profile a requested model name selects (a profile name, a mapped name, or the
+        default for names never heard of, as OpenAI clients send their own)."""
+        name = self.default_profile
+        if model and model in self.profiles:
+            name = model
+        elif model and model in self.models:
+            name = self.models[model]
+        return name, self.profiles[name]
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -354,6 +475,7 @@ class AppConfig(BaseSettings):
     conversation: ConversationConfig = ConversationConfig()
     state: StateConfig = StateConfig()
     wyoming: WyomingConfig = WyomingConfig()
+    realtime: RealtimeConfig = RealtimeConfig()
 
     @classmethod
     def settings_customise_sources(

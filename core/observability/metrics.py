@@ -109,6 +109,21 @@ class Metrics:
             ["front_door", "reason"],
             registry=r,
         )
+        self.realtime_sessions = Gauge(
+            "voxgate_realtime_sessions", "Realtime sessions open.", registry=r
+        )
+        self.realtime_replies = Counter(
+            "voxgate_realtime_replies",
+            "Realtime replies that reached the client, by how they ended.",
+            ["status"],
+            registry=r,
+        )
+        self.realtime_first_audio = Histogram(
+            "voxgate_realtime_first_audio_seconds",
+            "From the start of the pause that ended a spoken turn to its reply's first audio.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

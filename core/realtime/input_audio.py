@@ -1,0 +1,108 @@
+"""The session's incoming audio: decoded, resampled to the detector's rate, cut into its frames,
+scored by the voice activity detector and kept while it may still be needed.
+
+Positions are sample indexes at the detector's rate (16 kHz) counted from the start of the
+session, so they are also the session's audio clock (OpenAI's ``audio_start_ms`` and friends).
+:meth:`InputAudio.analyse` is blocking (resampling and ~1 ms of detector time per 32 ms frame):
+the session runs it in a worker thread, one call at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.audio.chunk import FloatArray
+from core.engines.vad import SpeechDetector
+from core.realtime.formats import AudioFormat
+from core.stt_stream.framing import ChunkDecoder, Framer
+
+_EMPTY = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    start: int
+    #: Speech probability, or None when no detector runs (manual turns).
+    probability: float | None
+
+
+class Recording:
+    """Recent audio, addressed by session sample index."""
+
+    def __init__(self) -> None:
+        self._frames: list[FloatArray] = []
+        self.start = 0
+        self.end = 0
+
+    def append(self, frame: FloatArray) -> None:
+        self._frames.append(frame)
+        self.end += len(frame)
+
+    def forget_before(self, sample: int) -> None:
+        while self._frames and self.start + len(self._frames[0]) <= sample:
+            self.start += len(self._frames.pop(0))
+
+    def between(self, start: int, end: int) -> FloatArray:
+        start, end = max(start, self.start), min(end, self.end)
+        if end <= start or not self._frames:
+            return _EMPTY
+        # Only the frames that overlap the span are joined.
+        picked: list[FloatArray] = []
+        first = position = self.start
+        for frame in self._frames:
+            frame_end = position + len(frame)
+            if position >= end:
+                break
+            if frame_end <= start:
+                first = frame_end
+            else:
+                picked.append(frame)
+            position = frame_end
+        joined = np.concatenate(picked) if len(picked) > 1 else picked[0]
+        return joined[start - first : end - first].copy()
+
+
+class InputAudio:
+    def __init__(
+        self, fmt: AudioFormat, detector: SpeechDetector | None, rate: int, frame_size: int
+    ) -> None:
+        self.rate = rate
+        self.frame_size = frame_size
+        self.detector = detector
+        self.recording = Recording()
+        self._set_format(fmt)
+
+    @property
+    def position(self) -> int:
+        return self.recording.end
+
+    def ms(self, sample: int) -> int:
+        return int(sample * 1000 // self.rate)
+
+    def samples(self, milliseconds: float) -> int:
+        return int(milliseconds * self.rate / 1000)
+
+    def set_format(self, fmt: AudioFormat) -> None:
+        """A new input format from the next append on (a half-sample left over is dropped)."""
+        if fmt is not self.format:
+            self._set_format(fmt)
+
+    def _set_format(self, fmt: AudioFormat) -> None:
+        self.format = fmt
+        self._decoder = ChunkDecoder(fmt.encoding)
+        self._framer = Framer(fmt.sample_rate, self.rate, self.frame_size)
+
+    def analyse(self, data: bytes) -> list[Frame]:
+        """Decode ``data`` and score each whole frame now available. Blocking."""
+        samples = self._decoder.decode(data)
+        if len(samples) == 0:
+            return []
+        frames: list[Frame] = []
+        for frame in self._framer.push(samples):
+            start = self.recording.end
+            probability = None if self.detector is None else self.detector.probability(frame)
+            self.recording.append(frame)
+            frames.append(Frame(start, probability))
+        return frames

@@ -1,0 +1,281 @@
+"""The session object itself, with no protocol around it: turn-taking on real speech (Silero),
+speculative replies, reloads between turns and the idle timeout. STT, LLM and TTS are fakes:
+these tests are about the session's own logic (what is called when, what reaches the client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from core.audio.chunk import AudioChunk
+from core.config.schema import RealtimeLimits, RealtimeProfile, ServerVadSettings
+from core.realtime import events as ev
+from core.realtime.conversation import Content, Item
+from core.realtime.formats import AudioFormat
+from core.realtime.replies import ResponseRequest
+from core.realtime.session import RealtimeSession
+from core.realtime.settings import SessionPatch, initial_settings
+from core.runtime.runtime import Runtime
+from tests.support import WriteConfig
+from tests.support.fake_plugin import CALLS, CHAT_REQUESTS, SWITCHES
+from tests.support.realtime import pcm16, silence
+from tests.support.runtime import running_runtime
+from tests.support.speech import SENTENCES, at_rate, speech, voiced_span
+
+CONFIG = """\
+mode: local
+reload: {{watch: false}}
+engines:
+  ears: {{capability: stt, engine: fake, settings: {{reply: "{heard}", switch: ears}}}}
+  brain: {{capability: llm, engine: fake, settings: {{reply: "{reply}", delay: {delay}}}}}
+  mouth: {{capability: tts, engine: fake, settings: {{chunks: 8}}}}
+  silero: {{capability: vad, engine: silero}}
+routes: {{stt: [ears], llm: [brain], tts: [mouth], vad: [silero]}}
+"""
+PCM_BPS = 48_000
+
+
+def voiced(text: str) -> AudioChunk:
+    """The sentence without the quiet the voice leaves around it."""
+    clip = speech(text)
+    start, end = voiced_span(clip)
+    rate = clip.sample_rate
+    return AudioChunk(clip.samples[int(start * rate) : int(end * rate)].copy(), rate)
+
+
+def config(heard: str = "hello there", reply: str = "Sure. Here you are.", delay: float = 0) -> str:
+    return CONFIG.format(heard=heard, reply=reply, delay=delay)
+
+
+class Recorder:
+    """Collects events; ``marks`` notes the fake engines' call counts when chosen events pass."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event] = []
+        self.marks: dict[str, dict[str, int]] = {}
+
+    def __call__(self, event: ev.Event) -> None:
+        self.events.append(event)
+        self.marks.setdefault(type(event).__name__, dict(CALLS))
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def index(self, kind: type[Any]) -> int:
+        return next(i for i, e in enumerate(self.events) if isinstance(e, kind))
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def session(
+    runtime: Runtime, **profile: Any
+) -> AsyncIterator[tuple[RealtimeSession, Recorder]]:
+    recorder = Recorder()
+    settings = initial_settings(
+        "realtime", "test", "default", RealtimeProfile(**{"output_lead": None, **profile})
+    )
+    live = RealtimeSession(
+        runtime, settings, recorder, limits=RealtimeLimits(), context_messages=20
+    )
+    await live.start()
+    try:
+        yield live, recorder
+    finally:
+        await live.close()
+
+
+async def feed(live: RealtimeSession, audio: bytes) -> None:
+    for offset in range(0, len(audio), PCM_BPS // 10):
+        await live.append(audio[offset : offset + PCM_BPS // 10])
+
+
+async def test_replies_start_in_the_silence_and_reach_the_client_only_after_the_turn(
+    write_config: WriteConfig,
+) -> None:
+    # A pause shorter than the turn's silence, then more speech, then the end of the turn.
+    audio = (
+        pcm16(voiced(SENTENCES[0]))
+        + silence(0.35, PCM_BPS)
+        + pcm16(voiced(SENTENCES[1]))
+        + silence(1.0, PCM_BPS)
+    )
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime, turn_detection=ServerVadSettings(silence_duration_ms=600)) as (live, seen),
+    ):
+        await feed(live, audio)
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+    assert len(seen.of(ev.SpeechStarted)) == len(seen.of(ev.InputCommitted)) == 1
+    # One reply reached the client ...
+    assert len(seen.of(ev.ResponseCreated)) == 1
+    assert seen.of(ev.ResponseDone)[0].response.status == "completed"
+    # ... though the language model was asked at every pause (the earlier replies were dropped
+    # when speech went on), and the kept one was asked before the turn was committed.
+    assert CALLS["brain"] >= 2
+    assert seen.marks["InputCommitted"].get("brain") == CALLS["brain"]
+    first_audio = seen.index(ev.AudioDelta)
+    assert seen.index(ev.InputCommitted) < seen.index(ev.ResponseCreated) < first_audio
+    # The transcript was made in pieces at the pauses, each reported as it came.
+    pieces = [e.delta for e in seen.of(ev.TranscriptDelta)]
+    done = seen.of(ev.TranscriptDone)[0]
+    assert len(pieces) >= 2 and "".join(pieces) == done.transcript
+    assert done.transcript.count("hello there") == len(pieces)
+    # The reply was made from that transcript.
+    asked = CHAT_REQUESTS["brain"].messages
+    assert asked[-1].role == "user" and asked[-1].content == done.transcript
+
+
+async def test_nothing_understood_gets_no_reply(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config(heard="")), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        await feed(live, pcm16(speech(SENTENCES[2])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+        await asyncio.sleep(0.2)
+    assert seen.of(ev.TranscriptDone)[0].transcript == ""
+    assert not seen.of(ev.ResponseCreated)
+
+
+async def ask(live: RealtimeSession, seen: Recorder, text: str) -> ev.ResponseInfo:
+    done = len(seen.of(ev.ResponseDone))
+    await live.create_item(
+        Item(f"item_{done}", role="user", content=[Content("input_text", text=text)]), None
+    )
+    live.create_response(ResponseRequest(modalities=("text",)))
+    await seen.wait_for(lambda: len(seen.of(ev.ResponseDone)) > done)
+    response: ev.ResponseInfo = seen.of(ev.ResponseDone)[-1].response
+    return response
+
+
+def reply_text(response: ev.ResponseInfo) -> str:
+    return response.output[0].content[0].text or ""
+
+
+async def test_a_reload_takes_effect_at_the_next_reply(write_config: WriteConfig) -> None:
+    path = write_config(config(reply="one one one one one one one one", delay=0.05))
+    async with (
+        running_runtime(path, entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        old = runtime.current.slots["brain"]
+        replying = asyncio.create_task(ask(live, seen, "count"))
+        await seen.wait_for(lambda: bool(seen.of(ev.TextDelta)))
+        path.write_text(config(reply="two two", delay=0), encoding="utf-8")
+        result = await runtime.reload()
+        assert result.ok and "brain" in result.changed
+        assert old.engine is not None  # still serving the reply in progress
+        first = await replying
+        assert reply_text(first) == "one one one one one one one one"
+        second = await ask(live, seen, "again")
+        assert reply_text(second) == "two two"
+        # The old engine is let go once the reply that held it is over.
+        await seen.wait_for(lambda: old.engine is None or old.state.value == "closed")
+
+
+async def test_silence_after_a_reply_asks_for_another(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime, turn_detection=ServerVadSettings(idle_timeout_ms=1000)) as (live, seen),
+    ):
+        await ask(live, seen, "hello")
+        await feed(live, silence(1.5, PCM_BPS))
+        await seen.wait_for(lambda: len(seen.of(ev.ResponseDone)) == 2)
+        timed_out = seen.of(ev.InputTimedOut)
+        assert len(timed_out) == 1
+        assert timed_out[0].audio_end_ms - timed_out[0].audio_start_ms >= 1000
+        nudge = CHAT_REQUESTS["brain"].messages[-1]
+        assert nudge.role == "system" and "said nothing" in nudge.content
+        # Once: more silence does not ask again until the user has had another reply.
+        await feed(live, silence(1.5, PCM_BPS))
+        assert len(seen.of(ev.InputTimedOut)) == 1
+
+
+async def test_turn_detection_can_be_switched_off_and_on(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        await live.update(SessionPatch(turn_detection=None))
+        await feed(live, pcm16(speech(SENTENCES[3])) + silence(1.0, PCM_BPS))
+        assert not seen.of(ev.SpeechStarted)
+        await live.commit()
+        await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+        assert not seen.of(ev.ResponseCreated)
+        await live.update(SessionPatch(turn_detection=ServerVadSettings()))
+        await feed(live, pcm16(speech(SENTENCES[3])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+        assert len(seen.of(ev.SpeechStarted)) == 1
+        changed = seen.of(ev.SessionChanged)
+        assert [c.settings.turn_detection is None for c in changed] == [False, True, False]
+        assert dataclasses.replace(changed[-1].settings) == live.settings
+
+
+async def test_without_interruption_the_next_reply_waits_its_turn(
+    write_config: WriteConfig,
+) -> None:
+    async with (
+        running_runtime(
+            write_config(config(reply="One more thing. And another one.")), entry_points=True
+        ) as runtime,
+        session(
+            runtime,
+            output_lead=0.0,  # sent in real time: the reply lasts as long as its audio
+            turn_detection=ServerVadSettings(interrupt_response=False),
+        ) as (live, seen),
+    ):
+        await live.create_item(
+            Item("first", role="user", content=[Content("input_text", text="hi")]), None
+        )
+        live.create_response(ResponseRequest())
+        await seen.wait_for(lambda: bool(seen.of(ev.AudioDelta)))
+        await feed(live, pcm16(voiced(SENTENCES[1])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: len(seen.of(ev.ResponseDone)) == 2, timeout=20)
+    first, second = (e.response for e in seen.of(ev.ResponseDone))
+    assert first.status == second.status == "completed"
+    created = seen.of(ev.ResponseCreated)
+    assert created[1].response.id == second.id
+    # The user spoke during the first reply, which went on; the second came after it.
+    assert seen.index(ev.SpeechStarted) < seen.events.index(seen.of(ev.ResponseDone)[0])
+    assert seen.events.index(seen.of(ev.ResponseDone)[0]) < seen.events.index(created[1])
+
+
+async def test_a_failed_transcript_is_reported_and_gets_no_reply(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        SWITCHES["ears"] = "fail"
+        await feed(live, pcm16(speech(SENTENCES[2])) + silence(1.0, PCM_BPS))
+        await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+        await asyncio.sleep(0.2)
+    failed = seen.of(ev.TranscriptFailed)
+    assert len(failed) == 1 and failed[0].error.code == "engines_unavailable"
+    assert not seen.of(ev.ResponseCreated)
+
+
+async def test_other_front_doors_may_use_other_formats(write_config: WriteConfig) -> None:
+    """16 kHz PCM both ways, as a Wyoming satellite speaks it."""
+    wideband = AudioFormat("pcm_s16le", 16_000)
+    async with (
+        running_runtime(write_config(config(reply="Fine.")), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        await live.update(SessionPatch(input_format=wideband, output_format=wideband))
+        clip = at_rate(speech(SENTENCES[3]), 16_000).to_pcm16() + b"\x00" * 32_000
+        for offset in range(0, len(clip), 3200):
+            await live.append(clip[offset : offset + 3200])
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+    audio = b"".join(e.audio for e in seen.of(ev.AudioDelta))
+    # The fake voice says one sentence in 8 chunks of 0.1 s: 0.8 s at 16 kHz, 16 bits.
+    assert len(audio) == pytest.approx(0.8 * 32_000, rel=0.02)
+    assert seen.of(ev.TranscriptDone)[0].transcript == "hello there"
