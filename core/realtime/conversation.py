@@ -1,5 +1,5 @@
-"""A session's conversation: ordered items (messages, and function calls for when sessions get
-tools), and the chat context the next reply is made from.
+"""A session's conversation: ordered items (messages, function calls and their outputs), and
+the chat context the next reply is made from.
 
 Items change while they are made (a transcript arrives, a reply grows, a reply is cut at what
 the listener heard); events carry :meth:`Item.snapshot` copies so a sent event never changes.
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.engines.llm import ChatMessage
+from core.engines.llm import ChatMessage, ToolCall
 from core.realtime.errors import RealtimeError
 from core.realtime.spoken import SpokenSentence, heard_text
 
@@ -163,7 +163,7 @@ class Conversation:
         self.replace_content(item, content_index, heard_part(part, audio_end_ms))
 
     def messages(self, instructions: str, *, leave_out: str | None = None) -> list[ChatMessage]:
-        """The chat context: instructions, then the latest items (tools not yet included)."""
+        """The chat context: instructions, then the latest items."""
         return context_messages(
             [i for i in self._items if i.id != leave_out], instructions, self._max_context
         )
@@ -176,16 +176,28 @@ class Conversation:
 
 
 def context_messages(items: list[Item], instructions: str, limit: int) -> list[ChatMessage]:
-    """Chat messages for ``items``: the last ``limit`` messages that say something."""
+    """Chat messages for ``items``: the last ``limit`` messages that say something.
+
+    Function calls become an assistant message carrying them (calls in a row share one) and
+    their outputs ``tool`` messages; a cut never leaves an output without its call."""
     history: list[ChatMessage] = []
     for item in items:
-        if item.type != "message" or item.role is None:
-            continue
-        text = item.text()
-        if text:
+        if item.type == "function_call":
+            call = ToolCall(item.call_id or item.id, item.name or "", item.arguments or "")
+            last = history[-1] if history else None
+            if last is not None and last.role == "assistant" and last.tool_calls:
+                history[-1] = dataclasses.replace(last, tool_calls=(*last.tool_calls, call))
+            else:
+                history.append(ChatMessage("assistant", "", tool_calls=(call,)))
+        elif item.type == "function_call_output":
+            history.append(ChatMessage("tool", item.output or "", tool_call_id=item.call_id))
+        elif item.role is not None and (text := item.text()):
             history.append(ChatMessage(item.role, text))
+    kept = history[-limit:] if limit else []
+    while kept and kept[0].role == "tool":
+        kept.pop(0)
     system = [ChatMessage("system", instructions)] if instructions else []
-    return system + (history[-limit:] if limit else [])
+    return system + kept
 
 
 def heard_part(part: Content, played_ms: float) -> Content:

@@ -224,6 +224,27 @@ class TextDone:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CallArgumentsDelta:
+    """A piece of a function call's arguments (JSON text; pieces append)."""
+
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallArgumentsDone:
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    name: str
+    arguments: str
+
+
 Event = (
     SessionChanged
     | Failure
@@ -252,6 +273,8 @@ Event = (
     | AudioTranscriptDone
     | TextDelta
     | TextDone
+    | CallArgumentsDelta
+    | CallArgumentsDone
 )
 
 

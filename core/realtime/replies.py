@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -21,6 +21,7 @@ from core.realtime.errors import RealtimeError
 from core.realtime.formats import AudioFormat
 from core.realtime.response import Response, ResponsePlan
 from core.realtime.settings import Modality, SessionSettings
+from core.realtime.tools import function_tools, tool_choice
 from core.realtime.turns import Lease, Turn
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,9 @@ class ResponseRequest:
     #: The context to answer from instead of the conversation (out-of-band replies).
     input: tuple[Item, ...] | None = None
     metadata: dict[str, str] | None = None
+    #: This reply's own tools and tool choice (None: the session's).
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | None = None
 
 
 def plan_for(settings: SessionSettings, request: ResponseRequest) -> ResponsePlan:
@@ -53,6 +57,8 @@ def plan_for(settings: SessionSettings, request: ResponseRequest) -> ResponsePla
         reported, tokens = None, settings.token_cap
     else:
         reported, tokens = asked, min(asked, settings.token_cap)
+    tools = settings.tools if request.tools is None else request.tools
+    choice = settings.tool_choice if request.tool_choice is None else request.tool_choice
     return ResponsePlan(
         modalities=request.modalities or settings.output_modalities,
         voice=request.voice or settings.voice,
@@ -66,6 +72,8 @@ def plan_for(settings: SessionSettings, request: ResponseRequest) -> ResponsePla
         in_conversation=request.in_conversation,
         output_lead=settings.output_lead,
         metadata=request.metadata,
+        tools=function_tools(tools),
+        tool_choice=tool_choice(choice, tools),
     )
 
 

@@ -26,13 +26,13 @@ import structlog
 
 from core.audio.chunk import FloatArray
 from core.audio.resample import resample
-from core.engines.llm import ChatMessage, Usage
+from core.engines.llm import ChatMessage, FunctionTool, ToolChoice, Usage
 from core.realtime import events as ev
 from core.realtime.conversation import Content, Conversation, Item, heard_part, new_id
 from core.realtime.echo import EchoGuard
 from core.realtime.failures import failure_info
 from core.realtime.formats import AudioFormat, OutputEncoder
-from core.realtime.reply import ReplyEnd, TextPiece, reply_events
+from core.realtime.reply import NO_TOOLS, FunctionCall, ReplyEnd, TextPiece, reply_events
 from core.realtime.settings import Modality
 from core.realtime.spoken import SpokenSentence
 from core.realtime.voice import ReplyVoice
@@ -66,10 +66,17 @@ class ResponsePlan:
     in_conversation: bool
     output_lead: float | None
     metadata: dict[str, str] | None = None
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: ToolChoice = NO_TOOLS
 
     @property
     def speaks(self) -> bool:
         return "audio" in self.modalities
+
+    @property
+    def may_call(self) -> bool:
+        """Whether the model may answer with function calls instead of (or after) words."""
+        return bool(self.tools) and self.tool_choice.mode != "none"
 
 
 class PlaybackClock:
@@ -115,13 +122,18 @@ class _Text:
 
 
 @dataclass(frozen=True, slots=True)
+class _Call:
+    call: FunctionCall
+
+
+@dataclass(frozen=True, slots=True)
 class _End:
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ev.ErrorInfo | None = None
 
 
-_Step = _Sentence | _Restart | _Audio | _Text | _End
+_Step = _Sentence | _Restart | _Audio | _Text | _Call | _End
 
 
 @dataclass
@@ -173,8 +185,15 @@ class Response:
         self._text: list[str] = []
         self._usage: Usage | None = None
         self._announced = False
+        #: The assistant message is announced at release, or (when the model may call functions
+        #: instead of speaking) with its first words; ``_outputs`` lists what was announced.
+        self._message_open = False
+        self._outputs: list[Item] = []
         self._speak_error: ev.ErrorInfo | None = None
         self.engines: dict[str, str] = {}
+        #: The function calls this reply made (sent whole, in order).
+        self.calls: list[FunctionCall] = []
+        self._message_index = 0
         #: The voice each TTS engine was asked for (a replacement gets the closest one).
         self.voices: dict[str, str | None] = {}
 
@@ -238,6 +257,7 @@ class Response:
             self._tasks.append(speaker)
         segmenter = SentenceSegmenter(min_chars=_MIN_SENTENCE_CHARS)
         end = _End()
+        calls: list[FunctionCall] = []
         try:
             messages = await self._context()
             async for event in reply_events(
@@ -246,6 +266,8 @@ class Response:
                 messages,
                 temperature=plan.temperature,
                 max_tokens=plan.max_tokens,
+                tools=plan.tools,
+                tool_choice=plan.tool_choice,
             ):
                 if isinstance(event, TextPiece):
                     self._text.append(event.text)
@@ -255,6 +277,8 @@ class Response:
                     for sentence in segmenter.feed(event.text):
                         self._sentence_ready()
                         sentences.put_nowait(sentence)
+                elif isinstance(event, FunctionCall):
+                    calls.append(event)
                 elif isinstance(event, ReplyEnd):
                     self.engines["llm"] = event.engine
                     end = _End(event.finish_reason, event.usage)
@@ -268,6 +292,10 @@ class Response:
             await speaker
             if self._speak_error is not None and end.error is None:
                 end = _End(end.finish_reason, end.usage, self._speak_error)
+        if end.error is None:
+            # After the words (if any): calls come whole once the model has finished.
+            for call in calls:
+                self._steps.put_nowait(_Call(call))
         self._steps.put_nowait(end)
 
     def _sentence_ready(self) -> None:
@@ -324,21 +352,17 @@ class Response:
 
     async def _send(self) -> None:
         await self._release.wait()
-        plan = self.plan
-        previous = None
-        if plan.in_conversation:
-            previous = self._conversation.add(self.item)
         self._announced = True
         self._emit(ev.ResponseCreated(self.info()))
-        self._emit(ev.OutputItemAdded(self.id, 0, self.item.snapshot()))
-        if plan.in_conversation:
-            self._emit(ev.ItemAdded(self.item.snapshot(), previous))
-        self._emit(ev.ContentPartAdded(self._ref(), self.item.content[0]))
+        if not self.plan.may_call:
+            self._open_message()
         sentence: str | None = None
         sentence_start = 0.0
         announced = False
         while True:
             step = await self._steps.get()
+            if isinstance(step, _Sentence | _Text | _Audio):
+                self._open_message()
             if isinstance(step, _Sentence):
                 sentence, sentence_start, announced = step.text, self.clock.sent_ms, False
             elif isinstance(step, _Restart):
@@ -358,9 +382,53 @@ class Response:
                     last = self._spoken[-1]
                     self._spoken[-1] = SpokenSentence(last.text, sentence_start, self.clock.sent_ms)
                 self._set_spoken()
+            elif isinstance(step, _Call):
+                self._send_call(step.call)
             else:
+                if not self._outputs:
+                    self._open_message()  # a reply that said nothing still has its message
                 self._complete(step)
                 return
+
+    def _open_message(self) -> None:
+        if self._message_open:
+            return
+        self._message_open = True
+        self._message_index = len(self._outputs)
+        self._outputs.append(self.item)
+        previous = self._conversation.add(self.item) if self.plan.in_conversation else None
+        self._emit(ev.OutputItemAdded(self.id, self._message_index, self.item.snapshot()))
+        if self.plan.in_conversation:
+            self._emit(ev.ItemAdded(self.item.snapshot(), previous))
+        self._emit(ev.ContentPartAdded(self._ref(), self.item.content[0]))
+
+    def _send_call(self, call: FunctionCall) -> None:
+        """A function call as its own output item (and conversation item): added, its
+        arguments, done. The client runs it and answers with a function_call_output item."""
+        item = Item(
+            id=new_id("item"),
+            type="function_call",
+            status="in_progress",
+            call_id=call.call_id,
+            name=call.name,
+            arguments="",
+        )
+        index = len(self._outputs)
+        self._outputs.append(item)
+        previous = self._conversation.add(item) if self.plan.in_conversation else None
+        self._emit(ev.OutputItemAdded(self.id, index, item.snapshot()))
+        if self.plan.in_conversation:
+            self._emit(ev.ItemAdded(item.snapshot(), previous))
+        self._emit(ev.CallArgumentsDelta(self.id, item.id, index, call.call_id, call.arguments))
+        item.arguments = call.arguments
+        item.status = "completed"
+        self._emit(
+            ev.CallArgumentsDone(self.id, item.id, index, call.call_id, call.name, call.arguments)
+        )
+        self._emit(ev.OutputItemDone(self.id, index, item.snapshot()))
+        if self.plan.in_conversation:
+            self._emit(ev.ItemDone(item.snapshot(), previous))
+        self.calls.append(call)
 
     async def _pace(self) -> None:
         lead = self.plan.output_lead
@@ -405,6 +473,12 @@ class Response:
         reason: ev.StatusReason | None = None,
         error: ev.ErrorInfo | None = None,
     ) -> None:
+        if self._message_open:
+            self._close_message()
+        self.status = status
+        self._emit(ev.ResponseDone(self.info(reason=reason, error=error)))
+
+    def _close_message(self) -> None:
         ref = self._ref()
         part = self.item.content[0]
         if self.plan.speaks:
@@ -413,13 +487,11 @@ class Response:
         else:
             self._emit(ev.TextDone(ref, part.text or ""))
         self._emit(ev.ContentPartDone(ref, part))
-        self._emit(ev.OutputItemDone(self.id, 0, self.item.snapshot()))
+        self._emit(ev.OutputItemDone(self.id, self._message_index, self.item.snapshot()))
         if self.plan.in_conversation:
             with contextlib.suppress(Exception):  # deleted by the client meanwhile
                 previous = self._conversation.previous_of(self.item.id)
                 self._emit(ev.ItemDone(self.item.snapshot(), previous))
-        self.status = status
-        self._emit(ev.ResponseDone(self.info(reason=reason, error=error)))
 
     def _finish(self) -> None:
         self._finished.set()
@@ -438,7 +510,7 @@ class Response:
     # -- content and reporting -------------------------------------------------------------
 
     def _ref(self) -> ev.PartRef:
-        return ev.PartRef(self.id, self.item.id)
+        return ev.PartRef(self.id, self.item.id, output_index=self._message_index)
 
     def _set_content(self, *, text: str) -> None:
         self.item.content[0] = Content("output_text", text=text)
@@ -465,7 +537,7 @@ class Response:
         return ev.ResponseInfo(
             id=self.id,
             status=self.status,
-            output=(self.item.snapshot(),) if done else (),
+            output=tuple(item.snapshot() for item in self._outputs) if done else (),
             modalities=plan.modalities,
             voice=plan.voice,
             output_format=plan.output_format,

@@ -48,6 +48,7 @@ from core.realtime.hearing import transcriber
 from core.realtime.input_audio import Frame, InputAudio
 from core.realtime.replies import Replies, ResponseRequest
 from core.realtime.settings import SessionPatch, SessionSettings
+from core.realtime.tools import check_tool_choice
 from core.realtime.transcripts import record_transcript
 from core.realtime.turn_policy import longest_pause_ms, required_pause_ms
 from core.realtime.turns import Lease, Turn
@@ -570,6 +571,9 @@ class RealtimeSession:
             raise RealtimeError(
                 "a transcription session makes no responses", code="invalid_session_type"
             )
+        if request.tool_choice is not None:
+            tools = self.settings.tools if request.tools is None else request.tools
+            check_tool_choice(request.tool_choice, tools, "response.tool_choice")
         self.replies.create(request, Lease(self._runtime.current))
 
     def cancel_response(self, response_id: str | None) -> None:

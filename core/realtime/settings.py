@@ -60,7 +60,7 @@ class SessionSettings:
     speech_confirm: float
     output_lead: float | None
     echo_guard: EchoGuardConfig
-    #: Tools and tool choice are kept and reported for when the LLM step can call them.
+    #: Function tools as the client sent them, and ``auto``/``none``/``required``/a name.
     tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str = "auto"
     #: Fields accepted for compatibility and reported back unchanged (noise_reduction, tracing,

@@ -152,6 +152,32 @@ class Renderer:
                 return "response.output_text.delta", {**_ref(ref), "delta": delta}
             case ev.TextDone(ref=ref, text=text):
                 return "response.output_text.done", {**_ref(ref), "text": text}
+            case ev.CallArgumentsDelta(
+                response_id=rid, item_id=item_id, output_index=index, call_id=call_id, delta=delta
+            ):
+                return "response.function_call_arguments.delta", {
+                    "response_id": rid,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "call_id": call_id,
+                    "delta": delta,
+                }
+            case ev.CallArgumentsDone(
+                response_id=rid,
+                item_id=item_id,
+                output_index=index,
+                call_id=call_id,
+                name=name,
+                arguments=arguments,
+            ):
+                return "response.function_call_arguments.done", {
+                    "response_id": rid,
+                    "item_id": item_id,
+                    "output_index": index,
+                    "call_id": call_id,
+                    "name": name,
+                    "arguments": arguments,
+                }
         raise TypeError(f"no server event for {type(event).__name__}")
 
     def _response(self, response: ev.ResponseInfo) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from core.realtime.settings import (
     TranscriptionSettings,
     TurnDetection,
 )
+from core.realtime.tools import check_tool_choice, check_tools
 
 _GA_FORMATS = {
     "audio/pcm": PCM16,
@@ -126,16 +127,33 @@ def _max_tokens(value: int | str | None, param: str) -> Any:
 def _tools(value: list[dict[str, Any]] | None, param: str) -> Any:
     if value is None:
         return UNSET
-    for index, tool in enumerate(value):
-        if tool.get("type", "function") != "function" or not isinstance(tool.get("name"), str):
-            raise RealtimeError("tools must be functions with a name", param=f"{param}.{index}")
+    check_tools(value, param)
     return tuple({"type": "function", **tool} for tool in value)
 
 
-def _tool_choice(value: str | dict[str, Any] | None) -> Any:
+def _tool_choice(value: str | dict[str, Any] | None, param: str) -> Any:
+    """``auto`` / ``none`` / ``required``, or the name of a function (GA and beta both send
+    ``{"type": "function", "name": ...}``)."""
     if value is None:
         return UNSET
-    return value if isinstance(value, str) else str(value.get("name") or "auto")
+    if isinstance(value, str):
+        return value
+    name = value.get("name")
+    if value.get("type") != "function" or not isinstance(name, str):
+        raise RealtimeError(
+            'tool_choice must be "auto", "none", "required" or {"type": "function", "name": ...}',
+            param=param,
+        )
+    return name
+
+
+def checked_tools(tools: Any, choice: Any, current: SessionSettings, param: str) -> tuple[Any, Any]:
+    """Tools and choice after a change, checked together (a choice may name a new tool)."""
+    final_tools = current.tools if tools is UNSET else tools
+    final_choice = current.tool_choice if choice is UNSET else choice
+    if tools is not UNSET or choice is not UNSET:
+        check_tool_choice(final_choice, final_tools, f"{param}.tool_choice")
+    return tools, choice
 
 
 def ga_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
@@ -153,6 +171,12 @@ def ga_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
     if audio_in is not None and "noise_reduction" in in_given:
         nr = audio_in.noise_reduction
         passthrough["noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
+    tools, choice = checked_tools(
+        _tools(session.tools, "session.tools"),
+        _tool_choice(session.tool_choice, "session.tool_choice"),
+        current,
+        "session",
+    )
     return SessionPatch(
         kind=session.type or UNSET,
         instructions=session.instructions if session.instructions is not None else UNSET,
@@ -172,8 +196,8 @@ def ga_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
         if audio_in is not None and "turn_detection" in in_given
         else UNSET,
         max_output_tokens=_max_tokens(session.max_output_tokens, "session.max_output_tokens"),
-        tools=_tools(session.tools, "session.tools"),
-        tool_choice=_tool_choice(session.tool_choice),
+        tools=tools,
+        tool_choice=choice,
         passthrough=passthrough or UNSET,
     )
 
@@ -187,6 +211,12 @@ def beta_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
     if "input_audio_noise_reduction" in given:
         nr = session.input_audio_noise_reduction
         passthrough["noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
+    tools, choice = checked_tools(
+        _tools(session.tools, "session.tools"),
+        _tool_choice(session.tool_choice, "session.tool_choice"),
+        current,
+        "session",
+    )
     return SessionPatch(
         instructions=session.instructions if session.instructions is not None else UNSET,
         output_modalities=_modalities(session.modalities, "session.modalities"),
@@ -212,8 +242,8 @@ def beta_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
             session.max_response_output_tokens, "session.max_response_output_tokens"
         ),
         temperature=session.temperature if session.temperature is not None else UNSET,
-        tools=_tools(session.tools, "session.tools"),
-        tool_choice=_tool_choice(session.tool_choice),
+        tools=tools,
+        tool_choice=choice,
         passthrough=passthrough or UNSET,
     )
 
@@ -295,6 +325,7 @@ def response_request(
             in_conversation=_in_conversation(b.conversation),
             input=_input_items(b.input, conversation),
             metadata=b.metadata,
+            **_response_tools(b.tools, b.tool_choice),
         )
     g: ResponseGA = validated(ResponseGA, raw, "response")
     output = g.audio.output if g.audio else None
@@ -309,7 +340,22 @@ def response_request(
         in_conversation=_in_conversation(g.conversation),
         input=_input_items(g.input, conversation),
         metadata=g.metadata,
+        **_response_tools(g.tools, g.tool_choice),
     )
+
+
+def _response_tools(
+    tools: list[dict[str, Any]] | None, choice: str | dict[str, Any] | None
+) -> dict[str, Any]:
+    """A response's own tools and choice (None: the session's)."""
+    given_tools = _tools(tools, "response.tools")
+    given_choice = _tool_choice(choice, "response.tool_choice")
+    if given_choice is not UNSET and given_tools is not UNSET:
+        check_tool_choice(given_choice, given_tools, "response.tool_choice")
+    return {
+        "tools": None if given_tools is UNSET else given_tools,
+        "tool_choice": None if given_choice is UNSET else given_choice,
+    }
 
 
 def _response_tokens(value: int | str | None, param: str) -> Any:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.realtime.conversation import ROOT, Content, Conversation, Item, heard_part
+from core.realtime.conversation import (
+    ROOT,
+    Content,
+    Conversation,
+    Item,
+    context_messages,
+    heard_part,
+)
 from core.realtime.errors import RealtimeError
 from core.realtime.spoken import SpokenSentence, heard_text, heard_words
 
@@ -76,12 +83,14 @@ def test_the_context_holds_instructions_and_the_latest_messages() -> None:
     conversation.add(Item("silent", role="user", content=[Content("input_audio", transcript="")]))
     conversation.add(Item("call", type="function_call", name="f", arguments="{}"))
     messages = conversation.messages("Be brief.")
+    # The silent item says nothing; the function call counts as a message of its own.
     assert [(m.role, m.content) for m in messages] == [
         ("system", "Be brief."),
-        ("user", "q2"),
         ("user", "q3"),
+        ("assistant", ""),
     ]
-    assert [m.content for m in conversation.messages("", leave_out="u3")] == ["q1", "q2"]
+    assert [t.name for t in messages[2].tool_calls] == ["f"]
+    assert [m.content for m in conversation.messages("", leave_out="call")] == ["q2", "q3"]
 
 
 def test_truncating_a_reply_keeps_only_heard_words_and_can_be_moved() -> None:
@@ -121,3 +130,37 @@ def test_heard_part_of_a_reply() -> None:
     part = reply().content[0]
     assert heard_part(part, 1000).transcript == "One two three four."
     assert heard_part(part, -5).transcript == ""
+
+
+def test_function_calls_and_their_outputs_join_the_context() -> None:
+    items = [
+        Item("u1", role="user", content=[Content("input_text", text="Weather in Paris and Rome?")]),
+        Item("c1", type="function_call", call_id="call_a", name="weather", arguments='{"c":"P"}'),
+        Item("c2", type="function_call", call_id="call_b", name="weather", arguments='{"c":"R"}'),
+        Item("o1", type="function_call_output", call_id="call_a", output="sunny"),
+        Item("o2", type="function_call_output", call_id="call_b", output="rain"),
+    ]
+    messages = context_messages(items, "Be brief.", 10)
+    assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "tool"]
+    calls = messages[2].tool_calls
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_a", "weather", '{"c":"P"}'),
+        ("call_b", "weather", '{"c":"R"}'),
+    ]
+    assert (messages[3].tool_call_id, messages[3].content) == ("call_a", "sunny")
+    # A context cut just after the calls never starts with an output whose call it lost.
+    cut = context_messages(items, "", 2)
+    assert cut == []
+    cut = context_messages(
+        [
+            *items,
+            Item(
+                "a",
+                role="assistant",
+                content=[Content("output_text", text="Sunny in Paris, rain in Rome.")],
+            ),
+        ],
+        "",
+        2,
+    )
+    assert [m.role for m in cut] == ["assistant"]

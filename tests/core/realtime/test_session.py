@@ -279,3 +279,46 @@ async def test_other_front_doors_may_use_other_formats(write_config: WriteConfig
     # The fake voice says one sentence in 8 chunks of 0.1 s: 0.8 s at 16 kHz, 16 bits.
     assert len(audio) == pytest.approx(0.8 * 32_000, rel=0.02)
     assert seen.of(ev.TranscriptDone)[0].transcript == "hello there"
+
+
+async def test_a_reply_that_may_call_functions_skips_an_engine_without_tools(
+    write_config: WriteConfig,
+) -> None:
+    # The tool-calling fake counts as a cloud engine: hybrid mode lets it serve.
+    text = (
+        config(reply="Just words.")
+        .replace("mode: local", "mode: hybrid")
+        .replace(
+            "routes: {stt: [ears], llm: [brain]",
+            "  hands: {capability: llm, engine: fake_tools}\n"
+            "routes: {stt: [ears], llm: [brain, hands]",
+        )
+    )
+    tool = {"type": "function", "name": "count", "parameters": {"type": "object"}}
+    async with (
+        running_runtime(write_config(text), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        # No tools: the first engine answers in words.
+        plain = await ask(live, seen, "hello")
+        assert [i.type for i in plain.output] == ["message"]
+        assert reply_text(plain) == "Just words."
+        await live.update(SessionPatch(tools=(tool,), tool_choice="required"))
+        called = await ask(live, seen, "count please")
+        assert called.status == "completed"
+        assert [(i.type, i.name, i.arguments) for i in called.output] == [
+            ("function_call", "count", '{"n": 1}')
+        ]
+        done = seen.of(ev.CallArgumentsDone)[-1]
+        assert (done.call_id, done.arguments) == ("call_fake1", '{"n": 1}')
+        # The call and its output are in the next reply's context, as a tool exchange.
+        await live.create_item(
+            Item("out", type="function_call_output", call_id="call_fake1", output="1"), None
+        )
+        live.create_response(ResponseRequest(modalities=("text",), tool_choice="none"))
+        await seen.wait_for(lambda: len(seen.of(ev.ResponseDone)) == 3)
+        assert CHAT_REQUESTS["hands"].uses_tools
+        sent = CHAT_REQUESTS["brain"]
+        assert [m.role for m in sent.messages][-3:] == ["user", "assistant", "tool"]
+        assert sent.messages[-2].tool_calls[0].id == "call_fake1"
+        assert not sent.uses_tools

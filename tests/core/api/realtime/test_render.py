@@ -92,6 +92,8 @@ def responses() -> list[ev.ResponseInfo]:
             metadata={"topic": "x"},
             output=(items()[4],),
         ),
+        # Words, then a function call.
+        dataclasses.replace(base, status="completed", output=(spoken, items()[6])),
     ]
 
 
@@ -141,6 +143,8 @@ def all_events() -> list[ev.Event]:
         ev.AudioTranscriptDone(REF, "Hello"),
         ev.TextDelta(REF, "Hel"),
         ev.TextDone(REF, "Hello"),
+        ev.CallArgumentsDelta("resp_1", "item_6", 1, "call_1", '{"q": '),
+        ev.CallArgumentsDone("resp_1", "item_6", 1, "call_1", "lookup", '{"q": 1}'),
     ]
     for item in items():
         found += [
@@ -171,6 +175,7 @@ def test_every_event_validates(dialect: Dialect) -> None:
     if dialect is Dialect.GA:
         assert "response.output_audio.delta" in kinds and "conversation.item.done" in kinds
         assert "input_audio_buffer.timeout_triggered" in kinds
+        assert "response.function_call_arguments.done" in kinds
     else:
         assert "response.audio.delta" in kinds and "conversation.item.created" in kinds
         assert "transcription_session.updated" in kinds
