@@ -55,9 +55,6 @@ class ConversationHistory:
         while len(self._items) > max_conversations:
             self._items.popitem(last=False)
 
-    def forget(self, conversation_id: str) -> bool:
-        return self._items.pop(conversation_id, None) is not None
-
     def __len__(self) -> int:
         return len(self._items)
 

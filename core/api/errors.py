@@ -76,10 +76,6 @@ def error_response(
     )
 
 
-def bad_request(message: str, param: str | None = None, code: str = "invalid_value") -> ApiError:
-    return ApiError(400, message, param=param, code=code)
-
-
 def as_api_error(exc: BaseException) -> ApiError:
     """Translate a failure from anywhere below the API into what the client is told."""
     if isinstance(exc, ApiError):

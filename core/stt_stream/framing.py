@@ -90,10 +90,6 @@ class Framer:
             frames.append(last)
         return frames
 
-    @property
-    def pending_samples(self) -> int:
-        return len(self._pending)
-
     def _cut(self, fresh: FloatArray) -> list[FloatArray]:
         if len(fresh) == 0:
             return []

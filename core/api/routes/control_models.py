@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,11 +200,6 @@ async def path(request: Request) -> Response:
     spec, root = _spec(request)
     folder = model_dir(spec, root)
     return JSONResponse({"key": spec.key, "path": str(folder), "exists": folder.is_dir()})
-
-
-def parse_events(raw: str) -> list[dict[str, Any]]:
-    """The JSON payloads of an SSE body (for clients and tests)."""
-    return [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
 
 
 routes = [
