@@ -89,7 +89,7 @@ def paced(url: str, requests: int, rate: float) -> list[float]:
     """Send ``requests`` at ``rate`` per second on one keep-alive connection; latencies."""
     latencies = []
     with httpx.Client(base_url=url, timeout=10) as client:
-        for _ in range(50):
+        for _ in range(10):
             client.post("/v1/embeddings", json={"input": "hello"})
         interval = 1.0 / rate
         next_at = time.perf_counter()
@@ -140,10 +140,14 @@ def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        # Interleave the two in halves so machine noise hits both alike.
-        half = requests // 2
-        gateway = paced(daemon_url, half, rate) + paced(daemon_url, half, rate)
-        floor = paced(bare_url, half, rate) + paced(bare_url, half, rate)
+        # Alternate short blocks (daemon, bare, daemon, bare, ...) so machine noise hits both
+        # alike; each block starts with its own warm-up on a fresh connection.
+        blocks = max(2, requests // 50)
+        per_block = max(1, requests // blocks)
+        gateway, floor = [], []
+        for _ in range(blocks):
+            gateway += paced(daemon_url, per_block, rate)
+            floor += paced(bare_url, per_block, rate)
     finally:
         for process in (daemon, bare):
             process.terminate()
