@@ -1,8 +1,9 @@
 """Hiding secrets from what the console shows of the configuration.
 
 Secrets belong in the environment (the YAML names variables such as ``api_key_env``), but a
-file may still hold one by mistake: values under secret-looking keys are masked both in the
-resolved configuration and in the file text, keeping line numbers intact for ``config check``.
+file may still hold one by mistake: values under secret-looking keys, and passwords inside URLs
+(``valkey://:password@host``), are masked both in the resolved configuration and in the file's
+text, line for line, so ``config check`` line numbers still match.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ _SECRET_KEY = re.compile(
     r"^(.*[_-])?(api[_-]?key|password|passwd|secret|token|credentials?|private[_-]key)$",
     re.IGNORECASE,
 )
-#: ``key: value`` on one YAML line (a mapping entry, possibly a list item's first key).
-_YAML_ENTRY = re.compile(r"^(\s*(?:-\s+)?[\"']?)([\w.-]+)([\"']?\s*:\s+)(\S.*)$")
+#: ``key: value`` anywhere on a line, block or flow style (``{api_key: x, model: y}``).
+_ENTRY = re.compile(
+    r"""(?P<key>[\w.-]+)(?P<sep>["']?\s*:\s+)"""
+    r"""(?P<value>"[^"]*"|'[^']*'|[^\s,{}\[\]#](?:[^,}\]#]*[^\s,}\]#])?)"""
+)
+#: The password of ``scheme://user:password@host``.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
 
 
 def is_secret_key(key: str) -> bool:
@@ -28,7 +34,7 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """A copy of JSON-like data with every secret-looking key's value masked."""
+    """A copy of JSON-like data with secret-looking values masked."""
     if isinstance(value, dict):
         return {
             k: (MASK if is_secret_key(str(k)) and v not in (None, "") else redact(v))
@@ -36,16 +42,35 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\1{MASK}@", value)
     return value
 
 
+def _mask_entry(match: re.Match[str]) -> str:
+    if not is_secret_key(match.group("key")):
+        return match.group(0)
+    return match.group("key") + match.group("sep") + MASK
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """A YAML line's code and its comment (a ``#`` at the start or after a space, unquoted)."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index], line[index:]
+    return line, ""
+
+
 def redact_yaml(text: str) -> str:
-    """The YAML text with values of secret-looking keys masked, line for line."""
+    """The YAML text with secret-looking values masked; lines stay where they were."""
     out = []
     for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n")
-        match = _YAML_ENTRY.match(body)
-        if match and is_secret_key(match.group(2)) and not match.group(4).startswith("#"):
-            line = match.group(1) + match.group(2) + match.group(3) + MASK + line[len(body) :]
-        out.append(line)
+        code, comment = _split_comment(line)
+        code = _URL_PASSWORD.sub(rf"\1{MASK}@", _ENTRY.sub(_mask_entry, code))
+        out.append(code + comment)
     return "".join(out)
