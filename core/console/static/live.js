@@ -112,7 +112,8 @@ export function setupLive() {
         break;
       case "input_audio_buffer.speech_started": {
         // Barge-in: stop the reply now and tell the server how much of it was heard.
-        if (s.player.playing && s.player.itemId) {
+        // (Between two pieces of reply audio nothing may be playing: the reply still counts.)
+        if (s.player.itemId && (s.player.playing || s.replying)) {
           const heard = s.player.playedMs();
           const itemId = s.player.itemId;
           s.player.stop();
@@ -133,6 +134,7 @@ export function setupLive() {
         break;
       case "response.created":
         s.firstAudio = null;
+        s.replying = true;
         break;
       case "response.output_audio.delta":
         s.player.play(event.item_id, fromBase64Pcm16(event.delta));
@@ -148,6 +150,7 @@ export function setupLive() {
         turns.cell("reply").textContent += event.delta;
         break;
       case "response.done": {
+        s.replying = false;
         const status = event.response.status;
         const row = turns.current;
         if (row && status !== "completed") row.querySelector(".reply").append(el("em", {}, ` (${status})`));
@@ -182,6 +185,7 @@ export function setupLive() {
       context,
       player: new Player(context),
       ready: false,
+      replying: false,
       stoppedAt: null,
       firstAudio: null,
       lastDecision: Date.now() / 1000,

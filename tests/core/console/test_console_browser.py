@@ -7,6 +7,8 @@ Screenshots of each section are kept beside the daemon's log (pytest's temporary
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import wave
 from collections.abc import Iterator
@@ -15,7 +17,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from tests.support.daemon import Daemon
 from tests.support.plugin_dist import REPO_ROOT
@@ -241,8 +250,26 @@ def test_documents_answer_with_citations(console: Console) -> None:
     console.shot("playground")
 
 
-def test_live_conversation_over_realtime(console: Console) -> None:
-    page = console.open("Playground")
+def test_live_conversation_over_realtime_with_barge_in(console: Console) -> None:
+    page = console.page
+    # Watch what the page sends (all of it still reaches the daemon) so barge-in can be seen.
+    sent: list[dict[str, Any]] = []
+    sockets: list[WebSocketRoute] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            event = json.loads(message)
+            if event["type"] != "input_audio_buffer.append":
+                sent.append(event)
+            server.send(message)
+
+        socket.on_message(from_page)
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r".*/v1/realtime.*"), relay)
+    console.open("Playground")
     page.get_by_role("button", name="Start").click()
     turn = page.locator("#live-turns tbody tr.turn").first
     expect(turn.locator(".user")).to_contain_text("capital", timeout=90_000)
@@ -251,5 +278,28 @@ def test_live_conversation_over_realtime(console: Console) -> None:
     expect(turn.locator(".engines")).to_contain_text("llm: smollm2", timeout=30_000)
     expect(turn.locator(".engines")).to_contain_text("tts: hibari")
     console.shot("live")
+
+    # The user starts speaking while the reply plays: the page stops playback at once and tells
+    # the daemon how much of the reply was heard. (The event is the daemon's, sent on its behalf:
+    # real overlapping speech would depend on how fast this machine answers.)
+    page.wait_for_function(
+        "() => document.getElementById('live-state').textContent.startsWith('Answering')"
+    )
+    page.wait_for_timeout(300)  # some of the reply has been heard
+    sockets[0].send(
+        json.dumps(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "event_id": "event_console_test",
+                "item_id": "item_console_test",
+                "audio_start_ms": 0,
+            }
+        )
+    )
+    expect(turn).to_have_class(re.compile("interrupted"))
+    truncate = next(e for e in sent if e["type"] == "conversation.item.truncate")
+    assert truncate["content_index"] == 0
+    assert truncate["item_id"].startswith("item")
+    assert truncate["audio_end_ms"] > 0
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#live-state")).to_contain_text("Stopped")
