@@ -46,7 +46,7 @@ function setupCredentials(onChange) {
 
 const status = setupStatus();
 const config = setupConfig();
-const playground = setupPlayground(status);
+const playground = setupPlayground();
 setupLive();
 setupCredentials(() => {
   status.refresh();
