@@ -2,12 +2,14 @@
 
 Chromium is Debian's (``make browser-tools``), driven by Playwright; its fake microphone plays a
 WAV of real speech, so the live conversation goes through /v1/realtime like a person talking.
-Screenshots of each section are kept beside the daemon's log (pytest's temporary folder).
+Screenshots of each section are kept beside the daemon's log: in pytest's temporary folder, or
+under ``$VOXGATE_TEST_ARTIFACTS/console`` when that is set (for CI to keep).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import wave
@@ -50,6 +52,12 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots and the daemon's log; CI keeps them from $VOXGATE_TEST_ARTIFACTS."""
+    artifacts = os.environ.get("VOXGATE_TEST_ARTIFACTS")
+    if artifacts:
+        kept = Path(artifacts) / "console"
+        kept.mkdir(parents=True, exist_ok=True)
+        return kept
     return tmp_path_factory.mktemp("console")
 
 
@@ -220,6 +228,17 @@ def test_transcribe_an_uploaded_wav(console: Console, folder: Path) -> None:
     page.get_by_role("button", name="Transcribe").click()
     expect(page.locator("#transcript")).to_contain_text("weather")
     expect(page.locator("#transcribe-info")).to_contain_text("whisper")
+
+
+def test_record_from_the_microphone_and_transcribe(console: Console) -> None:
+    page = console.open("Playground")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator("#transcribe-info")).to_contain_text("Recording")
+    page.wait_for_timeout(4_000)  # the fake microphone's pause and question
+    page.get_by_role("button", name="Stop recording").click()
+    expect(page.locator("#transcribe-info")).to_contain_text("Recorded")
+    page.get_by_role("button", name="Transcribe").click()
+    expect(page.locator("#transcript")).to_contain_text("capital")
 
 
 def test_chat_streams_a_reply(console: Console) -> None:
