@@ -76,7 +76,6 @@ export function setupConfig() {
         headers: headersFor("/control/reload"),
       });
       result = await response.json();
-      if (!response.ok && !result.error) throw new Error(result.error?.message || response.statusText);
     } catch (error) {
       box.replaceChildren(el("p", { className: "error" }, `Reload failed: ${error.message}`));
       return;
@@ -93,7 +92,8 @@ export function setupConfig() {
       showIssues(result.error, textarea, "Reload refused; the old configuration keeps serving");
       announce("Reload refused.");
     } else {
-      box.replaceChildren(el("p", { className: "error" }, `Reload failed: ${JSON.stringify(result.error || result)}`));
+      const why = result.error?.message || JSON.stringify(result.error || result);
+      box.replaceChildren(el("p", { className: "error" }, `Reload failed: ${why}`));
     }
   });
 

@@ -75,7 +75,7 @@ function setupSpeak() {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const streamed = window.MediaSource && MediaSource.isTypeSupported(MP3);
+    let streamed = Boolean(window.MediaSource && MediaSource.isTypeSupported(MP3));
     const body = {
       model: engine.value || "tts",
       input: document.getElementById("speak-text").value,
@@ -86,7 +86,16 @@ function setupSpeak() {
     audio.dataset.state = "loading";
     const started = performance.now();
     try {
-      const response = await request("/v1/audio/speech", { method: "POST", json: body });
+      let response;
+      try {
+        response = await request("/v1/audio/speech", { method: "POST", json: body });
+      } catch (error) {
+        // A daemon without an MP3 encoder still speaks WAV (played once it has all arrived).
+        if (!streamed || error.status !== 400 || !/encoder/.test(error.message)) throw error;
+        streamed = false;
+        body.response_format = "wav";
+        response = await request("/v1/audio/speech", { method: "POST", json: body });
+      }
       const first = Math.round(performance.now() - started);
       const served = response.headers.get("x-voxgate-engine") || "?";
       const bytes = streamed ? await playStreamed(response, audio) : await playWhole(response, audio);
