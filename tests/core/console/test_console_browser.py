@@ -163,6 +163,20 @@ def test_root_redirects_and_status_tables_fill_in(console: Console, daemon: Daem
     console.shot("status")
 
 
+def test_sections_switch_from_the_keyboard(console: Console) -> None:
+    page = console.open("Status")
+    page.get_by_role("tab", name="Status").focus()
+    page.keyboard.press("ArrowRight")
+    configuration = page.get_by_role("tab", name="Configuration")
+    expect(configuration).to_be_focused()
+    expect(configuration).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#config")).to_be_visible()
+    expect(page.locator("#status")).to_be_hidden()
+    page.keyboard.press("End")
+    expect(page.get_by_role("tab", name="Playground")).to_be_focused()
+    expect(page.locator("#playground")).to_be_visible()
+
+
 def test_phone_width_keeps_the_page_usable(console: Console) -> None:
     page = console.page
     page.set_viewport_size({"width": 390, "height": 844})
