@@ -193,6 +193,11 @@ export function setupLive() {
       send: (event) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify(event)),
     };
     session = s;
+    // Decisions are stamped by the daemon's clock: count this session's from the daemon's now.
+    getJson("/control/activity?limit=1").then((a) => {
+      s.lastDecision = a.time;
+      s.turnSeen = a.time;
+    }).catch(() => {});
     socket.addEventListener("message", (message) => handle(JSON.parse(message.data), s));
     socket.addEventListener("close", (event) => {
       if (session === s) stop(event.code === 1000 ? "Disconnected." : `Disconnected (${event.code} ${event.reason || ""}).`);

@@ -221,6 +221,10 @@ def test_config_check_points_at_the_broken_line_and_reload_reports(console: Cons
 def test_speak_plays_streamed_audio(console: Console) -> None:
     page = console.open("Playground")
     page.get_by_label("Engine", exact=True).select_option("hibari")
+    voice = page.get_by_label("Voice", exact=True)
+    voice.select_option(index=1)
+    chosen = voice.input_value()
+    assert chosen
     page.get_by_role("button", name="Speak").click()
     audio = page.locator("#speak-audio")
     expect(audio).to_have_attribute("data-state", "ready")
@@ -230,7 +234,8 @@ def test_speak_plays_streamed_audio(console: Console) -> None:
         "() => { const a = document.getElementById('speak-audio');"
         " return a.buffered.length > 0 && a.buffered.end(0) > 1 && a.currentTime > 0.2; }"
     )
-    expect(page.locator("#speak-info")).to_contain_text("first audio after")
+    expect(page.locator("#speak-info")).to_contain_text(f"voice {chosen};")
+    expect(page.locator("#speak-info")).to_contain_text("(streamed)")
 
 
 def test_transcribe_an_uploaded_wav(console: Console, folder: Path) -> None:
