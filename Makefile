@@ -22,7 +22,7 @@ LLAMA_CPP_VERSION := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml 
 LLAMA_WHEELS := $(HOME)/.cache/voxgate/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(CMAKE_ARGS)' | md5sum | cut -c1-10)
 CONFIG ?= config/ai_backend.yaml
 
-.PHONY: install install-dev systemd-tools fleet-tools run test lint format bench clean qwen-test-env
+.PHONY: install install-dev systemd-tools fleet-tools browser-tools run test lint format bench clean qwen-test-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ $(VENV)/.all: pyproject.toml $(VENV)/.torch $(VENV)/.llama
 
 install: $(VENV)/.embedded
 
-install-dev: $(VENV)/.all systemd-tools fleet-tools
+install-dev: $(VENV)/.all systemd-tools fleet-tools browser-tools
 
 # systemd-analyze, systemd-socket-activate and systemd-nspawn for the service tests (Linux only;
 # Debian packages are installed when run as root, a newer systemd-analyze is unpacked if needed).
@@ -66,6 +66,11 @@ systemd-tools:
 # Debian backports unpacked under ~/.cache/voxgate/fleet-tools where it is not installed).
 fleet-tools:
 	@bash tests/support/fleet_tools.sh
+
+# Debian's chromium for the web console's browser tests (Playwright drives it; no browser download).
+browser-tools:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "browser-tools: install Debian's chromium (apt-get install chromium) as root"; }
 
 run: install
 	$(BIN)/voxgate serve --config $(CONFIG)

@@ -16,7 +16,9 @@ from core.api.live_sessions import LiveSessions
 from core.api.middleware import GatewayMiddleware
 from core.api.routes import (
     chat,
+    console,
     control,
+    control_console,
     control_models,
     conversation,
     embeddings,
@@ -56,6 +58,8 @@ def api_routes() -> list[BaseRoute]:
         *voices.routes,
         *voice_store.routes,
         *control_models.routes,
+        *control_console.routes,
+        *console.routes,
         *conversation.routes,
         *rag.routes,
     ]

@@ -26,6 +26,12 @@ log = structlog.get_logger(__name__)
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+def _open_path(path: str) -> bool:
+    """Paths served without an API key: probes, and the console's static pages (a browser
+    cannot send a key to load a page; the page then calls the API with the visitor's key)."""
+    return path in _OPEN_PATHS or path in ("/", "/console") or path.startswith("/console/")
+
+
 class GatewayMiddleware:
     """Per request: an id on every log event, a lease on the live config generation (held until
     the response body is fully sent, streams included), auth, and HTTP metrics."""
@@ -74,7 +80,7 @@ class GatewayMiddleware:
         if scope["type"] == "http" and cors.is_preflight(scope["method"], headers):
             await _send_preflight(send, cors_origin, headers, request_id=request_id)
             return
-        if path not in _OPEN_PATHS and not path.startswith("/control"):
+        if not _open_path(path) and not path.startswith("/control"):
             keyed = bool(self.credentials().api_keys)
             wait = await key_rate_wait(self.runtime, headers, keyed=keyed)
             if wait > 0:
@@ -151,7 +157,7 @@ class GatewayMiddleware:
             address = guard.client_address(peer[0], forwarded_for(headers))
             if address != peer[0]:
                 scope["client"] = (address, peer[1]) if address is not None else None
-        if path in _OPEN_PATHS or scope.get("method") == "OPTIONS":
+        if _open_path(path) or scope.get("method") == "OPTIONS":
             return None
         client = scope.get("client")
         if control:

@@ -440,6 +440,14 @@ class RealtimeConfig(Block):
         return name, self.profiles[name]
 
 
+class ConsoleConfig(Block):
+    """The web console at ``/console`` (status, configuration, a voice playground)."""
+
+    #: Serve the console (and redirect ``/`` to it). Its control actions still need a loopback
+    #: client or the control token; its playground uses the API keys like any client.
+    enabled: bool = True
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -476,6 +484,7 @@ class AppConfig(BaseSettings):
     state: StateConfig = StateConfig()
     wyoming: WyomingConfig = WyomingConfig()
     realtime: RealtimeConfig = RealtimeConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     @classmethod
     def settings_customise_sources(

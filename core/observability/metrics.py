@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from core.observability.decisions import RecentDecisions
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        #: Not a Prometheus metric: the last routing decisions themselves, for the console.
+        self.decisions = RecentDecisions()
         r = self.registry
         self.requests = Counter(
             "voxgate_requests",

@@ -441,6 +441,7 @@ class Router:
         self.metrics.latency.labels(capability.value, slot.name).observe(
             time.perf_counter() - started
         )
+        self.metrics.decisions.record(capability.value, slot.name, _skipped(attempts))
         if attempts:
             log.info(
                 "route.served_after_fallback",
@@ -451,10 +452,15 @@ class Router:
 
     def _exhausted(self, capability: Capability, attempts: list[Attempt]) -> AllEnginesFailed:
         error = AllEnginesFailed(capability, attempts)
+        self.metrics.decisions.record(capability.value, None, _skipped(attempts))
         log.error(
             "route.exhausted", capability=capability.value, attempts=[a.header() for a in attempts]
         )
         return error
+
+
+def _skipped(attempts: list[Attempt]) -> list[tuple[str, str, str]]:
+    return [(a.engine, a.reason, a.message) for a in attempts]
 
 
 def _engine_failure(slot: EngineSlot, raised: Exception) -> Exception:
