@@ -55,7 +55,11 @@ class PageReader:
             trust_env=False,
             follow_redirects=False,
             timeout=config.page_timeout,
-            headers={"User-Agent": config.user_agent, "Accept": "text/html, text/plain;q=0.8"},
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept": "text/html, text/plain;q=0.8",
+                "Accept-Encoding": "identity",
+            },
         ) as client:
             gate = RobotsGate(
                 client, config.user_agent, networks(config.allowed_networks), self._robots_cache

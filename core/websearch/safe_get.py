@@ -68,6 +68,10 @@ async def safe_get(
                 if response.status_code in _REDIRECTS and location:
                     current = urljoin(current, location)
                     continue
+                encoding = response.headers.get("content-encoding", "identity").lower()
+                if encoding != "identity":
+                    # Asked for identity: a compressed body could expand far past the size cap.
+                    raise FetchFailed(f"{current}: compressed body ({encoding}) not read")
                 body, truncated = await _read_capped(response, max_bytes)
                 return Fetched(
                     url=current,
@@ -95,7 +99,7 @@ def _check_peer(response: httpx.Response, allowed: Sequence[IPNetwork]) -> None:
 async def _read_capped(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
     parts: list[bytes] = []
     size = 0
-    async for piece in response.aiter_bytes():
+    async for piece in response.aiter_raw():
         parts.append(piece)
         size += len(piece)
         if size >= max_bytes:

@@ -3,6 +3,7 @@ times capped, and every address (redirects too) checked before anything is asked
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from typing import Any
 from urllib.robotparser import RobotFileParser
@@ -125,6 +126,16 @@ async def test_what_is_not_a_page_is_skipped(site: PageServer) -> None:
     site.pages["/gone"] = (410, HTML, b"<p>gone</p>")
     reader = _reader()
     assert await reader.read_all([site.url + "/photo.jpg", site.url + "/gone"]) == [None, None]
+
+
+async def test_compressed_bodies_are_not_inflated(site: PageServer) -> None:
+    """Pages are asked for uncompressed; a server that compresses anyway (a gzip bomb would
+    expand far past max_page_bytes) is skipped."""
+    bomb = gzip.compress(b"<p>" + b"a" * 5_000_000 + b"</p>")
+    site.pages["/bomb"] = (200, {**HTML, "content-encoding": "gzip"}, bomb)
+    reader = _reader(max_page_bytes=4096)
+    assert await _read(reader, site.url + "/herons") is not None
+    assert await _read(reader, site.url + "/bomb") is None
 
 
 async def test_a_slow_page_is_skipped(site: PageServer) -> None:
