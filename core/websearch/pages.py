@@ -5,6 +5,7 @@ result's snippet still stands."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.robotparser import RobotFileParser
@@ -46,12 +47,17 @@ class PageReader:
     ) -> None:
         self.config = config
         self._robots_cache = robots_cache
+        #: Built on first use and kept: loading the certificate store takes tens of ms.
+        self._tls: ssl.SSLContext | None = None
 
     async def read_all(self, urls: Sequence[str]) -> list[Page | None]:
         """Each page's text (None where it could not be read), all fetched at once."""
         config = self.config
+        if self._tls is None:
+            self._tls = await asyncio.to_thread(httpx.create_ssl_context)
         # Environment proxies are ignored: a proxy would connect to addresses we never checked.
         async with httpx.AsyncClient(
+            verify=self._tls,
             trust_env=False,
             follow_redirects=False,
             timeout=config.page_timeout,
