@@ -12,12 +12,19 @@ from pydantic import ValidationError
 
 import plugins.search_duckduckgo
 import plugins.search_searxng
+from core.api.sources import citation_json, grounding_prompt
+from core.config import load_config
 from core.config.schema import AppConfig
+from core.engines.base import Capability
+from core.engines.retrieval import Citation
 from core.plugins import PluginCatalog, create_plugin_catalog
 from core.routing.errors import AllEnginesFailed, NoEngineAvailable
 from core.runtime.runtime import Runtime
+from core.websearch.citation import WebCitation
+from core.websearch.fusion import fuse
 from tests.support.daemon import asgi_client
 from tests.support.fake_plugin import FakePlugin
+from tests.support.plugin_dist import REPO_ROOT
 from tests.support.search_servers import WEB_HITS, DuckDuckGoProxy, SearxngServer
 
 
@@ -225,3 +232,29 @@ def test_the_config_block_checks_its_limits() -> None:
         AppConfig(web_search={"allowed_networks": ["intranet"]})
     with pytest.raises(ValidationError, match="Extra inputs"):
         AppConfig(web_search={"fetch_page": True})
+
+
+def test_web_search_is_off_in_the_shipped_config() -> None:
+    loaded = load_config(REPO_ROOT / "config" / "ai_backend.yaml")
+    assert Capability.SEARCH not in loaded.config.routes
+    assert not any(e.capability is Capability.SEARCH for e in loaded.config.engines.values())
+    assert loaded.config.web_search.fetch_pages is False
+    assert loaded.config.web_search.allowed_networks == []
+
+
+def test_the_prompt_numbers_web_sources_like_chunks() -> None:
+    chunk = Citation("bees", 0, 0, 10, "Bees make honey.", 0.9, title="Bees")
+    page = WebCitation("https://h.example/", "Herons", "Forty nests.", 1, "web", page=True)
+    prompt = grounding_prompt(fuse([chunk], [page]))
+    assert "[1] Bees: Bees make honey.\n\n[2] Herons (https://h.example/): Forty nests." in prompt
+    assert citation_json(2, page) == {
+        "index": 2,
+        "source": "web",
+        "url": "https://h.example/",
+        "title": "Herons",
+        "text": "Forty nests.",
+        "rank": 1,
+        "engine": "web",
+        "page": True,
+    }
+    assert "source" not in citation_json(1, chunk)  # local citations keep their shape
