@@ -6,6 +6,7 @@
 from the retrieved chunks, citing them as [1], [2], ... A citation's ``score`` (and so
 ``min_score``) is on the mode's own scale: cosine similarity for ``dense``, BM25 for ``keyword``,
 0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most with RRF).
+``web_search: true`` adds web results from the search route (see ``core.api.sources``).
 """
 
 from __future__ import annotations
