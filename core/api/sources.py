@@ -69,11 +69,11 @@ async def gather_sources(
         citations, headers = await retrieve(generation, query, model)
         return Sources(list(citations), headers)
     search = generation.web_search.find(generation.router, query.question, web_top_k)
-    (citations, headers), found = await _both(retrieve(generation, query, model), search)
+    (citations, headers), found = await side_by_side(retrieve(generation, query, model), search)
     return Sources(fuse(citations, found.citations), headers, found.engine)
 
 
-async def _both(
+async def side_by_side(
     first: Awaitable[tuple[list[Citation], dict[str, str]]], second: Awaitable[WebFound]
 ) -> tuple[tuple[list[Citation], dict[str, str]], WebFound]:
     """Both results; the first failure cancels the other and is raised as it is."""
