@@ -63,7 +63,7 @@ async def safe_get(
             await before_hop(current)
         try:
             async with client.stream("GET", current) as response:
-                _check_peer(response, allowed)
+                check_peer(response, allowed)
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     current = urljoin(current, location)
@@ -86,7 +86,7 @@ async def safe_get(
     raise FetchFailed(f"{url}: more than {max_redirects} redirects")
 
 
-def _check_peer(response: httpx.Response, allowed: Sequence[IPNetwork]) -> None:
+def check_peer(response: httpx.Response, allowed: Sequence[IPNetwork]) -> None:
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
     if not peer:
