@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         EmbeddingsEngine,
         LLMEngine,
         RetrievalEngine,
+        SearchEngine,
         STTEngine,
         TTSEngine,
         VADEngine,
@@ -69,6 +70,12 @@ def voxgate_rag_engines() -> Mapping[str, type[RetrievalEngine]]:
 @hookspec
 def voxgate_vad_engines() -> Mapping[str, type[VADEngine]]:
     """Voice activity detection engines this plugin provides, keyed by their YAML name."""
+    raise NotImplementedError
+
+
+@hookspec
+def voxgate_search_engines() -> Mapping[str, type[SearchEngine]]:
+    """Web search engines this plugin provides, keyed by their YAML name."""
     raise NotImplementedError
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.api.errors import ApiError
-from core.api.routes.rag import citation_json, grounding_prompt, retrieve
+from core.api.sources import citation_json, gather_sources, grounding_prompt
 from core.engines.llm import ChatMessage
 from core.engines.retrieval import RetrievalQuery
 from core.runtime.generation import Generation
@@ -27,6 +27,10 @@ class RagBlock(BaseModel):
     min_score: float | None = None
     #: Retrieval engine, route or alias (default: the rag route).
     model: str | None = None
+    #: Also search the web (the search route) and cite its results beside the chunks.
+    web_search: bool = Field(False, strict=True)
+    #: Web results wanted (default and ceiling: the config's ``web_search`` block).
+    web_top_k: int | None = Field(None, ge=1, le=50)
 
 
 def rag_block_from_form(raw: str | None) -> RagBlock | None:
@@ -54,6 +58,8 @@ class Grounding:
     citations: list[dict[str, Any]]
     #: The retrieval engine that answered.
     engine: str | None
+    #: The search engine that found web results (None without web search).
+    web_engine: str | None = None
 
 
 async def ground(generation: Generation, rag: RagBlock, question: str) -> Grounding:
@@ -69,9 +75,13 @@ async def ground(generation: Generation, rag: RagBlock, question: str) -> Ground
         filters=rag.filters,
         min_score=rag.min_score,
     )
-    citations, headers = await retrieve(generation, query, rag.model)
+    web_top_k = generation.web_search.results_wanted(
+        rag.web_search, rag.web_top_k, param="rag.web_top_k"
+    )
+    sources = await gather_sources(generation, query, rag.model, web_top_k)
     return Grounding(
-        message=ChatMessage("system", grounding_prompt(citations)),
-        citations=[citation_json(n, c) for n, c in enumerate(citations, 1)],
-        engine=headers.get("x-voxgate-engine"),
+        message=ChatMessage("system", grounding_prompt(sources.items)),
+        citations=[citation_json(n, c) for n, c in enumerate(sources.items, 1)],
+        engine=sources.headers.get("x-voxgate-engine"),
+        web_engine=sources.web_engine,
     )

@@ -138,6 +138,8 @@ async def run_turn(
         result.citations = grounding.citations
         if grounding.engine:
             result.engines["rag"] = grounding.engine
+        if grounding.web_engine:
+            result.engines["search"] = grounding.web_engine
         messages.append(grounding.message)
         await send({"type": "conversation.citations", "citations": grounding.citations})
     messages += [*plan.history, ChatMessage("user", result.transcript)]

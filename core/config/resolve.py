@@ -248,7 +248,7 @@ def resolve_config(loaded: LoadedConfig, catalog: PluginCatalog) -> ResolvedConf
             spec=spec,
             entry=entry,
             settings=settings,
-            location=spec.location or entry.cls.location,
+            location=spec.location or entry.cls.location_for(settings),
             policy=config.policy.for_engine(name),
             fingerprint=_fingerprint(spec, entry, settings),
         )

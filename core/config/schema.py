@@ -113,6 +113,7 @@ class Policy(Block):
     embeddings: CapabilityPolicy = CapabilityPolicy()
     rag: CapabilityPolicy = CapabilityPolicy()
     vad: CapabilityPolicy = CapabilityPolicy()
+    search: CapabilityPolicy = CapabilityPolicy()
     engines: dict[str, EnginePolicy] = Field(default_factory=dict)
 
     def for_capability(self, capability: Capability) -> RoutePolicy:
@@ -448,6 +449,50 @@ class ConsoleConfig(Block):
     enabled: bool = True
 
 
+class WebSearchConfig(Block):
+    """Web results as retrieval sources, served by the ``search`` route. Off unless a request
+    asks (``web_search: true`` on /v1/rag/query and in the chat and conversation ``rag``
+    block); these are the limits every such request gets."""
+
+    #: Results a request gets when it asks for web search without ``web_top_k``.
+    top_k: int = Field(3, ge=1, le=50)
+    #: The most results one request may ask for; a larger ``web_top_k`` is a 400.
+    max_top_k: int = Field(8, ge=1, le=50)
+    #: Also read each result's page and hand the model its text instead of the snippet alone
+    #: (robots.txt obeyed, public addresses only, size and time capped).
+    fetch_pages: bool = False
+    #: A page is read this far and no further.
+    max_page_bytes: ByteSize = Field(512 * 1024, ge=1024)
+    #: Time to fetch one page, its robots.txt and redirects included; a slower page is skipped.
+    page_timeout: Duration = Field(5.0, gt=0, le=60)
+    #: Characters of a page's text given to the model.
+    max_page_chars: int = Field(2000, ge=100, le=100_000)
+    #: Redirects followed per page, each target checked like the first.
+    max_redirects: int = Field(3, ge=0, le=10)
+    #: Sent with every page and robots.txt request; robots.txt rules for its first word apply.
+    user_agent: str = Field("voxgate-websearch/0.1 (+robots.txt obeyed)", min_length=1)
+    #: Networks (CIDR) pages may come from although they are not public (an intranet wiki).
+    #: Every other private, loopback, link-local or reserved address is refused.
+    allowed_networks: list[str] = Field(default_factory=list)
+    #: Search answers and robots.txt rules are reused for this long; 0 turns the cache off.
+    cache_ttl: Duration = Field(300.0, ge=0)
+    #: Cached answers kept at most (the least recently used go first).
+    cache_entries: int = Field(256, ge=1)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return entries
+
+    @model_validator(mode="after")
+    def _top_k_within_max(self) -> WebSearchConfig:
+        if self.top_k > self.max_top_k:
+            raise ValueError(f"top_k {self.top_k} is above max_top_k {self.max_top_k}")
+        return self
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -485,6 +530,7 @@ class AppConfig(BaseSettings):
     wyoming: WyomingConfig = WyomingConfig()
     realtime: RealtimeConfig = RealtimeConfig()
     console: ConsoleConfig = ConsoleConfig()
+    web_search: WebSearchConfig = WebSearchConfig()
 
     @classmethod
     def settings_customise_sources(

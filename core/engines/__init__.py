@@ -29,6 +29,7 @@ from core.engines.retrieval import (
     RetrievalEngine,
     RetrievalQuery,
 )
+from core.engines.search import SearchEngine, SearchQuery, WebResult
 from core.engines.stt import Segment, STTEngine, Transcription, TranscriptionRequest, Word
 from core.engines.tts import ReferenceVoice, SpeechRequest, TTSEngine, Voice
 from core.engines.vad import SpeechDetector, VADEngine
@@ -41,6 +42,7 @@ ENGINE_BASES: dict[Capability, type[Engine]] = {
     Capability.EMBEDDINGS: EmbeddingsEngine,
     Capability.RAG: RetrievalEngine,
     Capability.VAD: VADEngine,
+    Capability.SEARCH: SearchEngine,
 }
 
 __all__ = [
@@ -73,6 +75,8 @@ __all__ = [
     "RetrievalEngine",
     "RetrievalQuery",
     "STTEngine",
+    "SearchEngine",
+    "SearchQuery",
     "Segment",
     "SpeechDetector",
     "SpeechRequest",
@@ -83,5 +87,6 @@ __all__ = [
     "Usage",
     "VADEngine",
     "Voice",
+    "WebResult",
     "Word",
 ]

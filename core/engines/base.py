@@ -29,6 +29,7 @@ class Capability(enum.StrEnum):
     EMBEDDINGS = "embeddings"
     RAG = "rag"
     VAD = "vad"
+    SEARCH = "search"
 
 
 class EngineSettings(BaseModel):
@@ -71,6 +72,12 @@ class Engine:
     default_max_concurrency: ClassVar[int] = 4
     #: One line shown by ``voxgate plugins``.
     description: ClassVar[str] = ""
+
+    @classmethod
+    def location_for(cls, settings: EngineSettings) -> Location:
+        """Where an engine with these settings computes; by default the class's ``location``.
+        Engines whose settings point at a server (a URL) may say ``local`` for loopback ones."""
+        return cls.location
 
     def __init__(self, settings: EngineSettings, context: EngineContext) -> None:
         self.settings = settings

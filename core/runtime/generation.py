@@ -14,6 +14,7 @@ from core.config.resolve import ResolvedConfig
 from core.observability.metrics import Metrics
 from core.routing.router import Router
 from core.runtime.slot import EngineSlot
+from core.websearch.search import WebSearch
 
 
 class Generation:
@@ -24,6 +25,8 @@ class Generation:
         self.config = config
         self.slots = dict(slots)
         self.router = Router(config, self.slots, metrics)
+        #: Web search limits and caches (answers are not carried across reloads).
+        self.web_search = WebSearch(config.config.web_search)
         self.created_at = time.time()
         self.leases = 0
         self._idle = asyncio.Event()

@@ -26,3 +26,21 @@ def fake_plugin_env(tmp_path: Path) -> dict[str, str]:
     )
     paths = [str(site), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
     return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def bundled_plugins_env(tmp_path: Path, names: list[str]) -> dict[str, str]:
+    """Environment for a daemon process that must see these bundled plugins.
+
+    They are found through the installed metadata's entry points; a checkout whose editable
+    install predates a plugin (metadata is written by ``pip install -e``) gets them from a
+    dist-info of their own here. Plugins the metadata already lists are not registered twice.
+    """
+    import importlib.metadata
+
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="voxgate")}
+    missing = {name: f"plugins.{name}" for name in names if name not in installed}
+    if not missing:
+        return {}
+    site = write_dist_info(tmp_path / "bundled-site", "voxgate-bundled-extra", missing)
+    paths = [str(site), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+    return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}

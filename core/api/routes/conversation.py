@@ -61,6 +61,11 @@ def _audio_format(form: FormData) -> str | None:
 def _plan(request: Request, form: FormData, history: list[ChatMessage]) -> TurnPlan:
     settings = generation_of(request).config.config.conversation
     max_tokens = form_float(form, "max_tokens", 1, 8192)
+    rag = rag_block_from_form(form_text(form, "rag"))
+    if rag is not None:  # web limits are checked before the audio is decoded
+        generation_of(request).web_search.results_wanted(
+            rag.web_search, rag.web_top_k, param="rag.web_top_k"
+        )
     return TurnPlan(
         transcribe=TranscribeOptions(
             model=form_text(form, "stt_model"),
@@ -80,7 +85,7 @@ def _plan(request: Request, form: FormData, history: list[ChatMessage]) -> TurnP
         temperature=form_float(form, "temperature", 0.0, 2.0),
         max_tokens=int(max_tokens) if max_tokens else settings.max_reply_tokens,
         audio_format=_audio_format(form),
-        rag=rag_block_from_form(form_text(form, "rag")),
+        rag=rag,
     )
 
 

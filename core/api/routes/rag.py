@@ -6,6 +6,7 @@
 from the retrieved chunks, citing them as [1], [2], ... A citation's ``score`` (and so
 ``min_score``) is on the mode's own scale: cosine similarity for ``dense``, BM25 for ``keyword``,
 0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most with RRF).
+``web_search: true`` adds web results from the search route (see ``core.api.sources``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from core.api.bodies import read_form, read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
+from core.api.sources import citation_json, gather_sources, grounding_prompt
 from core.engines.base import Capability
 from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
 from core.engines.retrieval import (
-    Citation,
     Document,
     DocumentInfo,
     RetrievalEngine,
@@ -64,6 +65,10 @@ class QueryBody(BaseModel):
     model: str | None = None
     llm_model: str | None = None
     max_tokens: int | None = Field(None, ge=1, le=4096)
+    #: Also search the web (the search route) and cite its results beside the chunks.
+    web_search: bool = Field(False, strict=True)
+    #: Web results wanted (default and ceiling: the config's ``web_search`` block).
+    web_top_k: int | None = Field(None, ge=1, le=50)
 
 
 async def _on_rag(
@@ -75,10 +80,6 @@ async def _on_rag(
 
 def info_json(info: DocumentInfo) -> dict[str, Any]:
     return {"object": "rag.document", **dataclasses.asdict(info)}
-
-
-def citation_json(number: int, citation: Citation) -> dict[str, Any]:
-    return {"index": number, **dataclasses.asdict(citation)}
 
 
 async def _documents_from_upload(request: Request) -> tuple[list[Document], str | None]:
@@ -201,26 +202,6 @@ async def delete_document(request: Request) -> Response:
     )
 
 
-def grounding_prompt(citations: list[Citation]) -> str:
-    """A system message that hands the model numbered sources to cite."""
-    sources = "\n\n".join(
-        f"[{n}] {c.title + ': ' if c.title else ''}{c.text}" for n, c in enumerate(citations, 1)
-    )
-    return (
-        "Answer using only the numbered sources below. Cite the sources you use as [1], [2]. "
-        "If the sources do not contain the answer, say you do not know.\n\n" + sources
-    )
-
-
-async def retrieve(
-    generation: Generation, query: RetrievalQuery, model: str | None
-) -> tuple[list[Citation], dict[str, str]]:
-    async def run(engine: RetrievalEngine) -> list[Citation]:
-        return await engine.query(query)
-
-    return await _on_rag(generation, model, run)
-
-
 async def query_documents(request: Request) -> Response:
     body = await read_json(request, QueryBody, limits_of(request).max_request_bytes)
     generation = generation_of(request)
@@ -232,17 +213,22 @@ async def query_documents(request: Request) -> Response:
         filters=body.filters,
         min_score=body.min_score,
     )
-    citations, headers = await retrieve(generation, query, body.model)
+    web_top_k = generation.web_search.results_wanted(
+        body.web_search, body.web_top_k, param="web_top_k"
+    )
+    sources = await gather_sources(generation, query, body.model, web_top_k)
     result: dict[str, Any] = {
         "object": "rag.query",
         "question": body.question,
         "mode": body.mode,
-        "data": [citation_json(n, c) for n, c in enumerate(citations, 1)],
+        "data": [citation_json(n, c) for n, c in enumerate(sources.items, 1)],
     }
+    if sources.web_engine is not None:
+        result["web_engine"] = sources.web_engine
     if body.generate:
         request_ = ChatRequest(
             messages=(
-                ChatMessage("system", grounding_prompt(citations)),
+                ChatMessage("system", grounding_prompt(sources.items)),
                 ChatMessage("user", body.question),
             ),
             max_tokens=body.max_tokens,
@@ -254,7 +240,7 @@ async def query_documents(request: Request) -> Response:
         answer = await generation.router.call(Capability.LLM, body.llm_model, chat)
         result["answer"] = answer.value.strip()
         result["llm_engine"] = answer.engine
-    return JSONResponse(result, headers=headers)
+    return JSONResponse(result, headers=sources.headers)
 
 
 async def rag_stats(request: Request) -> Response:

@@ -1,0 +1,76 @@
+"""Which addresses a result's page may be fetched from: http(s) only, and only hosts whose every
+address is public, so a search result cannot point the daemon at this machine, its network or a
+cloud metadata service. Networks the config allows (an intranet wiki) are the exception."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class BlockedUrl(Exception):
+    """The address may not be fetched; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+
+
+def parse_target(url: str) -> Target:
+    """The scheme, host and port of ``url``; anything but http(s) with a host is refused."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BlockedUrl(f"not a valid address: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise BlockedUrl(f"scheme {scheme or 'none'!r} is not fetched (http and https only)")
+    if not parts.hostname:
+        raise BlockedUrl("the address has no host")
+    return Target(scheme, parts.hostname, port or (443 if scheme == "https" else 80))
+
+
+def networks(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def is_allowed(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> bool:
+    """Public (globally routable, not multicast) addresses, or ones in ``allowed``."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(address in network for network in allowed):
+        return True
+    return address.is_global and not address.is_multicast
+
+
+async def resolve_allowed(target: Target, allowed: Sequence[IPNetwork] = ()) -> list[IPAddress]:
+    """Every address ``target.host`` resolves to, all of which must be allowed: one private
+    address among public ones is refused too (the connection could land on either)."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(target.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise BlockedUrl(f"cannot resolve {target.host}: {exc}") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    refused = [str(a) for a in addresses if not is_allowed(a, allowed)]
+    if refused or not addresses:
+        raise BlockedUrl(f"{target.host} resolves to a non-public address ({', '.join(refused)})")
+    return addresses
