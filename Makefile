@@ -85,7 +85,8 @@ test: install-dev
 	$(BIN)/python -m pytest
 
 # Builds the Containerfile with podman on a Debian base image made here, then runs and stops it
-# (about 12 minutes the first time, 2 once podman has the layers); `make test` leaves it out.
+# (about 14 minutes the first time on 2 cores, 3 once podman has the layers); `make test` and CI
+# leave it out.
 test-container: install-dev container-tools
 	$(BIN)/python -m pytest -m container tests/container
 
