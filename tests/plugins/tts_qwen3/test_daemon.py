@@ -22,6 +22,7 @@ import openai
 import pytest
 import soundfile
 
+from tests.support.audio_bombs import silent_flac, wav_declaring
 from tests.support.daemon import daemon_process
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -204,6 +205,20 @@ def test_the_voice_store_round_trip_and_cloned_speech(daemon: str, api: openai.O
             "invalid_reference",
         ),
         ({"file": ("x.wav", reference_wav(), "audio/wav")}, {}, 400, None),
+        # decode bombs: refused from the header or cut off while decoding, never decoded whole
+        (
+            {"file": ("x.flac", silent_flac(180), "audio/flac")},
+            {"name": "x"},
+            413,
+            "audio_too_long",
+        ),
+        ({"file": ("x.wav", wav_declaring(1), "audio/wav")}, {"name": "x"}, 415, "invalid_audio"),
+        (
+            {"file": ("x.wav", wav_declaring(2_147_483_647), "audio/wav")},
+            {"name": "x"},
+            415,
+            "invalid_audio",
+        ),
         (
             {"file": ("x.wav", reference_wav(), "audio/wav")},
             {"name": "x", "gender": "robot"},
