@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from faster_whisper import WhisperModel
+import structlog
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from core.audio.chunk import FloatArray
@@ -24,6 +24,7 @@ from core.stt_stream.regions import SpeechMap
 from plugins.stt_whisper.model_source import ModelSource
 from plugins.stt_whisper.request_options import DecodeOptions
 from plugins.stt_whisper.settings import WhisperSettings
+from plugins.stt_whisper.short_window import WindowedWhisperModel, looks_wrong, padded_for_window
 from plugins.stt_whisper.speech_trim import (
     DetectorPool,
     OnnxFinder,
@@ -33,6 +34,7 @@ from plugins.stt_whisper.speech_trim import (
 )
 from plugins.stt_whisper.vad import SileroDetector, open_silero
 
+log = structlog.get_logger(__name__)
 SAMPLE_RATE = 16000
 #: Every language code Whisper knows (multilingual models understand all of them); faster-whisper
 #: keeps the list under a private name only.
@@ -78,7 +80,7 @@ class WhisperDecoder:
         self.settings = settings
         self.placement = place(settings)
         try:
-            self._model = WhisperModel(
+            self._model = WindowedWhisperModel(
                 str(source.folder),
                 device=self.placement.device,
                 device_index=settings.device_index,
@@ -116,21 +118,41 @@ class WhisperDecoder:
             if not trimmed.regions:
                 return  # nothing but silence or noise
             samples, times = trimmed.samples, trimmed.times
-        decoded, info = self._model.transcribe(
+        padded = padded_for_window(samples, self.settings.window_seconds)
+        if padded is not None:
+            first, info = self._transcribe(self._model.trimming(), padded, options, short=True)
+            found = list(first)
+            reason = looks_wrong(found, self.settings.no_speech_threshold)
+            clip_end = len(samples) / SAMPLE_RATE
+            if reason is None:
+                for index, segment in enumerate(found):
+                    yield _convert(segment, index, info.language, times, clip_end)
+                return
+            log.info("stt.full_window_retry", reason=reason, seconds=round(clip_end, 2))
+        decoded, info = self._transcribe(self._model, samples, options, short=False)
+        for index, segment in enumerate(decoded):
+            yield _convert(segment, index, info.language, times)
+
+    def _transcribe(
+        self, model: WindowedWhisperModel, samples: FloatArray, options: DecodeOptions, short: bool
+    ) -> tuple[Iterator[Any], Any]:
+        # A short window is decoded once, at the first temperature: what fails Whisper's checks
+        # there is decoded again with the full window and the whole schedule, not sampled.
+        temperatures = list(options.temperatures[:1] if short else options.temperatures)
+        decoded, info = model.transcribe(
             samples,
             language=options.language,
             task=options.task,
             beam_size=self.settings.beam_size,
             best_of=self.settings.best_of,
-            temperature=list(options.temperatures),
+            temperature=temperatures,
             initial_prompt=options.initial_prompt,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=self.settings.condition_on_previous_text,
             no_speech_threshold=self.settings.no_speech_threshold,
             vad_filter=False,
         )
-        for index, segment in enumerate(decoded):
-            yield _convert(segment, index, info.language, times)
+        return iter(decoded), info
 
 
 def _region_finder(settings: WhisperSettings) -> RegionFinder:
@@ -146,8 +168,16 @@ def _region_finder(settings: WhisperSettings) -> RegionFinder:
     return PysileroFinder(pool, options, SAMPLE_RATE)
 
 
-def _convert(segment: Any, index: int, language: str, times: SpeechMap | None) -> Segment:
+def _convert(
+    segment: Any,
+    index: int,
+    language: str,
+    times: SpeechMap | None,
+    clip_end: float | None = None,
+) -> Segment:
     def at(seconds: float, is_end: bool = False) -> float:
+        if clip_end is not None:  # the silence added for a short window holds no words
+            seconds = min(seconds, clip_end)
         if times is None:
             return float(seconds)
         return times.original_time(float(seconds), is_end=is_end)

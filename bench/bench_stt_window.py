@@ -1,0 +1,130 @@
+"""Short spoken requests: Whisper's full 30 s window against the engine's shorter window.
+
+The same tiny.en engine is loaded twice in this process, once with ``window_seconds: 30``
+(faster-whisper's own behaviour: every clip padded to 30 s) and once with the shipped default
+(10 s). Each round transcribes one request with both, alternating which goes first, clean and
+with white noise added. Printed: latency p50/p90 for each, the paired per-request ratio, word
+error rate for each, and how often the short window was decoded again with the full one.
+
+    python -m bench.bench_stt_window [--rounds 2] [--noise 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from bench.stats import emit, summary
+from core.audio.chunk import AudioChunk
+from core.engines.stt import TranscriptionRequest, collect_transcription
+from plugins.stt_whisper.engine import FasterWhisperEngine
+from tests.plugins.stt_whisper.support import build
+from tests.support.speech import at_rate, joined, quiet, speech
+from tests.support.wer import word_error_rate
+
+RATE = 16_000
+#: Requests of the kind a voice assistant hears: commands and questions, one to eight seconds.
+REQUESTS = (
+    "What is the capital of France?",
+    "Okay.",
+    "Yes please.",
+    "Turn off the kitchen lights.",
+    "Set a timer for ten minutes.",
+    "What's the weather like tomorrow in Berlin?",
+    "I would like to book a table for two people at seven tonight.",
+    "Can you tell me a joke about cats?",
+    "Remind me to call my mother when I get home.",
+    "Stop.",
+    "Play some relaxing music in the bedroom.",
+    "Who wrote the novel Pride and Prejudice?",
+    "My order arrived damaged and I want a refund as soon as possible.",
+    "Please explain how photosynthesis works in simple words, because my daughter asked me.",
+    "Thank you very much, that was really helpful.",
+    "What time is it?",
+)
+
+
+def request_audio(text: str, noise: float, seed: int) -> AudioChunk:
+    clip = joined(quiet(0.2, 24_000), speech(text, seed=seed), quiet(0.2, 24_000))
+    samples = at_rate(clip, RATE).samples.copy()
+    if noise:
+        rng = np.random.default_rng(seed * 1000 + len(text))
+        samples += rng.standard_normal(len(samples)).astype(np.float32) * np.float32(noise)
+    return AudioChunk(samples, RATE)
+
+
+async def timed(engine: FasterWhisperEngine, audio: AudioChunk) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = await collect_transcription(
+        engine.transcribe(TranscriptionRequest(audio=audio)), audio.duration
+    )
+    return time.perf_counter() - start, result.text
+
+
+async def run(rounds: int, noise: float) -> None:
+    retries: list[str] = []
+
+    def count_retries(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+        if event.get("event") == "stt.full_window_retry":
+            retries.append(str(event.get("reason")))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[count_retries])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        full = build(FasterWhisperEngine, {"window_seconds": 30}, root, "full")
+        short = build(FasterWhisperEngine, {}, root, "short")
+        await full.load()
+        await short.load()
+        times: dict[str, list[float]] = {"full": [], "short": []}
+        errors: dict[str, list[float]] = {"full": [], "short": []}
+        ratios: list[float] = []
+        for index in range(rounds * 2 * len(REQUESTS)):
+            text = REQUESTS[index % len(REQUESTS)]
+            level = noise if (index // len(REQUESTS)) % 2 else 0.0
+            audio = request_audio(text, level, seed=1 + index // (2 * len(REQUESTS)))
+            order = [("full", full), ("short", short)]
+            if index % 2:
+                order.reverse()
+            taken: dict[str, float] = {}
+            for label, engine in order:
+                seconds, said = await timed(engine, audio)
+                taken[label] = seconds
+                times[label].append(seconds)
+                errors[label].append(word_error_rate(text, said))
+            ratios.append(taken["short"] / taken["full"])
+        await full.close()
+        await short.close()
+    count = len(ratios)
+    emit(f"# Short requests: {count} each ({len(REQUESTS)} texts, clean and noise {noise})")
+    emit("| window | p50 ms | p90 ms | mean WER |")
+    emit("|---|---|---|---|")
+    for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s (shipped)")):
+        figures = summary(times[label])
+        emit(
+            f"| {name} | {figures['p50'] * 1000:.0f} | {figures['p90'] * 1000:.0f} | "
+            f"{statistics.fmean(errors[label]):.3f} |"
+        )
+    emit(f"short/full per request (paired): median x{statistics.median(ratios):.2f}")
+    emit(f"decoded again with the full window: {len(retries)} of {count} ({sorted(set(retries))})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--noise", type=float, default=0.02)
+    args = parser.parse_args()
+    asyncio.run(run(args.rounds, args.noise))
+
+
+if __name__ == "__main__":
+    main()
