@@ -88,6 +88,7 @@ async def run(rounds: int, noise: float) -> None:
         times: dict[str, list[float]] = {"full": [], "short": []}
         errors: dict[str, list[float]] = {"full": [], "short": []}
         ratios: list[float] = []
+        differing: list[str] = []
         for index in range(rounds * 2 * len(REQUESTS)):
             text = REQUESTS[index % len(REQUESTS)]
             level = noise if (index // len(REQUESTS)) % 2 else 0.0
@@ -96,11 +97,15 @@ async def run(rounds: int, noise: float) -> None:
             if index % 2:
                 order.reverse()
             taken: dict[str, float] = {}
+            heard: dict[str, str] = {}
             for label, engine in order:
                 seconds, said = await timed(engine, audio)
                 taken[label] = seconds
+                heard[label] = said
                 times[label].append(seconds)
                 errors[label].append(word_error_rate(text, said))
+            if errors["short"][-1] != errors["full"][-1]:
+                differing.append(f"{text!r}: full {heard['full']!r}, short {heard['short']!r}")
             ratios.append(taken["short"] / taken["full"])
         await full.close()
         await short.close()
@@ -116,6 +121,9 @@ async def run(rounds: int, noise: float) -> None:
         )
     emit(f"short/full per request (paired): median x{statistics.median(ratios):.2f}")
     emit(f"decoded again with the full window: {len(retries)} of {count} ({sorted(set(retries))})")
+    emit("requests where the two windows scored differently:")
+    for line in differing:
+        emit(f"- {line}")
 
 
 def main() -> None:
