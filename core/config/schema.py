@@ -89,6 +89,10 @@ class EnginePolicy(Block):
     #: that many at once). Over it the chain moves on, as for a busy engine. With the Valkey
     #: state backend the limit holds for the whole fleet.
     rate_limit: RateLimit | None = None
+    #: Requests the engine runs at once across the whole fleet (with the Valkey state backend;
+    #: on the in-process one it limits this daemon, like ``max_concurrency``). A request that
+    #: finds every place taken moves on along the chain, or gets a 429, at once.
+    fleet_concurrency: int | None = Field(None, ge=1)
 
 
 class Policy(Block):

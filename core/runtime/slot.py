@@ -213,6 +213,15 @@ class EngineSlot:
                     ) from None
         finally:
             self.waiting -= 1
+        # The fleet-wide place is taken once this daemon has a permit, so a request queued here
+        # holds no place another daemon could use meanwhile.
+        place = None
+        if self.link is not None:
+            try:
+                place = await self.link.take_place()
+            except BaseException:
+                self._limiter.release()
+                raise
         self.active += 1
         self._idle.clear()
         self._cancel_idle_unload()
@@ -224,9 +233,9 @@ class EngineSlot:
         finally:
             pending = [f for f in lingering if not f.done()]
             if pending:
-                self._free_after(pending)
+                self._free_after(pending, place)
             else:
-                self._free()
+                self._free(place)
 
     @contextlib.asynccontextmanager
     async def use(self, queue_timeout: float | None = None) -> AsyncIterator[Engine]:
@@ -235,15 +244,19 @@ class EngineSlot:
             await self.ensure_loaded()
             yield engine
 
-    def _free(self) -> None:
+    def _free(self, place: tuple[str, str] | None = None) -> None:
         self.active -= 1
         self._limiter.release()
+        if self.link is not None:
+            self.link.give_back(place)
         self._last_used = time.monotonic()
         if self.active == 0:
             self._idle.set()
             self._schedule_idle_unload()
 
-    def _free_after(self, pending: list[asyncio.Future[None]]) -> None:
+    def _free_after(
+        self, pending: list[asyncio.Future[None]], place: tuple[str, str] | None
+    ) -> None:
         """Keep the permit until the engine threads the request left behind are done."""
         self.lingering += 1
         log.warning("engine.busy_after_request", engine=self.name, threads=len(pending))
@@ -253,7 +266,7 @@ class EngineSlot:
                 await asyncio.gather(*pending, return_exceptions=True)
             finally:
                 self.lingering -= 1
-                self._free()
+                self._free(place)
                 log.info("engine.freed", engine=self.name)
 
         task = asyncio.get_running_loop().create_task(wait(), name=f"linger:{self.name}")

@@ -59,6 +59,13 @@ class StateBackend(Protocol):
         """One request against the limit named ``key``: 0 when admitted, otherwise the seconds
         until one would be."""
 
+    async def take_place(self, key: str, places: int) -> str | None:
+        """One of ``places`` requests at once under ``key`` (for the whole fleet with a shared
+        store): a token to give back when done, or None when every place is held."""
+
+    def give_back(self, key: str, token: str) -> None:
+        """End a place taken with :meth:`take_place`; returns at once, never raises."""
+
     async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
         """A conversation's remembered messages, oldest first (empty when unknown/expired)."""
 

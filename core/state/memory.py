@@ -45,11 +45,40 @@ class RateBuckets:
         return len(self._tat)
 
 
+class Places:
+    """Requests at once by key, in this process: tokens held per key."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, set[str]] = {}
+        self._next = 0
+
+    def take(self, key: str, places: int) -> str | None:
+        held = self._held.setdefault(key, set())
+        if len(held) >= places:
+            return None
+        self._next += 1
+        token = f"local:{self._next}"
+        held.add(token)
+        return token
+
+    def give_back(self, key: str, token: str) -> None:
+        held = self._held.get(key)
+        if held is None:
+            return
+        held.discard(token)
+        if not held:
+            del self._held[key]
+
+    def held(self, key: str) -> int:
+        return len(self._held.get(key, ()))
+
+
 class MemoryBackend:
     kind = "memory"
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.buckets = RateBuckets(clock)
+        self.places = Places()
         self.conversations = ConversationHistory(clock)
 
     async def start(self, listener: FleetListener) -> None:
@@ -66,6 +95,12 @@ class MemoryBackend:
 
     async def take(self, key: str, rate: Rate) -> float:
         return self.buckets.take(key, rate)
+
+    async def take_place(self, key: str, places: int) -> str | None:
+        return self.places.take(key, places)
+
+    def give_back(self, key: str, token: str) -> None:
+        self.places.give_back(key, token)
 
     async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
         return self.conversations.messages(key, idle_ttl)

@@ -6,6 +6,9 @@ Keys, under ``state.key_prefix`` (``p``):
   (it expires when the breaker would let a probe through); its value names the daemon.
   ``p:breakers`` lists these keys, so a resync reads them without scanning the keyspace.
 - ``p:rate:<name>``: one GCRA bucket (:mod:`core.state.rate`), updated by a Lua script.
+- ``p:places:<name>``: the requests running at once under a fleet-wide concurrency limit, a
+  sorted set of tokens scored by when their lease ends; the daemon holding a token renews it,
+  so the places of a daemon that died free themselves within ``_PLACE_LEASE`` seconds.
 - ``p:conversation:<key>``: a conversation's messages (JSON), expiring after its idle time.
 - ``p:reload:<id>``: the daemons' answers to one fleet reload.
 
@@ -38,7 +41,7 @@ from core.state.backend import BreakerNews, FleetListener
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 from core.state.valkey_link import ValkeyLink
-from core.state.valkey_scripts import GCRA
+from core.state.valkey_scripts import GCRA, RENEW_PLACES, TAKE_PLACE
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +49,8 @@ log = structlog.get_logger(__name__)
 _RELOAD_ANSWERS_TTL = 300
 #: Breaker changes waiting to be sent; beyond this they are dropped (a resync sends them again).
 _OUTBOX = 1024
+#: Seconds a place stays held without renewal; held places are renewed three times as often.
+_PLACE_LEASE = 15.0
 
 
 class ValkeyBackend:
@@ -62,6 +67,11 @@ class ValkeyBackend:
         self._link = ValkeyLink(config, metrics, password, self._channel)
         self._client = self._link.client
         self._gcra = self._client.register_script(GCRA)
+        self._take_place = self._client.register_script(TAKE_PLACE)
+        self._renew_places = self._client.register_script(RENEW_PLACES)
+        #: Places this daemon holds in the store, by key name: renewed until given back.
+        self._held: dict[str, set[str]] = {}
+        self._renewer: asyncio.Task[None] | None = None
         self._listener: FleetListener | None = None
         self._outbox: asyncio.Queue[BreakerNews] = asyncio.Queue(_OUTBOX)
         self._sender: asyncio.Task[None] | None = None
@@ -72,10 +82,11 @@ class ValkeyBackend:
     async def start(self, listener: FleetListener) -> None:
         self._listener = listener
         self._sender = asyncio.create_task(self._send_breakers(), name="state-breakers")
+        self._renewer = asyncio.create_task(self._renew_held(), name="state-places")
         await self._link.start(lambda: self._resync(listener), self._on_event)
 
     async def close(self) -> None:
-        tasks = [t for t in (self._sender, *self._answers) if t is not None]
+        tasks = [t for t in (self._sender, self._renewer, *self._answers) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -106,6 +117,65 @@ class ValkeyBackend:
             except Exception as exc:
                 self._link.trouble("rate_limit", exc)
         return await self.local.take(key, rate)
+
+    async def take_place(self, key: str, places: int) -> str | None:
+        if self._link.up:
+            name = f"{self._prefix}:places:{key}"
+            token = f"{self._instance}:{uuid.uuid4().hex[:12]}"
+            try:
+                taken = await self._link.bounded(
+                    self._take_place(keys=[name], args=[places, int(_PLACE_LEASE * 1000), token])
+                )
+            except Exception as exc:
+                # A call cut off by its bound may still have taken the place: unrenewed, it
+                # frees itself when its lease ends.
+                self._link.trouble("places", exc)
+            else:
+                if not int(taken):
+                    return None
+                self._held.setdefault(name, set()).add(token)
+                return token
+        return await self.local.take_place(key, places)
+
+    def give_back(self, key: str, token: str) -> None:
+        if token.startswith("local:"):
+            self.local.give_back(key, token)
+            return
+        name = f"{self._prefix}:places:{key}"
+        held = self._held.get(name)
+        if held is not None:
+            held.discard(token)
+            if not held:
+                del self._held[name]
+        if not self._link.up:
+            return  # not renewed any more: the place frees itself when its lease ends
+
+        async def remove() -> None:
+            try:
+                await self._link.bounded(self._client.zrem(name, token))
+            except Exception as exc:
+                self._link.trouble("places", exc)
+
+        task = asyncio.get_running_loop().create_task(remove(), name="state-give-back")
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _renew_held(self) -> None:
+        while True:
+            await asyncio.sleep(_PLACE_LEASE / 3)
+            if not self._link.up:
+                continue
+            for name, tokens in list(self._held.items()):
+                if not tokens:
+                    continue
+                try:
+                    await self._link.bounded(
+                        self._renew_places(
+                            keys=[name], args=[int(_PLACE_LEASE * 1000), *sorted(tokens)]
+                        )
+                    )
+                except Exception as exc:
+                    self._link.trouble("places", exc)
 
     async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
         if self._link.up:

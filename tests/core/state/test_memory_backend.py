@@ -43,3 +43,16 @@ async def test_limits_and_the_fleet_calls_stay_local() -> None:
         "daemons": {},
         "pending": 0,
     }
+
+
+async def test_places_are_counted_per_key_and_given_back() -> None:
+    state = MemoryBackend()
+    first = await state.take_place("engine:chat", 2)
+    second = await state.take_place("engine:chat", 2)
+    assert first and second and first != second
+    assert await state.take_place("engine:chat", 2) is None  # both places held
+    assert await state.take_place("engine:other", 1) is not None  # another key, its own places
+    state.give_back("engine:chat", first)
+    state.give_back("engine:chat", first)  # twice is harmless
+    assert await state.take_place("engine:chat", 2) is not None
+    assert await state.take_place("engine:chat", 2) is None

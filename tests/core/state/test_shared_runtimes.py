@@ -114,3 +114,50 @@ async def test_a_fleet_reload_reloads_every_daemon(
         assert not broken["ok"] and broken["generation"] is None
         assert "engines.flaky.engine" in {i["path"] for i in broken["error"]["issues"]}
         assert c.current.number == 2
+
+
+PLACES_CONFIG = """\
+state: {{backend: valkey, url: "{url}", key_prefix: {prefix}, daemon_id: {name},
+         timeout: 250ms, check_interval: 200ms}}
+reload: {{watch: false}}
+policy: {{engines: {{slow: {{fleet_concurrency: 1}}}}}}
+engines:
+  slow: {{capability: llm, engine: fake, settings: {{reply: from slow, delay: 1.0, chunks: 1}}}}
+  backup: {{capability: llm, engine: fake, settings: {{reply: from backup}}}}
+routes: {{llm: [slow, backup]}}
+"""
+
+
+async def test_a_fleet_concurrency_limit_holds_across_daemons(
+    write_config: WriteConfig, valkey_server: ValkeyServer
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    async with contextlib.AsyncExitStack() as stack:
+        a, b = [
+            await stack.enter_async_context(
+                running_runtime(
+                    write_config(
+                        PLACES_CONFIG.format(url=valkey_server.url, prefix=prefix, name=name),
+                        f"{name}.yaml",
+                    )
+                )
+            )
+            for name in ("a", "b")
+        ]
+        client_a = await stack.enter_async_context(asgi_client(a))
+        client_b = await stack.enter_async_context(asgi_client(b))
+        first = asyncio.create_task(client_a.post("/v1/chat/completions", json=BODY))
+        await eventually(lambda: a.current.slots["slow"].active == 1)
+        # a holds the fleet's one place: b's own slot is free, yet the chain moves on.
+        moved_on = await client_b.post("/v1/chat/completions", json=BODY)
+        assert moved_on.headers["x-voxgate-engine"] == "backup"
+        assert moved_on.headers["x-voxgate-fallback"].startswith("slow=")
+        assert b.current.slots["slow"].breaker.state is BreakerState.CLOSED  # busy, not broken
+        assert (await first).headers["x-voxgate-engine"] == "slow"
+        # given back when a's request ended (in the background: allow it a moment)
+        async with asyncio.timeout(10):
+            while True:
+                again = await client_b.post("/v1/chat/completions", json=BODY)
+                if again.headers["x-voxgate-engine"] == "slow":
+                    break
+                await asyncio.sleep(0.05)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from valkey.asyncio import Valkey
 
 from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
@@ -78,6 +79,14 @@ async def eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
     async with asyncio.timeout(seconds):
         while not check():
             await asyncio.sleep(0.02)
+
+
+async def places_held(url: str, key: str) -> int:
+    client = Valkey.from_url(url)
+    try:
+        return int(await client.zcard(key))
+    finally:
+        await client.aclose()
 
 
 def gauge(metrics: Metrics, name: str) -> float | None:
@@ -272,3 +281,51 @@ async def test_reconnection_attempts_back_off(valkey_server: ValkeyServer, prefi
         await asyncio.sleep(1.0)
         # Attempts 0.1, 0.2, 0.4 s apart and so on (a tight loop would make thousands).
         assert a.status()["errors"] - before < 10
+
+
+async def test_fleet_places_are_shared_and_given_back(
+    valkey_server: ValkeyServer, prefix: str
+) -> None:
+    async with (
+        backend(valkey_server.url, prefix, "a") as (a, _, _),
+        backend(valkey_server.url, prefix, "b") as (b, _, _),
+    ):
+        held_by_a = await a.take_place("engine:chat", 2)
+        held_by_b = await b.take_place("engine:chat", 2)
+        assert held_by_a and held_by_b
+        assert await a.take_place("engine:chat", 2) is None  # two places, both taken
+        assert await b.take_place("engine:chat", 2) is None
+        b.give_back("engine:chat", held_by_b)
+        async with asyncio.timeout(10):
+            while await places_held(valkey_server.url, f"{prefix}:places:engine:chat") != 1:
+                await asyncio.sleep(0.02)
+        assert await a.take_place("engine:chat", 2) is not None
+
+
+async def test_a_daemon_that_stops_renewing_frees_its_places(
+    valkey_server: ValkeyServer, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.state.valkey._PLACE_LEASE", 1.5)
+    async with backend(valkey_server.url, prefix, "b") as (b, _, _):
+        async with backend(valkey_server.url, prefix, "a") as (a, _, _):
+            assert await a.take_place("engine:chat", 1) is not None
+            await asyncio.sleep(2.5)  # longer than the lease: a renews what it holds
+            assert await b.take_place("engine:chat", 1) is None
+            a._held.clear()  # a dies without giving its place back: nobody renews it
+        assert await places_held(valkey_server.url, f"{prefix}:places:engine:chat") == 1
+        async with asyncio.timeout(10):
+            while await b.take_place("engine:chat", 1) is None:
+                await asyncio.sleep(0.1)
+
+
+async def test_places_fall_back_to_this_daemon_while_the_store_is_away(
+    valkey_server: ValkeyServer, prefix: str
+) -> None:
+    async with backend(valkey_server.url, prefix, "a") as (a, _, _):
+        valkey_server.kill()
+        await eventually(lambda: a.status()["state"] == "degraded")
+        token = await a.take_place("engine:chat", 1)
+        assert token is not None and token.startswith("local:")
+        assert await a.take_place("engine:chat", 1) is None
+        a.give_back("engine:chat", token)
+        assert await a.take_place("engine:chat", 1) is not None
