@@ -90,6 +90,7 @@ class LlamaCppEngine(LLMEngine):
             chat_template=model.template.source,
             openmp=model.openmp,
             thread_pool=model.pool is not None,
+            fast_sampling=model.fast_sampling,
             seconds=round(time.perf_counter() - started, 3),
         )
 
@@ -138,6 +139,7 @@ class LlamaCppEngine(LLMEngine):
                 chat_template=self._model.template.source,
                 openmp=self._model.openmp,
                 thread_pool=self._model.pool is not None,
+                fast_sampling=self._model.fast_sampling,
             )
         return facts
 
