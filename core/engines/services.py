@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from core.engines.embeddings import InputType
-    from core.engines.llm import ChatDelta, ChatRequest
 
 
 class Services(Protocol):
@@ -17,8 +15,4 @@ class Services(Protocol):
         self, texts: list[str], *, model: str | None = None, input_type: InputType | None = None
     ) -> list[list[float]]:
         """Embed texts through the ``embeddings`` route (or the named engine/alias)."""
-        ...
-
-    def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:
-        """Stream a chat completion through the ``llm`` route."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,9 @@ from core.state.fleet import FleetLink
 from core.state.memory import MemoryBackend
 
 log = structlog.get_logger(__name__)
+
+#: How long one engine's health probe may take before it counts as unhealthy.
+HEALTH_TIMEOUT = 5.0
 
 CatalogFactory = Callable[[Iterable[str]], PluginCatalog]
 
@@ -255,6 +259,7 @@ class Runtime:
                 data_dir=resolved.data_dir,
                 models_dir=resolved.models_dir,
                 services=self.services,
+                on_event=functools.partial(self._engine_event, name),
             )
             try:
                 slot = EngineSlot(
@@ -387,3 +392,15 @@ class Runtime:
             "state": self.state.status(),
             "warnings": config.warnings,
         }
+
+    async def engine_health(self, timeout: float = HEALTH_TIMEOUT) -> dict[str, dict[str, Any]]:
+        """Each loaded engine's own probe (``Engine.health``), run side by side; an engine that
+        is not loaded is left out (a probe never loads a model)."""
+        slots = [slot for slot in self.current.slots.values() if slot.ready]
+        answers = await asyncio.gather(*(slot.probe(timeout) for slot in slots))
+        return {slot.name: answer for slot, answer in zip(slots, answers, strict=True)}
+
+    def _engine_event(self, engine: str, event: str, fields: dict[str, Any]) -> None:
+        """What an engine reports through its context's ``on_event`` (a worker that crashed or
+        restarted): counted for /metrics; the engine logs the details itself."""
+        self.metrics.engine_events.labels(engine, event).inc()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from core.engines.base import Capability
 from core.engines.embeddings import EmbeddingsEngine, InputType
-from core.engines.llm import ChatDelta, ChatRequest, LLMEngine
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
@@ -29,15 +27,3 @@ class RouterServices:
 
             routed = await generation.router.call(Capability.EMBEDDINGS, model, run)
             return routed.value
-
-    async def chat(
-        self, request: ChatRequest, *, model: str | None = None
-    ) -> AsyncIterator[ChatDelta]:
-        async with self._runtime.lease() as generation:
-
-            def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
-                return engine.chat(request)
-
-            stream = await generation.router.stream(Capability.LLM, model, run)
-            async for delta in stream:
-                yield delta
