@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from core.engines.embeddings import InputType
+from core.engines.input_type import InputType
 
 
 class Services(Protocol):

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from core.plugins import PluginCatalog, create_plugin_catalog
 from core.routing.breaker import BreakerState
 from core.runtime.generation import Generation
 from core.runtime.observer import ReloadObserver
+from core.runtime.reload_result import ReloadResult
 from core.runtime.services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
 from core.state.backend import StateBackend
@@ -48,26 +49,6 @@ def default_catalog_factory(disabled: Iterable[str]) -> PluginCatalog:
     return create_plugin_catalog(disabled=disabled)
 
 
-@dataclass
-class ReloadResult:
-    ok: bool
-    trigger: str
-    at: float
-    seconds: float = 0.0
-    sha256: str | None = None
-    generation: int | None = None
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed_loads: dict[str, str] = field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    skipped: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class Runtime:
     def __init__(
         self,
@@ -84,7 +65,7 @@ class Runtime:
         self.state: StateBackend = MemoryBackend()
         self._state_factory = state_factory
         self._started_state = StateConfig()
-        self.services = RouterServices(self)
+        self.services = RouterServices(self.lease)
         self._catalog_factory = catalog_factory
         self._current: Generation | None = None
         self._catalog: PluginCatalog | None = None

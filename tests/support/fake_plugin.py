@@ -37,7 +37,7 @@ from core.engines import (
     Voice,
 )
 from core.engines.base import Health, Location
-from core.engines.embeddings import InputType
+from core.engines.input_type import InputType
 from core.engines.llm import ToolCallDelta
 from core.engines.threaded import ThreadedIterator, run_blocking
 from core.hookspecs import hookimpl
