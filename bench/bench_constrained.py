@@ -38,7 +38,7 @@ from core.engines.llm import ChatMessage, ChatRequest
 from core.observability.logging import configure_logging
 from plugins.llm_local import grammars, samplers
 from plugins.llm_local.loaded_model import LoadedModel
-from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.sampling_params import sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 from tests.plugins.llm_local.support import build_engine
 

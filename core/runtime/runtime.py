@@ -29,7 +29,7 @@ from core.routing.breaker import BreakerState
 from core.runtime.generation import Generation
 from core.runtime.observer import ReloadObserver
 from core.runtime.reload_result import ReloadResult
-from core.runtime.services import RouterServices
+from core.runtime.router_services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
 from core.state.backend import StateBackend
 from core.state.engine_link import EngineLink

@@ -34,7 +34,7 @@ from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine
 from core.engines.threaded import ThreadedIterator
 from plugins.llm_local.cpu import physical_cores
 from plugins.llm_local.model_file import resolve_model
-from plugins.llm_local.sampling import Sampling, sampling_for
+from plugins.llm_local.sampling_params import Sampling, sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from plugins.llm_local import samplers
 from plugins.llm_local.chat_template import ChatTemplate, chat_template
 from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.reply import Reply
-from plugins.llm_local.sampling import Sampling
+from plugins.llm_local.sampling_params import Sampling
 from plugins.llm_local.settings import LlamaCppSettings
 
 log = structlog.get_logger(__name__)

@@ -23,7 +23,7 @@ from core.engines.errors import InvalidRequest
 from core.engines.llm import ChatDelta, ChatRequest, TokenLogprob, ToolCallDelta, Usage
 from plugins.llm_local import grammars
 from plugins.llm_local.chat_template import ChatPrompt, ChatTemplate
-from plugins.llm_local.sampling import Sampling
+from plugins.llm_local.sampling_params import Sampling
 from plugins.llm_local.stops import StopMatcher
 from plugins.llm_local.tool_prompt import CALL_HEAD, CALL_MIDDLE, CALL_OPEN, prompt_messages
 

@@ -24,6 +24,7 @@ from core.engines.threaded import ThreadedIterator
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
 from core.text.script import is_cjk
 from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
+from core.voice_match import language_family
 from plugins.tts_hibari import voices as catalog
 
 log = structlog.get_logger(__name__)
@@ -48,10 +49,6 @@ class HibariSettings(EngineSettings):
     max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
     #: Shorter pieces are joined to the next one.
     min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
-
-
-def _language_family(language: str | None) -> str | None:
-    return language.replace("_", "-").split("-")[0].lower() if language else None
 
 
 class HibariEngine(TTSEngine):
@@ -179,7 +176,7 @@ class HibariEngine(TTSEngine):
     async def synthesize(self, request: SpeechRequest) -> AsyncIterator[AudioChunk]:
         if request.reference is not None:
             raise Unsupported("hibari cannot speak with cloned voices")
-        family = _language_family(request.language)
+        family = language_family(request.language)
         if family not in (None, "en"):
             raise Unsupported(f"hibari speaks English only, not {request.language!r}")
         if any(is_cjk(ch) for ch in request.text if ch.isalpha()):

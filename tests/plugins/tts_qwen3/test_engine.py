@@ -12,10 +12,10 @@ import pytest
 import pytest_asyncio
 
 from core.audio.chunk import AudioChunk
+from core.cloned_voices.store import VoiceStore
 from core.engines.base import EngineContext
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import ReferenceVoice, SpeechRequest
-from core.voices_store.store import VoiceStore
 from plugins.tts_qwen3.engine import Qwen3Engine
 from tests.plugins.tts_hibari.support import NoServices
 
