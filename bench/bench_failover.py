@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,15 +29,16 @@ import httpx
 
 from bench.bench_routing import wait_ready
 from bench.stats import emit, ms, summary, us
-from core.engines import EngineContext, EngineError, SpeechRequest
+from core.engines import EngineError, SpeechRequest
 from core.engines.base import Capability
 from core.engines.embeddings import Embeddings, EmbeddingsEngine
 from core.engines.tts import TTSEngine
 from core.observability.logging import configure_logging
 from plugins.fallback_cloud.edge import EdgeTTSEngine
 from plugins.fallback_cloud.settings import EdgeSettings
-from tests.plugins.fallback_cloud.support import NoServices, hybrid_runtime
-from tests.support.daemon import free_port
+from tests.plugins.fallback_cloud.support import hybrid_runtime
+from tests.support.daemon import free_port, serve_command
+from tests.support.engines import engine_context
 from tests.support.plugin_dist import fake_plugin_env
 
 KEY_ENV = "BENCH_FAILOVER_KEY"
@@ -92,16 +92,7 @@ routes: {{embeddings: [local, cloud], tts: [edge, cloud_tts]}}
 def daemon(config: Path, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            f"{port}",
-        ],
+        serve_command(config, port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -266,7 +257,7 @@ async def in_process(requests: int, upstream: str, folder: Path) -> None:
 
 
 async def edge_offline(upstream: str, folder: Path) -> None:
-    context = EngineContext("edge", folder / "data", folder / "models", NoServices())
+    context = engine_context("edge", folder / "data", folder / "models")
     engine = EdgeTTSEngine(EdgeSettings(fetch_voice_list=False), context)
     await engine.load()
     times, kinds = [], set()

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from core.state.backend import BreakerNews
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 from core.state.valkey import ValkeyBackend
-from tests.support.daemon import free_port
+from tests.support.daemon import free_port, serve_command
 from tests.support.fleet_tools import ValkeyServer
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -124,16 +123,7 @@ def start_daemon(config: Path, workdir: Path) -> tuple[str, subprocess.Popen[byt
     port = free_port()
     env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-        ],
+        serve_command(config, port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

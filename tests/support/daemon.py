@@ -25,6 +25,7 @@ __all__ = [
     "fake_catalog_factory",
     "free_port",
     "running_runtime",
+    "serve_command",
 ]
 
 
@@ -42,6 +43,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_command(config: Path, port: int | None = None, *args: str) -> list[str]:
+    """The command line of ``voxgate serve`` for ``config`` from this checkout, on ``port`` when
+    one is given (tests and benchmarks start their daemons with it)."""
+    command = [sys.executable, "-m", "core.cli.main", "serve", "--config", str(config)]
+    if port is not None:
+        command += ["--port", str(port)]
+    return [*command, *args]
 
 
 def _die_with_parent() -> None:
@@ -76,19 +86,7 @@ class Daemon:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "core.cli.main",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    *args,
-                ],
+                serve_command(config, self.port, "--host", "127.0.0.1", *args),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=full_env,

@@ -29,7 +29,7 @@ from plugins.tts_vibevoice import model_folder
 from plugins.tts_vibevoice.engine import VibeVoiceEngine
 from plugins.tts_vibevoice.script import pack_sentences
 from tests.plugins.tts_vibevoice.support import VOICE_FILES, loaded, tiny_settings
-from tests.plugins.tts_vibevoice.tiny_checkpoint import (
+from tests.support.tiny_vibevoice import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     TinyCheckpoint,

@@ -2,7 +2,7 @@
 
 Run with the worker environment's interpreter (it imports qwen_tts, torch and transformers 4.57):
 
-    <env>/bin/python build_tiny_checkpoint.py MODELS_DIR [--kind custom_voice] [--kind base]
+    <env>/bin/python build_tiny_qwen3.py MODELS_DIR [--kind custom_voice] [--kind base]
 
 Each kind goes where the real model of that kind lives in a models directory
 (``Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice``, ``Qwen/Qwen3-TTS-12Hz-0.6B-Base``), so an engine
