@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import openai
 
 from core.api.app import create_app
 from core.runtime.runtime import Runtime
@@ -21,6 +22,7 @@ from tests.support.runtime import fake_catalog_factory, running_runtime
 __all__ = [
     "Daemon",
     "asgi_client",
+    "asgi_openai",
     "daemon_process",
     "fake_catalog_factory",
     "free_port",
@@ -37,6 +39,18 @@ async def asgi_client(runtime: Runtime, **headers: str) -> AsyncIterator[httpx.A
         transport=transport, base_url="http://voxgate.localhost", headers=headers, timeout=30
     ) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def asgi_openai(runtime: Runtime, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official ``openai`` client, talking to ``runtime``'s app in process."""
+    async with asgi_client(runtime, **headers) as http:
+        yield openai.AsyncOpenAI(
+            base_url="http://voxgate.localhost/v1",
+            api_key="unused",
+            http_client=http,
+            max_retries=0,
+        )
 
 
 def free_port() -> int:

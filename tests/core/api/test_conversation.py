@@ -21,6 +21,7 @@ from core.api.app import create_app
 from core.api.conversation_history import ConversationHistory
 from core.engines.llm import ChatMessage
 from tests.support import WriteConfig
+from tests.support.daemon import asgi_client
 from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -45,11 +46,8 @@ def wav_upload(seconds: float = 0.5, rate: int = 16000) -> dict[str, tuple[str, 
 
 @contextlib.asynccontextmanager
 async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.localhost") as c:
-            yield c
+    async with running_runtime(write_config(CONFIG)) as runtime, asgi_client(runtime) as client:
+        yield client
 
 
 async def test_turn_returns_every_part(write_config: WriteConfig) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
 import openai
 import pytest
 
-from core.api.app import create_app
 from tests.support import WriteConfig
+from tests.support.daemon import asgi_openai
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -25,16 +24,8 @@ HELLO_WORLD = [9906, 1917]  # "Hello world" in cl100k_base
 
 @contextlib.asynccontextmanager
 async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
+    async with running_runtime(write_config(CONFIG)) as runtime, asgi_openai(runtime) as client:
+        yield client
 
 
 async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> None:

@@ -13,8 +13,8 @@ import openai
 import pytest
 import soundfile as sf
 
-from core.api.app import create_app
 from tests.support import WriteConfig
+from tests.support.daemon import asgi_openai
 from tests.support.fake_plugin import SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -43,16 +43,11 @@ voices:
 
 @contextlib.asynccontextmanager
 async def gateway(write_config: WriteConfig, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, headers=headers) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
+    async with (
+        running_runtime(write_config(CONFIG)) as runtime,
+        asgi_openai(runtime, **headers) as client,
+    ):
+        yield client
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:

@@ -7,13 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
-from core.api.app import create_app
 from core.engines.llm import ChatMessage, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
+from tests.support.daemon import asgi_openai
 from tests.support.fake_plugin import CHAT_REQUESTS
 from tests.support.runtime import running_runtime
 
@@ -38,16 +37,8 @@ ADD: Any = {
 
 @contextlib.asynccontextmanager
 async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
+    async with running_runtime(write_config(CONFIG)) as runtime, asgi_openai(runtime) as client:
+        yield client
 
 
 async def test_a_text_response(write_config: WriteConfig) -> None:

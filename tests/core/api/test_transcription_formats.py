@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import openai
 
-from core.api.app import create_app
 from tests.core.api.test_openai_shapes import wav_bytes
 from tests.support import WriteConfig
+from tests.support.daemon import asgi_client
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -24,13 +24,8 @@ aliases: {whisper-1: stt}
 
 @contextlib.asynccontextmanager
 async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.localhost"
-        ) as http:
-            yield http
+    async with running_runtime(write_config(CONFIG)) as runtime, asgi_client(runtime) as client:
+        yield client
 
 
 def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
