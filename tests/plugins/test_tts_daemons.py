@@ -13,7 +13,7 @@ import openai
 import pytest
 import soundfile
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 
 TEXT = "Good morning. The train leaves at nine. Please be on time."
 
@@ -72,12 +72,9 @@ def served(
 ) -> Iterator[Served]:
     speaker: Speaker = request.param
     folder = tmp_path_factory.mktemp(f"{speaker.engine}-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(speaker.config(), encoding="utf-8")
-    env = {"VOXGATE_DATA_DIR": str(folder / "data")}
-    env |= {name: str(folder / Path(value)) for name, value in speaker.env.items()}
+    env = {name: str(folder / Path(value)) for name, value in speaker.env.items()}
     with (
-        daemon_process(config, env=env) as url,
+        serving(folder, speaker.config(), env=env) as url,
         openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as api,
     ):
         yield Served(speaker, api)

@@ -26,8 +26,11 @@ __all__ = [
     "daemon_process",
     "fake_catalog_factory",
     "free_port",
+    "http_gateway",
+    "openai_gateway",
     "running_runtime",
     "serve_command",
+    "serving",
 ]
 
 
@@ -51,6 +54,21 @@ async def asgi_openai(runtime: Runtime, **headers: str) -> AsyncIterator[openai.
             http_client=http,
             max_retries=0,
         )
+
+
+@contextlib.asynccontextmanager
+async def openai_gateway(config: Path, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """A runtime of the fake plugin serving ``config``, and the ``openai`` client talking to it
+    in process."""
+    async with running_runtime(config) as runtime, asgi_openai(runtime, **headers) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def http_gateway(config: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The same with a plain HTTP client."""
+    async with running_runtime(config) as runtime, asgi_client(runtime) as client:
+        yield client
 
 
 def free_port() -> int:
@@ -159,3 +177,20 @@ def daemon_process(
         yield daemon.url
     finally:
         daemon.stop()
+
+
+@contextlib.contextmanager
+def serving(
+    folder: Path,
+    config: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 120.0,
+) -> Iterator[str]:
+    """``config`` (YAML text) written to ``folder/ai_backend.yaml`` and served by a real daemon
+    whose data directory is ``folder/data`` unless ``env`` names another; yields its base URL."""
+    path = folder / "ai_backend.yaml"
+    path.write_text(config, encoding="utf-8")
+    full_env = {"VOXGATE_DATA_DIR": str(folder / "data"), **(env or {})}
+    with daemon_process(path, env=full_env, startup_timeout=startup_timeout) as url:
+        yield url

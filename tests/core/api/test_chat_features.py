@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -14,9 +13,8 @@ import pytest
 
 from core.engines.llm import FunctionTool, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_openai
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import CHAT_REQUESTS
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 engines:
@@ -40,10 +38,10 @@ ADD: Any = {
 HI: Any = [{"role": "user", "content": "hi"}]
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime, asgi_openai(runtime) as client:
-        yield client
+def gateway(
+    write_config: WriteConfig,
+) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
+    return openai_gateway(write_config(CONFIG))
 
 
 async def test_a_tool_request_skips_an_engine_without_tools(write_config: WriteConfig) -> None:

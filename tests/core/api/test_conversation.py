@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import struct
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -21,7 +20,7 @@ from core.api.app import create_app
 from core.api.conversation_history import ConversationHistory
 from core.engines.llm import ChatMessage
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_client
+from tests.support.daemon import http_gateway
 from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -44,10 +43,8 @@ def wav_upload(seconds: float = 0.5, rate: int = 16000) -> dict[str, tuple[str, 
     return {"file": ("turn.wav", buffer.getvalue(), "audio/wav")}
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime, asgi_client(runtime) as client:
-        yield client
+def gateway(write_config: WriteConfig) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return http_gateway(write_config(CONFIG))
 
 
 async def test_turn_returns_every_part(write_config: WriteConfig) -> None:

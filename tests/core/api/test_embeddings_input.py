@@ -4,14 +4,12 @@ the API's own logic)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
 
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_openai
-from tests.support.runtime import running_runtime
+from tests.support.daemon import openai_gateway
 
 CONFIG = """\
 engines:
@@ -22,10 +20,10 @@ aliases: {text-embedding-ada-002: embeddings}
 HELLO_WORLD = [9906, 1917]  # "Hello world" in cl100k_base
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime, asgi_openai(runtime) as client:
-        yield client
+def gateway(
+    write_config: WriteConfig,
+) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
+    return openai_gateway(write_config(CONFIG))
 
 
 async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> None:

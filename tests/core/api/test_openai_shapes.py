@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -14,9 +13,8 @@ import pytest
 import soundfile as sf
 
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_openai
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import SWITCHES
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 mode: hybrid
@@ -41,13 +39,10 @@ voices:
 """
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with (
-        running_runtime(write_config(CONFIG)) as runtime,
-        asgi_openai(runtime, **headers) as client,
-    ):
-        yield client
+def gateway(
+    write_config: WriteConfig, **headers: str
+) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
+    return openai_gateway(write_config(CONFIG), **headers)
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:

@@ -4,7 +4,6 @@ calls, whole and streamed, the typed request the engine gets, and refusals namin
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -12,9 +11,8 @@ import pytest
 
 from core.engines.llm import ChatMessage, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_openai
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import CHAT_REQUESTS
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 engines:
@@ -35,10 +33,10 @@ ADD: Any = {
 }
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime, asgi_openai(runtime) as client:
-        yield client
+def gateway(
+    write_config: WriteConfig,
+) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
+    return openai_gateway(write_config(CONFIG))
 
 
 async def test_a_text_response(write_config: WriteConfig) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import openai
 
 from tests.core.api.test_openai_shapes import wav_bytes
 from tests.support import WriteConfig
-from tests.support.daemon import asgi_client
-from tests.support.runtime import running_runtime
+from tests.support.daemon import http_gateway
 
 CONFIG = """\
 engines:
@@ -22,10 +20,8 @@ aliases: {whisper-1: stt}
 """
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime, asgi_client(runtime) as client:
-        yield client
+def gateway(write_config: WriteConfig) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return http_gateway(write_config(CONFIG))
 
 
 def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
