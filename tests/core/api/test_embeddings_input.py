@@ -3,8 +3,6 @@ the API's own logic)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import openai
 import pytest
 
@@ -20,14 +18,8 @@ aliases: {text-embedding-ada-002: embeddings}
 HELLO_WORLD = [9906, 1917]  # "Hello world" in cl100k_base
 
 
-def gateway(
-    write_config: WriteConfig,
-) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
-    return openai_gateway(write_config(CONFIG))
-
-
 async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         as_text = await client.embeddings.create(
             model="text-embedding-ada-002", input=["Hello world", "Hello"]
         )
@@ -50,7 +42,7 @@ async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> Non
 async def test_bad_token_input_is_a_400(
     write_config: WriteConfig, value: list[list[int]], said: str
 ) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.embeddings.create(model="text-embedding-ada-002", input=value)
     assert caught.value.param == "input"
@@ -58,7 +50,7 @@ async def test_bad_token_input_is_a_400(
 
 
 async def test_dimensions_beyond_the_model_state_its_size(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.embeddings.create(
                 model="text-embedding-ada-002", input="hello", dimensions=1536

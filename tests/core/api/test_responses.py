@@ -3,7 +3,6 @@ calls, whole and streamed, the typed request the engine gets, and refusals namin
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import openai
@@ -33,14 +32,8 @@ ADD: Any = {
 }
 
 
-def gateway(
-    write_config: WriteConfig,
-) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
-    return openai_gateway(write_config(CONFIG))
-
-
 async def test_a_text_response(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         response = await client.responses.create(
             model="gpt-4o-mini", input="hi", instructions="Be brief.", max_output_tokens=20
         )
@@ -54,7 +47,7 @@ async def test_a_text_response(write_config: WriteConfig) -> None:
 
 
 async def test_a_streamed_text_response(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         stream = await client.responses.create(model="gpt-4o-mini", input="hi", stream=True)
         kinds: list[str] = []
         text = ""
@@ -82,7 +75,7 @@ async def test_a_streamed_text_response(write_config: WriteConfig) -> None:
 
 
 async def test_function_calls_whole_and_streamed(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         raw = await client.responses.with_raw_response.create(
             model="gpt-4o-mini", input="add", tools=[ADD], tool_choice="required"
         )
@@ -115,7 +108,7 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
         {"type": "function_call", "call_id": "c1", "name": "add", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "2"},
     ]
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         response = await client.responses.create(
             model="gpt-4o-mini",
             input=items,
@@ -156,7 +149,7 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
 async def test_what_cannot_be_served_is_a_400_naming_it(
     write_config: WriteConfig, fields: dict[str, Any], param: str
 ) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
         assert caught.value.param == param

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
-import httpx
 import openai
 
 from tests.core.api.test_openai_shapes import wav_bytes
@@ -20,10 +17,6 @@ aliases: {whisper-1: stt}
 """
 
 
-def gateway(write_config: WriteConfig) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-    return http_gateway(write_config(CONFIG))
-
-
 def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
     return {
         "files": {"file": ("a.wav", wav_bytes(1.5), "audio/wav")},
@@ -34,7 +27,7 @@ def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
 async def test_verbose_segments_carry_numbers_where_the_spec_wants_them(
     write_config: WriteConfig,
 ) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         response = await http.post("/v1/audio/transcriptions", **upload("stt", "verbose_json"))
         assert response.status_code == 200, response.text
         segments = response.json()["segments"]
@@ -50,7 +43,7 @@ async def test_verbose_segments_carry_numbers_where_the_spec_wants_them(
 async def test_diarized_json_is_refused_without_a_diarizing_engine(
     write_config: WriteConfig,
 ) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         http_client = openai.AsyncOpenAI(
             base_url="http://voxgate.localhost/v1",
             api_key="unused",
@@ -69,7 +62,7 @@ async def test_diarized_json_is_refused_without_a_diarizing_engine(
 
 
 async def test_a_diarizing_engine_labels_the_speakers(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         response = await http.post("/v1/audio/transcriptions", **upload("diarist", "diarized_json"))
         assert response.status_code == 200, response.text
         body = response.json()
