@@ -20,7 +20,7 @@ from core.audio.chunk import AudioChunk
 from core.engines.base import EngineContext
 from core.engines.stt import TranscriptionRequest
 from core.engines.tts import SpeechRequest
-from core.runtime.services import RouterServices
+from core.runtime.router_services import RouterServices
 from tests.support.fake_plugin import FakeEmbeddings, FakeSettings, FakeSTT, FakeTTS
 
 

@@ -30,7 +30,7 @@ from core.audio.chunk import AudioChunk
 from core.engines.stt import STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
 from core.observability.logging import configure_logging
-from tests.support.daemon import free_port
+from tests.support.daemon import free_port, serve_command
 from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
 from tests.support.runtime import running_runtime
 
@@ -120,16 +120,7 @@ def main() -> None:
         d_speech, d_listen = asyncio.run(direct(args.requests, config, wav))
         port = free_port()
         daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "core.cli.main",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-            ],
+            serve_command(config, port),
             env={**os.environ, **fake_plugin_env(workdir)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

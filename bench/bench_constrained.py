@@ -37,10 +37,11 @@ from bench.stats import emit, ms
 from core.engines.llm import ChatMessage, ChatRequest
 from core.observability.logging import configure_logging
 from plugins.llm_local import grammars, samplers
+from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import LoadedModel
-from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.sampling_params import sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
-from tests.plugins.llm_local.support import build_engine
+from tests.support.engines import build_engine
 
 PEOPLE = [
     "a lighthouse keeper",
@@ -115,7 +116,7 @@ def main() -> int:
     grammar = grammars.schema_grammar(SCHEMA, strict=True, what="bench schema")
 
     with tempfile.TemporaryDirectory() as folder:
-        engine = build_engine({"n_threads": args.threads}, Path(folder))
+        engine = build_engine(LlamaCppEngine, {"n_threads": args.threads}, Path(folder), "llm")
         asyncio.run(engine.load())
         model = engine._model
         assert model is not None

@@ -17,34 +17,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from bench.bench_routing import wait_ready
+import plugins.fallback_cloud
 from bench.stats import emit, ms, summary, us
-from core.engines import EngineContext, EngineError, SpeechRequest
+from core.engines import EngineError, SpeechRequest
 from core.engines.base import Capability
 from core.engines.embeddings import Embeddings, EmbeddingsEngine
 from core.engines.tts import TTSEngine
 from core.observability.logging import configure_logging
 from plugins.fallback_cloud.edge import EdgeTTSEngine
 from plugins.fallback_cloud.settings import EdgeSettings
-from tests.plugins.fallback_cloud.support import NoServices, hybrid_runtime
-from tests.support.daemon import free_port
+from tests.support.daemon import daemon_process
+from tests.support.engines import engine_context
 from tests.support.plugin_dist import fake_plugin_env
+from tests.support.runtime import running_runtime
 
 KEY_ENV = "BENCH_FAILOVER_KEY"
 KEY = "bench-failover-key"
 #: Each local request is given this long before the router moves on (part 2).
 HANG_TIMEOUT = 0.2
+#: The cloud plugin beside the fake local engines, as its entry point would register it.
+CLOUD = {"fallback_cloud": plugins.fallback_cloud}
 
 UPSTREAM = """\
 mode: local
@@ -88,33 +88,6 @@ routes: {{embeddings: [local, cloud], tts: [edge, cloud_tts]}}
 """
 
 
-@contextlib.contextmanager
-def daemon(config: Path, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            f"{port}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
 def timed(client: httpx.Client, body: dict[str, object], expect: str | None) -> float:
     started = time.perf_counter()
     response = client.post("/v1/embeddings", json=body)
@@ -147,7 +120,7 @@ def dead_local_over_http(requests: int, upstream: str, folder: Path, env: dict[s
         config = folder / f"dead-{model}.yaml"
         config.write_text(hybrid(upstream, model, "fail_load: true", 5, 1), encoding="utf-8")
         with (
-            daemon(config, env) as url,
+            daemon_process(config, env=env) as url,
             httpx.Client(base_url=url, timeout=30) as gateway,
             httpx.Client(base_url=upstream, timeout=30, headers=auth()) as cloud,
         ):
@@ -177,7 +150,7 @@ def hung_local_over_http(requests: int, upstream: str, folder: Path, env: dict[s
     config = folder / "hung.yaml"
     # The breaker never opens (failures: 10000), so every request sits through the timeout.
     config.write_text(hybrid(upstream, "emb_ok", "delay: 30", HANG_TIMEOUT, 10_000))
-    with daemon(config, env) as url, httpx.Client(base_url=url, timeout=30) as gateway:
+    with daemon_process(config, env=env) as url, httpx.Client(base_url=url, timeout=30) as gateway:
         for _ in range(3):
             timed(gateway, body, "local=timeout")
         hung, pinned = interleaved(
@@ -209,7 +182,7 @@ async def in_process(requests: int, upstream: str, folder: Path) -> None:
     ):
         config = folder / f"in-process-dead-{model}.yaml"
         config.write_text(hybrid(upstream, model, "fail_load: true", 5, 1), encoding="utf-8")
-        async with hybrid_runtime(config) as runtime:
+        async with running_runtime(config, plugins=CLOUD) as runtime:
             router = runtime.current.router
             await router.call(Capability.EMBEDDINGS, None, run)  # trips the breaker
             cloud = runtime.current.slots["cloud"].engine
@@ -243,7 +216,7 @@ async def in_process(requests: int, upstream: str, folder: Path) -> None:
 
     config = folder / "in-process-hung.yaml"
     config.write_text(hybrid(upstream, "emb_ok", "delay: 30", HANG_TIMEOUT, 10_000))
-    async with hybrid_runtime(config) as runtime:
+    async with running_runtime(config, plugins=CLOUD) as runtime:
         router = runtime.current.router
         cloud = runtime.current.slots["cloud"].engine
         assert isinstance(cloud, EmbeddingsEngine)
@@ -266,7 +239,7 @@ async def in_process(requests: int, upstream: str, folder: Path) -> None:
 
 
 async def edge_offline(upstream: str, folder: Path) -> None:
-    context = EngineContext("edge", folder / "data", folder / "models", NoServices())
+    context = engine_context("edge", folder / "data", folder / "models")
     engine = EdgeTTSEngine(EdgeSettings(fetch_voice_list=False), context)
     await engine.load()
     times, kinds = [], set()
@@ -286,7 +259,7 @@ async def edge_offline(upstream: str, folder: Path) -> None:
 
     config = folder / "edge.yaml"
     config.write_text(hybrid(upstream, "emb_ok", "", 5, 10_000), encoding="utf-8")
-    async with hybrid_runtime(config) as runtime:
+    async with running_runtime(config, plugins=CLOUD) as runtime:
         router = runtime.current.router
 
         async def speak(engine: TTSEngine) -> int:
@@ -328,7 +301,7 @@ def main() -> None:
         }
         upstream_config = folder / "upstream.yaml"
         upstream_config.write_text(UPSTREAM, encoding="utf-8")
-        with daemon(upstream_config, {**env, "VOXGATE_API_KEYS": KEY}) as upstream:
+        with daemon_process(upstream_config, env={**env, "VOXGATE_API_KEYS": KEY}) as upstream:
             dead_local_over_http(args.requests, upstream, folder, env)
             hung_local_over_http(max(args.requests // 10, 20), upstream, folder, env)
             asyncio.run(in_process(args.requests, upstream, folder))

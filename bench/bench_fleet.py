@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +34,7 @@ from core.state.backend import BreakerNews
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 from core.state.valkey import ValkeyBackend
-from tests.support.daemon import free_port
+from tests.support.daemon import Daemon
 from tests.support.fleet_tools import ValkeyServer
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -120,38 +118,6 @@ async def in_process(url: str, rounds: int) -> None:
         await b.close()
 
 
-def start_daemon(config: Path, workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError("daemon exited")
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            return url, process
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("daemon did not start") from None
-            time.sleep(0.1)
-
-
 def interleaved(urls: list[str], requests: int, rate: float, block: int = 25) -> list[list[float]]:
     """``requests`` to each URL at ``rate`` per second, alternating blocks of ``block``; one
     keep-alive connection each."""
@@ -192,15 +158,14 @@ def over_http(url: str, workdir: Path, requests: int, rate: float) -> None:
         for index, (state, engine_limit) in enumerate(variants.values()):
             config = workdir / f"http-{index}.yaml"
             config.write_text(CONFIG.format(state=state, engine_limit=engine_limit))
-            daemons.append(start_daemon(config, workdir))
-        for daemon_url, _ in daemons[1:]:
-            status = httpx.get(daemon_url + "/control/status", timeout=5).json()["state"]
+            daemons.append(Daemon(config, fake_plugin_env(workdir)))
+        for daemon in daemons[1:]:
+            status = httpx.get(daemon.url + "/control/status", timeout=5).json()["state"]
             assert status["state"] == "connected", status
-        latencies = interleaved([daemon_url for daemon_url, _ in daemons], requests, rate)
+        latencies = interleaved([daemon.url for daemon in daemons], requests, rate)
     finally:
-        for _, process in daemons:
-            process.terminate()
-            process.wait(30)
+        for daemon in daemons:
+            daemon.stop()
     base = summary(latencies[0])
     emit(f"HTTP, {requests} requests each at {rate:g}/s, interleaved, one connection each:")
     for name, values in zip(variants, latencies, strict=True):

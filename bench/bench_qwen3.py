@@ -35,15 +35,14 @@ from pathlib import Path
 import httpx
 
 from bench.stats import emit, ms, summary, us
-from core.engines.base import EngineContext
 from core.engines.tts import SpeechRequest
 from core.observability.logging import configure_logging
 from core.workers.install import env_dir, env_python
 from core.workers.process import WorkerCommand, WorkerProcess
 from plugins.tts_qwen3.engine import Qwen3Engine
-from tests.plugins.tts_hibari.support import NoServices
-from tests.plugins.tts_qwen3.conftest import BUILDER, cached_env_folder
 from tests.support.daemon import daemon_process
+from tests.support.engines import engine_context
+from tests.support.qwen3_env import BUILDER, cached_env_folder
 
 TEST_HANDLER = Path(__file__).resolve().parents[1] / "tests" / "core" / "workers" / "handlers.py"
 TEXT = "Hello there, this is a short test. And here is a second sentence."
@@ -169,9 +168,7 @@ async def daemon_request(client: httpx.AsyncClient, url: str, seed: int) -> tupl
 
 async def engine_and_daemon(models: Path, settings: dict[str, object], requests: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="qwen-bench-"))
-    context = EngineContext(
-        name="qwen", data_dir=root / "data", models_dir=models, services=NoServices()
-    )
+    context = engine_context("qwen", root / "data", models)
     engine = Qwen3Engine(Qwen3Engine.Settings.model_validate(settings), context)
     started = time.perf_counter()
     await engine.load()

@@ -30,7 +30,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import websockets
 from bench.bench_routing import wait_ready
 from bench.stats import emit, summary
 from core.audio.resample import resample
-from tests.support.daemon import free_port
+from tests.support.daemon import free_port, serve_command
 from tests.support.plugin_dist import REPO_ROOT
 
 RATE = 24_000
@@ -303,16 +302,7 @@ def main() -> None:
         }
         with log.open("wb") as sink:
             daemon = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "core.cli.main",
-                    "serve",
-                    "--config",
-                    str(args.config),
-                    "--port",
-                    str(port),
-                ],
+                serve_command(args.config, port),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=env,

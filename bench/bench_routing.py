@@ -24,7 +24,7 @@ from bench.stats import emit, ms, summary, us
 from core.engines import Embeddings, EmbeddingsEngine
 from core.engines.base import Capability
 from core.observability.logging import configure_logging
-from tests.support.daemon import free_port
+from tests.support.daemon import free_port, serve_command
 from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
 from tests.support.runtime import running_runtime
 
@@ -109,16 +109,7 @@ def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
     env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
     daemon_port, bare_port = free_port(), free_port()
     daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(daemon_port),
-        ],
+        serve_command(config, daemon_port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -27,7 +27,7 @@ from bench.stats import emit, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest, collect_transcription
 from plugins.stt_whisper.engine import FasterWhisperEngine
-from tests.plugins.stt_whisper.support import build
+from tests.support.engines import build_engine as build
 from tests.support.speech import at_rate, joined, quiet, speech
 from tests.support.wer import word_error_rate
 

@@ -28,13 +28,12 @@ import httpx
 
 from bench.raw_http import post_json
 from bench.stats import emit, ms, summary
-from core.engines.base import EngineContext
 from core.engines.tts import SpeechRequest, TTSEngine
 from core.observability.logging import configure_logging
 from plugins.tts_hibari.engine import HibariEngine
 from plugins.tts_piper.engine import PiperEngine
-from tests.plugins.tts_hibari.support import NoServices
 from tests.support.daemon import daemon_process
+from tests.support.engines import engine_context
 
 ENGINES: dict[str, type[TTSEngine]] = {"hibari": HibariEngine, "piper": PiperEngine}
 PACKAGES = {"hibari": "hibari", "piper": "piper"}
@@ -103,12 +102,7 @@ def over_http(client: httpx.Client, name: str, text: str) -> tuple[float, float]
 
 async def load(name: str, workdir: Path) -> TTSEngine:
     cls = ENGINES[name]
-    context = EngineContext(
-        name=name,
-        data_dir=workdir / "data",
-        models_dir=workdir / "models",
-        services=NoServices(),
-    )
+    context = engine_context(name, workdir / "data", workdir / "models")
     engine = cls(cls.Settings(), context)
     await engine.load()
     return engine

@@ -35,14 +35,13 @@ from typing import Any
 import httpx
 
 from bench.stats import emit, ms, summary
-from core.engines.base import EngineContext
 from core.engines.tts import SpeechRequest
 from core.observability.logging import configure_logging
 from plugins.tts_vibevoice.engine import VibeVoiceEngine
 from plugins.tts_vibevoice.script import pack_sentences
-from tests.plugins.tts_hibari.support import NoServices
-from tests.plugins.tts_vibevoice.tiny_checkpoint import build, write_voice
 from tests.support.daemon import daemon_process
+from tests.support.engines import engine_context
+from tests.support.tiny_vibevoice import build, write_voice
 
 TEXT = (
     "Welcome back to the show. Today we talk about how small teams can ship reliable software "
@@ -67,7 +66,7 @@ routes: {{tts: [vibe]}}
 
 
 def engine_for(settings: dict[str, Any], models: Path, data: Path) -> VibeVoiceEngine:
-    context = EngineContext(name="vibe", data_dir=data, models_dir=models, services=NoServices())
+    context = engine_context("vibe", data, models)
     return VibeVoiceEngine(VibeVoiceEngine.Settings.model_validate(settings), context)
 
 

@@ -19,7 +19,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 
 CONFIG = """\
 reload: {watch: false}
@@ -46,9 +46,7 @@ class Person(BaseModel):
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("clients")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG % (folder / "onnx"), encoding="utf-8")
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as base:
+    with serving(folder, CONFIG % (folder / "onnx")) as base:
         yield base
 
 

@@ -184,16 +184,7 @@ async def test_realtime_model_names_open_sessions(daemon: Daemon) -> None:
             created = (await session.next("session.created"))["session"]
             assert created["model"] == model
             assert created["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 500
-            await session.send(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "Say hello."}],
-                    },
-                }
-            )
+            await session.say("Say hello.")
             await session.send({"type": "response.create"})
             done = (await session.next("response.done", timeout=60))["response"]
             assert done["status"] == "completed"

@@ -16,6 +16,7 @@ from core.api.live_sessions import LiveSessions
 from core.api.middleware import GatewayMiddleware
 from core.api.routes import (
     chat,
+    cloned_voices,
     console,
     control,
     control_console,
@@ -30,8 +31,7 @@ from core.api.routes import (
     speech,
     transcription,
     transcription_stream,
-    voice_store,
-    voices,
+    voice_list,
 )
 from core.engines.errors import EngineError
 from core.observability.memory import trim_when_idle
@@ -55,8 +55,8 @@ def api_routes() -> list[BaseRoute]:
         *transcription.routes,
         *transcription_stream.routes,
         *realtime.routes,
-        *voices.routes,
-        *voice_store.routes,
+        *voice_list.routes,
+        *cloned_voices.routes,
         *control_models.routes,
         *control_console.routes,
         *console.routes,

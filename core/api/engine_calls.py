@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.api.voice_choice import VoiceChooser
+from core.api.chain_voices import VoiceChooser
 from core.audio.chunk import AudioChunk
 from core.audio.resample import resample
 from core.engines.base import Capability

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import soxr
 
-from core.audio.chunk import FloatArray
+from core.audio.chunk import AudioChunk, FloatArray
 
 
 def resample(samples: FloatArray, from_rate: int, to_rate: int) -> FloatArray:
@@ -14,6 +16,14 @@ def resample(samples: FloatArray, from_rate: int, to_rate: int) -> FloatArray:
         return samples
     out = soxr.resample(samples, from_rate, to_rate, quality="HQ")
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+async def at_rate(audio: AudioChunk, rate: int) -> AudioChunk:
+    """``audio`` at ``rate``, resampled in a worker thread when the rates differ."""
+    if audio.sample_rate == rate:
+        return audio
+    samples = await asyncio.to_thread(resample, audio.samples, audio.sample_rate, rate)
+    return AudioChunk(samples, rate)
 
 
 class StreamResampler:

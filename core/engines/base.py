@@ -50,7 +50,8 @@ class EngineContext:
     data_dir: Path
     models_dir: Path
     services: Services
-    #: Called by worker-backed engines when their process dies, so status can show it.
+    #: Called by worker-backed engines when their process crashes or restarts; the runtime
+    #: counts these events for /metrics (``voxgate_engine_events``).
     on_event: Callable[[str, dict[str, Any]], None] = field(default=lambda _e, _kw: None)
 
 
@@ -94,7 +95,8 @@ class Engine:
         """Release models, threads, processes and memory. The engine may be loaded again later."""
 
     async def health(self) -> Health:
-        """A cheap probe; the default says a loaded engine is healthy."""
+        """A cheap probe of a loaded engine, shown by ``GET /control/status``; the default says
+        a loaded engine is healthy."""
         return Health(ok=True)
 
     def info(self) -> dict[str, Any]:

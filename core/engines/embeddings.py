@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from core.engines.base import Capability, Engine
-
-#: What the texts are for. Asymmetric models (e5, bge, nomic...) embed a search question and the
-#: passages it should find differently; ``None`` leaves it to the engine's own default.
-InputType = Literal["query", "document"]
+from core.engines.input_type import InputType as InputType
 
 
 @dataclass(frozen=True, slots=True)

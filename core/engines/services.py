@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from core.engines.embeddings import InputType
-    from core.engines.llm import ChatDelta, ChatRequest
+from core.engines.input_type import InputType
 
 
 class Services(Protocol):
@@ -17,8 +14,4 @@ class Services(Protocol):
         self, texts: list[str], *, model: str | None = None, input_type: InputType | None = None
     ) -> list[list[float]]:
         """Embed texts through the ``embeddings`` route (or the named engine/alias)."""
-        ...
-
-    def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:
-        """Stream a chat completion through the ``llm`` route."""
         ...

@@ -6,10 +6,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from core.audio.chunk import AudioChunk
-from core.engines.base import Capability, Engine
+from core.engines.base import Capability, Engine, EngineSettings
+from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS
 
 Gender = Literal["female", "male", "neutral"]
+
+
+class SegmentedSpeechSettings(EngineSettings):
+    """Settings of engines that speak long text sentence by sentence (core/text/segment.py)."""
+
+    #: Longest piece of text synthesized at once (characters).
+    max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
+    #: Shorter pieces are joined to the next one.
+    min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
 
 
 @dataclass(frozen=True, slots=True)

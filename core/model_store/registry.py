@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from core.plugins import PluginCatalog
+from typing import Any, Protocol
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+class HookCaller(Protocol):
+    """What the registry needs of a plugin catalog: each plugin's answer to a hook."""
+
+    def collect(self, hook_name: str) -> list[tuple[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class ModelRegistry:
         self._specs[spec.key] = spec
 
     @classmethod
-    def from_catalog(cls, catalog: PluginCatalog) -> ModelRegistry:
+    def from_catalog(cls, catalog: HookCaller) -> ModelRegistry:
+        """Every model the catalog's plugins declare (a :class:`core.plugins.PluginCatalog`)."""
         registry = cls()
         for plugin, specs in catalog.collect("voxgate_models"):
             for spec in specs:

@@ -50,6 +50,12 @@ class Metrics:
         self.engines_loaded = Gauge(
             "voxgate_engines_loaded", "Engines currently loaded.", registry=r
         )
+        self.engine_events = Counter(
+            "voxgate_engine_events",
+            "Events engines report, such as a worker process that crashed or restarted.",
+            ["engine", "event"],
+            registry=r,
+        )
         self.reloads = Counter(
             "voxgate_config_reloads", "Configuration reloads by outcome.", ["outcome"], registry=r
         )

@@ -8,7 +8,7 @@ Items and responses in events are snapshots taken when the event was made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from core.engines.llm import Usage
@@ -276,13 +276,3 @@ Event = (
     | CallArgumentsDelta
     | CallArgumentsDone
 )
-
-
-@dataclass
-class Collected:
-    """Events gathered in order (tests and front doors that batch)."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)

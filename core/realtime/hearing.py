@@ -8,11 +8,10 @@ pass is enough (what live transcription asks of an engine too).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from core.audio.chunk import AudioChunk
-from core.audio.resample import resample
+from core.audio.resample import at_rate
 from core.engines.base import Capability
 from core.engines.stt import Segment, STTEngine, TranscriptionRequest
 from core.realtime.settings import TranscriptionSettings
@@ -27,12 +26,7 @@ def transcriber(
 ) -> Transcribe:
     async def transcribe(audio: AudioChunk, before: str | None) -> str:
         async def run(engine: STTEngine) -> AsyncIterator[Segment]:
-            chunk = audio
-            if engine.sample_rate != audio.sample_rate:
-                samples = await asyncio.to_thread(
-                    resample, audio.samples, audio.sample_rate, engine.sample_rate
-                )
-                chunk = AudioChunk(samples, engine.sample_rate)
+            chunk = await at_rate(audio, engine.sample_rate)
             prompt = " ".join(p for p in (settings.prompt, before) if p) or None
             request = TranscriptionRequest(
                 audio=chunk, language=settings.language, prompt=prompt, options=dict(QUICK_PASS)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from core.api.voice_choice import VoiceChooser
+from core.api.chain_voices import VoiceChooser
 from core.audio.chunk import AudioChunk
 from core.engines.base import Capability
 from core.engines.errors import InvalidRequest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from core.runtime.runtime import ReloadResult
+    from core.runtime.reload_result import ReloadResult
 
 
 class ReloadObserver(Protocol):

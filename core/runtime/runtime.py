@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from core.plugins import PluginCatalog, create_plugin_catalog
 from core.routing.breaker import BreakerState
 from core.runtime.generation import Generation
 from core.runtime.observer import ReloadObserver
-from core.runtime.services import RouterServices
+from core.runtime.reload_result import ReloadResult
+from core.runtime.router_services import RouterServices
 from core.runtime.slot import EngineSlot, EngineState
 from core.state.backend import StateBackend
 from core.state.engine_link import EngineLink
@@ -37,31 +39,14 @@ from core.state.memory import MemoryBackend
 
 log = structlog.get_logger(__name__)
 
+#: How long one engine's health probe may take before it counts as unhealthy.
+HEALTH_TIMEOUT = 5.0
+
 CatalogFactory = Callable[[Iterable[str]], PluginCatalog]
 
 
 def default_catalog_factory(disabled: Iterable[str]) -> PluginCatalog:
     return create_plugin_catalog(disabled=disabled)
-
-
-@dataclass
-class ReloadResult:
-    ok: bool
-    trigger: str
-    at: float
-    seconds: float = 0.0
-    sha256: str | None = None
-    generation: int | None = None
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed_loads: dict[str, str] = field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    skipped: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Runtime:
@@ -80,7 +65,7 @@ class Runtime:
         self.state: StateBackend = MemoryBackend()
         self._state_factory = state_factory
         self._started_state = StateConfig()
-        self.services = RouterServices(self)
+        self.services = RouterServices(self.lease)
         self._catalog_factory = catalog_factory
         self._current: Generation | None = None
         self._catalog: PluginCatalog | None = None
@@ -255,6 +240,7 @@ class Runtime:
                 data_dir=resolved.data_dir,
                 models_dir=resolved.models_dir,
                 services=self.services,
+                on_event=functools.partial(self._engine_event, name),
             )
             try:
                 slot = EngineSlot(
@@ -387,3 +373,15 @@ class Runtime:
             "state": self.state.status(),
             "warnings": config.warnings,
         }
+
+    async def engine_health(self, timeout: float = HEALTH_TIMEOUT) -> dict[str, dict[str, Any]]:
+        """Each loaded engine's own probe (``Engine.health``), run side by side; an engine that
+        is not loaded is left out (a probe never loads a model)."""
+        slots = [slot for slot in self.current.slots.values() if slot.ready]
+        answers = await asyncio.gather(*(slot.probe(timeout) for slot in slots))
+        return {slot.name: answer for slot, answer in zip(slots, answers, strict=True)}
+
+    def _engine_event(self, engine: str, event: str, fields: dict[str, Any]) -> None:
+        """What an engine reports through its context's ``on_event`` (a worker that crashed or
+        restarted): counted for /metrics; the engine logs the details itself."""
+        self.metrics.engine_events.labels(engine, event).inc()

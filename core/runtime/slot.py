@@ -61,7 +61,6 @@ class EngineSlot:
         self.metrics = metrics
         self.state = EngineState.UNLOADED
         self.last_error: str | None = None
-        self.loaded_at: float | None = None
         self.load_seconds: float | None = None
         self.served = 0
         self.active = 0
@@ -82,7 +81,6 @@ class EngineSlot:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._last_used = time.monotonic()
 
     @property
     def name(self) -> str:
@@ -163,7 +161,6 @@ class EngineSlot:
             log.warning("engine.load_failed", engine=self.name, error=self.last_error)
             return
         self.load_seconds = time.perf_counter() - started
-        self.loaded_at = time.time()
         self.last_error = None
         self._load_failures = 0
         self.state = EngineState.READY
@@ -249,7 +246,6 @@ class EngineSlot:
         self._limiter.release()
         if self.link is not None:
             self.link.give_back(place)
-        self._last_used = time.monotonic()
         if self.active == 0:
             self._idle.set()
             self._schedule_idle_unload()
@@ -322,8 +318,18 @@ class EngineSlot:
             if was_ready:
                 self.metrics.engines_loaded.dec()
             self.state = final
-            self.loaded_at = None
             log.info("engine.closed", engine=self.name, state=final.value)
+
+    async def probe(self, timeout: float) -> dict[str, Any]:
+        """The engine's own health probe, bounded by ``timeout``; a probe that fails or hangs
+        is an unhealthy answer, not an error."""
+        try:
+            health = await asyncio.wait_for(self.engine.health(), timeout)
+        except TimeoutError:
+            return {"ok": False, "detail": f"no answer within {timeout:g} s"}
+        except Exception as exc:
+            return {"ok": False, "detail": _describe(exc)}
+        return {"ok": health.ok, "detail": health.detail}
 
     def status(self) -> dict[str, Any]:
         breaker = self.breaker

@@ -24,7 +24,8 @@ from typing import Any
 import structlog
 
 from core.runtime.readiness import assess
-from core.runtime.runtime import ReloadResult, Runtime
+from core.runtime.reload_result import ReloadResult
+from core.runtime.runtime import Runtime
 from core.service import status
 from core.service.notify import Notifier, monotonic_usec, status_line, watchdog_interval
 

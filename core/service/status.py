@@ -6,7 +6,8 @@ from typing import Any
 
 from core.routing.breaker import BreakerState
 from core.runtime.readiness import Readiness
-from core.runtime.runtime import ReloadResult, Runtime
+from core.runtime.reload_result import ReloadResult
+from core.runtime.runtime import Runtime
 from core.runtime.slot import EngineState
 
 STARTING = "Starting: loading the configuration and preloading engines"

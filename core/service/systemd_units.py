@@ -27,6 +27,17 @@ DEFAULT_WATCHDOG = 30
 #: The system calls an ordinary service makes; anything else fails with EPERM instead of
 #: killing the daemon, so an unexpected call in some library degrades instead of crashing.
 _SYSCALLS = ("SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM")
+#: The restrictions a user unit and a system unit both carry.
+_RESTRICTIONS = (
+    "LockPersonality=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
+    "RestrictNamespaces=yes",
+    "SystemCallArchitectures=native",
+    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+    *_SYSCALLS,
+    "UMask=0077",
+)
 _HOME_ROOTS = (Path("/home"), Path("/root"), Path("/run/user"))
 _TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))  # noqa: S108 (where PrivateTmp= would hide files)
 
@@ -156,14 +167,7 @@ def _user_sandbox() -> list[str]:
     return [
         "# Hardening that works in a per-user manager (no namespaces needed).",
         "NoNewPrivileges=yes",
-        "LockPersonality=yes",
-        "RestrictRealtime=yes",
-        "RestrictSUIDSGID=yes",
-        "RestrictNamespaces=yes",
-        "SystemCallArchitectures=native",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-        *_SYSCALLS,
-        "UMask=0077",
+        *_RESTRICTIONS,
     ]
 
 
@@ -198,14 +202,7 @@ def _system_sandbox(plan: ServicePlan, socket: bool) -> list[str]:
         "ProtectHostname=yes",
         "ProtectProc=invisible",
         "PrivateMounts=yes",
-        "LockPersonality=yes",
-        "RestrictRealtime=yes",
-        "RestrictSUIDSGID=yes",
-        "RestrictNamespaces=yes",
-        "SystemCallArchitectures=native",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-        *_SYSCALLS,
-        "UMask=0077",
+        *_RESTRICTIONS,
         "# MemoryDenyWriteExecute= stays off: ctypes callbacks and some ML runtimes need it.",
     ]
     if plan.port < 1024 and not socket:

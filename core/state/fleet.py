@@ -3,7 +3,7 @@ the current generation, and a fleet reload request reloads this daemon's own con
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -11,13 +11,23 @@ from core.routing.breaker import BreakerState
 from core.state.backend import BreakerNews
 
 if TYPE_CHECKING:
-    from core.runtime.runtime import Runtime
+    from core.runtime.generation import Generation
+    from core.runtime.reload_result import ReloadResult
 
 log = structlog.get_logger(__name__)
 
 
+class FleetHost(Protocol):
+    """What the link needs of the runtime: its current generation, and a reload."""
+
+    @property
+    def current(self) -> Generation: ...
+
+    async def reload(self, trigger: str = ..., *, force: bool = ...) -> ReloadResult: ...
+
+
 class FleetLink:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: FleetHost) -> None:
         self._runtime = runtime
 
     def breaker_news(self, news: BreakerNews) -> None:

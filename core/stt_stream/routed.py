@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from core.audio.chunk import AudioChunk
-from core.audio.resample import resample
+from core.audio.resample import at_rate
 from core.engines.base import Capability
 from core.engines.stt import Segment, STTEngine, TranscriptionRequest
 from core.engines.vad import SpeechDetector, VADEngine
@@ -44,12 +44,7 @@ def routed_transcriber(
 ) -> Transcriber:
     async def transcribe(audio: AudioChunk, *, final: bool) -> TranscribedAudio:
         async def run(engine: STTEngine) -> AsyncIterator[Segment]:
-            chunk = audio
-            if engine.sample_rate != audio.sample_rate:
-                samples = await asyncio.to_thread(
-                    resample, audio.samples, audio.sample_rate, engine.sample_rate
-                )
-                chunk = AudioChunk(samples, engine.sample_rate)
+            chunk = await at_rate(audio, engine.sample_rate)
             request = TranscriptionRequest(
                 audio=chunk,
                 language=language,

@@ -35,6 +35,7 @@ from core.stt_stream.events import (
     shifted,
 )
 from core.stt_stream.framing import ChunkDecoder, Framer, InputFormat
+from core.stt_stream.recording import Recording
 
 log = structlog.get_logger(__name__)
 
@@ -67,30 +68,6 @@ class _Job:
     end: int
 
 
-class _Recording:
-    """The recent audio at the detector's rate, addressed by stream sample index."""
-
-    def __init__(self) -> None:
-        self._frames: list[FloatArray] = []
-        self.start = 0
-        self.end = 0
-
-    def append(self, frame: FloatArray) -> None:
-        self._frames.append(frame)
-        self.end += len(frame)
-
-    def forget_before(self, sample: int) -> None:
-        while self._frames and self.start + len(self._frames[0]) <= sample:
-            self.start += len(self._frames.pop(0))
-
-    def between(self, start: int, end: int) -> FloatArray:
-        start, end = max(start, self.start), min(end, self.end)
-        if end <= start:
-            return _EMPTY
-        joined = np.concatenate(self._frames)
-        return joined[start - self.start : end - self.start].copy()
-
-
 class TranscriptionSession:
     """Feed audio, then :meth:`finish`; read :meth:`events` meanwhile. Use it as an async context
     manager (or call :meth:`aclose`) so a session left early stops its work."""
@@ -110,7 +87,7 @@ class TranscriptionSession:
         self._decoder = ChunkDecoder(self.options.input.encoding)
         self._framer = Framer(self.options.input.sample_rate, detector_rate, detector.frame_size)
         self._endpointer = Endpointer(self.options.endpointing, detector.frame_size, detector_rate)
-        self._recording = _Recording()
+        self._recording = Recording()
         self._pad = self.options.endpointing.speech_pad_ms * detector_rate // 1000
         self._partial_every = round(self.options.partial_interval * detector_rate)
         self._max_utterance = round(self.options.max_utterance * detector_rate)

@@ -14,11 +14,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from core.config.paths import default_data_dir
+from core.file_lock import exclusive_lock
 from core.workers.environment import WorkerEnvironment
 
 MARKER = ".voxgate-env.json"
@@ -96,20 +97,9 @@ def install_environment(
     return python
 
 
-@contextlib.contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with (folder.parent / f".{folder.name}.lock").open("a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no concurrent installs expected
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _exclusive(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """No concurrent installs into one folder."""
+    return exclusive_lock(folder.parent / f".{folder.name}.lock")
 
 
 def _build(

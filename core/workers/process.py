@@ -122,10 +122,6 @@ class WorkerProcess:
         """Running and not being ended by the daemon."""
         return self._process is not None and not self._dead and self.kill_reason is None
 
-    @property
-    def exited(self) -> asyncio.Event:
-        return self._exited
-
     def describe_exit(self) -> str:
         if self.kill_reason:
             return f"ended by the daemon ({self.kill_reason})"

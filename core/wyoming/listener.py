@@ -18,7 +18,8 @@ from wyoming.error import Error
 
 from core.api.live_sessions import LiveSessions, SessionsFull
 from core.config.schema import WyomingConfig
-from core.runtime.runtime import ReloadResult, Runtime
+from core.runtime.reload_result import ReloadResult
+from core.runtime.runtime import Runtime
 from core.wyoming.access import AllowList
 from core.wyoming.advertise import Advertisement, default_name
 from core.wyoming.connection import Connection

@@ -5,14 +5,16 @@ starts its worker threads afresh for every decode call, that is once per generat
 the kernel places each new thread wherever a core looks free at that instant. In the daemon the
 event loop wakes once per token to send it; when it happens to be running at that instant, the
 new worker can land on the generation thread's own core, and the two then spin against each
-other at llama.cpp's barriers until the kernel moves one of them. On two cores that showed as
-30-50 ms stalls and replies up to twice as slow as the same model called directly. Workers that
-live as long as the model stay on their cores and only wake up for each token.
+other at llama.cpp's barriers until the kernel moves one of them. Workers that live as long as the
+model stay on their cores and only wake up for each token.
 
 llama-cpp-python has no binding for the pool, so it is made here through ctypes from the same
-libraries llama-cpp-python loaded. The parameter struct's layout is checked against the
-library's own defaults before use; anything unexpected (another layout, a build without the
-functions, an OpenMP build) leaves llama.cpp's usual per-call threads in place.
+libraries llama-cpp-python loaded, on the llama-cpp-python releases this was verified on
+(library_check.py). ggml fills the parameter struct in a buffer with room to spare past the
+struct as declared here, and the result is checked against ggml's documented defaults, and the
+spare room for being untouched, before anything reads it; anything unexpected (another layout,
+another release, a build without the functions, an OpenMP build) leaves llama.cpp's usual
+per-call threads in place.
 Imported only when an engine loads (it imports llama_cpp).
 """
 
@@ -27,12 +29,19 @@ import llama_cpp
 import structlog
 from llama_cpp._ctypes_extensions import load_shared_library
 
+from plugins.llm_local import library_check
+
 log = structlog.get_logger(__name__)
 
 #: ``GGML_MAX_N_THREADS``: the size of the CPU mask at the head of the parameter struct.
 _MAX_THREADS = 512
 #: What ``ggml_threadpool_params_init`` writes into ``poll``: checked to recognise the layout.
 _DEFAULT_POLL = 50
+#: Bytes of room past the struct as declared here, for ggml to write into should its struct have
+#: grown; they must come back untouched for the layout to be trusted.
+_SPARE_BYTES = 4096
+#: What the buffer is filled with before ggml writes its defaults.
+_FILL = 0xA5
 
 
 class _PoolParams(ctypes.Structure):
@@ -45,6 +54,29 @@ class _PoolParams(ctypes.Structure):
         ("strict_cpu", ctypes.c_bool),
         ("paused", ctypes.c_bool),
     ]
+
+
+def default_params(params_init: Any, n_threads: int) -> tuple[ctypes.Array[Any], str | None]:
+    """ggml's default parameters for ``n_threads``, written by ``params_init`` into a buffer
+    larger than :class:`_PoolParams`, and why that layout is not to be trusted (None when it
+    matches: ggml's defaults at the expected offsets and nothing written past the struct)."""
+    size = ctypes.sizeof(_PoolParams)
+    buffer = (ctypes.c_ubyte * (size + _SPARE_BYTES))()
+    ctypes.memset(buffer, _FILL, len(buffer))
+    params_init(buffer, n_threads)
+    params = _PoolParams.from_buffer(buffer)
+    if any(byte != _FILL for byte in bytes(buffer)[size:]):
+        return buffer, "ggml wrote past the declared struct"
+    if (
+        any(params.cpumask)
+        or params.n_threads != n_threads
+        or params.prio != 0
+        or params.poll != _DEFAULT_POLL
+        or params.strict_cpu
+        or params.paused
+    ):
+        return buffer, "ggml's defaults are not where the declared struct has them"
+    return buffer, None
 
 
 class ComputePool:
@@ -66,17 +98,18 @@ class ComputePool:
         ``spin`` is llama.cpp's polling level (0-100): how long idle workers spin waiting for
         the next token's work before they sleep.
         """
+        if not library_check.verified("compute_pool"):
+            return None
         functions = _pool_functions()
         if functions is None:
             return None
         params_init, pool_new, pool_free, attach = functions
-        params = _PoolParams()
-        params_init(ctypes.byref(params), n_threads)
-        if params.n_threads != n_threads or params.poll != _DEFAULT_POLL or params.paused:
-            log.warning("llm.compute_pool_skipped", reason="unexpected ggml_threadpool_params")
+        buffer, problem = default_params(params_init, n_threads)
+        if problem is not None:
+            log.warning("llm.compute_pool_skipped", reason=problem)
             return None
-        params.poll = spin
-        handle = pool_new(ctypes.byref(params))
+        _PoolParams.from_buffer(buffer).poll = spin
+        handle = pool_new(buffer)
         if not handle:
             log.warning("llm.compute_pool_skipped", reason="ggml_threadpool_new failed")
             return None
@@ -104,9 +137,10 @@ def _pool_functions() -> tuple[Any, Any, Any, Any] | None:
     except (OSError, RuntimeError, FileNotFoundError, AttributeError) as exc:
         log.info("llm.compute_pool_skipped", reason=str(exc))
         return None
-    params_init.argtypes = [ctypes.POINTER(_PoolParams), ctypes.c_int]
+    # The parameters travel as a plain pointer to the oversized buffer (see default_params).
+    params_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
     params_init.restype = None
-    pool_new.argtypes = [ctypes.POINTER(_PoolParams)]
+    pool_new.argtypes = [ctypes.c_void_p]
     pool_new.restype = ctypes.c_void_p
     pool_free.argtypes = [ctypes.c_void_p]
     pool_free.restype = None

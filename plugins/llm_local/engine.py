@@ -34,7 +34,7 @@ from core.engines.llm import ChatDelta, ChatMessage, ChatRequest, LLMEngine
 from core.engines.threaded import ThreadedIterator
 from plugins.llm_local.cpu import physical_cores
 from plugins.llm_local.model_file import resolve_model
-from plugins.llm_local.sampling import Sampling, sampling_for
+from plugins.llm_local.sampling_params import Sampling, sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class LlamaCppEngine(LLMEngine):
             chat_template=model.template.source,
             openmp=model.openmp,
             thread_pool=model.pool is not None,
+            fast_sampling=model.fast_sampling,
             seconds=round(time.perf_counter() - started, 3),
         )
 
@@ -138,6 +139,7 @@ class LlamaCppEngine(LLMEngine):
                 chat_template=self._model.template.source,
                 openmp=self._model.openmp,
                 thread_pool=self._model.pool is not None,
+                fast_sampling=self._model.fast_sampling,
             )
         return facts
 

@@ -27,7 +27,7 @@ from plugins.llm_local import samplers
 from plugins.llm_local.chat_template import ChatTemplate, chat_template
 from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.reply import Reply
-from plugins.llm_local.sampling import Sampling
+from plugins.llm_local.sampling_params import Sampling
 from plugins.llm_local.settings import LlamaCppSettings
 
 log = structlog.get_logger(__name__)
@@ -41,9 +41,12 @@ class LoadedModel:
         path: Path,
         n_ctx: int,
         pool: ComputePool | None = None,
+        fast_sampling: bool = False,
     ) -> None:
         self.llama = llama
         self.pool = pool
+        #: Whether voxgate's token picks replaced llama-cpp-python's (samplers.py).
+        self.fast_sampling = fast_sampling
         # llama.cpp may round the context up, but llama-cpp-python sizes its token buffers by
         # the n_ctx it was asked for: the smaller of the two is the real limit.
         self.n_ctx = min(n_ctx, int(llama.n_ctx()))
@@ -62,7 +65,7 @@ class LoadedModel:
         pool = None
         try:
             template = chat_template(llama, settings.chat_format)
-            samplers.install(llama)
+            fast_sampling = samplers.install(llama)
             # An OpenMP build keeps its own workers per computing thread (see the engine notes).
             if settings.thread_pool and not built_with_openmp():
                 pool = ComputePool.attach(llama, n_threads, settings.spin_wait)
@@ -71,7 +74,7 @@ class LoadedModel:
             if pool is not None:
                 pool.free()
             raise
-        return cls(llama, template, path, settings.n_ctx, pool)
+        return cls(llama, template, path, settings.n_ctx, pool, fast_sampling)
 
     def close(self) -> None:
         self._closed = True

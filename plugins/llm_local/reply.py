@@ -15,22 +15,38 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import structlog
 
 from core.engines.errors import InvalidRequest
-from core.engines.llm import ChatDelta, ChatRequest, ToolCallDelta, Usage
+from core.engines.llm import ChatDelta, ChatRequest, TokenLogprob, ToolCallDelta, Usage
 from plugins.llm_local import grammars
-from plugins.llm_local.chat_template import ChatPrompt
-from plugins.llm_local.sampling import Sampling
+from plugins.llm_local.chat_template import ChatPrompt, ChatTemplate
+from plugins.llm_local.sampling_params import Sampling
 from plugins.llm_local.stops import StopMatcher
 from plugins.llm_local.tool_prompt import CALL_HEAD, CALL_MIDDLE, CALL_OPEN, prompt_messages
 
-if TYPE_CHECKING:
-    from plugins.llm_local.loaded_model import LoadedModel
-
 log = structlog.get_logger(__name__)
+
+
+class TokenModel(Protocol):
+    """What a reply needs of the loaded model (loaded_model.LoadedModel)."""
+
+    n_ctx: int
+    template: ChatTemplate
+
+    def check_grammar(self, grammar: str) -> None: ...
+
+    def tokenize(self, text: str, add_bos: bool) -> list[int]: ...
+
+    def generate(
+        self, tokens: list[int], sampling: Sampling, grammar: str | None = None
+    ) -> Generator[int | None, None, None]: ...
+
+    def piece(self, token: int) -> bytes: ...
+
+    def logprob(self, token: int, top: int) -> TokenLogprob: ...
 
 
 class _Cancelled(Exception):
@@ -72,7 +88,7 @@ class CallOpening:
 class Reply:
     def __init__(
         self,
-        model: LoadedModel,
+        model: TokenModel,
         request: ChatRequest,
         sampling: Sampling,
         cancelled: threading.Event,

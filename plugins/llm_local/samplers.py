@@ -1,14 +1,16 @@
 """Cheaper token picks for llama-cpp-python's token loop, with the same results.
 
 llama.cpp samples by copying every logit into a candidate array and running its sampler chain
-over it, and its repetition penalties look each of the ~50,000 candidates up in a hash map:
-~0.4 ms a token, 4% of SmolLM2's decoding time on two cores. Two replacements, installed per
-model over the loaded ``Llama``'s ``_init_sampler``:
+over it, and its repetition penalties look each candidate of the whole vocabulary up in a hash
+map. Two replacements, installed per model over the loaded ``Llama``'s private
+``_init_sampler``, on the llama-cpp-python releases they were verified on (library_check.py) and
+only where that method still takes the options read here; otherwise llama-cpp-python's own
+sampling stays:
 
 - Greedy (temperature 0): only the tokens in the penalty window can change, so
   :class:`GreedySampler` adjusts those few logits (in place, put back afterwards) and takes the
-  argmax: ~0.16 ms, most of it reading the fresh logits, and the same token (float32 arithmetic
-  as llama.cpp's, first maximum on ties).
+  argmax: the same token (float32 arithmetic as llama.cpp's, first maximum on ties), without a
+  pass over the whole vocabulary.
 - Sampling with ``top_k``: llama-cpp-python's own chain with a wider top-k in front of the
   penalties. Penalties that only lower logits (repeat >= 1, frequency and presence >= 0) touch at
   most ``last_n`` tokens, so the final top ``k`` always lies within the top ``k + last_n``: the
@@ -16,9 +18,9 @@ model over the loaded ``Llama``'s ``_init_sampler``:
   the whole vocabulary.
 
 - A grammar (JSON held to a schema, a function call): the pick above is made first and only
-  checked against the grammar (llama.cpp's own tools do the same). Running the grammar over every
-  candidate, as llama-cpp-python does at every step, costs 5-10 ms on SmolLM2's 49,152-token
-  vocabulary; checking one candidate costs 20-40 µs. When the grammar rejects a greedy pick, the
+  checked against the grammar (llama.cpp's own tools do the same): checking one candidate costs
+  far less than running the grammar over every candidate, as llama-cpp-python does at every
+  step (bench/bench_constrained.py measures both). When the grammar rejects a greedy pick, the
   next likeliest tokens are checked one by one (up to 32) before the whole vocabulary is; a
   rejected sampled pick goes to the whole vocabulary at once, since an exact shortcut would need
   all of the distribution's allowed part. Either way the token is the one llama-cpp-python's
@@ -32,13 +34,36 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import inspect
 from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
 
 import llama_cpp
 import numpy as np
+import structlog
 from llama_cpp import _internals
+
+from plugins.llm_local import library_check
+
+log = structlog.get_logger(__name__)
+
+#: The options of ``Llama._init_sampler`` the replacement reads (and passes on unchanged).
+_OPTIONS = frozenset(
+    {
+        "top_k",
+        "top_p",
+        "min_p",
+        "typical_p",
+        "temp",
+        "repeat_penalty",
+        "frequency_penalty",
+        "presence_penalty",
+        "mirostat_mode",
+        "logits_processor",
+        "grammar",
+    }
+)
 
 
 class GreedySampler:
@@ -109,9 +134,21 @@ class GreedySampler:
         self._counts[token] += 1
 
 
-def install(llama: llama_cpp.Llama) -> None:
-    """Route ``llama``'s generations through the cheaper samplers where they apply."""
+def install(llama: llama_cpp.Llama) -> bool:
+    """Route ``llama``'s generations through the cheaper samplers where they apply; False when
+    this llama-cpp-python is not one they were verified on (its own sampling then stays)."""
+    if not library_check.verified("samplers"):
+        return False
     library_sampler = llama._init_sampler
+    missing = _OPTIONS - set(inspect.signature(library_sampler).parameters)
+    if missing:
+        log.warning(
+            "llm.library_patch_skipped",
+            patch="samplers",
+            reason="Llama._init_sampler no longer takes these options",
+            missing=sorted(missing),
+        )
+        return False
     n_vocab = int(llama.n_vocab())
     last_n = int(llama.last_n_tokens_size)
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
@@ -160,6 +197,7 @@ def install(llama: llama_cpp.Llama) -> None:
         return ConstrainedChain(chain, GrammarCheck(vocab, grammar._grammar), candidates)
 
     llama._init_sampler = init_sampler  # type: ignore[method-assign,assignment]
+    return True
 
 
 def logits_view(ctx: Any, idx: int, n_vocab: int) -> np.ndarray:

@@ -21,8 +21,8 @@ class LlamaCppSettings(EngineSettings):
     #: Layers offloaded to a GPU (a GPU build of llama.cpp only); -1 offloads all of them.
     n_gpu_layers: int = Field(0, ge=-1)
     #: Fused attention kernels. llama.cpp's own tools turn them on wherever the backend has
-    #: them; llama-cpp-python leaves them off unless asked. On 2 CPU cores SmolLM2 decodes
-    #: 12-16% faster with them, and replies are unchanged within floating-point rounding.
+    #: them; llama-cpp-python leaves them off unless asked. Decoding is faster with them, and
+    #: replies are unchanged within floating-point rounding.
     flash_attn: bool = True
     #: Keep llama.cpp's compute threads alive while the model is loaded, instead of starting
     #: them for every token (a build without OpenMP starts them per call; in a busy process

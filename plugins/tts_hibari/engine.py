@@ -21,9 +21,10 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
-from core.engines.tts import SpeechRequest, TTSEngine, Voice
+from core.engines.tts import SegmentedSpeechSettings, SpeechRequest, TTSEngine, Voice
 from core.text.script import is_cjk
-from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
+from core.text.segment import split_sentences
+from core.voice_match import language_family
 from plugins.tts_hibari import voices as catalog
 
 log = structlog.get_logger(__name__)
@@ -34,7 +35,7 @@ MIN_SPEED, MAX_SPEED = 0.25, 2.0
 INSTALL_HINT = "install it with: pip install 'voxgate[tts_hibari]'"
 
 
-class HibariSettings(EngineSettings):
+class HibariSettings(SegmentedSpeechSettings):
     #: Voice used when a request names none. Only "heart" ships with the package.
     voice: str = "heart"
     #: onnxruntime threads per synthesis (one core runs the model ~100x faster than real time).
@@ -44,14 +45,6 @@ class HibariSettings(EngineSettings):
     download_voices: bool = False
     #: Fixes the noise component so the same text always gives the same audio.
     seed: int | None = None
-    #: Longest piece of text synthesized at once (characters).
-    max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
-    #: Shorter pieces are joined to the next one.
-    min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
-
-
-def _language_family(language: str | None) -> str | None:
-    return language.replace("_", "-").split("-")[0].lower() if language else None
 
 
 class HibariEngine(TTSEngine):
@@ -179,7 +172,7 @@ class HibariEngine(TTSEngine):
     async def synthesize(self, request: SpeechRequest) -> AsyncIterator[AudioChunk]:
         if request.reference is not None:
             raise Unsupported("hibari cannot speak with cloned voices")
-        family = _language_family(request.language)
+        family = language_family(request.language)
         if family not in (None, "en"):
             raise Unsupported(f"hibari speaks English only, not {request.language!r}")
         if any(is_cjk(ch) for ch in request.text if ch.isalpha()):

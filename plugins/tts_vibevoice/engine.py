@@ -24,12 +24,12 @@ import structlog
 
 from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import AudioError
+from core.cloned_voices.normalize import ReferenceAudioError
+from core.cloned_voices.store import VoiceStore, valid_id
 from core.engines.base import EngineContext, EngineSettings, Health
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
-from core.voices_store.normalize import ReferenceAudioError
-from core.voices_store.store import VoiceStore, valid_id
 from plugins.tts_vibevoice import model_folder, voice_files
 from plugins.tts_vibevoice.casting import cast
 from plugins.tts_vibevoice.lookahead import Lookahead

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.decode import decode_audio
-from core.voices_store.normalize import normalize_reference
+from core.cloned_voices.normalize import normalize_reference
 
 
 class ReferenceCache:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support import WriteConfig
+from tests.support.commands import voxgate
 from tests.support.daemon import Daemon, free_port
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -25,17 +23,6 @@ engines:
   slow: {{capability: llm, engine: fake, settings: {{reply: "{reply}", delay: 0.15}}}}
 routes: {{llm: [slow]}}
 """
-
-
-def voxgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=120,
-    )
 
 
 @pytest.fixture

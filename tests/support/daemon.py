@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import openai
 
 from core.api.app import create_app
 from core.runtime.runtime import Runtime
@@ -21,10 +22,15 @@ from tests.support.runtime import fake_catalog_factory, running_runtime
 __all__ = [
     "Daemon",
     "asgi_client",
+    "asgi_openai",
     "daemon_process",
     "fake_catalog_factory",
     "free_port",
+    "http_gateway",
+    "openai_gateway",
     "running_runtime",
+    "serve_command",
+    "serving",
 ]
 
 
@@ -38,10 +44,46 @@ async def asgi_client(runtime: Runtime, **headers: str) -> AsyncIterator[httpx.A
         yield client
 
 
+@contextlib.asynccontextmanager
+async def asgi_openai(runtime: Runtime, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official ``openai`` client, talking to ``runtime``'s app in process."""
+    async with asgi_client(runtime, **headers) as http:
+        yield openai.AsyncOpenAI(
+            base_url="http://voxgate.localhost/v1",
+            api_key="unused",
+            http_client=http,
+            max_retries=0,
+        )
+
+
+@contextlib.asynccontextmanager
+async def openai_gateway(config: Path, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """A runtime of the fake plugin serving ``config``, and the ``openai`` client talking to it
+    in process."""
+    async with running_runtime(config) as runtime, asgi_openai(runtime, **headers) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def http_gateway(config: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The same with a plain HTTP client."""
+    async with running_runtime(config) as runtime, asgi_client(runtime) as client:
+        yield client
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_command(config: Path, port: int | None = None, *args: str) -> list[str]:
+    """The command line of ``voxgate serve`` for ``config`` from this checkout, on ``port`` when
+    one is given (tests and benchmarks start their daemons with it)."""
+    command = [sys.executable, "-m", "core.cli.main", "serve", "--config", str(config)]
+    if port is not None:
+        command += ["--port", str(port)]
+    return [*command, *args]
 
 
 def _die_with_parent() -> None:
@@ -76,19 +118,7 @@ class Daemon:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "core.cli.main",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    *args,
-                ],
+                serve_command(config, self.port, "--host", "127.0.0.1", *args),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=full_env,
@@ -147,3 +177,20 @@ def daemon_process(
         yield daemon.url
     finally:
         daemon.stop()
+
+
+@contextlib.contextmanager
+def serving(
+    folder: Path,
+    config: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 120.0,
+) -> Iterator[str]:
+    """``config`` (YAML text) written to ``folder/ai_backend.yaml`` and served by a real daemon
+    whose data directory is ``folder/data`` unless ``env`` names another; yields its base URL."""
+    path = folder / "ai_backend.yaml"
+    path.write_text(config, encoding="utf-8")
+    full_env = {"VOXGATE_DATA_DIR": str(folder / "data"), **(env or {})}
+    with daemon_process(path, env=full_env, startup_timeout=startup_timeout) as url:
+        yield url

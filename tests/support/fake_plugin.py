@@ -36,8 +36,8 @@ from core.engines import (
     Usage,
     Voice,
 )
-from core.engines.base import Location
-from core.engines.embeddings import InputType
+from core.engines.base import Health, Location
+from core.engines.input_type import InputType
 from core.engines.llm import ToolCallDelta
 from core.engines.threaded import ThreadedIterator, run_blocking
 from core.hookspecs import hookimpl
@@ -70,6 +70,8 @@ class FakeSettings(EngineSettings):
     fail_file: str | None = None
     voices: tuple[str, ...] = ("fake-a", "fake-b")
     language: str = "en"
+    #: What the engine's health probe answers: "ok", "sick" (unhealthy) or "hang" (no answer).
+    health: Literal["ok", "sick", "hang"] = "ok"
 
 
 class _Behaviour:
@@ -82,6 +84,13 @@ class _Behaviour:
         if settings.fail_file is not None and Path(settings.fail_file).exists():
             return "fail"
         return SWITCHES.get(settings.switch, "ok") if settings.switch else "ok"
+
+    async def health(self) -> Health:
+        if self.settings.health == "hang":
+            await asyncio.sleep(3600)
+        if self.settings.health == "sick":
+            return Health(ok=False, detail="fake model in a bad way")
+        return Health(ok=True)
 
     async def _load(self) -> None:
         self.loads += 1

@@ -92,6 +92,23 @@ class Session:
             if e["type"] == kind and all(e.get(k) == v for k, v in match.items())
         ]
 
+    async def update(self, session: dict[str, Any]) -> None:
+        """Send ``session.update`` for a realtime (GA) session with these fields."""
+        await self.send({"type": "session.update", "session": {"type": "realtime", **session}})
+
+    async def say(self, text: str) -> None:
+        """Add a user message with ``text`` to the conversation."""
+        await self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+
     async def append(self, audio: bytes) -> None:
         await self.send(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode()}

@@ -83,35 +83,42 @@ class _Echoed(_Strict):
     client_secret: Any = None
 
 
-class SessionGA(_Echoed):
-    type: Literal["realtime", "transcription"] | None = None
-    model: str | None = None
+class _Instructed(_Strict):
+    """What sessions and responses alike may say about the replies to come."""
+
     instructions: str | None = None
-    output_modalities: Modalities | None = None
-    audio: AudioIn | None = None
-    max_output_tokens: int | Literal["inf"] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
-    tracing: Any = None
-    truncation: Any = None
-    include: list[str] | None = None
+
+
+class _GAExtras(_Strict):
+    """Fields of the GA protocol accepted and reported back, with no use in voxgate yet."""
+
     prompt: Any = None
     reasoning: Any = None
     parallel_tool_calls: bool | None = None
 
 
-class SessionBeta(_Echoed):
+class SessionGA(_Echoed, _Instructed, _GAExtras):
+    type: Literal["realtime", "transcription"] | None = None
+    model: str | None = None
+    output_modalities: Modalities | None = None
+    audio: AudioIn | None = None
+    max_output_tokens: int | Literal["inf"] | None = None
+    tracing: Any = None
+    truncation: Any = None
+    include: list[str] | None = None
+
+
+class SessionBeta(_Echoed, _Instructed):
     model: str | None = None
     modalities: Modalities | None = None
-    instructions: str | None = None
     voice: str | None = None
     input_audio_format: BetaFormat | None = None
     output_audio_format: BetaFormat | None = None
     input_audio_transcription: TranscriptionIn | None = None
     turn_detection: TurnDetectionIn | None = None
     input_audio_noise_reduction: NoiseReductionIn | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     max_response_output_tokens: int | Literal["inf"] | None = None
     speed: float | None = Field(None, ge=0.25, le=4.0)
@@ -160,33 +167,24 @@ class ResponseAudioIn(_Strict):
     output: ResponseOutputIn | None = None
 
 
-class ResponseGA(_Strict):
+class _Response(_Instructed):
     conversation: str | None = None
     input: list[ItemIn] | None = None
-    instructions: str | None = None
-    max_output_tokens: int | Literal["inf"] | None = None
     metadata: dict[str, str] | None = None
+
+
+class ResponseGA(_Response, _GAExtras):
+    max_output_tokens: int | Literal["inf"] | None = None
     output_modalities: Modalities | None = None
     audio: ResponseAudioIn | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    prompt: Any = None
-    reasoning: Any = None
-    parallel_tool_calls: bool | None = None
 
 
-class ResponseBeta(_Strict):
-    conversation: str | None = None
-    input: list[ItemIn] | None = None
-    instructions: str | None = None
+class ResponseBeta(_Response):
     modalities: Modalities | None = None
     voice: str | None = None
     output_audio_format: BetaFormat | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
     temperature: float | None = None
     max_response_output_tokens: int | Literal["inf"] | None = None
-    metadata: dict[str, str] | None = None
 
 
 class _Event(_Strict):

@@ -156,6 +156,15 @@ def checked_tools(tools: Any, choice: Any, current: SessionSettings, param: str)
     return tools, choice
 
 
+def _session_tools(session: SessionGA | SessionBeta, current: SessionSettings) -> tuple[Any, Any]:
+    return checked_tools(
+        _tools(session.tools, "session.tools"),
+        _tool_choice(session.tool_choice, "session.tool_choice"),
+        current,
+        "session",
+    )
+
+
 def ga_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
     session: SessionGA = validated(SessionGA, raw, "session")
     given = session.model_fields_set
@@ -171,12 +180,7 @@ def ga_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
     if audio_in is not None and "noise_reduction" in in_given:
         nr = audio_in.noise_reduction
         passthrough["noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
-    tools, choice = checked_tools(
-        _tools(session.tools, "session.tools"),
-        _tool_choice(session.tool_choice, "session.tool_choice"),
-        current,
-        "session",
-    )
+    tools, choice = _session_tools(session, current)
     return SessionPatch(
         kind=session.type or UNSET,
         instructions=session.instructions if session.instructions is not None else UNSET,
@@ -211,12 +215,7 @@ def beta_patch(raw: dict[str, Any], current: SessionSettings) -> SessionPatch:
     if "input_audio_noise_reduction" in given:
         nr = session.input_audio_noise_reduction
         passthrough["noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
-    tools, choice = checked_tools(
-        _tools(session.tools, "session.tools"),
-        _tool_choice(session.tool_choice, "session.tool_choice"),
-        current,
-        "session",
-    )
+    tools, choice = _session_tools(session, current)
     return SessionPatch(
         instructions=session.instructions if session.instructions is not None else UNSET,
         output_modalities=_modalities(session.modalities, "session.modalities"),

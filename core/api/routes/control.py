@@ -1,5 +1,8 @@
 """The control endpoint: status and reload (loopback or control token only).
 
+``GET /control/status`` adds each loaded engine's own health probe to its status (``health``:
+``ok`` and ``detail``); engines that are not loaded are not probed.
+
 ``POST /control/reload?fleet=true`` reloads this daemon and asks every other daemon sharing its
 state store to reload its own config file, answering with what each one said.
 """
@@ -14,7 +17,12 @@ from core.api.context import runtime_of
 
 
 async def status(request: Request) -> Response:
-    return JSONResponse(runtime_of(request).status())
+    runtime = runtime_of(request)
+    health = await runtime.engine_health()
+    body = runtime.status()
+    for name, engine in body["engines"].items():
+        engine["health"] = health.get(name)
+    return JSONResponse(body)
 
 
 #: How long a fleet reload waits for the other daemons' answers.

@@ -20,7 +20,8 @@ from core.api.errors import ApiError
 from core.api.routing_headers import engine_headers
 from core.config.schema import LimitsConfig
 from core.engines.base import Capability
-from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
+from core.engines.embeddings import Embeddings, EmbeddingsEngine
+from core.engines.input_type import InputType
 from core.text.openai_tokens import TokenInputError, decode_cl100k
 
 

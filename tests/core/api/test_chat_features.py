@@ -4,20 +4,16 @@ the engine, the OpenAI shapes that come back, and engines that cannot do a featu
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
-from core.api.app import create_app
 from core.engines.llm import FunctionTool, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import CHAT_REQUESTS
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 engines:
@@ -41,22 +37,8 @@ ADD: Any = {
 HI: Any = [{"role": "user", "content": "hi"}]
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
-
-
 async def test_a_tool_request_skips_an_engine_without_tools(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="llm", messages=HI, tools=[ADD], tool_choice="required"
         )
@@ -84,7 +66,7 @@ async def test_a_tool_request_skips_an_engine_without_tools(write_config: WriteC
 
 
 async def test_streamed_tool_calls_arrive_in_openai_chunks(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         stream = await client.chat.completions.create(
             model="llm",
             messages=HI,
@@ -108,7 +90,7 @@ async def test_streamed_tool_calls_arrive_in_openai_chunks(write_config: WriteCo
 
 
 async def test_no_engine_with_tools_is_a_400_naming_the_engine(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(model="only_plain", messages=HI, tools=[ADD])
         assert caught.value.code == "unsupported_request"
@@ -132,7 +114,7 @@ async def test_follow_up_turns_reach_the_engine_typed(write_config: WriteConfig)
         },
         {"role": "tool", "tool_call_id": "c1", "content": "2"},
     ]
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         reply = await client.chat.completions.create(
             model="llm",
             messages=messages,
@@ -152,7 +134,7 @@ async def test_follow_up_turns_reach_the_engine_typed(write_config: WriteConfig)
 
 
 async def test_n_choices_whole_and_streamed(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         reply = await client.chat.completions.create(model="only_plain", messages=HI, n=3)
         assert [c.index for c in reply.choices] == [0, 1, 2]
         assert {c.message.content for c in reply.choices} == {"one two three"}
@@ -180,7 +162,7 @@ async def test_n_choices_whole_and_streamed(write_config: WriteConfig) -> None:
 
 
 async def test_logprobs_go_to_an_engine_that_reports_them(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="llm", messages=HI, logprobs=True, top_logprobs=2
         )
@@ -191,7 +173,7 @@ async def test_logprobs_go_to_an_engine_that_reports_them(write_config: WriteCon
 
 
 async def test_logit_bias_no_engine_honours_is_refused(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(
                 model="llm", messages=HI, logit_bias={"9906": -100}

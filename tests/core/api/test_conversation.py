@@ -6,11 +6,9 @@ Fake engines here (core logic); the real engines run the same endpoint in the en
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import struct
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -21,6 +19,7 @@ from core.api.app import create_app
 from core.api.conversation_history import ConversationHistory
 from core.engines.llm import ChatMessage
 from tests.support import WriteConfig
+from tests.support.daemon import http_gateway
 from tests.support.fake_plugin import CALLS, SWITCHES
 from tests.support.runtime import running_runtime
 
@@ -43,17 +42,8 @@ def wav_upload(seconds: float = 0.5, rate: int = 16000) -> dict[str, tuple[str, 
     return {"file": ("turn.wav", buffer.getvalue(), "audio/wav")}
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://voxgate.localhost") as c:
-            yield c
-
-
 async def test_turn_returns_every_part(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with http_gateway(write_config(CONFIG)) as client:
         response = await client.post(
             "/v1/conversation", files=wav_upload(), data={"voice": "alloy"}
         )
@@ -82,7 +72,7 @@ async def test_turn_returns_every_part(write_config: WriteConfig) -> None:
 
 
 async def test_history_is_kept_per_conversation_and_bounded(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with http_gateway(write_config(CONFIG)) as client:
 
         async def prompt_size(conversation_id: str) -> int:
             response = await client.post(
@@ -104,7 +94,7 @@ async def test_history_is_kept_per_conversation_and_bounded(write_config: WriteC
 
 async def test_streamed_turn_sends_events_in_order(write_config: WriteConfig) -> None:
     async with (
-        gateway(write_config) as client,
+        http_gateway(write_config(CONFIG)) as client,
         client.stream(
             "POST", "/v1/conversation", files=wav_upload(), data={"stream": "true"}
         ) as response,
@@ -132,7 +122,7 @@ async def test_failing_llm_is_a_clear_error_and_nothing_is_remembered(
     write_config: WriteConfig,
 ) -> None:
     SWITCHES["brain"] = "fail"
-    async with gateway(write_config) as client:
+    async with http_gateway(write_config(CONFIG)) as client:
         response = await client.post(
             "/v1/conversation", files=wav_upload(), data={"conversation_id": "x"}
         )
@@ -163,7 +153,7 @@ async def test_bad_turns_are_refused(
         "wav": wav_upload(),
         "junk": {"file": ("x.wav", b"not audio" * 20, "audio/wav")},
     }[files]
-    async with gateway(write_config) as client:
+    async with http_gateway(write_config(CONFIG)) as client:
         response = await client.post("/v1/conversation", data=data, files=upload)
     assert response.status_code == status, response.text
     assert response.json()["error"]["param"] == param
@@ -223,7 +213,7 @@ async def test_conversation_ids_are_scoped_per_api_key(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VOXGATE_API_KEYS", "key-one,key-two")
-    async with gateway(write_config) as client:
+    async with http_gateway(write_config(CONFIG)) as client:
 
         async def prompt_size(key: str) -> int:
             response = await client.post(

@@ -3,16 +3,11 @@ the API's own logic)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
-import httpx
 import openai
 import pytest
 
-from core.api.app import create_app
 from tests.support import WriteConfig
-from tests.support.runtime import running_runtime
+from tests.support.daemon import openai_gateway
 
 CONFIG = """\
 engines:
@@ -23,22 +18,8 @@ aliases: {text-embedding-ada-002: embeddings}
 HELLO_WORLD = [9906, 1917]  # "Hello world" in cl100k_base
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
-
-
 async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         as_text = await client.embeddings.create(
             model="text-embedding-ada-002", input=["Hello world", "Hello"]
         )
@@ -61,7 +42,7 @@ async def test_token_ids_embed_like_their_text(write_config: WriteConfig) -> Non
 async def test_bad_token_input_is_a_400(
     write_config: WriteConfig, value: list[list[int]], said: str
 ) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.embeddings.create(model="text-embedding-ada-002", input=value)
     assert caught.value.param == "input"
@@ -69,7 +50,7 @@ async def test_bad_token_input_is_a_400(
 
 
 async def test_dimensions_beyond_the_model_state_its_size(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.embeddings.create(
                 model="text-embedding-ada-002", input="hello", dimensions=1536

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -13,10 +12,9 @@ import openai
 import pytest
 import soundfile as sf
 
-from core.api.app import create_app
 from tests.support import WriteConfig
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import SWITCHES
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 mode: hybrid
@@ -41,18 +39,10 @@ voices:
 """
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig, **headers: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, headers=headers) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
+def gateway(
+    write_config: WriteConfig, **headers: str
+) -> contextlib.AbstractAsyncContextManager[openai.AsyncOpenAI]:
+    return openai_gateway(write_config(CONFIG), **headers)
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 16000) -> bytes:

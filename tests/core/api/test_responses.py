@@ -3,19 +3,15 @@ calls, whole and streamed, the typed request the engine gets, and refusals namin
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
-from core.api.app import create_app
 from core.engines.llm import ChatMessage, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
+from tests.support.daemon import openai_gateway
 from tests.support.fake_plugin import CHAT_REQUESTS
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 engines:
@@ -36,22 +32,8 @@ ADD: Any = {
 }
 
 
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport) as http:
-            yield openai.AsyncOpenAI(
-                base_url="http://voxgate.localhost/v1",
-                api_key="unused",
-                http_client=http,
-                max_retries=0,
-            )
-
-
 async def test_a_text_response(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         response = await client.responses.create(
             model="gpt-4o-mini", input="hi", instructions="Be brief.", max_output_tokens=20
         )
@@ -65,7 +47,7 @@ async def test_a_text_response(write_config: WriteConfig) -> None:
 
 
 async def test_a_streamed_text_response(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         stream = await client.responses.create(model="gpt-4o-mini", input="hi", stream=True)
         kinds: list[str] = []
         text = ""
@@ -93,7 +75,7 @@ async def test_a_streamed_text_response(write_config: WriteConfig) -> None:
 
 
 async def test_function_calls_whole_and_streamed(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         raw = await client.responses.with_raw_response.create(
             model="gpt-4o-mini", input="add", tools=[ADD], tool_choice="required"
         )
@@ -126,7 +108,7 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
         {"type": "function_call", "call_id": "c1", "name": "add", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "2"},
     ]
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         response = await client.responses.create(
             model="gpt-4o-mini",
             input=items,
@@ -167,7 +149,7 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
 async def test_what_cannot_be_served_is_a_400_naming_it(
     write_config: WriteConfig, fields: dict[str, Any], param: str
 ) -> None:
-    async with gateway(write_config) as client:
+    async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
         assert caught.value.param == param

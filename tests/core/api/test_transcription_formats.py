@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
-import httpx
 import openai
 
-from core.api.app import create_app
 from tests.core.api.test_openai_shapes import wav_bytes
 from tests.support import WriteConfig
-from tests.support.runtime import running_runtime
+from tests.support.daemon import http_gateway
 
 CONFIG = """\
 engines:
@@ -20,17 +15,6 @@ engines:
 routes: {stt: [listener]}
 aliases: {whisper-1: stt}
 """
-
-
-@contextlib.asynccontextmanager
-async def gateway(write_config: WriteConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.localhost"
-        ) as http:
-            yield http
 
 
 def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
@@ -43,7 +27,7 @@ def upload(model: str, fmt: str, **fields: str) -> dict[str, object]:
 async def test_verbose_segments_carry_numbers_where_the_spec_wants_them(
     write_config: WriteConfig,
 ) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         response = await http.post("/v1/audio/transcriptions", **upload("stt", "verbose_json"))
         assert response.status_code == 200, response.text
         segments = response.json()["segments"]
@@ -59,7 +43,7 @@ async def test_verbose_segments_carry_numbers_where_the_spec_wants_them(
 async def test_diarized_json_is_refused_without_a_diarizing_engine(
     write_config: WriteConfig,
 ) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         http_client = openai.AsyncOpenAI(
             base_url="http://voxgate.localhost/v1",
             api_key="unused",
@@ -78,7 +62,7 @@ async def test_diarized_json_is_refused_without_a_diarizing_engine(
 
 
 async def test_a_diarizing_engine_labels_the_speakers(write_config: WriteConfig) -> None:
-    async with gateway(write_config) as http:
+    async with http_gateway(write_config(CONFIG)) as http:
         response = await http.post("/v1/audio/transcriptions", **upload("diarist", "diarized_json"))
         assert response.status_code == 200, response.text
         body = response.json()

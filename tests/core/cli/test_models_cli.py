@@ -7,40 +7,19 @@ server speaking the Hugging Face hub API (``--endpoint``).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from plugins.tts_qwen3.models import MODELS
 from tests.core.model_store.hub_server import HubRepo, HubState, serve_hub
+from tests.support.commands import voxgate
 from tests.support.daemon import free_port
 
 REPO = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
-FILES = (
-    "config.json",
-    "generation_config.json",
-    "model.safetensors",
-    "tokenizer_config.json",
-    "vocab.json",
-    "merges.txt",
-    "speech_tokenizer/config.json",
-    "speech_tokenizer/preprocessor_config.json",
-    "speech_tokenizer/model.safetensors",
-)
-
-
-def voxgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=120,
-    )
+#: What the plugin declares the model folder must hold.
+FILES = next(spec for spec in MODELS if spec.hf_repo == REPO).required_files
 
 
 def fake_model(folder: Path) -> Path:

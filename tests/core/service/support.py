@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
 
-from tests.support.daemon import _die_with_parent, free_port
+from tests.support.daemon import _die_with_parent, free_port, serve_command
 from tests.support.plugin_dist import fake_plugin_env
 
 
@@ -29,17 +28,7 @@ class ServiceDaemon:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = config.parent / f"daemon-{self.port}.log"
-        command = [
-            *launcher,
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(self.port),
-        ]
+        command = [*launcher, *serve_command(config, self.port)]
         full_env = {
             **os.environ,
             **fake_plugin_env(config.parent),

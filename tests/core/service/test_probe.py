@@ -3,12 +3,11 @@ exit 0 when ready, 1 with the readiness reasons when not, 1 when nothing answers
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.support import WriteConfig
+from tests.support.commands import run_module
 from tests.support.daemon import Daemon, free_port
 from tests.support.plugin_dist import fake_plugin_env
 
@@ -20,14 +19,7 @@ BROKEN = (
 
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "core.service.probe", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=60,
-    )
+    return run_module("core.service.probe", *args, env=env, timeout=60)
 
 
 def test_ready_and_not_ready_daemons(write_config: WriteConfig, tmp_path: Path) -> None:

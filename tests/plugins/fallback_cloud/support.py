@@ -18,10 +18,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 import plugins.fallback_cloud
-from core.engines.llm import ChatDelta, ChatRequest
 from core.plugins import PluginCatalog, create_plugin_catalog
 from core.runtime.runtime import Runtime
 from tests.support.daemon import free_port
+
+# The cloud engine tests import it from here.
+from tests.support.engines import NoServices as NoServices
 from tests.support.fake_plugin import FakePlugin
 
 #: The API key the upstream daemon demands, and the variable the cloud engines read it from.
@@ -157,18 +159,6 @@ def _merged_routes(routes: str | None) -> str:
     for line in (routes or "").splitlines():
         lines[line.split(":")[0]] = line
     return "\n".join(lines.values()) + "\n"
-
-
-class NoServices:
-    """Cloud engines never call back into the gateway; any attempt is a failure."""
-
-    async def embed(
-        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
-    ) -> list[list[float]]:
-        raise AssertionError("a cloud engine asked for embeddings")
-
-    def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:
-        raise AssertionError("a cloud engine asked for a chat completion")
 
 
 def catalog_with_cloud(disabled: Iterable[str]) -> PluginCatalog:

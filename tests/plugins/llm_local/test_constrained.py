@@ -16,7 +16,7 @@ from core.engines.llm import ChatRequest, FunctionTool, ResponseFormat, ToolChoi
 from plugins.llm_local import grammars, samplers
 from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import LoadedModel
-from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.sampling_params import sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 from tests.plugins.llm_local.support import ask, collect, loaded_engine
 

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 
 CONFIG = """\
 reload: {{watch: false}}
@@ -48,10 +48,8 @@ class Daemon:
 @pytest.fixture(scope="module")
 def daemon(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     folder = tmp_path_factory.mktemp("llm-daemon")
-    config = folder / "ai_backend.yaml"
     missing = folder / "no-such-model.gguf"
-    config.write_text(CONFIG.format(tiny=tiny_gguf, missing=missing), encoding="utf-8")
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    with serving(folder, CONFIG.format(tiny=tiny_gguf, missing=missing)) as url:
         yield Daemon(url, folder)
 
 

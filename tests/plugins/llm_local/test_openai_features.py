@@ -14,7 +14,7 @@ import jsonschema
 import openai
 import pytest
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 
 CONFIG = """\
 reload: {{watch: false}}
@@ -79,10 +79,8 @@ PERSON: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def client(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
     folder = tmp_path_factory.mktemp("llm-features")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG.format(tiny=tiny_gguf), encoding="utf-8")
     with (
-        daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url,
+        serving(folder, CONFIG.format(tiny=tiny_gguf)) as url,
         openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as api,
     ):
         yield api

@@ -14,7 +14,7 @@ from core.engines.llm import ChatRequest
 from plugins.llm_local import samplers
 from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import LoadedModel
-from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.sampling_params import sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 from tests.plugins.llm_local.support import (
     ask,

@@ -18,8 +18,8 @@ from core.engines.errors import (
 )
 from plugins.search_duckduckgo.engine import DuckDuckGoSearch
 from plugins.search_duckduckgo.settings import DuckDuckGoSettings
-from tests.plugins.fallback_cloud.support import NoServices
 from tests.support.daemon import free_port
+from tests.support.engines import NoServices
 from tests.support.search_servers import WEB_HITS, DuckDuckGoProxy
 
 

@@ -17,8 +17,8 @@ from core.engines.errors import (
 )
 from plugins.search_searxng.engine import SearxngSearch
 from plugins.search_searxng.settings import SearxngSettings
-from tests.plugins.fallback_cloud.support import NoServices
 from tests.support.daemon import free_port
+from tests.support.engines import NoServices
 from tests.support.search_servers import WEB_HITS, SearxngServer
 
 

@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from core.audio.chunk import AudioChunk
 from core.audio.g711 import ulaw_encode
-from tests.support.daemon import Daemon, daemon_process
+from tests.support.daemon import Daemon, serving
 from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, wav_bytes
 from tests.support.wer import word_error_rate
 
@@ -44,10 +44,7 @@ def two_sentences() -> AudioChunk:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("stt-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    with serving(tmp_path_factory.mktemp("stt-daemon"), CONFIG) as url:
         yield url
 
 

@@ -3,48 +3,16 @@ runtime, collecting its stream, word error rate, and transcribing with the real 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from core.audio.chunk import AudioChunk
 from core.audio.resample import resample
-from core.engines.base import EngineContext
-from core.engines.llm import ChatDelta, ChatRequest
 from core.engines.tts import SpeechRequest, TTSEngine
 
 E = TypeVar("E", bound=TTSEngine)
-
-
-class NoServices:
-    """TTS engines never call back into the gateway; any attempt is a test failure."""
-
-    async def embed(
-        self, texts: list[str], *, model: str | None = None, input_type: str | None = None
-    ) -> list[list[float]]:
-        raise AssertionError("a TTS engine asked for embeddings")
-
-    def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:
-        raise AssertionError("a TTS engine asked for a chat completion")
-
-
-@contextlib.contextmanager
-def loaded_engine(cls: type[E], settings: Mapping[str, Any], root: Path, name: str) -> Iterator[E]:
-    """An engine built from YAML-style settings and loaded; closed when the generator ends."""
-    context = EngineContext(
-        name=name, data_dir=root / "data", models_dir=root / "models", services=NoServices()
-    )
-    engine = cls(cls.Settings.model_validate(settings), context)
-    asyncio.run(engine.load())
-    try:
-        yield engine
-    finally:
-        asyncio.run(engine.close())
 
 
 async def collect(engine: TTSEngine, text: str, **fields: Any) -> list[AudioChunk]:

@@ -14,7 +14,8 @@ from core.audio.chunk import AudioChunk
 from core.engines.errors import InvalidRequest, Unsupported
 from core.engines.tts import SpeechRequest
 from plugins.tts_hibari.engine import HibariEngine
-from tests.plugins.tts_hibari.support import assert_real_audio, collect, loaded_engine
+from tests.plugins.tts_hibari.support import assert_real_audio, collect
+from tests.support.engines import loaded_engine
 
 RATE = 24_000
 FOUR_SENTENCES = (

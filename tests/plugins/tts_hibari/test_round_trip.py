@@ -10,10 +10,10 @@ from plugins.tts_hibari.engine import HibariEngine
 from tests.plugins.tts_hibari.support import (
     ROUND_TRIP_TEXT,
     collect,
-    loaded_engine,
     transcribe,
     word_error_rate,
 )
+from tests.support.engines import loaded_engine
 
 
 def test_word_error_rate_helper() -> None:

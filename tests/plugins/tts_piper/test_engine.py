@@ -14,7 +14,8 @@ import pytest
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import SpeechRequest
 from plugins.tts_piper.engine import PiperEngine
-from tests.plugins.tts_hibari.support import assert_real_audio, collect, loaded_engine
+from tests.plugins.tts_hibari.support import assert_real_audio, collect
+from tests.support.engines import loaded_engine
 
 RATE = 22_050
 THREE_SENTENCES = (

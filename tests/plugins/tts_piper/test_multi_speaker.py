@@ -10,8 +10,9 @@ import pytest
 
 from core.engines.errors import EngineUnavailable, InvalidRequest
 from plugins.tts_piper.engine import PiperEngine
-from tests.plugins.tts_hibari.support import collect, loaded_engine
+from tests.plugins.tts_hibari.support import collect
 from tests.plugins.tts_piper.tiny_voice import SAMPLE_RATE, build_tiny_voice
+from tests.support.engines import loaded_engine
 
 TEXT = "Hello there. A second sentence."
 

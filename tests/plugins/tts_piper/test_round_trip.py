@@ -10,10 +10,10 @@ from plugins.tts_piper.engine import PiperEngine
 from tests.plugins.tts_hibari.support import (
     ROUND_TRIP_TEXT,
     collect,
-    loaded_engine,
     transcribe,
     word_error_rate,
 )
+from tests.support.engines import loaded_engine
 
 
 def test_several_sentences_survive_a_round_trip_through_whisper(tmp_path: Path) -> None:

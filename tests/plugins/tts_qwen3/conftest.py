@@ -15,19 +15,11 @@ import os
 import subprocess
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from core.workers.install import install_environment
 from plugins.tts_qwen3.environment import ENVIRONMENT
-
-BUILDER = Path(__file__).with_name("build_tiny_checkpoint.py")
-
-
-def cached_env_folder() -> Path:
-    root = os.environ.get("VOXGATE_TEST_ENVS_DIR")
-    base = Path(root) if root else Path(platformdirs.user_cache_dir("voxgate")) / "test-envs"
-    return base / ENVIRONMENT.name
+from tests.support.qwen3_env import BUILDER, cached_env_folder
 
 
 @pytest.fixture(scope="session")

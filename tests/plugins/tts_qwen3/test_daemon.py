@@ -23,7 +23,7 @@ import pytest
 import soundfile
 
 from tests.support.audio_bombs import silent_flac, wav_declaring
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 from tests.support.plugin_dist import fake_plugin_env
 
 # The first test may build the worker environment (minutes, once; then it is cached).
@@ -59,10 +59,8 @@ def daemon(
     qwen_python: Path, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("qwen-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG.format(models=tiny_models, python=qwen_python), encoding="utf-8")
-    env = {"VOXGATE_DATA_DIR": str(folder / "data"), **fake_plugin_env(folder)}
-    with daemon_process(config, env=env, startup_timeout=300) as url:
+    config = CONFIG.format(models=tiny_models, python=qwen_python)
+    with serving(folder, config, env=fake_plugin_env(folder), startup_timeout=300) as url:
         yield url
 
 

@@ -12,12 +12,11 @@ import pytest
 import pytest_asyncio
 
 from core.audio.chunk import AudioChunk
-from core.engines.base import EngineContext
+from core.cloned_voices.store import VoiceStore
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import ReferenceVoice, SpeechRequest
-from core.voices_store.store import VoiceStore
 from plugins.tts_qwen3.engine import Qwen3Engine
-from tests.plugins.tts_hibari.support import NoServices
+from tests.support.engines import engine_context
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -30,9 +29,7 @@ SAMPLES_PER_FRAME = 1920  # 24 kHz at 12.5 codec frames per second
 
 
 def make_engine(root: Path, models: Path, **settings: Any) -> Qwen3Engine:
-    context = EngineContext(
-        name="qwen", data_dir=root / "data", models_dir=models, services=NoServices()
-    )
+    context = engine_context("qwen", root / "data", models)
     return Qwen3Engine(Qwen3Engine.Settings.model_validate(settings), context)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.tts_vibevoice.support import VOICE_FILES
-from tests.plugins.tts_vibevoice.tiny_checkpoint import TinyCheckpoint, build, write_voice
+from tests.support.tiny_vibevoice import TinyCheckpoint, build, write_voice
 
 
 @pytest.fixture(scope="session")

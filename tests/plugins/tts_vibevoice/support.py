@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core.engines.base import EngineContext
 from plugins.tts_vibevoice.engine import VibeVoiceEngine
-from tests.plugins.tts_hibari.support import NoServices
-from tests.plugins.tts_vibevoice.tiny_checkpoint import TinyCheckpoint
+from tests.support.engines import engine_context
+from tests.support.tiny_vibevoice import TinyCheckpoint
 
 #: The voices directory's files: three formats, with and without language and gender.
 VOICE_FILES = {
@@ -41,7 +40,7 @@ def tiny_settings(tiny: TinyCheckpoint, voices_dir: Path, **overrides: Any) -> d
 
 @contextlib.contextmanager
 def loaded(settings: dict[str, Any], models: Path, data: Path) -> Iterator[VibeVoiceEngine]:
-    context = EngineContext(name="vibe", data_dir=data, models_dir=models, services=NoServices())
+    context = engine_context("vibe", data, models)
     engine = VibeVoiceEngine(VibeVoiceEngine.Settings.model_validate(settings), context)
     asyncio.run(engine.load())
     try:

@@ -17,8 +17,8 @@ import pytest
 import soundfile
 
 from plugins.tts_vibevoice.script import pack_sentences
-from tests.plugins.tts_vibevoice.tiny_checkpoint import FRAME_SAMPLES, SAMPLE_RATE, TinyCheckpoint
 from tests.support.daemon import daemon_process
+from tests.support.tiny_vibevoice import FRAME_SAMPLES, SAMPLE_RATE, TinyCheckpoint
 
 PAUSE = SAMPLE_RATE * 100 // 1000
 TEXT = "Hello there, this is the first sentence. A second one follows. And a third closes."

@@ -20,16 +20,16 @@ import pytest
 import soundfile
 
 from core.audio.chunk import AudioChunk
+from core.cloned_voices.store import VoiceStore
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import SpeechRequest
 from core.model_store.registry import ModelRegistry
-from core.voices_store.store import VoiceStore
 from plugins import tts_vibevoice
 from plugins.tts_vibevoice import model_folder
 from plugins.tts_vibevoice.engine import VibeVoiceEngine
 from plugins.tts_vibevoice.script import pack_sentences
 from tests.plugins.tts_vibevoice.support import VOICE_FILES, loaded, tiny_settings
-from tests.plugins.tts_vibevoice.tiny_checkpoint import (
+from tests.support.tiny_vibevoice import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
     TinyCheckpoint,

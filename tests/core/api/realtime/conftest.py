@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 from tests.support.wer import normalized_words
 
 CONFIG = """\
@@ -60,9 +60,7 @@ class Daemon:
 @pytest.fixture(scope="package")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     folder = tmp_path_factory.mktemp("realtime-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    with serving(folder, CONFIG) as url:
         port = url.rsplit(":", 1)[1]
         yield Daemon(url, folder / f"daemon-{port}.log")
 

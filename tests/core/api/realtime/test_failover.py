@@ -74,16 +74,7 @@ async def test_a_tts_engine_dying_mid_reply_is_replaced(daemon: tuple[str, Path]
     url, log = daemon
     async with connect(url) as session:
         await session.next("session.created")
-        await session.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "Tell me about the sun."}],
-                },
-            }
-        )
+        await session.say("Tell me about the sun.")
         await session.send({"type": "response.create"})
         done = (await session.next("response.done", timeout=60))["response"]
         assert done["status"] == "completed", done["status_details"]

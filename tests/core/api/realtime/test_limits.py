@@ -186,16 +186,7 @@ async def test_a_stopping_daemon_lets_the_reply_end_then_says_goodbye(
     try:
         async with connect(daemon.url, key=KEY) as session:
             await session.next("session.created")
-            await session.send(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "hi"}],
-                    },
-                }
-            )
+            await session.say("hi")
             await session.send({"type": "response.create"})
             await session.next("response.output_audio.delta")
             stopped = asyncio.create_task(asyncio.to_thread(daemon.stop))

@@ -45,16 +45,7 @@ async def test_beta_dialect(daemon: Daemon) -> None:
             "create_response": True,
             "interrupt_response": True,
         }
-        await session.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "What color is the sky?"}],
-                },
-            }
-        )
+        await session.say("What color is the sky?")
         created_item = await session.next("conversation.item.created")
         assert created_item["item"]["content"][0] == {
             "type": "input_text",
@@ -444,15 +435,11 @@ async def test_bad_events_get_errors_and_the_session_goes_on(daemon: Daemon) -> 
 async def test_spoken_turn_with_semantic_turn_detection(daemon: Daemon) -> None:
     async with connect(daemon.url) as session:
         await session.next("session.created")
-        await session.send(
+        await session.update(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "output_modalities": ["text"],
-                    "audio": {
-                        "input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}
-                    },
+                "output_modalities": ["text"],
+                "audio": {
+                    "input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}
                 },
             }
         )

@@ -31,16 +31,7 @@ TIME = {
 
 
 async def ask(session: Session, text: str, *, added: str = "conversation.item.added") -> None:
-    await session.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
+    await session.say(text)
     await session.next(added)
 
 
@@ -51,15 +42,11 @@ def calls_in(response: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_a_reply_calls_the_function_and_speaks_from_its_output(daemon: Daemon) -> None:
     async with connect(daemon.url) as session:
         await session.next("session.created")
-        await session.send(
+        await session.update(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "tools": [WEATHER, TIME],
-                    "tool_choice": "required",
-                    "audio": {"input": {"turn_detection": None}},
-                },
+                "tools": [WEATHER, TIME],
+                "tool_choice": "required",
+                "audio": {"input": {"turn_detection": None}},
             }
         )
         updated = (await session.next("session.updated"))["session"]

@@ -106,15 +106,11 @@ async def test_telephony_audio_both_ways(daemon: Daemon) -> None:
     """mu-law 8 kHz in, A-law 8 kHz out."""
     async with connect(daemon.url) as session:
         await session.next("session.created")
-        await session.send(
+        await session.update(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {
-                        "input": {"format": {"type": "audio/pcmu"}},
-                        "output": {"format": {"type": "audio/pcma"}},
-                    },
+                "audio": {
+                    "input": {"format": {"type": "audio/pcmu"}},
+                    "output": {"format": {"type": "audio/pcma"}},
                 },
             }
         )

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from core.engines.tts import Voice
 
 
-def _language_family(language: str | None) -> str | None:
+def language_family(language: str | None) -> str | None:
+    """The language without its region, lower case: ``en_US`` and ``en-GB`` are both ``en``."""
     if not language:
         return None
     return language.replace("_", "-").split("-")[0].lower()
@@ -18,13 +19,13 @@ def closest_voice(target: Voice, candidates: Iterable[Voice]) -> Voice | None:
     region before family), then same gender, then the first candidate."""
     best: Voice | None = None
     best_score = -1
-    family = _language_family(target.language)
+    family = language_family(target.language)
     for voice in candidates:
         score = 0
         if target.language and voice.language:
             if voice.language.lower() == target.language.lower():
                 score += 4
-            elif _language_family(voice.language) == family:
+            elif language_family(voice.language) == family:
                 score += 3
         if target.gender and voice.gender == target.gender:
             score += 2

@@ -2,7 +2,7 @@
 
 Run with the worker environment's interpreter (it imports qwen_tts, torch and transformers 4.57):
 
-    <env>/bin/python build_tiny_checkpoint.py MODELS_DIR [--kind custom_voice] [--kind base]
+    <env>/bin/python build_tiny_qwen3.py MODELS_DIR [--kind custom_voice] [--kind base]
 
 Each kind goes where the real model of that kind lives in a models directory
 (``Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice``, ``Qwen/Qwen3-TTS-12Hz-0.6B-Base``), so an engine
@@ -72,8 +72,8 @@ def build_text_tokenizer(out: Path) -> dict[str, int]:
 
 
 def model_config(kind: str, text_vocab: int, ids: dict[str, int]) -> dict[str, object]:
-    code_predictor = {
-        "vocab_size": CODEBOOK,
+    # One small transformer layer, the same for the talker and its code predictor.
+    layers = {
         "hidden_size": HIDDEN,
         "intermediate_size": 64,
         "num_hidden_layers": 1,
@@ -81,18 +81,12 @@ def model_config(kind: str, text_vocab: int, ids: dict[str, int]) -> dict[str, o
         "num_key_value_heads": 1,
         "head_dim": 16,
         "num_code_groups": CODE_GROUPS,
-        "max_position_embeddings": 256,
     }
+    code_predictor = {"vocab_size": CODEBOOK, **layers, "max_position_embeddings": 256}
     talker = {
         "code_predictor_config": code_predictor,
         "vocab_size": TALKER_VOCAB,
-        "hidden_size": HIDDEN,
-        "intermediate_size": 64,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "head_dim": 16,
-        "num_code_groups": CODE_GROUPS,
+        **layers,
         "text_hidden_size": HIDDEN,
         "text_vocab_size": text_vocab,
         "max_position_embeddings": 4096,

@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import soundfile
 
 from core.audio.chunk import AudioChunk
 from core.engines.tts import Gender, ReferenceVoice, Voice
+from core.file_lock import exclusive_lock
 
 _ID = re.compile(r"^voice_[0-9a-f]{16}$")
 INDEX = "index.json"
@@ -129,20 +129,8 @@ class VoiceStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as handle:
-            try:
-                import fcntl
-            except ImportError:  # Windows: one daemon per data directory
-                yield
-                return
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.root / ".lock")
 
     def _write_index(self, voices: dict[str, dict[str, Any]]) -> None:
         _atomic_write(

@@ -11,8 +11,8 @@ import pytest
 import soundfile
 
 from core.audio.chunk import AudioChunk
-from core.voices_store.normalize import ReferenceAudioError, normalize_reference
-from core.voices_store.store import INDEX, VoiceStore, VoiceStoreError, valid_id
+from core.cloned_voices.normalize import ReferenceAudioError, normalize_reference
+from core.cloned_voices.store import INDEX, VoiceStore, VoiceStoreError, valid_id
 
 
 def tone(seconds: float, rate: int = 24_000, level: float = 0.1) -> np.ndarray:

@@ -13,7 +13,7 @@ import dataclasses
 from core.engines.errors import InvalidRequest
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
 from core.runtime.generation import Generation
-from core.voices import closest_voice
+from core.voice_match import closest_voice
 
 
 class VoiceChooser:

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.api.context import generation_of
+from core.cloned_voices.store import VoiceStore
 from core.engines.tts import TTSEngine
-from core.voices_store.store import VoiceStore
 
 
 async def list_voices(request: Request) -> Response:

@@ -23,8 +23,8 @@ from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
 from core.audio.decode import decode_audio
 from core.audio.errors import AudioDecodeError, AudioTooLarge
-from core.voices_store.normalize import REFERENCE_RATE, ReferenceAudioError, normalize_reference
-from core.voices_store.store import StoredVoice, VoiceStore, VoiceStoreError
+from core.cloned_voices.normalize import REFERENCE_RATE, ReferenceAudioError, normalize_reference
+from core.cloned_voices.store import StoredVoice, VoiceStore, VoiceStoreError
 
 #: Reference clips are short; a bigger upload is refused before it is read in full.
 MAX_REFERENCE_BYTES = 20_000_000

@@ -6,7 +6,7 @@ import pytest
 
 from core.engines.errors import InvalidRequest
 from core.engines.llm import ChatMessage, ChatRequest
-from plugins.llm_local.sampling import sampling_for
+from plugins.llm_local.sampling_params import sampling_for
 from plugins.llm_local.settings import LlamaCppSettings
 
 MESSAGES = (ChatMessage("user", "hi"),)
