@@ -59,6 +59,14 @@ routes: {embeddings: [emb_ok], tts: [tts_ok]}
 """
 
 
+def broken_local(folder: Path) -> str:
+    """Settings of a local engine that loads but fails every request (an engine that cannot
+    load is skipped as not loaded and never opens its breaker)."""
+    flag = folder / "local-broken"
+    flag.touch()
+    return f'fail_file: "{flag}"'
+
+
 def hybrid(cloud: str, model: str, local: str, timeout: float, failures: int) -> str:
     return f"""\
 mode: hybrid
@@ -118,7 +126,7 @@ def dead_local_over_http(requests: int, upstream: str, folder: Path, env: dict[s
     body: dict[str, object] = {"input": ["hello"]}
     for model, label in (("emb_ok", "no work"), ("emb_50ms", "answers in 50 ms")):
         config = folder / f"dead-{model}.yaml"
-        config.write_text(hybrid(upstream, model, "fail_load: true", 5, 1), encoding="utf-8")
+        config.write_text(hybrid(upstream, model, broken_local(folder), 5, 1), encoding="utf-8")
         with (
             daemon_process(config, env=env) as url,
             httpx.Client(base_url=url, timeout=30) as gateway,
@@ -181,7 +189,7 @@ async def in_process(requests: int, upstream: str, folder: Path) -> None:
         ("emb_50ms", "answers in 50 ms", max(requests // 3, 50)),
     ):
         config = folder / f"in-process-dead-{model}.yaml"
-        config.write_text(hybrid(upstream, model, "fail_load: true", 5, 1), encoding="utf-8")
+        config.write_text(hybrid(upstream, model, broken_local(folder), 5, 1), encoding="utf-8")
         async with running_runtime(config, plugins=CLOUD) as runtime:
             router = runtime.current.router
             await router.call(Capability.EMBEDDINGS, None, run)  # trips the breaker
