@@ -257,8 +257,11 @@ def servers(workdir: Path, litellm: bool) -> Iterator[list[Server]]:
         yield found
 
 
-def added_latency(found: list[Server], rounds: int) -> dict[str, list[float]]:
-    """Seconds per request on each path, one request per path per round, order rotated."""
+def added_latency(
+    found: list[Server], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Seconds per request on each path, one request per path per round, order rotated; and
+    each server's CPU seconds per request over those rounds."""
     clients = {s.name: KeepAlive(s.port) for s in found}
     times: dict[str, list[float]] = {s.name: [] for s in found}
     names = list(clients)
@@ -266,6 +269,7 @@ def added_latency(found: list[Server], rounds: int) -> dict[str, list[float]]:
         for _ in range(30):  # warm up every path
             for client in clients.values():
                 client.post()
+        cpu0 = {s.name: cpu_seconds(s.pid) for s in found}
         for index in range(rounds):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
@@ -274,10 +278,11 @@ def added_latency(found: list[Server], rounds: int) -> dict[str, list[float]]:
                 times[name].append(time.perf_counter() - t0)
                 if status != 200:
                     raise RuntimeError(f"{name} answered {status}")
+        cpu = {s.name: (cpu_seconds(s.pid) - cpu0[s.name]) / rounds for s in found}
     finally:
         for client in clients.values():
             client.close()
-    return times
+    return times, cpu
 
 
 @dataclass
@@ -374,10 +379,16 @@ def socket_load(server: Server, seconds: float, concurrency: int, _workdir: Path
     return Load(done, time.perf_counter() - started, errors, cpu_seconds(server.pid) - cpu0)
 
 
-def report(times: dict[str, list[float]], loads: dict[str, Load], concurrency: int) -> None:
+def report(
+    times: dict[str, list[float]], serial_cpu: dict[str, float], loads: dict[str, Load],
+    concurrency: int,
+) -> None:
     up = times["upstream"]
     emit(f"added latency, {len(up)} rounds, one request at a time (keep-alive, paired per round):")
-    emit(f"  upstream alone         p50 {percentile(up, 50) * 1e3:7.3f} ms")
+    emit(
+        f"  upstream alone         p50 {percentile(up, 50) * 1e3:7.3f} ms  "
+        f"CPU {serial_cpu['upstream'] * 1e3:.3f} ms per request"
+    )
     added: dict[str, float] = {}
     for name, values in times.items():
         if name == "upstream":
@@ -387,7 +398,8 @@ def report(times: dict[str, list[float]], loads: dict[str, Load], concurrency: i
         emit(
             f"  {name:<22} p50 {percentile(values, 50) * 1e3:7.3f} ms  added p50 "
             f"{(percentile(values, 50) - percentile(up, 50)) * 1e3:+.3f} ms, paired "
-            f"{paired * 1e3:+.3f} ms  p90 {percentile(values, 90) * 1e3:.3f} ms"
+            f"{paired * 1e3:+.3f} ms  p90 {percentile(values, 90) * 1e3:.3f} ms  "
+            f"CPU {serial_cpu[name] * 1e3:.3f} ms per request"
         )
     emit(f"throughput at concurrency {concurrency}:")
     for name, load in loads.items():
@@ -425,10 +437,10 @@ def main() -> None:
         socket_load if args.socket_client or shutil.which("wrk") is None else wrk_load
     )
     with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), litellm) as found:
-        times = added_latency(found, args.rounds)
+        times, serial_cpu = added_latency(found, args.rounds)
         loads = {s.name: load(s, args.seconds, args.concurrency, Path(tmp)) for s in found}
         emit(f"load generator: {'wrk' if load is wrk_load else 'asyncio raw sockets'}")
-        report(times, loads, args.concurrency)
+        report(times, serial_cpu, loads, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -81,10 +81,10 @@ async def test_one_pooled_connection_is_reused(
     async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
         for _ in range(3):
             assert [d async for d in engine.chat(HELLO)]
-        pool = engine._http.client._transport._pool  # type: ignore[attr-defined]
-        assert len(pool.connections) == 1
-        client = engine._http.client
-    assert client.is_closed
+        session = engine._http.session
+        idle = session.connector._conns  # type: ignore[union-attr]
+        assert sum(len(connections) for connections in idle.values()) == 1
+    assert session.closed
 
 
 async def test_hung_upstream_is_a_timeout(upstream: str, cloud_key: str, tmp_path: Path) -> None:
