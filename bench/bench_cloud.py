@@ -113,7 +113,9 @@ class KeepAlive:
         head, _, rest = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
         if "content-length" in headers:
             length = int(headers["content-length"])
             while len(rest) < length:
@@ -179,7 +181,9 @@ def wait_answering(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         child = subprocess.Popen(
             command, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT
@@ -278,7 +282,12 @@ def added_latency(
                 times[name].append(time.perf_counter() - t0)
                 if status != 200:
                     raise RuntimeError(f"{name} answered {status}")
-        cpu = {s.name: (cpu_seconds(s.pid) - cpu0[s.name]) / rounds for s in found}
+        # The upstream also answers the gateways' requests: one per path per round.
+        cpu = {
+            s.name: (cpu_seconds(s.pid) - cpu0[s.name])
+            / (rounds * (len(found) if s.name == "upstream" else 1))
+            for s in found
+        }
     finally:
         for client in clients.values():
             client.close()
@@ -291,6 +300,14 @@ class Load:
     seconds: float
     errors: int
     cpu: float
+
+    def __add__(self, other: Load) -> Load:
+        return Load(
+            self.requests + other.requests,
+            self.seconds + other.seconds,
+            self.errors + other.errors,
+            self.cpu + other.cpu,
+        )
 
     @property
     def rate(self) -> float:
@@ -338,8 +355,12 @@ def wrk_load(server: Server, seconds: float, concurrency: int, workdir: Path) ->
         elif line.strip().startswith("Socket errors"):
             errors += sum(int(w.rstrip(",")) for w in words[3::2])
     duration = next(
-        (float(w.rstrip("s,")) for line in out.splitlines() if "requests in" in line
-         for w in [line.split()[3]]),
+        (
+            float(w.rstrip("s,"))
+            for line in out.splitlines()
+            if "requests in" in line
+            for w in [line.split()[3]]
+        ),
         elapsed,
     )
     return Load(requests, duration, errors, cpu)
@@ -380,7 +401,9 @@ def socket_load(server: Server, seconds: float, concurrency: int, _workdir: Path
 
 
 def report(
-    times: dict[str, list[float]], serial_cpu: dict[str, float], loads: dict[str, Load],
+    times: dict[str, list[float]],
+    serial_cpu: dict[str, float],
+    loads: dict[str, Load],
     concurrency: int,
 ) -> None:
     up = times["upstream"]
@@ -423,22 +446,28 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="throughput time per server")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--blocks", type=int, default=3, help="throughput blocks per server")
     parser.add_argument("--no-litellm", action="store_true", help="voxgate and upstream only")
     parser.add_argument("--socket-client", action="store_true", help="load without wrk")
     args = parser.parse_args()
     litellm = not args.no_litellm
-    if litellm:
-        if importlib.util.find_spec("litellm") is None:
-            emit("LiteLLM is not installed: pip install 'voxgate[bench]'")
-            litellm = False
+    if litellm and importlib.util.find_spec("litellm") is None:
+        emit("LiteLLM is not installed: pip install 'voxgate[bench]'")
+        litellm = False
     load: Callable[[Server, float, int, Path], Load] = (
         socket_load if args.socket_client or shutil.which("wrk") is None else wrk_load
     )
     with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), litellm) as found:
         times, serial_cpu = added_latency(found, args.rounds)
-        loads = {s.name: load(s, args.seconds, args.concurrency, Path(tmp)) for s in found}
+        # Short blocks in turn (upstream, voxgate, litellm, upstream, ...) so that the machine's
+        # drift hits every server alike; each server's blocks are added up.
+        loads: dict[str, Load] = {}
+        for _ in range(args.blocks):
+            for server in found:
+                block = load(server, args.seconds / args.blocks, args.concurrency, Path(tmp))
+                loads[server.name] = loads[server.name] + block if server.name in loads else block
         emit(f"load generator: {'wrk' if load is wrk_load else 'asyncio raw sockets'}")
         report(times, serial_cpu, loads, args.concurrency)
 

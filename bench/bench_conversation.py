@@ -197,24 +197,20 @@ def main() -> None:
         asyncio.run(compare(args))
 
 
+def start_daemon(config: Path, port: int) -> subprocess.Popen[bytes]:
+    serve = ["serve", "--config", str(config), "--port", str(port)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "core.cli.main", *serve],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 async def compare(args: argparse.Namespace) -> None:
     runtime = Runtime(args.config)
     await runtime.start()
     port = free_port()
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.cli.main",
-            "serve",
-            "--config",
-            str(args.config),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = start_daemon(args.config, port)
     try:
         wav = await speak_question(runtime)
         engines = await loaded_engines(runtime)

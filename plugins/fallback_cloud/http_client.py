@@ -24,8 +24,8 @@ import aiohttp
 import certifi
 import structlog
 
-from core.engines.errors import EngineUnavailable, EngineUpstreamError
 from core import jsonx
+from core.engines.errors import EngineUnavailable, EngineUpstreamError
 from plugins.fallback_cloud.errors import error_from_exception, error_from_response
 from plugins.fallback_cloud.settings import CloudSettings
 
