@@ -63,8 +63,8 @@ def environment_proxy(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.hostname is None or urllib.request.proxy_bypass(parts.netloc):
         return None
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    return proxy or None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all") or None
 
 
 class UpstreamResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,8 +26,10 @@ from core.engines import (
     SpeechRequest,
     TranscriptionRequest,
 )
-from plugins.fallback_cloud.chat import OpenAIChatEngine
+from core.engines.llm import ToolCallDelta
+from plugins.fallback_cloud.chat import OpenAIChatEngine, _joined
 from plugins.fallback_cloud.embeddings import OpenAIEmbeddingsEngine
+from plugins.fallback_cloud.http_client import environment_proxy
 from plugins.fallback_cloud.stt import OpenAISTTEngine
 from plugins.fallback_cloud.tts import OpenAITTSEngine
 from tests.plugins.fallback_cloud.support import KEY_ENV, NoServices, QuotaProxy, serving
@@ -73,6 +76,45 @@ async def test_chat_streams_deltas_then_usage(
     assert last.finish_reason == "stop"
     assert last.usage is not None and last.usage.completion_tokens == 3
     assert engine.model_id() == "chat_ok"
+
+
+async def test_a_whole_reply_reads_the_same_in_fewer_pieces(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    whole = dataclasses.replace(HELLO, streamed=False)
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        deltas = [d async for d in engine.chat(whole)]
+    texts = [d.text for d in deltas if d.text]
+    assert "".join(texts) == "cloud says hi"
+    assert 1 <= len(texts) <= 3
+    last = deltas[-1]
+    assert last.finish_reason == "stop"
+    assert last.usage is not None and last.usage.completion_tokens == 3
+
+
+def test_tool_call_pieces_of_one_call_are_joined() -> None:
+    pieces = [
+        ToolCallDelta(0, id="call_1", name="f", arguments='{"a"'),
+        ToolCallDelta(0, arguments=": 1}"),
+        ToolCallDelta(1, id="call_2", name="g", arguments="{"),
+        ToolCallDelta(1, arguments="}"),
+    ]
+    assert _joined(pieces) == (
+        ToolCallDelta(0, id="call_1", name="f", arguments='{"a": 1}'),
+        ToolCallDelta(1, id="call_2", name="g", arguments="{}"),
+    )
+
+
+def test_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert environment_proxy("https://api.example.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.corp.example")
+    assert environment_proxy("https://api.example.com/v1") == "http://proxy.internal:3128"
+    assert environment_proxy("https://llm.corp.example/v1") is None
+    assert environment_proxy("http://api.example.com/v1") is None
 
 
 async def test_one_pooled_connection_is_reused(
