@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +13,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+import trustme
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from core.audio.chunk import AudioChunk
 from core.engines import (
@@ -324,3 +332,68 @@ async def test_embeddings_keep_input_order_across_batches(
     # The upstream's fake puts each text's length first.
     assert [v[0] for v in result.vectors] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert result.prompt_tokens == 5
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+def sse_chat_app() -> Starlette:
+    """A server answering every chat with two streamed words."""
+
+    async def chat(request: Request) -> Response:
+        await request.body()
+        events = [
+            {"choices": [{"index": 0, "delta": {"content": "over"}}]},
+            {"choices": [{"index": 0, "delta": {"content": " tls"}, "finish_reason": "stop"}]},
+        ]
+        body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return Response(body, media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+@contextlib.asynccontextmanager
+async def serving_tls(app: Starlette, folder: Path) -> AsyncIterator[tuple[str, Path]]:
+    """Serve ``app`` over HTTPS with a certificate from a throwaway CA; yields the URL and the
+    CA's file."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    key, chain, ca = folder / "key.pem", folder / "chain.pem", folder / "ca.pem"
+    certificate.private_key_pem.write_to_path(str(key))
+    certificate.cert_chain_pems[0].write_to_path(str(chain))
+    authority.cert_pem.write_to_path(str(ca))
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_keyfile=str(key),
+        ssl_certfile=str(chain),
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the TLS server stopped before it started"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"https://127.0.0.1:{port}", ca
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_tls_server_is_verified_against_the_trusted_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    async with serving_tls(sse_chat_app(), tmp_path) as (url, ca):
+        async with loaded(OpenAIChatEngine, tmp_path, url, api_key_env=None) as engine:
+            with pytest.raises(EngineUnavailable, match="cannot reach"):
+                [d async for d in engine.chat(HELLO)]
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+        async with loaded(OpenAIChatEngine, tmp_path, url, api_key_env=None) as engine:
+            deltas = [d async for d in engine.chat(HELLO)]
+    assert "".join(d.text for d in deltas) == "over tls"
+    assert deltas[-1].finish_reason == "stop"
