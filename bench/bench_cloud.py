@@ -11,7 +11,8 @@ both gateways, so whatever they add is their own cost:
   the bottleneck) or, without it, from an asyncio client on raw sockets;
 - CPU time of the gateway process per request during the throughput run.
 
-    python -m bench.bench_cloud [--rounds 400] [--seconds 5] [--concurrency 16] [--no-litellm]
+    python -m bench.bench_cloud [--rounds 400] [--seconds 6] [--concurrency 16] [--no-litellm]
+                                [--baseline OLDER_CHECKOUT]
 
 LiteLLM comes with the ``bench`` extra (``pip install 'voxgate[bench]'``).
 """
@@ -182,12 +183,10 @@ def wait_answering(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 @contextmanager
 def process(
-    command: list[str], env: dict[str, str], log: Path
+    command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO_ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        child = subprocess.Popen(
-            command, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield child
     finally:
@@ -200,7 +199,7 @@ def process(
 
 
 @contextmanager
-def servers(workdir: Path, litellm: bool) -> Iterator[list[Server]]:
+def servers(workdir: Path, litellm: bool, baseline: Path | None) -> Iterator[list[Server]]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO_ROOT)}
     with ExitStack() as stack:
         up_port = free_port()
@@ -221,6 +220,21 @@ def servers(workdir: Path, litellm: bool) -> Iterator[list[Server]]:
         stack.callback(daemon.stop)
         wait_answering(daemon.port, daemon.process)
         found.append(Server("voxgate", daemon.port, daemon.process.pid))
+
+        if baseline is not None:
+            # Another checkout of voxgate (an older commit), same config: before/after in one run.
+            base_port = free_port()
+            serve = ["serve", "--config", str(config), "--port", str(base_port)]
+            older = stack.enter_context(
+                process(
+                    [sys.executable, "-m", "core.cli.main", *serve],
+                    {**daemon_env, "PYTHONPATH": str(baseline)},
+                    workdir / "baseline.log",
+                    cwd=baseline,
+                )
+            )
+            wait_answering(base_port, older)
+            found.append(Server("voxgate@baseline", base_port, older.pid))
 
         if litellm:
             lite_config = workdir / "litellm.yaml"
@@ -430,12 +444,14 @@ def report(
             f"  {name:<22} {load.rate:8.1f} req/s  CPU {load.cpu_per_request * 1e3:6.3f} ms per "
             f"request  ({load.requests} requests, {load.errors} errors)"
         )
-    if "litellm" in added and "voxgate" in added:
-        vox, lite = loads["voxgate"], loads["litellm"]
-        emit("voxgate / litellm, same run:")
-        emit(f"  added latency (paired p50)  x{added['voxgate'] / added['litellm']:.3f}")
-        emit(f"  throughput                  x{vox.rate / lite.rate:.2f}")
-        emit(f"  CPU per request             x{vox.cpu_per_request / lite.cpu_per_request:.3f}")
+    for peer in ("litellm", "voxgate@baseline"):
+        if peer not in added:
+            continue
+        vox, other = loads["voxgate"], loads[peer]
+        emit(f"voxgate / {peer}, same run:")
+        emit(f"  added latency (paired p50)  x{added['voxgate'] / added[peer]:.3f}")
+        emit(f"  throughput                  x{vox.rate / other.rate:.2f}")
+        emit(f"  CPU per request             x{vox.cpu_per_request / other.cpu_per_request:.3f}")
     if "voxgate" in added:
         emit(
             f"goal: added p50 <= +1.5 ms (paired {added['voxgate'] * 1e3:+.3f} ms), >= 600 req/s "
@@ -450,6 +466,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--blocks", type=int, default=3, help="throughput blocks per server")
     parser.add_argument("--no-litellm", action="store_true", help="voxgate and upstream only")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of an older voxgate to run beside this one"
+    )
     parser.add_argument("--socket-client", action="store_true", help="load without wrk")
     args = parser.parse_args()
     litellm = not args.no_litellm
@@ -459,7 +478,7 @@ def main() -> None:
     load: Callable[[Server, float, int, Path], Load] = (
         socket_load if args.socket_client or shutil.which("wrk") is None else wrk_load
     )
-    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), litellm) as found:
+    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), litellm, args.baseline) as found:
         times, serial_cpu = added_latency(found, args.rounds)
         # Short blocks in turn (upstream, voxgate, litellm, upstream, ...) so that the machine's
         # drift hits every server alike; each server's blocks are added up.
