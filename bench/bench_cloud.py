@@ -4,12 +4,16 @@ same instant upstream called directly and through LiteLLM's proxy, in the same r
 An OpenAI-compatible upstream that answers at once (``bench/fake_openai.py``) stands behind
 both gateways, so whatever they add is their own cost:
 
-- added latency: requests one at a time on a keep-alive connection, the three paths taken in
-  turn within each round (order rotated), each gateway's time minus the upstream's time in
-  the same round (median of those paired differences, and p50 minus p50);
+- added latency: requests one at a time on a keep-alive connection, the paths taken in turn
+  within each round (order rotated), each gateway's time minus the upstream's time in the same
+  round (median of those paired differences, and p50 minus p50). LiteLLM gets rounds of its own:
+  it goes on working after it has answered, and that work would land in the others' rounds;
 - throughput at a fixed concurrency, from ``wrk`` (a C load generator, so the client is not
   the bottleneck) or, without it, from an asyncio client on raw sockets;
-- CPU time of the gateway process per request during the throughput run.
+- CPU time of the gateway process per request, during the rounds and during the load.
+
+``--baseline`` runs a second voxgate from another checkout (an older commit) beside this one,
+for before/after figures from the same run.
 
     python -m bench.bench_cloud [--rounds 400] [--seconds 6] [--concurrency 16] [--no-litellm]
                                 [--baseline OLDER_CHECKOUT]
@@ -415,30 +419,31 @@ def socket_load(server: Server, seconds: float, concurrency: int, _workdir: Path
 
 
 def report(
-    times: dict[str, list[float]],
-    serial_cpu: dict[str, float],
+    groups: list[tuple[dict[str, list[float]], dict[str, float]]],
     loads: dict[str, Load],
     concurrency: int,
 ) -> None:
-    up = times["upstream"]
-    emit(f"added latency, {len(up)} rounds, one request at a time (keep-alive, paired per round):")
-    emit(
-        f"  upstream alone         p50 {percentile(up, 50) * 1e3:7.3f} ms  "
-        f"CPU {serial_cpu['upstream'] * 1e3:.3f} ms per request"
-    )
     added: dict[str, float] = {}
-    for name, values in times.items():
-        if name == "upstream":
-            continue
-        paired = statistics.median(v - u for v, u in zip(values, up, strict=True))
-        added[name] = paired
+    for times, serial_cpu in groups:
+        up = times["upstream"]
+        names = ", ".join(name for name in times if name != "upstream")
         emit(
-            f"  {name:<22} p50 {percentile(values, 50) * 1e3:7.3f} ms  added p50 "
-            f"{(percentile(values, 50) - percentile(up, 50)) * 1e3:+.3f} ms, paired "
-            f"{paired * 1e3:+.3f} ms  p90 {percentile(values, 90) * 1e3:.3f} ms  "
-            f"CPU {serial_cpu[name] * 1e3:.3f} ms per request"
+            f"added latency of {names}: {len(up)} rounds, one request at a time (keep-alive, "
+            "paired per round with the upstream alone):"
         )
-    emit(f"throughput at concurrency {concurrency}:")
+        emit(f"  upstream alone         p50 {percentile(up, 50) * 1e3:7.3f} ms")
+        for name, values in times.items():
+            if name == "upstream":
+                continue
+            paired = statistics.median(v - u for v, u in zip(values, up, strict=True))
+            added[name] = paired
+            emit(
+                f"  {name:<22} p50 {percentile(values, 50) * 1e3:7.3f} ms  added p50 "
+                f"{(percentile(values, 50) - percentile(up, 50)) * 1e3:+.3f} ms, paired "
+                f"{paired * 1e3:+.3f} ms  p90 {percentile(values, 90) * 1e3:.3f} ms  "
+                f"CPU {serial_cpu[name] * 1e3:.3f} ms per request"
+            )
+    emit(f"throughput at concurrency {concurrency} (blocks in turn):")
     for name, load in loads.items():
         emit(
             f"  {name:<22} {load.rate:8.1f} req/s  CPU {load.cpu_per_request * 1e3:6.3f} ms per "
@@ -479,16 +484,23 @@ def main() -> None:
         socket_load if args.socket_client or shutil.which("wrk") is None else wrk_load
     )
     with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), litellm, args.baseline) as found:
-        times, serial_cpu = added_latency(found, args.rounds)
+        # LiteLLM goes on working after it has answered (logging callbacks): taken in turn with
+        # the others, that work would land in their rounds. It gets rounds of its own.
+        ours = [s for s in found if s.name != "litellm"]
+        groups = [added_latency(ours, args.rounds)]
+        if litellm:
+            theirs = [s for s in found if s.name in ("upstream", "litellm")]
+            groups.append(added_latency(theirs, args.rounds))
         # Short blocks in turn (upstream, voxgate, litellm, upstream, ...) so that the machine's
         # drift hits every server alike; each server's blocks are added up.
         loads: dict[str, Load] = {}
         for _ in range(args.blocks):
             for server in found:
                 block = load(server, args.seconds / args.blocks, args.concurrency, Path(tmp))
+                time.sleep(1.0)  # work a server does after answering stays out of the next block
                 loads[server.name] = loads[server.name] + block if server.name in loads else block
         emit(f"load generator: {'wrk' if load is wrk_load else 'asyncio raw sockets'}")
-        report(times, serial_cpu, loads, args.concurrency)
+        report(groups, loads, args.concurrency)
 
 
 if __name__ == "__main__":
