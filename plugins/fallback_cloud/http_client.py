@@ -107,11 +107,10 @@ class CloudClient:
             return
         settings = self.settings
         headers = {**settings.headers, **api_key_headers(self.engine, settings)}
-        https = settings.base_url.startswith("https://")
         connector = aiohttp.TCPConnector(
             limit=settings.max_connections,
             limit_per_host=settings.max_connections,
-            ssl=tls_context() if https else False,
+            ssl=tls_context(),
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
@@ -126,8 +125,6 @@ class CloudClient:
             ),
             # Proxies are looked up here (below), not from ~/.netrc credentials as well.
             trust_env=False,
-            # Redirects are not followed silently.
-            auto_decompress=True,
             raise_for_status=False,
         )
         self._proxy = environment_proxy(settings.base_url)
@@ -175,6 +172,7 @@ class CloudClient:
                 headers=headers,
                 params=self.settings.params or None,
                 proxy=self._proxy,
+                # Redirects are not followed silently.
                 allow_redirects=False,
             )
         except TRANSPORT_ERRORS as exc:
