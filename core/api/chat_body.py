@@ -193,6 +193,7 @@ class ChatBody(BaseModel):
             logprobs=bool(self.logprobs),
             top_logprobs=self.top_logprobs or 0,
             extra={k: v for k, v in (self.model_extra or {}).items() if v is not None},
+            streamed=self.streaming,
         )
 
     def _refuse_unservable(self) -> None:

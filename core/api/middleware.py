@@ -19,6 +19,7 @@ from core.api.auth import Credentials, bearer_token
 from core.api.errors import error_body
 from core.api.key_rate import key_rate_wait
 from core.api.request_guard import RequestGuard, forwarded_for
+from core.observability.metrics import Metrics
 from core.runtime.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,9 @@ class GatewayMiddleware:
         self.app = app
         self.runtime = runtime
         self._credentials: tuple[int, Credentials, RequestGuard] | None = None
+        #: Metric children by label values: looking one up in prometheus_client takes a lock
+        #: and builds its key each time; routes, methods and statuses are few.
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _policy(self) -> tuple[Credentials, RequestGuard]:
         generation = self.runtime.current
@@ -53,6 +57,22 @@ class GatewayMiddleware:
             )
             self._credentials = cached
         return cached[1], cached[2]
+
+    def _latency(self, metrics: Metrics, route: str) -> Any:
+        key = (metrics.http_latency, route)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metrics.http_latency.labels(route)
+        return child
+
+    def _requests(self, metrics: Metrics, labels: tuple[str, str, str]) -> Any:
+        key = (metrics.http_requests, *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) > 4096:  # many odd methods or statuses: start over
+                self._children.clear()
+            child = self._children[key] = metrics.http_requests.labels(*labels)
+        return child
 
     def credentials(self) -> Credentials:
         return self._policy()[0]
@@ -99,8 +119,8 @@ class GatewayMiddleware:
                     (b"x-request-id", request_id.encode()),
                     *(cors.response_headers(cors_origin) if cors_origin else ()),
                 ]
-                route = _route_path(scope)
-                metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+                latency = self._latency(metrics, _route_path(scope))
+                latency.observe(time.perf_counter() - started)
             await send(message)
 
         generation = self.runtime.acquire()
@@ -117,9 +137,9 @@ class GatewayMiddleware:
             metrics.in_flight.dec()
             if scope["type"] == "http":
                 status = "499" if watch is not None and watch.abandoned else None
-                metrics.http_requests.labels(
-                    scope["method"], _route_path(scope), status or str(status_holder["status"])
-                ).inc()
+                status = status or str(status_holder["status"])
+                labels = (scope["method"], _route_path(scope), status)
+                self._requests(metrics, labels).inc()
 
     def _cors_origin(
         self, scope: Scope, path: str, headers: list[tuple[bytes, bytes]]

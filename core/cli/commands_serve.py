@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
+from core import event_loop
 from core.cli.output import fail
 from core.config.errors import EXIT_CONFIG, ConfigError
 from core.config.paths import default_config_file
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # Started by a .socket unit (or systemd-socket-activate): serve on its sockets.
         sockets = inherited_sockets()
-        asyncio.run(serve(config, args.host, args.port, sockets=sockets))
+        event_loop.run(serve(config, args.host, args.port, sockets=sockets))
     except (ConfigError, ActivationError) as exc:
         # A distinct status, so a service manager does not restart into the same error.
         fail(exc.render() if isinstance(exc, ConfigError) else str(exc))

@@ -103,6 +103,9 @@ class ChatRequest:
     top_logprobs: int = 0
     #: Provider-specific fields passed through untouched (cloud engines).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Whether the caller passes the reply on piece by piece. False (the whole answer is sent
+    #: at once) lets an engine hand over what it received together as one larger piece.
+    streamed: bool = True
 
     @property
     def uses_tools(self) -> bool:

@@ -6,6 +6,7 @@ them, and the server's tool-call and log-probability pieces come back as typed d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -113,25 +114,52 @@ class OpenAIChatEngine(LLMEngine):
         usage: Usage | None = None
         async with self._http.stream("chat/completions", json=self.payload(request)) as response:
             events = JsonEvents(response, self.name)
-            async for event in events:
-                if "error" in event:
-                    # Servers (voxgate among them) report a failure after the stream began
-                    # in-band; passing it on keeps a cut reply from looking complete.
-                    raise in_band_error(self.name, event, self.settings.model, "chat/completions")
-                usage = _usage(event.get("usage")) or usage
-                for choice in event.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content")
-                    calls = _tool_call_deltas(delta.get("tool_calls"))
-                    logprobs = _logprobs(choice.get("logprobs"))
-                    if text or calls or logprobs:
-                        yield ChatDelta(text=text or "", tool_calls=calls, logprobs=logprobs)
-                    reason = choice.get("finish_reason")
-                    if reason:
-                        finish = _FINISH.get(reason, "stop")
+            # For a caller that answers only once the reply is whole, the events that arrived
+            # together become one delta: one step instead of many through the router above.
+            # A streaming caller gets each event as the server sent it.
+            async for batch in events.batches() if not request.streamed else events.singles():
+                texts: list[str] = []
+                calls: list[ToolCallDelta] = []
+                logprobs: list[TokenLogprob] = []
+                for event in batch:
+                    if "error" in event:
+                        # Servers (voxgate among them) report a failure after the stream began
+                        # in-band; passing it on keeps a cut reply from looking complete.
+                        raise in_band_error(
+                            self.name, event, self.settings.model, "chat/completions"
+                        )
+                    usage = _usage(event.get("usage")) or usage
+                    for choice in event.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content")
+                        if text:
+                            texts.append(text)
+                        calls.extend(_tool_call_deltas(delta.get("tool_calls")))
+                        logprobs.extend(_logprobs(choice.get("logprobs")))
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            finish = _FINISH.get(reason, "stop")
+                if texts or calls or logprobs:
+                    yield ChatDelta(
+                        text="".join(texts),
+                        tool_calls=_joined(calls),
+                        logprobs=tuple(logprobs),
+                    )
         if not events.done and finish is None:
             raise EngineUpstreamError(f"{self.name!r}: the reply stream ended before it finished")
         yield ChatDelta(finish_reason=finish or "stop", usage=usage)
+
+
+def _joined(pieces: list[ToolCallDelta]) -> tuple[ToolCallDelta, ...]:
+    """Consecutive argument pieces of the same call as one piece."""
+    joined: list[ToolCallDelta] = []
+    for piece in pieces:
+        last = joined[-1] if joined else None
+        if last is not None and last.index == piece.index and piece.id is None and not piece.name:
+            joined[-1] = dataclasses.replace(last, arguments=last.arguments + piece.arguments)
+        else:
+            joined.append(piece)
+    return tuple(joined)
 
 
 def _usage(value: Any) -> Usage | None:

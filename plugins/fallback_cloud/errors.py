@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from core.engines.errors import (
     EngineError,
@@ -136,16 +136,27 @@ def error_from_response(
     )
 
 
-def error_from_exception(engine: str, base_url: str, exc: httpx.HTTPError) -> EngineError:
+#: No connection: refused, DNS, TLS, a proxy that would not connect, a URL that cannot be used.
+_UNREACHABLE = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ClientSSLError,
+    aiohttp.ClientHttpProxyError,
+    aiohttp.InvalidURL,
+)
+
+
+def error_from_exception(engine: str, base_url: str, exc: BaseException) -> EngineError:
     """The failure a transport problem means for the router (never includes headers)."""
     detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return EngineTimeout(f"{engine!r} could not connect to {base_url} in time: {detail}")
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are TimeoutErrors too
         return EngineTimeout(f"{engine!r}: {base_url} stopped answering ({detail})")
-    if isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol | httpx.ProxyError):
+    if isinstance(exc, _UNREACHABLE):
         return EngineUnavailable(f"{engine!r} cannot reach {base_url}: {detail}")
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return EngineUpstreamError(f"{engine!r}: the connection to {base_url} broke: {detail}")
+    if isinstance(exc, aiohttp.ClientOSError | aiohttp.ClientResponseError):
         return EngineUpstreamError(f"{engine!r}: the connection to {base_url} broke: {detail}")
     return EngineUpstreamError(f"{engine!r}: request to {base_url} failed: {detail}")
 

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from core import jsonx
 from core.api.bodies import read_json
 from core.api.chat_body import ChatBody
 from core.api.chat_calls import Choice, chat_call, check_message_count, gather, total_usage
@@ -122,17 +123,20 @@ async def chat_completions(request: Request) -> Response:
         # Gathered before answering, so an engine failing part-way still falls back.
         routed = await router.gather(Capability.LLM, body.model, run)
         choices = gather(routed.value, body.choices)
-        return JSONResponse(
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": body.model or routed.engine,
-                "choices": [choice_json(c, chat_request.logprobs) for c in choices],
-                "usage": usage_dict(total_usage(c.usage for c in choices)),
-                "system_fingerprint": None,
-                **({"citations": citations} if citations is not None else {}),
-            },
+        return Response(
+            jsonx.dumps(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body.model or routed.engine,
+                    "choices": [choice_json(c, chat_request.logprobs) for c in choices],
+                    "usage": usage_dict(total_usage(c.usage for c in choices)),
+                    "system_fingerprint": None,
+                    **({"citations": citations} if citations is not None else {}),
+                }
+            ),
+            media_type="application/json",
             headers=engine_headers(routed.engine, routed.attempts),
         )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +13,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+import trustme
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from core.audio.chunk import AudioChunk
 from core.engines import (
@@ -25,8 +34,10 @@ from core.engines import (
     SpeechRequest,
     TranscriptionRequest,
 )
-from plugins.fallback_cloud.chat import OpenAIChatEngine
+from core.engines.llm import ToolCallDelta
+from plugins.fallback_cloud.chat import OpenAIChatEngine, _joined
 from plugins.fallback_cloud.embeddings import OpenAIEmbeddingsEngine
+from plugins.fallback_cloud.http_client import environment_proxy
 from plugins.fallback_cloud.stt import OpenAISTTEngine
 from plugins.fallback_cloud.tts import OpenAITTSEngine
 from tests.plugins.fallback_cloud.support import KEY_ENV, NoServices, QuotaProxy, serving
@@ -75,16 +86,55 @@ async def test_chat_streams_deltas_then_usage(
     assert engine.model_id() == "chat_ok"
 
 
+async def test_a_whole_reply_reads_the_same_in_fewer_pieces(
+    upstream: str, cloud_key: str, tmp_path: Path
+) -> None:
+    whole = dataclasses.replace(HELLO, streamed=False)
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
+        deltas = [d async for d in engine.chat(whole)]
+    texts = [d.text for d in deltas if d.text]
+    assert "".join(texts) == "cloud says hi"
+    assert 1 <= len(texts) <= 3
+    last = deltas[-1]
+    assert last.finish_reason == "stop"
+    assert last.usage is not None and last.usage.completion_tokens == 3
+
+
+def test_tool_call_pieces_of_one_call_are_joined() -> None:
+    pieces = [
+        ToolCallDelta(0, id="call_1", name="f", arguments='{"a"'),
+        ToolCallDelta(0, arguments=": 1}"),
+        ToolCallDelta(1, id="call_2", name="g", arguments="{"),
+        ToolCallDelta(1, arguments="}"),
+    ]
+    assert _joined(pieces) == (
+        ToolCallDelta(0, id="call_1", name="f", arguments='{"a": 1}'),
+        ToolCallDelta(1, id="call_2", name="g", arguments="{}"),
+    )
+
+
+def test_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert environment_proxy("https://api.example.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.corp.example")
+    assert environment_proxy("https://api.example.com/v1") == "http://proxy.internal:3128"
+    assert environment_proxy("https://llm.corp.example/v1") is None
+    assert environment_proxy("http://api.example.com/v1") is None
+
+
 async def test_one_pooled_connection_is_reused(
     upstream: str, cloud_key: str, tmp_path: Path
 ) -> None:
     async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_ok") as engine:
         for _ in range(3):
             assert [d async for d in engine.chat(HELLO)]
-        pool = engine._http.client._transport._pool  # type: ignore[attr-defined]
-        assert len(pool.connections) == 1
-        client = engine._http.client
-    assert client.is_closed
+        session = engine._http.session
+        idle = session.connector._conns  # type: ignore[union-attr]
+        assert sum(len(connections) for connections in idle.values()) == 1
+    assert session.closed
 
 
 async def test_hung_upstream_is_a_timeout(upstream: str, cloud_key: str, tmp_path: Path) -> None:
@@ -282,3 +332,68 @@ async def test_embeddings_keep_input_order_across_batches(
     # The upstream's fake puts each text's length first.
     assert [v[0] for v in result.vectors] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert result.prompt_tokens == 5
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+def sse_chat_app() -> Starlette:
+    """A server answering every chat with two streamed words."""
+
+    async def chat(request: Request) -> Response:
+        await request.body()
+        events = [
+            {"choices": [{"index": 0, "delta": {"content": "over"}}]},
+            {"choices": [{"index": 0, "delta": {"content": " tls"}, "finish_reason": "stop"}]},
+        ]
+        body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return Response(body, media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+@contextlib.asynccontextmanager
+async def serving_tls(app: Starlette, folder: Path) -> AsyncIterator[tuple[str, Path]]:
+    """Serve ``app`` over HTTPS with a certificate from a throwaway CA; yields the URL and the
+    CA's file."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    key, chain, ca = folder / "key.pem", folder / "chain.pem", folder / "ca.pem"
+    certificate.private_key_pem.write_to_path(str(key))
+    certificate.cert_chain_pems[0].write_to_path(str(chain))
+    authority.cert_pem.write_to_path(str(ca))
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_keyfile=str(key),
+        ssl_certfile=str(chain),
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the TLS server stopped before it started"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"https://127.0.0.1:{port}", ca
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_tls_server_is_verified_against_the_trusted_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    async with serving_tls(sse_chat_app(), tmp_path) as (url, ca):
+        async with loaded(OpenAIChatEngine, tmp_path, url, api_key_env=None) as engine:
+            with pytest.raises(EngineUnavailable, match="cannot reach"):
+                [d async for d in engine.chat(HELLO)]
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+        async with loaded(OpenAIChatEngine, tmp_path, url, api_key_env=None) as engine:
+            deltas = [d async for d in engine.chat(HELLO)]
+    assert "".join(d.text for d in deltas) == "over tls"
+    assert deltas[-1].finish_reason == "stop"

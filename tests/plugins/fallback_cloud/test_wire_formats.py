@@ -6,6 +6,7 @@ import email.utils
 import io
 import json
 import struct
+from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
@@ -21,7 +22,7 @@ from core.engines import (
 )
 from plugins.fallback_cloud.audio_stream import PcmStream, WavStream
 from plugins.fallback_cloud.errors import error_from_response, parse_retry_after
-from plugins.fallback_cloud.sse import JsonEvents, sse_data
+from plugins.fallback_cloud.sse import JsonEvents, SseParser, sse_data
 
 
 def openai_error(message: str, code: str | None = None, param: str | None = None) -> bytes:
@@ -95,6 +96,37 @@ async def test_sse_framing() -> None:
     broken = JsonEvents(httpx.Response(200, content=b"data: {nope\n\n"), "cloud")
     with pytest.raises(EngineUpstreamError, match="malformed"):
         [e async for e in broken]
+
+
+def test_sse_parser_takes_pieces_cut_anywhere() -> None:
+    body = b': hi\r\n\r\ndata: {"a": 1}\r\n\r\ndata: {"b":\r\ndata: 2}\n\ndata: [DONE]\n\n'
+    for size in (1, 2, 3, 5, 7, len(body)):
+        parser = SseParser()
+        events = [e for i in range(0, len(body), size) for e in parser.feed(body[i : i + size])]
+        assert events + parser.close() == [b'{"a": 1}', b'{"b":\n2}', b"[DONE]"]
+    unfinished = SseParser()
+    assert unfinished.feed(b'data: {"c": 3}\ndata: 4') == []
+    assert unfinished.close() == [b'{"c": 3}\n4']
+
+
+class Pieces:
+    """A response body that arrives in the given reads."""
+
+    def __init__(self, *reads: bytes) -> None:
+        self.reads = reads
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        for read in self.reads:
+            yield read
+
+
+async def test_events_that_arrive_together_come_as_one_batch() -> None:
+    events = JsonEvents(
+        Pieces(b'data: {"a": 1}\n\ndata: {"b": 2}\n\ndata: {"c"', b": 3}\n\ndata: [DONE]\n\n"),
+        "cloud",
+    )
+    assert [batch async for batch in events.batches()] == [[{"a": 1}, {"b": 2}], [{"c": 3}]]
+    assert events.done
 
 
 def pcm16(samples: np.ndarray) -> bytes:
