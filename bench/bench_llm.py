@@ -58,8 +58,8 @@ from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import built_with_openmp
 from plugins.llm_local.model_file import packaged_model
-from tests.plugins.llm_local.support import NoServices
 from tests.support.daemon import daemon_process, free_port
+from tests.support.engines import NoServices
 
 SYSTEM = "You are a helpful assistant."
 TOPICS = [

@@ -32,8 +32,8 @@ from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest
 from core.observability.logging import configure_logging
 from plugins.stt_whisper.engine import FasterWhisperEngine
-from tests.plugins.stt_whisper.support import build
 from tests.support.daemon import daemon_process
+from tests.support.engines import build_engine as build
 from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, wav_bytes
 from tests.support.wer import word_error_rate
 

@@ -124,8 +124,6 @@ def imports_of(folder: str) -> dict[str, set[str]]:
 
 #: Imports that still cross the line, each left to the branch working on that file.
 PENDING = {
-    ("bench/bench_llm.py", "tests.plugins.llm_local.support"),
-    ("bench/bench_stt.py", "tests.plugins.stt_whisper.support"),
     ("tests/plugins/rag_chroma/test_eval_quality.py", "bench.bench_rag"),
 }
 
