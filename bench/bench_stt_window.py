@@ -1,12 +1,18 @@
 """Short spoken requests: Whisper's full 30 s window against the engine's shorter window.
 
-The same tiny.en engine is loaded twice in this process, once with ``window_seconds: 30``
-(faster-whisper's own behaviour: every clip padded to 30 s) and once with the shipped default
-(10 s). Each round transcribes one request with both, alternating which goes first, clean and
-with white noise added. Printed: latency p50/p90 for each, the paired per-request ratio, word
-error rate for each, and how often the short window was decoded again with the full one.
+The same tiny.en engine is loaded twice in this process, once with ``short_window: off``
+(faster-whisper's own behaviour: every clip padded to 30 s) and once with the 10 s window on
+every request (``short_window: all``; the shipped default, ``live``, uses it for realtime turns
+and live transcription). Each round transcribes one request with both, alternating which goes
+first, clean and with white noise added. Printed: latency p50/p90 for each, the paired
+per-request ratio, word error rate for each, and how often the short window was decoded again
+with the full one.
 
-    python -m bench.bench_stt_window [--rounds 2] [--noise 0.02]
+Then the same comparison on recorded human speech: the utterances of a two-speaker telephone
+conversation with its reference transcript (see bench/human_speech.py; fetched once from the
+package registry), each cut out by its transcript's times; WER over all of them together.
+
+    python -m bench.bench_stt_window [--rounds 2] [--noise 0.02] [--no-human]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from bench import human_speech
 from bench.stats import emit, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest, collect_transcription
@@ -70,7 +77,35 @@ async def timed(engine: FasterWhisperEngine, audio: AudioChunk) -> tuple[float, 
     return time.perf_counter() - start, result.text
 
 
-async def run(rounds: int, noise: float) -> None:
+async def human_rows(full: FasterWhisperEngine, short: FasterWhisperEngine) -> None:
+    audio, utterances = human_speech.recording()
+    audio = at_rate(audio, RATE)
+    said: dict[str, list[str]] = {"full": [], "short": []}
+    times: dict[str, list[float]] = {"full": [], "short": []}
+    for index, utterance in enumerate(utterances):
+        clip = human_speech.cut(audio, utterance.start, utterance.end)
+        order = [("full", full), ("short", short)]
+        if index % 2:
+            order.reverse()
+        for label, engine in order:
+            seconds, text = await timed(engine, clip)
+            said[label].append(text)
+            times[label].append(seconds)
+    reference = " ".join(u.text for u in utterances)
+    emit(f"\n# Recorded human speech: {len(utterances)} utterances of a telephone conversation")
+    emit("| window | p50 ms | WER over all utterances |")
+    emit("|---|---|---|")
+    for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s")):
+        emit(
+            f"| {name} | {summary(times[label])['p50'] * 1000:.0f} | "
+            f"{word_error_rate(reference, ' '.join(said[label])):.3f} |"
+        )
+    for utterance, a, b in zip(utterances, said["full"], said["short"], strict=True):
+        if a != b:
+            emit(f"- {utterance.text!r}: full {a!r}, short {b!r}")
+
+
+async def run(rounds: int, noise: float, human: bool) -> None:
     retries: list[str] = []
 
     def count_retries(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
@@ -81,8 +116,8 @@ async def run(rounds: int, noise: float) -> None:
     structlog.configure(processors=[count_retries])
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        full = build(FasterWhisperEngine, {"window_seconds": 30}, root, "full")
-        short = build(FasterWhisperEngine, {}, root, "short")
+        full = build(FasterWhisperEngine, {"short_window": "off"}, root, "full")
+        short = build(FasterWhisperEngine, {"short_window": "all"}, root, "short")
         await full.load()
         await short.load()
         times: dict[str, list[float]] = {"full": [], "short": []}
@@ -107,13 +142,17 @@ async def run(rounds: int, noise: float) -> None:
             if errors["short"][-1] != errors["full"][-1]:
                 differing.append(f"{text!r}: full {heard['full']!r}, short {heard['short']!r}")
             ratios.append(taken["short"] / taken["full"])
+        if human:
+            await human_rows(full, short)
         await full.close()
         await short.close()
     count = len(ratios)
+    if not count:
+        return
     emit(f"# Short requests: {count} each ({len(REQUESTS)} texts, clean and noise {noise})")
     emit("| window | p50 ms | p90 ms | mean WER |")
     emit("|---|---|---|---|")
-    for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s (shipped)")):
+    for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s")):
         figures = summary(times[label])
         emit(
             f"| {name} | {figures['p50'] * 1000:.0f} | {figures['p90'] * 1000:.0f} | "
@@ -130,8 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--noise", type=float, default=0.02)
+    parser.add_argument("--no-human", action="store_true", help="skip the recorded speech")
     args = parser.parse_args()
-    asyncio.run(run(args.rounds, args.noise))
+    asyncio.run(run(args.rounds, args.noise, not args.no_human))
 
 
 if __name__ == "__main__":

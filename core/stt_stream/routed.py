@@ -21,8 +21,9 @@ from core.runtime.runtime import Runtime
 from core.stt_stream.events import TranscribedAudio, Transcriber
 
 #: Request options telling an engine the audio is one utterance already cut by a VAD, so its own
-#: silence trimming (``vad_filter`` of faster_whisper) would only cost time.
-ALREADY_TRIMMED: dict[str, object] = {"vad_filter": False}
+#: silence trimming (``vad_filter`` of faster_whisper) would only cost time, and that someone is
+#: waiting for it live (faster_whisper then encodes a shorter window).
+ALREADY_TRIMMED: dict[str, object] = {"vad_filter": False, "live": True}
 #: ... and, for a partial transcript, that one decoding pass is enough (no temperature fallback).
 QUICK_PASS: dict[str, object] = {**ALREADY_TRIMMED, "temperature_fallback": False}
 

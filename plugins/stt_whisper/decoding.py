@@ -118,7 +118,7 @@ class WhisperDecoder:
             if not trimmed.regions:
                 return  # nothing but silence or noise
             samples, times = trimmed.samples, trimmed.times
-        padded = padded_for_window(samples, self.settings.window_seconds)
+        padded = padded_for_window(samples, options.window_seconds)
         if padded is not None:
             first, info = self._transcribe(self._model.trimming(), padded, options, short=True)
             found = list(first)

@@ -19,6 +19,8 @@ class DecodeOptions:
     temperatures: tuple[float, ...]
     word_timestamps: bool
     vad_filter: bool
+    #: The window short clips are encoded in (30: Whisper's own, for every clip).
+    window_seconds: float = 30.0
 
 
 def language_code(value: str) -> str:
@@ -59,6 +61,8 @@ def decode_options(
         temperatures = temperatures[:1]
     # A caller that already cut the audio with a VAD (a live session) may turn trimming off.
     vad_filter = request.options.get("vad_filter")
+    live = request.options.get("live") is True
+    short = settings.short_window == "all" or (settings.short_window == "live" and live)
     return DecodeOptions(
         language=language,
         task=request.task,
@@ -66,4 +70,5 @@ def decode_options(
         temperatures=temperatures,
         word_timestamps=request.word_timestamps or settings.word_timestamps,
         vad_filter=vad_filter if isinstance(vad_filter, bool) else settings.vad_filter,
+        window_seconds=settings.window_seconds if short else 30.0,
     )

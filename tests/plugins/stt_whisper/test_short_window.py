@@ -86,8 +86,28 @@ def test_results_that_look_wrong_are_named(segments: list[Segmentish], reason: s
 @pytest.fixture(scope="module")
 def full_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FasterWhisperEngine]:
     root = tmp_path_factory.mktemp("whisper-full")
-    with loaded(FasterWhisperEngine, {"window_seconds": 30}, root, "whisper_full") as engine:
+    with loaded(FasterWhisperEngine, {"short_window": "off"}, root, "whisper_full") as engine:
         yield engine
+
+
+@pytest.fixture(scope="module")
+def short_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FasterWhisperEngine]:
+    root = tmp_path_factory.mktemp("whisper-short")
+    with loaded(FasterWhisperEngine, {"short_window": "all"}, root, "whisper_short") as engine:
+        yield engine
+
+
+def count_encoded_frames(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    frames: list[int] = []
+    encode = WindowedWhisperModel.encode
+
+    def counting(self: WindowedWhisperModel, features: np.ndarray) -> object:
+        result = encode(self, features)
+        frames.append(int(without_padding(features).shape[-1]) if self.trim_padding else 3000)
+        return result
+
+    monkeypatch.setattr(WindowedWhisperModel, "encode", counting)
+    return frames
 
 
 def request_audio(text: str, noise: float) -> AudioChunk:
@@ -101,34 +121,39 @@ def request_audio(text: str, noise: float) -> AudioChunk:
 
 
 async def test_short_requests_read_as_with_the_full_window(
-    whisper: FasterWhisperEngine,
+    short_window: FasterWhisperEngine,
     full_window: FasterWhisperEngine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    frames: list[int] = []
-    encode = WindowedWhisperModel.encode
-
-    def counting(self: WindowedWhisperModel, features: np.ndarray) -> object:
-        result = encode(self, features)
-        frames.append(int(without_padding(features).shape[-1]) if self.trim_padding else 3000)
-        return result
-
-    monkeypatch.setattr(WindowedWhisperModel, "encode", counting)
+    frames = count_encoded_frames(monkeypatch)
     short_errors: list[float] = []
     full_errors: list[float] = []
     for noise in (0.0, 0.02):
         for text in REQUESTS:
             audio = request_audio(text, noise)
-            short_errors.append(word_error_rate(text, (await transcribe(whisper, audio)).text))
+            heard = (await transcribe(short_window, audio)).text
+            short_errors.append(word_error_rate(text, heard))
             full_errors.append(word_error_rate(text, (await transcribe(full_window, audio)).text))
     assert np.mean(short_errors) <= np.mean(full_errors) + 0.02, (short_errors, full_errors)
     # most requests were encoded as a 10 s window (1,000 frames), not 30 s
     assert sum(f == 1000 for f in frames) >= len(REQUESTS)
 
 
-async def test_times_stay_inside_the_clip(whisper: FasterWhisperEngine) -> None:
+async def test_only_live_requests_get_the_short_window_by_default(
+    whisper: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = count_encoded_frames(monkeypatch)
+    audio = request_audio("What is the capital of France?", 0.0)
+    uploaded = await transcribe(whisper, audio)
+    assert frames == [3000]
+    live = await transcribe(whisper, audio, options={"vad_filter": False, "live": True})
+    assert frames[1:] == [1000]
+    assert live.text == uploaded.text
+
+
+async def test_times_stay_inside_the_clip(short_window: FasterWhisperEngine) -> None:
     audio = request_audio("Please remember to bring a warm jacket and some water.", 0.0)
-    result = await transcribe(whisper, audio, word_timestamps=True)
+    result = await transcribe(short_window, audio, word_timestamps=True)
     assert result.segments
     for segment in result.segments:
         assert 0 <= segment.start < segment.end <= audio.duration + 1e-6
@@ -140,5 +165,6 @@ def test_the_engine_settings_bound_the_window() -> None:
     from plugins.stt_whisper.settings import WhisperSettings
 
     assert WhisperSettings().window_seconds == 10.0
+    assert WhisperSettings().short_window == "live"
     with pytest.raises(ValueError, match="window_seconds"):
         WhisperSettings(window_seconds=2)
