@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -91,54 +94,23 @@ def _cache_key(folder: Path) -> str:
 
 
 def export_onnx(layout: ModelLayout, cache_dir: Path) -> Path:
-    """The ONNX file for ``layout``, exported on first use (about 2 s and ~90 MB for MiniLM)."""
+    """The ONNX file for ``layout``, exported on first use (a few seconds, ~90 MB for MiniLM).
+
+    The export runs in a child process: it needs torch and transformers, which would otherwise
+    stay loaded in the daemon for its whole life (~400 MB) after a few seconds of use."""
     target = cache_dir / _cache_key(layout.folder) / "model.onnx"
     if target.is_file():
         return target
-    import inspect
-
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    model = AutoModel.from_pretrained(str(layout.folder), local_files_only=True).eval()
-    accepts_types = "token_type_ids" in inspect.signature(model.forward).parameters
-
-    class Hidden(torch.nn.Module):
-        """The transformer's last hidden state, with inputs passed by name."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            names = ["input_ids", "attention_mask", "token_type_ids"][: len(inputs)]
-            hidden: torch.Tensor = self.model(**dict(zip(names, inputs, strict=True)))[0]
-            return hidden
-
-    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if accepts_types else [])
-    sample = torch.ones(1, 8, dtype=torch.long)
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]}
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=target.parent))
-    try:
-        # Tracing warns about shapes it freezes; they hold for this use (padding is explicit).
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Hidden(),
-                tuple(sample for _ in names),
-                str(scratch / "model.onnx"),
-                input_names=names,
-                output_names=["hidden"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
-        (scratch / "model.onnx").replace(target)  # whole file or nothing
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    command = [sys.executable, "-m", "plugins.rag_chroma.onnx_export", str(layout.folder)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(  # noqa: S603 (this interpreter and our own module, no shell)
+        [*command, str(target)], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0 or not target.is_file():
+        raise RuntimeError(
+            f"exporting {layout.folder} to ONNX failed: {done.stderr.strip()[-2000:]}"
+        )
     log.info("embeddings.onnx_exported", model=str(layout.folder), path=str(target))
     return target
 

@@ -4,6 +4,11 @@ onnxruntime path gives the same vectors as sentence-transformers on torch."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from core.api.app import create_app
 from core.engines import EmbeddingsEngine
 from core.engines.errors import EngineUnavailable
 from core.runtime.runtime import Runtime
+from tests.support.plugin_dist import REPO_ROOT
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -204,3 +210,42 @@ async def test_int8_precision_stays_close_to_the_float_model(
     assert np.all((a * b).sum(axis=1) > 0.97)
     # Each text is still nearest its own float vector.
     assert list((a @ b.T).argmax(axis=1)) == [0, 1, 2]
+
+
+def test_the_export_keeps_torch_out_of_the_process(tmp_path: Path) -> None:
+    # A fresh process and a fresh cache, so the export really runs: torch is loaded by the
+    # exporting child, never by the process that serves the embeddings afterwards.
+    script = textwrap.dedent(
+        """
+        import asyncio, json, sys
+        from pathlib import Path
+        from plugins.rag_chroma.sentence_embeddings import SentenceTransformersEngine
+        from tests.support.engines import build_engine
+
+        async def main():
+            root = Path(sys.argv[1])
+            engine = build_engine(
+                SentenceTransformersEngine, {"cache_dir": str(root / "cache")}, root, "minilm"
+            )
+            await engine.load()
+            vectors = await engine.embed(["hello there"])
+            print(json.dumps({"torch": "torch" in sys.modules, "size": len(vectors.vectors[0]),
+                              "backend": engine.info()["backend"],
+                              "exported": [str(p) for p in (root / "cache").glob("*/model.onnx")]}))
+            await engine.close()
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "onnx" and result["size"] == 384
+    assert len(result["exported"]) == 1
+    assert result["torch"] is False
