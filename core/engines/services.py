@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from core.engines.embeddings import InputType
@@ -21,4 +22,26 @@ class Services(Protocol):
 
     def chat(self, request: ChatRequest, *, model: str | None = None) -> AsyncIterator[ChatDelta]:
         """Stream a chat completion through the ``llm`` route."""
+        ...
+
+
+class BoundEmbedder(Protocol):
+    """One embeddings engine, fixed for a whole bulk job (a document's chunks must all come
+    from the same model: vectors of two models do not mix)."""
+
+    @property
+    def engine(self) -> str: ...
+
+    async def __call__(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        """Embed one batch, as background work that gives way to interactive requests."""
+        ...
+
+
+@runtime_checkable
+class BulkEmbedding(Protocol):
+    """Services that can bind one embeddings engine for bulk work (ingestion): no fallback to
+    another engine part-way, no request timeout over the whole job, no breaker verdicts."""
+
+    def embedder(self, model: str | None = None) -> AbstractAsyncContextManager[BoundEmbedder]:
+        """The first engine of the ``embeddings`` route (or the named engine/alias)."""
         ...

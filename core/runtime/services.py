@@ -2,19 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from core.engines.base import Capability
 from core.engines.embeddings import EmbeddingsEngine, InputType
+from core.engines.errors import EngineTimeout
 from core.engines.llm import ChatDelta, ChatRequest, LLMEngine
 
 if TYPE_CHECKING:
     from core.runtime.runtime import Runtime
+    from core.runtime.slot import EngineSlot
+
+
+class SlotEmbedder:
+    """Bulk embeddings on one engine slot: each batch takes one of its permits (so interactive
+    requests interleave) and has the route's timeout on its own, not the whole job."""
+
+    def __init__(self, slot: EngineSlot, timeout: float | None, queue_timeout: float | None):
+        self._slot = slot
+        self._timeout = timeout
+        self._queue_timeout = queue_timeout
+
+    @property
+    def engine(self) -> str:
+        return self._slot.name
+
+    async def __call__(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        async with self._slot.use(self._queue_timeout) as engine:
+            assert isinstance(engine, EmbeddingsEngine)
+            try:
+                async with _within(self._timeout):
+                    return await engine.embed_bulk(texts, input_type)
+            except TimeoutError:
+                raise EngineTimeout(
+                    f"{self.engine!r} embedded no batch of {len(texts)} within {self._timeout:g}s"
+                ) from None
+
+
+@contextlib.asynccontextmanager
+async def _within(timeout: float | None) -> AsyncIterator[None]:
+    if timeout is None:
+        yield
+    else:
+        async with asyncio.timeout(timeout):
+            yield
 
 
 class RouterServices:
-    """Engine-to-engine calls go through the router, so they get fallback and breakers too."""
+    """Engine-to-engine calls go through the router, so they get fallback and breakers too;
+    bulk embeddings (ingestion) are bound to one engine instead (see :meth:`embedder`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -29,6 +68,15 @@ class RouterServices:
 
             routed = await generation.router.call(Capability.EMBEDDINGS, model, run)
             return routed.value
+
+    @contextlib.asynccontextmanager
+    async def embedder(self, model: str | None = None) -> AsyncIterator[SlotEmbedder]:
+        """The first engine of the route (or the one named), for a whole bulk job."""
+        async with self._runtime.lease() as generation:
+            router = generation.router
+            slot = router.chain(Capability.EMBEDDINGS, model).slots[0]
+            policy = router.policy(Capability.EMBEDDINGS, slot)
+            yield SlotEmbedder(slot, policy.timeout, policy.queue_timeout)
 
     async def chat(
         self, request: ChatRequest, *, model: str | None = None

@@ -34,6 +34,8 @@ _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
+#: Longest a background batch waits for interactive encodes to finish.
+_MAX_YIELD_SECONDS = 1.0
 
 
 class EncodingStopped(Exception):
@@ -202,6 +204,9 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(layout.max_tokens)
         self._tokenizer.no_padding()
         self.layout = layout
+        #: Interactive encodes under way; background batches wait for none to be left.
+        self._interactive = 0
+        self._quiet = threading.Condition()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -213,10 +218,39 @@ class OnnxEncoder:
         batch_size: int,
         normalize: bool,
         stop: threading.Event | None = None,
+        *,
+        background: bool = False,
     ) -> tuple[npt.NDArray[np.float32], int]:
         """(vectors in input order, tokens used). Batches group texts of similar length, so
         little time goes on padding. ``stop`` (the caller gave up) ends the work between
-        batches with :class:`EncodingStopped`."""
+        batches with :class:`EncodingStopped`. A ``background`` encode (bulk ingestion) waits
+        before each batch while an interactive one (a search question) runs, so the question
+        shares the cores with at most the batches already started."""
+        if background:
+            return self._encode(texts, batch_size, normalize, stop, background=True)
+        with self._quiet:
+            self._interactive += 1
+        try:
+            return self._encode(texts, batch_size, normalize, stop, background=False)
+        finally:
+            with self._quiet:
+                self._interactive -= 1
+                self._quiet.notify_all()
+
+    def _wait_quiet(self) -> None:
+        with self._quiet:
+            # Bounded: a steady stream of questions slows ingestion down but never stops it.
+            self._quiet.wait_for(lambda: self._interactive == 0, timeout=_MAX_YIELD_SECONDS)
+
+    def _encode(
+        self,
+        texts: list[str],
+        batch_size: int,
+        normalize: bool,
+        stop: threading.Event | None,
+        *,
+        background: bool,
+    ) -> tuple[npt.NDArray[np.float32], int]:
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         size = max(1, min(batch_size, -(-len(texts) // self._threads)))
@@ -224,6 +258,8 @@ class OnnxEncoder:
         vectors = np.zeros((len(texts), self.layout.dimensions), dtype=np.float32)
 
         def run(batch: list[int]) -> None:
+            if background:
+                self._wait_quiet()
             if stop is not None and stop.is_set():
                 raise EncodingStopped
             vectors[batch] = self._run([encodings[i] for i in batch])

@@ -162,6 +162,16 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         }
 
     async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
+        return await self._embed(texts, input_type, background=False)
+
+    async def embed_bulk(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        """Ingestion's batches: on onnxruntime they wait between sub-batches while a search
+        question is being embedded, so questions stay fast during a large ingestion."""
+        return (await self._embed(texts, input_type, background=True)).vectors
+
+    async def _embed(
+        self, texts: list[str], input_type: InputType | None, *, background: bool
+    ) -> Embeddings:
         # all-MiniLM-L6-v2 and its kind are symmetric; prompts for asymmetric models come from
         # the model's own config (``prompts`` in config_sentence_transformers.json) below.
         onnx, model = self._onnx, self._model
@@ -184,7 +194,11 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         def run() -> tuple[list[list[float]], int]:
             if onnx is not None:
                 vectors, tokens = onnx.encode(
-                    texts, self.settings.batch_size, self.settings.normalize, stop
+                    texts,
+                    self.settings.batch_size,
+                    self.settings.normalize,
+                    stop,
+                    background=background,
                 )
                 return vectors.tolist(), tokens
             import numpy as np
