@@ -505,6 +505,9 @@ class IngestConfig(Block):
     #: A document this long (characters) or longer is answered 202 with its job at once, as if
     #: the request had asked ``?async=true``; shorter ones are answered when stored (201).
     sync_max_chars: int = Field(1_000_000, ge=1)
+    #: Time one batch of chunks may take to embed (the route's timeout is for requests; a job
+    #: has none over the whole document). A slower batch fails the job.
+    batch_timeout: Duration = Field(300.0, gt=0)
 
 
 ROUTE_NAMES = tuple(c.value for c in Capability)

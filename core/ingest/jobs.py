@@ -44,7 +44,8 @@ class IngestJob:
     id: str
     collection: str
     document_ids: list[str]
-    #: Content hash of the upload (its documents' hashes together): equal uploads share a job.
+    #: Content hash of the upload (see core.api.routes.rag_jobs.upload_hash): an upload of the
+    #: same documents with the same content while this job is under way is handed this job.
     content: str
     status: JobStatus = JobStatus.QUEUED
     chunks_total: int = 0
@@ -143,9 +144,15 @@ class IngestJobs:
     def newest_first(self, collection: str | None = None) -> list[IngestJob]:
         return [j for j in reversed(self._jobs.values()) if collection in (None, j.collection)]
 
-    def active_for(self, collection: str, content: str) -> IngestJob | None:
+    def active_for(
+        self, collection: str, document_ids: list[str], content: str
+    ) -> IngestJob | None:
         for job in self._jobs.values():
-            if job.collection == collection and job.content == content and not job.status.finished:
+            if (job.collection, job.document_ids, job.content) == (
+                collection,
+                document_ids,
+                content,
+            ) and not job.status.finished:
                 return job
         return None
 
@@ -154,7 +161,7 @@ class IngestJobs:
     ) -> tuple[IngestJob, bool]:
         """Queue ``work`` as a new job, or hand back the job already ingesting this content
         (second item True). A full queue is :class:`EngineOverloaded` (busy: try later)."""
-        existing = self.active_for(collection, content)
+        existing = self.active_for(collection, document_ids, content)
         if existing is not None:
             return existing, True
         limits = self._limits()

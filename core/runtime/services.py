@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 class SlotEmbedder:
     """Bulk embeddings on one engine slot: each batch takes one of its permits (so interactive
-    requests interleave) and has the route's timeout on its own, not the whole job."""
+    requests interleave) and has a timeout of its own (``ingest.batch_timeout``), not one over
+    the whole job."""
 
     def __init__(self, slot: EngineSlot, timeout: float | None, queue_timeout: float | None):
         self._slot = slot
@@ -76,7 +77,8 @@ class RouterServices:
             router = generation.router
             slot = router.chain(Capability.EMBEDDINGS, model).slots[0]
             policy = router.policy(Capability.EMBEDDINGS, slot)
-            yield SlotEmbedder(slot, policy.timeout, policy.queue_timeout)
+            timeout = generation.config.config.ingest.batch_timeout
+            yield SlotEmbedder(slot, timeout, policy.queue_timeout)
 
     async def chat(
         self, request: ChatRequest, *, model: str | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -24,8 +25,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from core.api.context import generation_of, runtime_of
-from core.api.errors import ApiError
+from core.api.errors import ApiError, as_api_error
 from core.engines.base import Capability
+from core.engines.errors import EngineError, InvalidRequest
 from core.engines.retrieval import Document, DocumentInfo, RetrievalEngine
 from core.ingest.content import content_hash
 from core.ingest.jobs import IngestJob, IngestJobs, JobLimits
@@ -46,7 +48,11 @@ def jobs_of(request: HTTPConnection) -> IngestJobs:
 
 
 def upload_hash(documents: list[Document]) -> str:
-    """One hash for an upload: its documents' ids and contents, in order."""
+    """One hash for an upload: its document's content hash, or for several documents a hash
+    of their ids and content hashes, in order."""
+    if len(documents) == 1:
+        only = documents[0]
+        return content_hash(only.collection, only.text, only.metadata)
     digest = hashlib.sha256()
     for document in documents:
         digest.update(document.id.encode() + b"\0")
@@ -111,7 +117,7 @@ async def answer(request: Request, job: IngestJob, wait: bool) -> Response:
     # The job goes on if this client leaves; posting the same content again finds it.
     await jobs_of(request).wait(job)
     if job.failure is not None:
-        raise job.failure
+        raise failure_error(job.failure, location)
     if job.status.value == "cancelled":
         raise ApiError(409, f"ingestion job {job.id} was cancelled", code="job_cancelled")
     headers = {**location, "x-voxgate-engine": job.engine or ""}
@@ -119,6 +125,19 @@ async def answer(request: Request, job: IngestJob, wait: bool) -> Response:
     if len(data) == 1:
         return JSONResponse(data[0], status_code=201, headers=headers)
     return JSONResponse({"object": "list", "data": data}, status_code=201, headers=headers)
+
+
+def failure_error(failure: BaseException, headers: dict[str, str]) -> ApiError:
+    """What a client waiting for a failed job is told: its own mistakes as 4xx, an engine that
+    failed as 503 (the job is over; posting again starts a new one)."""
+    if isinstance(failure, EngineError) and not isinstance(failure, InvalidRequest):
+        error = ApiError(503, failure.message, code=failure.kind)
+        if failure.retry_after is not None:
+            error.headers["Retry-After"] = str(max(1, math.ceil(failure.retry_after)))
+    else:
+        error = as_api_error(failure)
+    error.headers = {**error.headers, **headers}
+    return error
 
 
 def info_json(info: DocumentInfo) -> dict[str, object]:
