@@ -12,10 +12,13 @@ plugin discovery.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -36,6 +39,17 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
 #: Longest a background batch waits for interactive encodes to finish.
 _MAX_YIELD_SECONDS = 1.0
+#: Nice value of the threads that embed in the background (ingestion).
+_BACKGROUND_NICE = 10
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux gives each thread its own nice
+    value); elsewhere nothing changes, since the call would renice the whole process."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BACKGROUND_NICE)
 
 
 class EncodingStopped(Exception):
@@ -199,6 +213,12 @@ class OnnxEncoder:
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
+        self._onnx_file = onnx_file
+        #: Background work (ingestion) runs on a session of its own, one single-threaded run per
+        #: core on threads of lower OS priority: it never queues on the interactive session's
+        #: thread pool, and the scheduler hands a search question the cores first.
+        self._bulk: tuple[Any, ThreadPoolExecutor] | None = None
+        self._bulk_lock = threading.Lock()
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(layout.folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(layout.max_tokens)
@@ -211,6 +231,26 @@ class OnnxEncoder:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        if self._bulk is not None:
+            self._bulk[1].shutdown(wait=False)
+
+    def _bulk_runner(self) -> tuple[Any, ThreadPoolExecutor]:
+        with self._bulk_lock:
+            if self._bulk is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.enable_cpu_mem_arena = False
+                session = onnxruntime.InferenceSession(
+                    str(self._onnx_file), options, providers=["CPUExecutionProvider"]
+                )
+                pool = ThreadPoolExecutor(
+                    self._threads, thread_name_prefix="onnx-bulk", initializer=lower_priority
+                )
+                self._bulk = (session, pool)
+            return self._bulk
 
     def encode(
         self,
@@ -257,14 +297,18 @@ class OnnxEncoder:
         batches = [order[at : at + size] for at in range(0, len(order), size)]
         vectors = np.zeros((len(texts), self.layout.dimensions), dtype=np.float32)
 
+        session, pool = self._bulk_runner() if background else (self._session, self._pool)
+
         def run(batch: list[int]) -> None:
             if background:
                 self._wait_quiet()
             if stop is not None and stop.is_set():
                 raise EncodingStopped
-            vectors[batch] = self._run([encodings[i] for i in batch])
+            vectors[batch] = self._run(session, [encodings[i] for i in batch])
 
-        if self._pool is None or len(batches) == 1:
+        if background:
+            list(pool.map(run, batches))  # type: ignore[union-attr]
+        elif self._pool is None or len(batches) == 1:
             for batch in batches:
                 run(batch)
         else:
@@ -274,7 +318,7 @@ class OnnxEncoder:
             vectors /= np.maximum(norms, 1e-12)
         return vectors, sum(len(e.ids) for e in encodings)
 
-    def _run(self, batch: list[Any]) -> npt.NDArray[np.float32]:
+    def _run(self, session: Any, batch: list[Any]) -> npt.NDArray[np.float32]:
         width = max(len(e.ids) for e in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -284,7 +328,7 @@ class OnnxEncoder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(["hidden"], feed)[0]
+        hidden = session.run(["hidden"], feed)[0]
         if self.layout.pooling == "cls":
             return np.asarray(hidden[:, 0], dtype=np.float32)
         weights = mask[:, :, None].astype(np.float32)
