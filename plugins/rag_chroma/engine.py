@@ -267,18 +267,24 @@ class ChromaRetrievalEngine(RetrievalEngine):
         batches = _batches(len(pieces), self.settings.ingest_batch)
         tokens_task = asyncio.ensure_future(asyncio.to_thread(lambda: [tokenize(t) for t in texts]))
         writing: asyncio.Future[None] | None = None
+        started = time.perf_counter()
+        embedding = waiting = 0.0  # seconds spent embedding, and waiting for a write after it
         written = 0  # chunks whose write has been started (all of them are deleted on failure)
         try:
             async with self._embedder() as embed:
                 done = 0
                 for at, end in batches:
+                    clock = time.perf_counter()
                     vectors = await embed(texts[at:end], "document")
+                    embedding += time.perf_counter() - clock
                     if len(vectors) != end - at:
                         raise EngineUnavailable(
                             "the embeddings engine returned the wrong number of vectors"
                         )
                     if writing is not None:
+                        clock = time.perf_counter()
                         await writing
+                        waiting += time.perf_counter() - clock
                         if progress is not None:
                             progress(done, len(pieces))
                     # Written while the next batch is embedded.
@@ -293,7 +299,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
                     )
                     written, done = end, end
                 if writing is not None:
+                    clock = time.perf_counter()
                     await writing
+                    waiting += time.perf_counter() - clock
             tokens = await tokens_task
         except BaseException:
             await _finish_even_if_cancelled(
@@ -317,6 +325,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
             collection=document.collection,
             document=document.id,
             chunks=len(pieces),
+            seconds=round(time.perf_counter() - started, 3),
+            embedding_seconds=round(embedding, 3),
+            write_wait_seconds=round(waiting, 3),
         )
         return DocumentInfo(
             document.id,
