@@ -4,9 +4,10 @@
 ``file`` (txt, md, html, pdf, JSON records) with optional ``id``, ``metadata`` (JSON) and
 ``collection``; the documents are stored by an ingestion job (see ``rag_jobs``), answered 201
 once stored or 202 with the job. ``POST /v1/rag/query`` retrieves; with ``generate: true`` the
-llm route answers from the retrieved chunks, citing them as [1], [2], ... A citation's ``score`` (and so
-``min_score``) is on the mode's own scale: cosine similarity for ``dense``, BM25 for ``keyword``,
-0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most with RRF).
+llm route answers from the retrieved chunks, citing them as [1], [2], ... A citation's
+``score`` (and so ``min_score``) is on the mode's own scale: cosine similarity for ``dense``,
+BM25 for ``keyword``, 0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most
+with RRF).
 ``web_search: true`` adds web results from the search route (see ``core.api.sources``).
 """
 
