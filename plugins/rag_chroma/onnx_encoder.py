@@ -39,17 +39,15 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
 #: Longest a background batch waits for interactive encodes to finish.
 _MAX_YIELD_SECONDS = 1.0
-#: Nice value of the threads that embed in the background (ingestion).
-_BACKGROUND_NICE = 10
 
 
-def lower_priority() -> None:
+def lower_priority(nice: int) -> None:
     """Lower the calling thread's scheduling priority (Linux gives each thread its own nice
     value); elsewhere nothing changes, since the call would renice the whole process."""
-    if sys.platform != "linux":
+    if sys.platform != "linux" or nice <= 0:
         return
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BACKGROUND_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class EncodingStopped(Exception):
@@ -194,7 +192,9 @@ def quantized_onnx(exported: Path) -> Path:
 class OnnxEncoder:
     """Tokenise, run the transformer, pool and normalise: ``SentenceTransformer.encode``'s path."""
 
-    def __init__(self, layout: ModelLayout, onnx_file: Path, threads: int) -> None:
+    def __init__(
+        self, layout: ModelLayout, onnx_file: Path, threads: int, background_nice: int = 10
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -219,6 +219,7 @@ class OnnxEncoder:
         #: thread pool, and the scheduler hands a search question the cores first.
         self._bulk: tuple[Any, ThreadPoolExecutor] | None = None
         self._bulk_lock = threading.Lock()
+        self._background_nice = background_nice
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(layout.folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(layout.max_tokens)
@@ -247,7 +248,10 @@ class OnnxEncoder:
                     str(self._onnx_file), options, providers=["CPUExecutionProvider"]
                 )
                 pool = ThreadPoolExecutor(
-                    self._threads, thread_name_prefix="onnx-bulk", initializer=lower_priority
+                    self._threads,
+                    thread_name_prefix="onnx-bulk",
+                    initializer=lower_priority,
+                    initargs=(self._background_nice,),
                 )
                 self._bulk = (session, pool)
             return self._bulk

@@ -3,7 +3,11 @@ onnxruntime path gives the same vectors as sentence-transformers on torch."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -204,3 +208,26 @@ async def test_int8_precision_stays_close_to_the_float_model(
     assert np.all((a * b).sum(axis=1) > 0.97)
     # Each text is still nearest its own float vector.
     assert list((a @ b.T).argmax(axis=1)) == [0, 1, 2]
+
+
+async def test_bulk_embeddings_match_and_run_on_lower_priority_threads(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    """Ingestion's batches run on a session of their own, on reniced threads (Linux), and give
+    the same vectors as a request's embeddings; a question embedded meanwhile is answered."""
+    texts = [
+        f"Entry {n}: the harbor master counted ships and gulls." * (1 + n % 3) for n in range(64)
+    ]
+    async with gateway(tmp_path, onnx_cache) as (runtime, _):
+        engine = await engine_of(runtime, "minilm")
+        bulk, question = await asyncio.gather(
+            engine.embed_bulk(texts, "document"), engine.embed(["Who counts the ships?"])
+        )
+        single = (await engine.embed(texts)).vectors
+        assert np.allclose(np.array(bulk), np.array(single), atol=1e-5)
+        assert len(question.vectors) == 1
+        bulk_threads = [t for t in threading.enumerate() if t.name.startswith("onnx-bulk")]
+        assert bulk_threads
+        if sys.platform == "linux":
+            nice = {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in bulk_threads}
+            assert nice == {10}
