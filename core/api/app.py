@@ -33,7 +33,9 @@ from core.api.routes import (
     transcription_stream,
     voice_list,
 )
+from core.api.routes.rag_jobs import job_limits
 from core.engines.errors import EngineError
+from core.ingest.jobs import IngestJobs
 from core.observability.memory import trim_when_idle
 from core.routing.errors import RoutingError
 from core.runtime.runtime import Runtime
@@ -101,6 +103,7 @@ def create_app(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+            await app.state.ingest_jobs.close()
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
     middleware = [Middleware(GatewayMiddleware, runtime=runtime)]
@@ -116,4 +119,5 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.live_sessions = LiveSessions()
+    app.state.ingest_jobs = IngestJobs(lambda: job_limits(runtime))
     return app

@@ -3,17 +3,22 @@
 Thin clients of ``/v1/rag/*`` on a running daemon (or ``--local``). ``add`` takes files and
 folders (searched recursively for readable documents), uploads them one by one and reports each
 as it goes, so a folder of hundreds of files shows its progress and a bad file does not stop the
-rest.
+rest. Each file becomes an ingestion job the command follows: a bar on a terminal, a line now and
+then otherwise; interrupted, it cancels the job it was following.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from core.cli.gateway_client import (
     add_client_arguments,
@@ -120,10 +125,13 @@ async def add_command(args: argparse.Namespace) -> int:
                 fields["model"] = args.model
             response = await client.post(
                 "/v1/rag/documents",
+                params={"async": "true"},
                 files={"file": (path.name, path.read_bytes())},
                 data=fields,
             )
             prefix = f"[{number}/{len(files)}] {path}"
+            if response.status_code == 202:
+                response = await follow_job(client, response.json(), prefix)
             if response.status_code != 201:
                 failed += 1
                 sys.stderr.write(f"{prefix}: failed: {error_message(response)}\n")
@@ -141,6 +149,74 @@ async def add_command(args: argparse.Namespace) -> int:
         f"{chunks} chunks in {seconds:.1f} s"
     )
     return 1 if failed else 0
+
+
+#: How often a job is polled, and how often a line of progress is written when not on a terminal.
+_POLL_SECONDS = 0.2
+_LINE_SECONDS = 2.0
+
+
+async def follow_job(client: httpx.AsyncClient, job: dict[str, Any], prefix: str) -> httpx.Response:
+    """Poll an ingestion job until it ends, showing its progress; the job's documents come back
+    as a 201 response (or the job's error as a failed one). Interrupted, the job is cancelled."""
+    bar = Progress(prefix)
+    try:
+        while job["status"] in ("queued", "running"):
+            bar.show(int(job["chunks_done"]), int(job["chunks_total"]))
+            await asyncio.sleep(_POLL_SECONDS)
+            polled = await client.get(f"/v1/rag/jobs/{job['id']}")
+            if polled.status_code != 200:
+                return polled
+            job = polled.json()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(client.delete(f"/v1/rag/jobs/{job['id']}"))
+        raise
+    finally:
+        bar.done()
+    if job["status"] != "succeeded":
+        error = job.get("error") or {"message": f"the ingestion job was {job['status']}"}
+        return httpx.Response(500, json={"error": error})
+    documents = await asyncio.gather(
+        *(
+            client.get(f"/v1/rag/documents/{doc_id}", params={"collection": job["collection"]})
+            for doc_id in job["document_ids"]
+        )
+    )
+    data = [d.json() for d in documents if d.status_code == 200]
+    return httpx.Response(201, json={"object": "list", "data": data})
+
+
+class Progress:
+    """A bar redrawn in place on a terminal; elsewhere (a log, a pipe) a line every few
+    seconds while a job is part-way."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._tty = sys.stderr.isatty()
+        self._drawn = False
+        self._last_line = 0.0
+        self._last: tuple[int, int] | None = None
+
+    def show(self, done: int, total: int) -> None:
+        if not 0 < done < total or (done, total) == self._last:
+            return
+        self._last = (done, total)
+        if self._tty:
+            width = 30
+            filled = width * done // total
+            bar = "#" * filled + "-" * (width - filled)
+            sys.stderr.write(f"\r{self._prefix}: [{bar}] {done}/{total} chunks")
+            sys.stderr.flush()
+            self._drawn = True
+        elif time.monotonic() - self._last_line >= _LINE_SECONDS:
+            self._last_line = time.monotonic()
+            sys.stderr.write(f"{self._prefix}: {done}/{total} chunks ({100 * done // total}%)\n")
+
+    def done(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
 async def ask_command(args: argparse.Namespace) -> int:

@@ -497,6 +497,23 @@ class WebSearchConfig(Block):
         return self
 
 
+class IngestConfig(Block):
+    """Document ingestion (``POST /v1/rag/documents``) runs as jobs outside request timeouts."""
+
+    #: Ingestion jobs run at once; more wait their turn (embedding already uses every core).
+    max_running: int = Field(1, ge=1, le=16)
+    #: Jobs allowed to wait; one more is refused with 429 until the queue shrinks.
+    max_queued: int = Field(64, ge=0)
+    #: Finished jobs kept for ``GET /v1/rag/jobs`` (the oldest are forgotten first).
+    keep_finished: int = Field(256, ge=0)
+    #: A document this long (characters) or longer is answered 202 with its job at once, as if
+    #: the request had asked ``?async=true``; shorter ones are answered when stored (201).
+    sync_max_chars: int = Field(1_000_000, ge=1)
+    #: Time one batch of chunks may take to embed (the route's timeout is for requests; a job
+    #: has none over the whole document). A slower batch fails the job.
+    batch_timeout: Duration = Field(300.0, gt=0)
+
+
 ROUTE_NAMES = tuple(c.value for c in Capability)
 
 
@@ -535,6 +552,7 @@ class AppConfig(BaseSettings):
     realtime: RealtimeConfig = RealtimeConfig()
     console: ConsoleConfig = ConsoleConfig()
     web_search: WebSearchConfig = WebSearchConfig()
+    ingest: IngestConfig = IngestConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,11 @@ class EmbeddingsEngine(Engine):
         ignore ``input_type``."""
         raise NotImplementedError
 
+    async def embed_bulk(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        """One batch of bulk work (a document being ingested): engines that can let interactive
+        calls (a search question) go first between their own batches."""
+        return (await self.embed(texts, input_type)).vectors
+
     def dimensions(self) -> int | None:
         """Vector size, when known before the first call."""
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -10,6 +11,8 @@ from core.engines.base import Capability, Engine
 from core.engines.errors import InvalidRequest
 
 RetrievalMode = Literal["dense", "keyword", "hybrid"]
+#: Ingestion progress of one document: (chunks written, chunks in all).
+Progress = Callable[[int, int], None]
 
 MetadataValue = str | int | float | bool
 #: Bounds that keep one document's metadata a label, not a payload.
@@ -66,6 +69,8 @@ class DocumentInfo:
     chunks: int
     chars: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Hash of the collection, text and metadata it was stored with (see core.ingest.content).
+    content_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,12 @@ class RetrievalEngine(Engine):
     async def upsert(self, document: Document) -> DocumentInfo:
         """Add or replace a document; replacing never leaves a mix of old and new chunks."""
         raise NotImplementedError
+
+    async def ingest(self, document: Document, progress: Progress | None = None) -> DocumentInfo:
+        """:meth:`upsert` for ingestion jobs, which run outside any request timeout: engines that
+        can embed in batches report ``progress`` as they go. Cancelling it leaves nothing of the
+        new version visible."""
+        return await self.upsert(document)
 
     async def delete(self, collection: str, document_id: str) -> bool:
         """Remove a document and all its chunks; False when it did not exist."""

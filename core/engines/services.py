@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
 
 from core.engines.input_type import InputType
 
@@ -14,4 +15,26 @@ class Services(Protocol):
         self, texts: list[str], *, model: str | None = None, input_type: InputType | None = None
     ) -> list[list[float]]:
         """Embed texts through the ``embeddings`` route (or the named engine/alias)."""
+        ...
+
+
+class BoundEmbedder(Protocol):
+    """One embeddings engine, fixed for a whole bulk job (a document's chunks must all come
+    from the same model: vectors of two models do not mix)."""
+
+    @property
+    def engine(self) -> str: ...
+
+    async def __call__(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        """Embed one batch, as background work that gives way to interactive requests."""
+        ...
+
+
+@runtime_checkable
+class BulkEmbedding(Protocol):
+    """Services that can bind one embeddings engine for bulk work (ingestion): no fallback to
+    another engine part-way, no request timeout over the whole job, no breaker verdicts."""
+
+    def embedder(self, model: str | None = None) -> AbstractAsyncContextManager[BoundEmbedder]:
+        """The first engine of the ``embeddings`` route (or the named engine/alias)."""
         ...

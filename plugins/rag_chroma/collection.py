@@ -1,8 +1,13 @@
-"""One open collection: its store, its keyword index and what keeps the two in step."""
+"""One open collection: its store, its keyword index and what keeps the two in step.
+
+Keyword searches and index updates (compaction included) run in threads, taking turns on the
+index's own lock: a search never sees half a change, and the event loop never waits for either.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +33,33 @@ class OpenCollection:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: when (monotonic) the store was last checked for writes by other daemons
     checked: float = 0.0
+    #: when (monotonic) a request last used it; idle collections are released
+    used: float = 0.0
+    #: ingests writing into it now (it is not released while they run)
+    writers: int = 0
+    #: searches and updates of the keyword index take turns (both run in threads)
+    keyword_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def replace_document(self, doc_id: str, chunks: list[tuple[str, list[str]]]) -> None:
-        """Swap a document's chunks in the keyword index (empty: the document is gone).
-        Runs on the event loop, like every search, so a search never sees half a change."""
-        self.keyword.remove(self.chunk_ids.pop(doc_id, []))
-        if chunks:
-            self.keyword.add(chunks)
-            self.chunk_ids[doc_id] = [chunk_id for chunk_id, _ in chunks]
+    async def search(
+        self, question: str, k: int, allowed: set[str] | None
+    ) -> list[tuple[str, float]]:
+        def run() -> list[tuple[str, float]]:
+            with self.keyword_lock:
+                return self.keyword.search(question, k, allowed)
+
+        return await asyncio.to_thread(run)
+
+    async def replace_document(self, doc_id: str, chunks: list[tuple[str, list[str]]]) -> None:
+        """Swap a document's chunks in the keyword index (empty: the document is gone)."""
+        await asyncio.to_thread(self._locked_replace, [(doc_id, chunks)])
+
+    def _locked_replace(self, changes: list[tuple[str, list[tuple[str, list[str]]]]]) -> None:
+        with self.keyword_lock:
+            for doc_id, chunks in changes:
+                self.keyword.remove(self.chunk_ids.pop(doc_id, []))
+                if chunks:
+                    self.keyword.add(chunks)
+                    self.chunk_ids[doc_id] = [chunk_id for chunk_id, _ in chunks]
 
     def fetch_changes(self) -> FetchedChanges:
         """Blocking: reread the registry and fetch the chunks of documents changed elsewhere."""
@@ -45,11 +69,12 @@ class OpenCollection:
             fetched[chunk.document_id].append((chunk.id, tokenize(chunk.text)))
         return FetchedChanges(change, fetched)
 
-    def apply_changes(self, fetched: FetchedChanges) -> None:
-        for doc_id in fetched.change.removed:
-            self.replace_document(doc_id, [])
-        for doc_id, chunks in fetched.chunks.items():
-            self.replace_document(doc_id, chunks)
+    async def apply_changes(self, fetched: FetchedChanges) -> None:
+        changes: list[tuple[str, list[tuple[str, list[str]]]]]
+        changes = [(doc_id, []) for doc_id in fetched.change.removed]
+        changes += list(fetched.chunks.items())
+        if changes:
+            await asyncio.to_thread(self._locked_replace, changes)
 
 
 def open_collection(

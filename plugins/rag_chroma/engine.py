@@ -4,10 +4,12 @@ citations. chromadb calls are blocking and run in threads; writes to a collectio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -15,16 +17,20 @@ import structlog
 
 from core.engines import EngineSettings, RetrievalEngine
 from core.engines.base import Health
+from core.engines.embeddings import InputType
 from core.engines.errors import EngineError, EngineUnavailable, InvalidRequest
 from core.engines.retrieval import (
     Citation,
     Document,
     DocumentInfo,
+    Progress,
     RetrievalQuery,
     check_metadata,
 )
+from core.engines.services import BoundEmbedder, BulkEmbedding, Services
 from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
+from core.ingest.content import content_hash
 from plugins.rag_chroma.collection import OpenCollection, open_collection
 from plugins.rag_chroma.fusion import reciprocal_rank_fusion, weighted_blend
 from plugins.rag_chroma.keyword_index import tokenize
@@ -54,6 +60,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         super().__init__(settings, context)
         self._collections: dict[str, OpenCollection] = {}
         self._opening = asyncio.Lock()
+        self._reaper: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -104,10 +111,39 @@ class ChromaRetrievalEngine(RetrievalEngine):
             store=self.where(),
             seconds=round(time.perf_counter() - started, 3),
         )
+        idle = self.settings.collection_idle_seconds
+        if idle:
+            self._reaper = asyncio.get_running_loop().create_task(
+                self._release_idle(idle), name=f"rag-idle:{self.name}"
+            )
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         self._collections.clear()
         self._client = None
+
+    async def _release_idle(self, idle: float) -> None:
+        """Drop open collections unused for ``idle`` seconds: their keyword index is most of
+        their memory, and is rebuilt from the store when the collection is next used."""
+        while True:
+            await asyncio.sleep(max(min(idle / 4, 60.0), 0.05))
+            now = time.monotonic()
+            for name, collection in list(self._collections.items()):
+                if (
+                    now - collection.used >= idle
+                    and not collection.writers
+                    and not collection.lock.locked()
+                    and self._collections.get(name) is collection
+                ):
+                    del self._collections[name]
+                    log.info(
+                        "rag.collection_released",
+                        engine=self.name,
+                        collection=name,
+                        chunks=len(collection.keyword),
+                    )
 
     async def health(self) -> Health:
         if self._client is None:
@@ -153,6 +189,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
                     )
                     if collection is None:
                         return None
+                    collection.used = time.monotonic()
                     self._collections[name] = collection
                     log.info(
                         "rag.collection_opened",
@@ -162,6 +199,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
                     )
         elif self.server_mode:
             await self._sync(collection)
+        collection.used = time.monotonic()
         return collection
 
     async def _sync(self, collection: OpenCollection) -> None:
@@ -174,60 +212,156 @@ class ChromaRetrievalEngine(RetrievalEngine):
             collection.checked = now
             if await self._blocking(collection.store.changed_elsewhere):
                 changes = await self._blocking(collection.fetch_changes)
-                collection.apply_changes(changes)
+                await collection.apply_changes(changes)
 
     # -- writes ---------------------------------------------------------------------------------
 
     async def upsert(self, document: Document) -> DocumentInfo:
+        return await self.ingest(document)
+
+    async def ingest(self, document: Document, progress: Progress | None = None) -> DocumentInfo:
+        """Chunk, embed in batches (each written as soon as it is embedded, invisible until the
+        flip), then flip the registry to the new version. Cancelled or failed part-way, the
+        chunks written so far are deleted and the previous version stays what is served."""
         if not document.id or len(document.id) > 256 or "#" in document.id:
             raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
         check_metadata(document.metadata)  # before anything is written
         check_collection(document.collection)
+        digest = content_hash(document.collection, document.text, document.metadata)
         pieces = await asyncio.to_thread(
             chunk_text, document.text, self.settings.chunk_chars, self.settings.chunk_overlap
         )
         if not pieces:
             raise InvalidRequest("the document has no text", param="text")
-        texts = [p.text for p in pieces]
-        vectors = await self.context.services.embed(
-            texts, model=self.settings.embeddings, input_type="document"
-        )
-        if len(vectors) != len(pieces):
-            raise EngineUnavailable("the embeddings engine returned the wrong number of vectors")
-        tokens = await asyncio.to_thread(lambda: [tokenize(t) for t in texts])
+        total = len(pieces)
+        if progress is not None:
+            progress(0, total)
         collection = await self._collection(document.collection, create=True)
         assert collection is not None
+        collection.writers += 1
+        try:
+            return await self._write(document, digest, pieces, collection, progress)
+        finally:
+            collection.writers -= 1
+            collection.used = time.monotonic()
+
+    async def _write(
+        self,
+        document: Document,
+        digest: str,
+        pieces: list[Chunk],
+        collection: OpenCollection,
+        progress: Progress | None,
+    ) -> DocumentInfo:
+        texts = [p.text for p in pieces]
         version = uuid.uuid4().hex[:16]
         ids = [chunk_id(document.id, version, p.index) for p in pieces]
         metadatas = _chunk_metadata(document, version, pieces)
         record = registry_record(
-            metadatas[0]["_vg_title"] or None, len(pieces), len(document.text), document.metadata
+            metadatas[0]["_vg_title"] or None,
+            len(pieces),
+            len(document.text),
+            document.metadata,
+            digest,
         )
+        batches = _batches(len(pieces), self.settings.ingest_batch)
+        tokens_task = asyncio.ensure_future(asyncio.to_thread(lambda: [tokenize(t) for t in texts]))
+        writing: asyncio.Future[None] | None = None
+        started = time.perf_counter()
+        embedding = waiting = 0.0  # seconds spent embedding, and waiting for a write after it
+        written = 0  # chunks whose write has been started (all of them are deleted on failure)
+        try:
+            async with self._embedder() as embed:
+                done = 0
+                for at, end in batches:
+                    clock = time.perf_counter()
+                    vectors = await embed(texts[at:end], "document")
+                    embedding += time.perf_counter() - clock
+                    if len(vectors) != end - at:
+                        raise EngineUnavailable(
+                            "the embeddings engine returned the wrong number of vectors"
+                        )
+                    if writing is not None:
+                        clock = time.perf_counter()
+                        await writing
+                        waiting += time.perf_counter() - clock
+                        if progress is not None:
+                            progress(done, len(pieces))
+                    # Written while the next batch is embedded.
+                    writing = asyncio.ensure_future(
+                        self._blocking(
+                            collection.store.write_chunks,
+                            ids[at:end],
+                            texts[at:end],
+                            vectors,
+                            metadatas[at:end],
+                        )
+                    )
+                    written, done = end, end
+                if writing is not None:
+                    clock = time.perf_counter()
+                    await writing
+                    waiting += time.perf_counter() - clock
+            tokens = await tokens_task
+        except BaseException:
+            await _finish_even_if_cancelled(
+                self._discard(collection, ids[:written], writing, tokens_task)
+            )
+            raise
+        if progress is not None:
+            progress(len(pieces), len(pieces))
 
-        async def write() -> None:
+        async def flip() -> None:
             async with collection.lock:
-                await self._blocking(
-                    collection.store.write_version,
-                    document.id,
-                    version,
-                    record,
-                    (ids, texts, vectors, metadatas),
-                )
-                collection.replace_document(document.id, list(zip(ids, tokens, strict=True)))
+                await self._blocking(collection.store.register, document.id, version, record)
+                await collection.replace_document(document.id, list(zip(ids, tokens, strict=True)))
 
-        # Shielded: a client that goes away mid-write must not leave the keyword index behind
-        # the store, nor release the lock while the store is still being written.
-        await _finish_even_if_cancelled(write())
+        # Shielded: a job cancelled now must not leave the keyword index behind the store, nor
+        # release the lock while the store is still being written.
+        await _finish_even_if_cancelled(flip())
         log.info(
             "rag.document_ingested",
             engine=self.name,
             collection=document.collection,
             document=document.id,
             chunks=len(pieces),
+            seconds=round(time.perf_counter() - started, 3),
+            embedding_seconds=round(embedding, 3),
+            write_wait_seconds=round(waiting, 3),
         )
         return DocumentInfo(
-            document.id, document.collection, len(pieces), len(document.text), document.metadata
+            document.id,
+            document.collection,
+            len(pieces),
+            len(document.text),
+            document.metadata,
+            digest,
         )
+
+    def _embedder(self) -> AbstractAsyncContextManager[BoundEmbedder]:
+        """One embeddings engine for the whole document, called directly (never a fallback
+        engine part-way: two models' vectors do not mix)."""
+        services = self.context.services
+        if isinstance(services, BulkEmbedding):
+            return services.embedder(self.settings.embeddings)
+        return contextlib.nullcontext(_RoutedEmbedder(services, self.settings.embeddings))
+
+    async def _discard(
+        self,
+        collection: OpenCollection,
+        ids: list[str],
+        writing: asyncio.Future[None] | None,
+        tokens: asyncio.Future[Any],
+    ) -> None:
+        """Delete what a failed or cancelled ingest wrote (never registered, so never seen)."""
+        pending = [f for f in (writing, tokens) if f is not None]
+        await asyncio.wait(pending)
+        for future in pending:
+            if not future.cancelled():
+                future.exception()  # retrieved: the failure that matters is the caller's
+        if ids:
+            with contextlib.suppress(EngineError):
+                await self._blocking(collection.store.discard, ids)
 
     async def delete(self, collection: str, document_id: str) -> bool:
         opened = await self._collection(collection)
@@ -237,7 +371,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         async def remove() -> bool:
             async with opened.lock:
                 removed = await self._blocking(opened.store.remove, document_id)
-                opened.replace_document(document_id, [])
+                await opened.replace_document(document_id, [])
                 return removed is not None
 
         removed = await _finish_even_if_cancelled(remove())
@@ -256,7 +390,12 @@ class ChromaRetrievalEngine(RetrievalEngine):
     def _info(collection: str, doc_id: str, record: dict[str, Any]) -> DocumentInfo:
         metadata = json.loads(record.get("metadata_json") or "{}")
         return DocumentInfo(
-            doc_id, collection, int(record.get("chunks", 0)), int(record.get("chars", 0)), metadata
+            doc_id,
+            collection,
+            int(record.get("chunks", 0)),
+            int(record.get("chars", 0)),
+            metadata,
+            str(record["sha256"]) if record.get("sha256") else None,
         )
 
     async def get(self, collection: str, document_id: str) -> DocumentInfo | None:
@@ -329,7 +468,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
             if query.mode == "dense":
                 return []
             allowed = await self._blocking(opened.store.ids_matching, where) if where else None
-            return opened.keyword.search(query.question, depth, allowed)
+            return await opened.search(query.question, depth, allowed)
 
         dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
         ranked = self._rank(query, dense_hits, keyword_hits)
@@ -386,6 +525,25 @@ def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> li
         }
         for p in pieces
     ]
+
+
+class _RoutedEmbedder:
+    """Embeddings through the router, for services that cannot bind one engine."""
+
+    def __init__(self, services: Services, model: str | None) -> None:
+        self._services = services
+        self._model = model
+
+    @property
+    def engine(self) -> str:
+        return self._model or "embeddings"
+
+    async def __call__(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        return await self._services.embed(texts, model=self._model, input_type=input_type)
+
+
+def _batches(count: int, size: int) -> list[tuple[int, int]]:
+    return [(at, min(at + size, count)) for at in range(0, count, size)]
 
 
 async def _finish_even_if_cancelled(work: Awaitable[T]) -> T:

@@ -12,6 +12,7 @@ plugin discovery.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,6 +38,17 @@ _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
 _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
+#: Longest a background batch waits for interactive encodes to finish.
+_MAX_YIELD_SECONDS = 1.0
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's scheduling priority (Linux gives each thread its own nice
+    value); elsewhere nothing changes, since the call would renice the whole process."""
+    if sys.platform != "linux" or nice <= 0:
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 class EncodingStopped(Exception):
@@ -150,7 +162,9 @@ def quantized_onnx(exported: Path) -> Path:
 class OnnxEncoder:
     """Tokenise, run the transformer, pool and normalise: ``SentenceTransformer.encode``'s path."""
 
-    def __init__(self, layout: ModelLayout, onnx_file: Path, threads: int) -> None:
+    def __init__(
+        self, layout: ModelLayout, onnx_file: Path, threads: int, background_nice: int = 10
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -169,15 +183,48 @@ class OnnxEncoder:
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
+        self._onnx_file = onnx_file
+        #: Background work (ingestion) runs on a session of its own, one single-threaded run per
+        #: core on threads of lower OS priority: it never queues on the interactive session's
+        #: thread pool, and the scheduler hands a search question the cores first.
+        self._bulk: tuple[Any, ThreadPoolExecutor] | None = None
+        self._bulk_lock = threading.Lock()
+        self._background_nice = background_nice
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(layout.folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(layout.max_tokens)
         self._tokenizer.no_padding()
         self.layout = layout
+        #: Interactive encodes under way; background batches wait for none to be left.
+        self._interactive = 0
+        self._quiet = threading.Condition()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        if self._bulk is not None:
+            self._bulk[1].shutdown(wait=False)
+
+    def _bulk_runner(self) -> tuple[Any, ThreadPoolExecutor]:
+        with self._bulk_lock:
+            if self._bulk is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.enable_cpu_mem_arena = False
+                session = onnxruntime.InferenceSession(
+                    str(self._onnx_file), options, providers=["CPUExecutionProvider"]
+                )
+                pool = ThreadPoolExecutor(
+                    self._threads,
+                    thread_name_prefix="onnx-bulk",
+                    initializer=lower_priority,
+                    initargs=(self._background_nice,),
+                )
+                self._bulk = (session, pool)
+            return self._bulk
 
     def encode(
         self,
@@ -185,22 +232,57 @@ class OnnxEncoder:
         batch_size: int,
         normalize: bool,
         stop: threading.Event | None = None,
+        *,
+        background: bool = False,
     ) -> tuple[npt.NDArray[np.float32], int]:
         """(vectors in input order, tokens used). Batches group texts of similar length, so
         little time goes on padding. ``stop`` (the caller gave up) ends the work between
-        batches with :class:`EncodingStopped`."""
+        batches with :class:`EncodingStopped`. A ``background`` encode (bulk ingestion) waits
+        before each batch while an interactive one (a search question) runs, so the question
+        shares the cores with at most the batches already started."""
+        if background:
+            return self._encode(texts, batch_size, normalize, stop, background=True)
+        with self._quiet:
+            self._interactive += 1
+        try:
+            return self._encode(texts, batch_size, normalize, stop, background=False)
+        finally:
+            with self._quiet:
+                self._interactive -= 1
+                self._quiet.notify_all()
+
+    def _wait_quiet(self) -> None:
+        with self._quiet:
+            # Bounded: a steady stream of questions slows ingestion down but never stops it.
+            self._quiet.wait_for(lambda: self._interactive == 0, timeout=_MAX_YIELD_SECONDS)
+
+    def _encode(
+        self,
+        texts: list[str],
+        batch_size: int,
+        normalize: bool,
+        stop: threading.Event | None,
+        *,
+        background: bool,
+    ) -> tuple[npt.NDArray[np.float32], int]:
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         size = max(1, min(batch_size, -(-len(texts) // self._threads)))
         batches = [order[at : at + size] for at in range(0, len(order), size)]
         vectors = np.zeros((len(texts), self.layout.dimensions), dtype=np.float32)
 
+        session, pool = self._bulk_runner() if background else (self._session, self._pool)
+
         def run(batch: list[int]) -> None:
+            if background:
+                self._wait_quiet()
             if stop is not None and stop.is_set():
                 raise EncodingStopped
-            vectors[batch] = self._run([encodings[i] for i in batch])
+            vectors[batch] = self._run(session, [encodings[i] for i in batch])
 
-        if self._pool is None or len(batches) == 1:
+        if background:
+            list(pool.map(run, batches))  # type: ignore[union-attr]
+        elif self._pool is None or len(batches) == 1:
             for batch in batches:
                 run(batch)
         else:
@@ -210,7 +292,7 @@ class OnnxEncoder:
             vectors /= np.maximum(norms, 1e-12)
         return vectors, sum(len(e.ids) for e in encodings)
 
-    def _run(self, batch: list[Any]) -> npt.NDArray[np.float32]:
+    def _run(self, session: Any, batch: list[Any]) -> npt.NDArray[np.float32]:
         width = max(len(e.ids) for e in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -220,7 +302,7 @@ class OnnxEncoder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(["hidden"], feed)[0]
+        hidden = session.run(["hidden"], feed)[0]
         if self.layout.pooling == "cls":
             return np.asarray(hidden[:, 0], dtype=np.float32)
         weights = mask[:, :, None].astype(np.float32)

@@ -44,6 +44,9 @@ class SentenceEmbeddingSettings(EngineSettings):
     cache_dir: str | None = None
     #: Batches embedded side by side with onnxruntime (default: up to 4, one per core).
     threads: int | None = Field(None, ge=1, le=64)
+    #: onnx backend on Linux: nice value of the threads that embed documents being ingested, so
+    #: search questions (and the rest of the machine) get the cores first; 0 leaves it as is.
+    background_nice: int = Field(10, ge=0, le=19)
     #: Unit-length vectors, so dot product equals cosine similarity.
     normalize: bool = True
     #: Longest input accepted per text, in characters (longer input is a 400, not a silent cut).
@@ -126,7 +129,7 @@ class SentenceTransformersEngine(EmbeddingsEngine):
             log.warning("embeddings.onnx_export_failed", model=str(folder), error=str(exc))
             return None
         threads = self.settings.threads or min(os.cpu_count() or 1, 4)
-        return OnnxEncoder(layout, onnx_file, threads)
+        return OnnxEncoder(layout, onnx_file, threads, self.settings.background_nice)
 
     def _load_torch(self, folder: Path) -> Any:
         if self.settings.precision == "int8":
@@ -162,6 +165,16 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         }
 
     async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
+        return await self._embed(texts, input_type, background=False)
+
+    async def embed_bulk(self, texts: list[str], input_type: InputType) -> list[list[float]]:
+        """Ingestion's batches: on onnxruntime they wait between sub-batches while a search
+        question is being embedded, so questions stay fast during a large ingestion."""
+        return (await self._embed(texts, input_type, background=True)).vectors
+
+    async def _embed(
+        self, texts: list[str], input_type: InputType | None, *, background: bool
+    ) -> Embeddings:
         # all-MiniLM-L6-v2 and its kind are symmetric; prompts for asymmetric models come from
         # the model's own config (``prompts`` in config_sentence_transformers.json) below.
         onnx, model = self._onnx, self._model
@@ -184,7 +197,11 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         def run() -> tuple[list[list[float]], int]:
             if onnx is not None:
                 vectors, tokens = onnx.encode(
-                    texts, self.settings.batch_size, self.settings.normalize, stop
+                    texts,
+                    self.settings.batch_size,
+                    self.settings.normalize,
+                    stop,
+                    background=background,
                 )
                 return vectors.tolist(), tokens
             import numpy as np

@@ -36,6 +36,11 @@ class ChromaSettings(EngineSettings):
     #: Server mode: chunks of a version never registered are removed once this old (seconds);
     #: younger ones may be an ingest still running in another daemon.
     orphan_grace_seconds: float = Field(3600.0, ge=0)
+    #: Chunks embedded and written per batch while ingesting (progress moves batch by batch).
+    ingest_batch: int = Field(128, ge=1, le=4096)
+    #: An open collection unused this long (seconds) is released, keyword index and all, and
+    #: reopened from the store when next used; 0 keeps collections open until shutdown.
+    collection_idle_seconds: float = Field(900.0, ge=0)
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> ChromaSettings:

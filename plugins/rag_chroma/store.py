@@ -315,6 +315,11 @@ class CollectionStore:
         self._chunks.delete(where={"_vg_doc": doc_id})
         return str(current["version"])
 
+    def discard(self, ids: list[str]) -> None:
+        """Delete chunks of a version that was never registered (an ingest that stopped)."""
+        for at in range(0, len(ids), _BATCH):
+            self._chunks.delete(ids=ids[at : at + _BATCH])
+
     def remove_orphans(self, older_than: float) -> int:
         """Delete chunks of unregistered versions written before ``older_than`` (epoch seconds):
         an ingest that never flipped, or old chunks a crash left behind. Younger ones may belong
@@ -391,12 +396,13 @@ class CollectionStore:
 
 
 def registry_record(
-    title: str | None, chunks: int, chars: int, metadata: dict[str, Any]
+    title: str | None, chunks: int, chars: int, metadata: dict[str, Any], sha256: str = ""
 ) -> dict[str, Any]:
     return {
         "title": title or "",
         "chunks": chunks,
         "chars": chars,
         "metadata_json": json.dumps(metadata, ensure_ascii=False, default=str),
+        "sha256": sha256,
         "updated": time.time(),
     }

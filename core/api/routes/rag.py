@@ -2,17 +2,18 @@
 
 ``POST /v1/rag/documents`` takes JSON ``{"id", "text", "metadata", "collection"}`` or a multipart
 ``file`` (txt, md, html, pdf, JSON records) with optional ``id``, ``metadata`` (JSON) and
-``collection``. ``POST /v1/rag/query`` retrieves; with ``generate: true`` the llm route answers
-from the retrieved chunks, citing them as [1], [2], ... A citation's ``score`` (and so
-``min_score``) is on the mode's own scale: cosine similarity for ``dense``, BM25 for ``keyword``,
-0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most with RRF).
+``collection``; the documents are stored by an ingestion job (see ``rag_jobs``), answered 201
+once stored or 202 with the job. ``POST /v1/rag/query`` retrieves; with ``generate: true`` the
+llm route answers from the retrieved chunks, citing them as [1], [2], ... A citation's
+``score`` (and so ``min_score``) is on the mode's own scale: cosine similarity for ``dense``,
+BM25 for ``keyword``, 0-1 for ``hybrid`` with the default weighted fusion (about 0.03 at most
+with RRF).
 ``web_search: true`` adds web results from the search route (see ``core.api.sources``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,8 @@ from starlette.routing import Route
 from core.api.bodies import read_form, read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
+from core.api.routes.rag_jobs import answer, info_json, submit
+from core.api.routes.rag_jobs import routes as job_routes
 from core.api.routing_headers import engine_headers
 from core.api.sources import citation_json, gather_sources, grounding_prompt
 from core.engines.base import Capability
@@ -38,6 +41,7 @@ from core.engines.retrieval import (
     RetrievalQuery,
     check_metadata,
 )
+from core.ingest.content import content_hash, content_id
 from core.ingest.extract import UnreadableDocument, extract_documents
 from core.runtime.generation import Generation
 
@@ -76,10 +80,6 @@ async def _on_rag(
 ) -> tuple[T, dict[str, str]]:
     routed = await generation.router.call(Capability.RAG, model, fn)
     return routed.value, engine_headers(routed.engine, routed.attempts)
-
-
-def info_json(info: DocumentInfo) -> dict[str, Any]:
-    return {"object": "rag.document", **dataclasses.asdict(info)}
 
 
 async def _documents_from_upload(request: Request) -> tuple[list[Document], str | None]:
@@ -122,6 +122,8 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
 
 
 async def add_documents(request: Request) -> Response:
+    """Store documents through an ingestion job: answered 201 once they are stored, or at once
+    with 202 and the job (``?async=true``, or a document of ``ingest.sync_max_chars`` or more)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/"):
         documents, model = await _documents_from_upload(request)
@@ -129,24 +131,23 @@ async def add_documents(request: Request) -> Response:
         body = await read_json(request, DocumentBody, limits_of(request).max_request_bytes)
         if not body.text.strip():
             raise ApiError(400, "text must not be blank", param="text")
-        documents = [
-            Document(
-                body.id or uuid.uuid4().hex,
-                body.text,
-                body.collection,
-                check_metadata(body.metadata),
-            )
-        ]
+        metadata = check_metadata(body.metadata)
+        # Without an id, the same content always gets the same one: posting it again (a retry
+        # after a timeout) finds the stored copy instead of adding a second.
+        doc_id = body.id or content_id(content_hash(body.collection, body.text, metadata))
+        documents = [Document(doc_id, body.text, body.collection, metadata)]
         model = body.model
+    asked = _flag(request, "async")
+    ingest = generation_of(request).config.config.ingest
+    wait = not asked and max(len(d.text) for d in documents) < ingest.sync_max_chars
+    return await answer(request, submit(request, documents, model), wait)
 
-    async def ingest(engine: RetrievalEngine) -> list[DocumentInfo]:
-        return [await engine.upsert(document) for document in documents]
 
-    infos, headers = await _on_rag(generation_of(request), model, ingest)
-    if len(infos) == 1:
-        return JSONResponse(info_json(infos[0]), status_code=201, headers=headers)
-    data = [info_json(i) for i in infos]
-    return JSONResponse({"object": "list", "data": data}, status_code=201, headers=headers)
+def _flag(request: Request, name: str) -> bool:
+    raw = (request.query_params.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{name} must be true or false", param=name)
+    return raw in ("true", "1")
 
 
 def _collection(request: Request) -> str:
@@ -260,4 +261,5 @@ routes = [
     Route("/v1/rag/documents/{document_id:path}", delete_document, methods=["DELETE"]),
     Route("/v1/rag/query", query_documents, methods=["POST"]),
     Route("/v1/rag/stats", rag_stats, methods=["GET"]),
+    *job_routes,
 ]

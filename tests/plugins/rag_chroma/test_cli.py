@@ -19,7 +19,7 @@ engines:
     capability: embeddings
     engine: sentence_transformers
     settings: {{cache_dir: "{onnx_cache}"}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: "{store}"}}}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: "{store}", ingest_batch: 16}}}}
 routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
@@ -92,3 +92,27 @@ def test_clear_errors_before_anything_is_sent(tmp_path: Path, onnx_cache: Path) 
     assert two.returncode == 1 and "single file" in two.stderr
     bad = voxgate(config, "add", str(tmp_path / "a.txt"), "--metadata", "[1]")
     assert bad.returncode == 1 and "JSON object" in bad.stderr
+
+
+def test_add_shows_the_progress_of_a_large_file(tmp_path: Path, onnx_cache: Path) -> None:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    book = tmp_path / "book.txt"
+    sentence = "The lighthouse keeper wrote down the weather, the ships and the tides each day. "
+    book.write_text("\n\n".join(f"Day {n}. " + sentence * 5 for n in range(200)))
+
+    added = voxgate(config, "add", str(book), "--collection", "library")
+    assert added.returncode == 0, added.stderr
+    *progress, last = added.stderr.splitlines()
+    # Not a terminal: a line now and then while the job is part-way (it moves 16 chunks at a
+    # time, polled every 0.2 s), then the file's result.
+    assert progress and all(line.startswith(f"[1/1] {book}: ") for line in progress)
+    done, totals = zip(
+        *(map(int, line.split(": ")[1].split(" ")[0].split("/")) for line in progress),
+        strict=True,
+    )
+    assert list(done) == sorted(done) and done[0] > 0
+    total = totals[0]
+    assert set(totals) == {total} and done[-1] < total
+    assert last == f"[1/1] {book}: {total} chunks as book.txt"
+    assert f"{total} chunks in" in added.stdout

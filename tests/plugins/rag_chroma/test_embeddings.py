@@ -3,12 +3,14 @@ onnxruntime path gives the same vectors as sentence-transformers on torch."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -249,3 +251,26 @@ def test_the_export_keeps_torch_out_of_the_process(tmp_path: Path) -> None:
     assert result["backend"] == "onnx" and result["size"] == 384
     assert len(result["exported"]) == 1
     assert result["torch"] is False
+
+
+async def test_bulk_embeddings_match_and_run_on_lower_priority_threads(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    """Ingestion's batches run on a session of their own, on reniced threads (Linux), and give
+    the same vectors as a request's embeddings; a question embedded meanwhile is answered."""
+    texts = [
+        f"Entry {n}: the harbor master counted ships and gulls." * (1 + n % 3) for n in range(64)
+    ]
+    async with gateway(tmp_path, onnx_cache) as (runtime, _):
+        engine = await engine_of(runtime, "minilm")
+        bulk, question = await asyncio.gather(
+            engine.embed_bulk(texts, "document"), engine.embed(["Who counts the ships?"])
+        )
+        single = (await engine.embed(texts)).vectors
+        assert np.allclose(np.array(bulk), np.array(single), atol=1e-5)
+        assert len(question.vectors) == 1
+        bulk_threads = [t for t in threading.enumerate() if t.name.startswith("onnx-bulk")]
+        assert bulk_threads
+        if sys.platform == "linux":
+            nice = {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in bulk_threads}
+            assert nice == {10}

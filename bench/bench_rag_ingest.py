@@ -1,0 +1,215 @@
+"""Ingestion speed of the rag_chroma engine, and search latency while a large document ingests.
+
+1. One document of N chunks (default 2,000) stored by the engine called in process, then by a
+   real daemon as an ingestion job (``?async=true``, progress read from its event stream), for
+   float32 and int8 MiniLM: chunks/s and the daemon/direct ratio.
+2. Hybrid query latency (p50/p99) on a collection of Q chunks (default 2,000), first idle, then
+   while the daemon ingests a large document into another collection, and the ratio.
+
+    python -m bench.bench_rag_ingest [--chunks 2000] [--query-chunks 2000] [--queries 100]
+                                     [--precision float32 int8] [--mb 5]
+
+``--mb 5`` ingests a 5 MB text (about 12k chunks) through the daemon instead of N chunks.
+Pin the process to two cores (``taskset -c 0,1``) to compare with the README's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.bench_rag import questions, synthetic_documents
+from bench.stats import emit, ms, summary
+from core.engines import RetrievalEngine
+from core.engines.retrieval import Document
+from core.observability.logging import configure_logging
+from tests.support.daemon import daemon_process
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {{watch: false}}
+logging: {{level: warning}}
+engines:
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    preload: true
+    settings: {{cache_dir: "{cache}", precision: {precision}}}
+  docs: {{capability: rag, engine: chroma, preload: true, settings: {{path: "{path}"}}}}
+routes: {{embeddings: [minilm], rag: [docs]}}
+"""
+
+
+def book(chunks: int) -> str:
+    """One long text of about ``chunks`` one-chunk paragraphs (the evaluation sets' sentences)."""
+    paragraphs = [p for d in synthetic_documents(chunks) for p in d.text.split("\n\n")]
+    return "\n\n".join(paragraphs)
+
+
+def book_of_bytes(size: int) -> str:
+    text = book(max(size // 400, 10))
+    while len(text.encode()) < size:
+        text += "\n\n" + text
+    return text.encode()[:size].decode(errors="ignore")
+
+
+async def direct(config: Path, text: str) -> tuple[int, float]:
+    """(chunks, seconds) for the engine called in process."""
+    async with running_runtime(config, entry_points=True) as runtime:
+        slot = runtime.current.slots["docs"]
+        await slot.ensure_loaded()
+        engine = slot.engine
+        assert isinstance(engine, RetrievalEngine)
+        await engine.ingest(Document("warm", "warm up", "warm"))
+        started = time.perf_counter()
+        info = await engine.ingest(Document("book", text, "direct"))
+        return info.chunks, time.perf_counter() - started
+
+
+def follow(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+    with client.stream("GET", f"/v1/rag/jobs/{job_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                last = json.loads(line[len("data: ") :])
+    return last
+
+
+def ingest_job(client: httpx.Client, text: str, collection: str) -> tuple[int, float]:
+    """(chunks, seconds) for an ingestion job on the daemon, from posting to its end. The text
+    goes as a file upload (JSON bodies stop at ``limits.max_request_bytes``)."""
+    started = time.perf_counter()
+    posted = client.post(
+        "/v1/rag/documents",
+        params={"async": "true"},
+        files={"file": ("book.txt", text.encode(), "text/plain")},
+        data={"id": "book", "collection": collection},
+    )
+    posted.raise_for_status()
+    job = follow(client, posted.json()["id"])
+    seconds = time.perf_counter() - started
+    if job.get("status") != "succeeded":
+        raise RuntimeError(f"ingestion job ended {job.get('status')}: {job.get('error')}")
+    return int(job["chunks_done"]), seconds
+
+
+def latencies(client: httpx.Client, asked: list[str], collection: str) -> list[float]:
+    out = []
+    for question in asked:
+        body = {"question": question, "collection": collection, "mode": "hybrid", "top_k": 5}
+        started = time.perf_counter()
+        client.post("/v1/rag/query", json=body).raise_for_status()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def speed(root: Path, precision: str, text: str) -> None:
+    config = root / f"{precision}.yaml"
+    config.write_text(
+        CONFIG.format(cache=root / "onnx", path=root / f"chroma-{precision}", precision=precision)
+    )
+    chunks, seconds = asyncio.run(direct(config, text))
+    with (
+        daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
+        httpx.Client(base_url=url, timeout=600) as client,
+    ):
+        client.post("/v1/rag/documents", json={"text": "warm up", "collection": "warm"})
+        job_chunks, job_seconds = ingest_job(client, text, "daemon")
+    emit(
+        f"{precision:<8} {chunks} chunks: direct {chunks / seconds:.1f} chunks/s, "
+        f"daemon job {job_chunks / job_seconds:.1f} chunks/s, "
+        f"daemon/direct x{(job_chunks / job_seconds) / (chunks / seconds):.2f}"
+    )
+
+
+def queries_during_ingestion(root: Path, precision: str, text: str, indexed: int, n: int) -> None:
+    config = root / f"query-{precision}.yaml"
+    config.write_text(
+        CONFIG.format(cache=root / "onnx", path=root / f"chroma-q-{precision}", precision=precision)
+    )
+    asked = questions(n)
+    with (
+        daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
+        httpx.Client(base_url=url, timeout=600) as client,
+    ):
+        ingest_job(client, book(indexed), "speed")
+        latencies(client, asked[:10], "speed")
+        idle = summary(latencies(client, asked, "speed"))
+        outcome: dict[str, tuple[int, float]] = {}
+
+        def ingest() -> None:
+            with httpx.Client(base_url=url, timeout=600) as own:
+                outcome["job"] = ingest_job(own, text, "busy")
+
+        ingesting = threading.Thread(target=ingest)
+        ingesting.start()
+        time.sleep(2.0)  # the job is chunked and embedding
+        busy = summary(latencies(client, asked, "speed"))
+        ingesting.join()
+    chunks, seconds = outcome["job"]
+    emit(
+        f"hybrid query at {indexed} chunks ({precision}), {n} questions: idle p50 "
+        f"{ms(idle['p50'])} p99 {ms(idle['p99'])}; during a {chunks}-chunk ingestion p50 "
+        f"{ms(busy['p50'])} p99 {ms(busy['p99'])} (x{busy['p50'] / idle['p50']:.2f} p50); "
+        f"the ingestion ran at {chunks / seconds:.1f} chunks/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--query-chunks", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--precision", nargs="+", default=["float32", "int8"])
+    parser.add_argument("--mb", type=float, default=None, help="daemon only: a text this large")
+    parser.add_argument("--skip-queries", action="store_true")
+    args = parser.parse_args()
+    configure_logging("warning")
+    emit(f"cores available: {len(os.sched_getaffinity(0))}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.environ["VOXGATE_DATA_DIR"] = str(root / "data")
+        if args.mb:
+            text = book_of_bytes(int(args.mb * 1_000_000))
+            for precision in args.precision:
+                config = root / f"{precision}.yaml"
+                config.write_text(
+                    CONFIG.format(
+                        cache=root / "onnx", path=root / f"mb-{precision}", precision=precision
+                    )
+                )
+                with (
+                    daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
+                    httpx.Client(base_url=url, timeout=600) as client,
+                ):
+                    chunks, seconds = ingest_job(client, text, "large")
+                    hits = client.post(
+                        "/v1/rag/query", json={"question": questions(1)[0], "collection": "large"}
+                    ).json()["data"]
+                emit(
+                    f"{precision:<8} {len(text.encode()) / 1e6:.1f} MB, {chunks} chunks through "
+                    f"the daemon in {seconds:.0f} s = {chunks / seconds:.1f} chunks/s; a query "
+                    f"afterwards found {len(hits)} passages"
+                )
+            return
+        text = book(args.chunks)
+        for precision in args.precision:
+            speed(root, precision, text)
+        if not args.skip_queries:
+            for precision in args.precision[-1:]:
+                queries_during_ingestion(
+                    root, precision, book(args.chunks), args.query_chunks, args.queries
+                )
+
+
+if __name__ == "__main__":
+    main()
