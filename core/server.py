@@ -18,6 +18,7 @@ import uvicorn
 from core.api.app import create_app
 from core.api.auth import Credentials, is_loopback
 from core.api.live_sessions import LiveSessions
+from core.blas_threads import one_blas_thread
 from core.config.schema import ServerConfig
 from core.connection_limits import ConnectionLimits, guarded_protocol, raise_fd_limit
 from core.observability.logging import configure_logging
@@ -123,6 +124,7 @@ async def serve(
     """
     # Before any engine thread or model exists: large blocks then go back to the system on free.
     tune_allocator()
+    one_blas_thread()
     service = ServiceLink.from_environment()
     try:
         await _serve(config_path, host, port, list(sockets), service)

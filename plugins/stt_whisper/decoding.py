@@ -96,6 +96,8 @@ class WhisperDecoder:
                 f"faster-whisper could not load {source.folder} on {self.placement.device} "
                 f"({self.placement.compute_type}): {exc}"
             ) from exc
+        #: The same model, encoding short windows (made once: a fresh view's first encode is slow).
+        self._short_model = self._model.trimming()
         self.multilingual = bool(self._model.model.is_multilingual)
         #: Codes a request may name (an English-only model then refuses all but en).
         self.languages = LANGUAGES
@@ -120,7 +122,7 @@ class WhisperDecoder:
             samples, times = trimmed.samples, trimmed.times
         padded = padded_for_window(samples, options.window_seconds)
         if padded is not None:
-            first, info = self._transcribe(self._model.trimming(), padded, options, short=True)
+            first, info = self._transcribe(self._short_model, padded, options, short=True)
             found = list(first)
             reason = looks_wrong(found, self.settings.no_speech_threshold)
             clip_end = len(samples) / SAMPLE_RATE
