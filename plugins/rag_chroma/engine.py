@@ -26,7 +26,7 @@ from core.engines.retrieval import (
 from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
 from plugins.rag_chroma.collection import OpenCollection, open_collection
-from plugins.rag_chroma.fusion import reciprocal_rank_fusion, weighted_blend
+from plugins.rag_chroma.fusion import adaptive_blend, reciprocal_rank_fusion, weighted_blend
 from plugins.rag_chroma.keyword_index import tokenize
 from plugins.rag_chroma.settings import ChromaSettings
 from plugins.rag_chroma.store import (
@@ -332,7 +332,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return opened.keyword.search(query.question, depth, allowed)
 
         dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
-        ranked = self._rank(query, dense_hits, keyword_hits)
+        ranked = self._rank(query, dense_hits, keyword_hits, opened)
         if query.min_score is not None:
             ranked = [(i, s) for i, s in ranked if s >= query.min_score]
         ranked = ranked[: query.top_k]
@@ -357,6 +357,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         query: RetrievalQuery,
         dense: list[tuple[str, float]],
         keyword: list[tuple[str, float]],
+        opened: OpenCollection,
     ) -> list[tuple[str, float]]:
         if query.mode == "dense":
             return dense
@@ -366,7 +367,10 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in keyword]], self.settings.rrf_k
             )
-        return weighted_blend(dense, keyword, self.settings.dense_weight)
+        if self.settings.fusion == "weighted":
+            return weighted_blend(dense, keyword, self.settings.dense_weight)
+        coverage = opened.keyword.coverage(query.question, keyword[0][0]) if keyword else 0.0
+        return adaptive_blend(dense, keyword, coverage)
 
 
 def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> list[dict[str, Any]]:
