@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--sets", help=f"comma-separated evaluation sets (default: {','.join(SETS)})")
+    parser.add_argument("--sets", help=f"comma-separated sets (default: {','.join(SETS)})")
     parser.add_argument(
         "--precision",
         choices=["float32", "int8"],

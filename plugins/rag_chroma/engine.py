@@ -15,6 +15,7 @@ import structlog
 
 from core.engines import EngineSettings, RetrievalEngine
 from core.engines.base import Health
+from core.engines.embeddings import InputType
 from core.engines.errors import EngineError, EngineUnavailable, InvalidRequest
 from core.engines.retrieval import (
     Citation,
@@ -25,6 +26,7 @@ from core.engines.retrieval import (
 )
 from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
+from plugins.rag_chroma import dense_probe
 from plugins.rag_chroma.collection import OpenCollection, open_collection
 from plugins.rag_chroma.fusion import adaptive_blend, reciprocal_rank_fusion, weighted_blend
 from plugins.rag_chroma.keyword_index import tokenize
@@ -54,6 +56,8 @@ class ChromaRetrievalEngine(RetrievalEngine):
         super().__init__(settings, context)
         self._collections: dict[str, OpenCollection] = {}
         self._opening = asyncio.Lock()
+        self._dense_ability: dict[dense_probe.Script, float] | None = None
+        self._probing = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -332,7 +336,10 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return opened.keyword.search(query.question, depth, allowed)
 
         dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
-        ranked = self._rank(query, dense_hits, keyword_hits, opened)
+        ability = 1.0
+        if query.mode == "hybrid" and self.settings.fusion == "adaptive":
+            ability = (await self._abilities())[dense_probe.script_of(query.question)]
+        ranked = self._rank(query, dense_hits, keyword_hits, opened, ability)
         if query.min_score is not None:
             ranked = [(i, s) for i, s in ranked if s >= query.min_score]
         ranked = ranked[: query.top_k]
@@ -358,6 +365,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         dense: list[tuple[str, float]],
         keyword: list[tuple[str, float]],
         opened: OpenCollection,
+        dense_ability: float = 1.0,
     ) -> list[tuple[str, float]]:
         if query.mode == "dense":
             return dense
@@ -370,7 +378,22 @@ class ChromaRetrievalEngine(RetrievalEngine):
         if self.settings.fusion == "weighted":
             return weighted_blend(dense, keyword, self.settings.dense_weight)
         coverage = opened.keyword.coverage(query.question, keyword[0][0]) if keyword else 0.0
-        return adaptive_blend(dense, keyword, coverage)
+        return adaptive_blend(dense, keyword, coverage, dense_ability)
+
+    async def _abilities(self) -> dict[dense_probe.Script, float]:
+        """How well the embeddings engine reads each script, measured on first use."""
+        if self._dense_ability is None:
+            async with self._probing:
+                if self._dense_ability is None:
+
+                    async def embed(texts: list[str], side: InputType) -> list[list[float]]:
+                        return await self.context.services.embed(
+                            texts, model=self.settings.embeddings, input_type=side
+                        )
+
+                    self._dense_ability = await dense_probe.measure(embed)
+                    log.info("rag.dense_ability", engine=self.name, **self._dense_ability)
+        return self._dense_ability
 
 
 def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> list[dict[str, Any]]:

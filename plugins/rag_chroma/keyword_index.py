@@ -22,17 +22,16 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # Function words: they say nothing about a topic, and in a small collection a rare "my" or "can"
 # scores as if it did.
-# fmt: off
-_STOPWORDS = frozenset("""
+_FUNCTION_WORDS = """
 a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further get
 got had has have having he her here hers herself him himself his how i if in into is it its itself
-just let may me might more most must my myself no nor not now of off on once only or other our ours
-ourselves out over own same shall she should so some such than that the their theirs them
-themselves then there these they this those through to too under until up very was we were what
-when where which while who whom why will with would you your yours yourself yourselves
-""".split())
-# fmt: on
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there these
+they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yourself yourselves
+"""
+_STOPWORDS = frozenset(_FUNCTION_WORDS.split())
 # CJK particles: a bigram holding one is mostly the seam between two words.
 _PARTICLES = frozenset("的了吗呢吧啊呀么")
 # Compact once dead slots outnumber live ones (and there are enough to be worth it).
