@@ -42,7 +42,9 @@ async def test_hybrid_is_about_as_good_as_the_better_mode(
     config = tmp_path / "rag.yaml"
     # The engine's default chunking and fusion, as shipped.
     text = CONFIG.format(store=store_settings("embedded", tmp_path, None), onnx_cache=onnx_cache)
-    config.write_text(text.replace(", chunk_chars: 300, chunk_overlap: 60", ""))
+    text = text.replace(", chunk_chars: 300, chunk_overlap: 60", "")
+    # The first test exports the model to ONNX, which can outlast the default 30 s on a busy box.
+    config.write_text("policy: {timeout: 300s}\n" + text)
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
         await ingest_set(engine, data, "eval")
