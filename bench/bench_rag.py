@@ -279,6 +279,18 @@ async def direct(config: Path, asked: list[str]) -> dict[str, Any]:
                 await engine.query(RetrievalQuery(question, "speed", top_k=5, mode=mode))
                 latencies.append(time.perf_counter() - t0)
             timings[mode] = summary(latencies)
+        # The fixed-weight blend on the same store, questions interleaved with the adaptive one,
+        # so their ratio is the adaptive weighting's own cost.
+        fixed = runtime.current.slots["docs_weighted"]
+        await fixed.ensure_loaded()
+        assert isinstance(fixed.engine, RetrievalEngine)
+        pair: dict[str, list[float]] = {"adaptive": [], "weighted": []}
+        for question in asked:
+            for label, which in (("adaptive", engine), ("weighted", fixed.engine)):
+                t0 = time.perf_counter()
+                await which.query(RetrievalQuery(question, "speed", top_k=5, mode="hybrid"))
+                pair[label].append(time.perf_counter() - t0)
+        timings["fusion"] = {label: summary(values) for label, values in pair.items()}
     return timings
 
 
@@ -299,6 +311,12 @@ def run_speed(config: Path, data_dir: Path, chunks: int, queries: int) -> None:
             f"  {mode:<8} direct p50 {ms(d['p50'])} p99 {ms(d['p99'])}   "
             f"HTTP p50 {ms(h['p50'])} p99 {ms(h['p99'])}   HTTP/direct x{h['p50'] / d['p50']:.2f}"
         )
+    adaptive, fixed = inside["fusion"]["adaptive"], inside["fusion"]["weighted"]
+    emit(
+        f"  hybrid, interleaved: adaptive p50 {ms(adaptive['p50'])} p99 {ms(adaptive['p99'])}   "
+        f"weighted p50 {ms(fixed['p50'])} p99 {ms(fixed['p99'])}   "
+        f"adaptive/weighted x{adaptive['p50'] / fixed['p50']:.2f}"
+    )
     emit("goal at 5,000 chunks: query p50 <= 15 ms, p99 <= 30 ms")
 
 
