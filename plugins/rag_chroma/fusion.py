@@ -44,8 +44,8 @@ def adaptive_blend(
     """A mix whose weights are set per question. Keyword search is trusted as far as its best
     hit covers the question (``keyword_trust``): a question in the corpus's own words is
     answered by BM25, a paraphrase that shares a word or two with some page by the embeddings.
-    The dense side's share is further scaled by ``dense_ability`` (0-1), how well the embedding
-    model reads the question's language. Both scores are put on 0-1 per question: BM25 divided
+    The dense side's share is scaled by ``dense_ability`` (0-1), how well the embedding model
+    reads the question's script; what neither side earned is split evenly. Both scores are put on 0-1 per question: BM25 divided
     by the best BM25 score, cosine similarity min-max scaled over the dense candidates (models
     differ in their cosine range: multilingual e5 keeps nearly everything between 0.75 and 0.9).
     Missing counts as 0; ties keep dense order, then keyword order."""
