@@ -38,3 +38,12 @@ def test_scores_are_on_a_zero_to_one_scale_and_missing_lists_are_fine() -> None:
     assert order(adaptive_blend(DENSE, [], 0.9)) == ["a", "b", "c"]
     assert order(adaptive_blend([], KEYWORD, 0.0)) == ["c", "b"]
     assert adaptive_blend([], [], 0.5) == []
+
+
+def test_a_model_that_cannot_read_the_question_gives_way_to_bm25() -> None:
+    # A third of the question found by BM25: the embeddings would lead if they could read it.
+    assert order(adaptive_blend(DENSE, KEYWORD, 0.3, dense_ability=1.0)) == ["a", "b", "c"]
+    assert order(adaptive_blend(DENSE, KEYWORD, 0.3, dense_ability=0.0)) == ["c", "b", "a"]
+    # Neither side knows anything: both count alike.
+    scores = dict(adaptive_blend(DENSE, KEYWORD, 0.0, dense_ability=0.0))
+    assert scores["a"] == pytest.approx(0.5) and scores["c"] == pytest.approx(0.5)
