@@ -49,6 +49,15 @@ class OpenCollection:
 
         return await asyncio.to_thread(run)
 
+    async def coverage(self, question: str, chunk_id: str) -> float:
+        """How much of the question the chunk holds (see ``KeywordIndex.coverage``)."""
+
+        def run() -> float:
+            with self.keyword_lock:
+                return self.keyword.coverage(question, chunk_id)
+
+        return await asyncio.to_thread(run)
+
     async def replace_document(self, doc_id: str, chunks: list[tuple[str, list[str]]]) -> None:
         """Swap a document's chunks in the keyword index (empty: the document is gone)."""
         await asyncio.to_thread(self._locked_replace, [(doc_id, chunks)])

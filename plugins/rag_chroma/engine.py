@@ -31,8 +31,9 @@ from core.engines.services import BoundEmbedder, BulkEmbedding, Services
 from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
 from core.ingest.content import content_hash
+from plugins.rag_chroma import dense_probe
 from plugins.rag_chroma.collection import OpenCollection, open_collection
-from plugins.rag_chroma.fusion import reciprocal_rank_fusion, weighted_blend
+from plugins.rag_chroma.fusion import adaptive_blend, reciprocal_rank_fusion, weighted_blend
 from plugins.rag_chroma.keyword_index import tokenize
 from plugins.rag_chroma.settings import ChromaSettings
 from plugins.rag_chroma.store import (
@@ -61,6 +62,8 @@ class ChromaRetrievalEngine(RetrievalEngine):
         self._collections: dict[str, OpenCollection] = {}
         self._opening = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._dense_ability: dict[dense_probe.Script, float] | None = None
+        self._probing = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -471,7 +474,12 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return await opened.search(query.question, depth, allowed)
 
         dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
-        ranked = self._rank(query, dense_hits, keyword_hits)
+        ability, coverage = 1.0, 0.0
+        if query.mode == "hybrid" and self.settings.fusion == "adaptive":
+            ability = (await self._abilities())[dense_probe.script_of(query.question)]
+            if keyword_hits:
+                coverage = await opened.coverage(query.question, keyword_hits[0][0])
+        ranked = self._rank(query, dense_hits, keyword_hits, coverage, ability)
         if query.min_score is not None:
             ranked = [(i, s) for i, s in ranked if s >= query.min_score]
         ranked = ranked[: query.top_k]
@@ -496,6 +504,8 @@ class ChromaRetrievalEngine(RetrievalEngine):
         query: RetrievalQuery,
         dense: list[tuple[str, float]],
         keyword: list[tuple[str, float]],
+        coverage: float,
+        dense_ability: float = 1.0,
     ) -> list[tuple[str, float]]:
         if query.mode == "dense":
             return dense
@@ -505,7 +515,24 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in keyword]], self.settings.rrf_k
             )
-        return weighted_blend(dense, keyword, self.settings.dense_weight)
+        if self.settings.fusion == "weighted":
+            return weighted_blend(dense, keyword, self.settings.dense_weight)
+        return adaptive_blend(dense, keyword, coverage, dense_ability)
+
+    async def _abilities(self) -> dict[dense_probe.Script, float]:
+        """How well the embeddings engine reads each script, measured on first use."""
+        if self._dense_ability is None:
+            async with self._probing:
+                if self._dense_ability is None:
+
+                    async def embed(texts: list[str], side: InputType) -> list[list[float]]:
+                        return await self.context.services.embed(
+                            texts, model=self.settings.embeddings, input_type=side
+                        )
+
+                    self._dense_ability = await dense_probe.measure(embed)
+                    log.info("rag.dense_ability", engine=self.name, **self._dense_ability)
+        return self._dense_ability
 
 
 def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> list[dict[str, Any]]:

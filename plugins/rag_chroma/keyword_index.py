@@ -20,13 +20,20 @@ import numpy.typing as npt
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-# fmt: off
-_STOPWORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "has",
-    "have", "how", "in", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was",
-    "were", "what", "when", "where", "which", "who", "whom", "why", "with",
-])
-# fmt: on
+# Function words: they say nothing about a topic, and in a small collection a rare "my" or "can"
+# scores as if it did.
+_FUNCTION_WORDS = """
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further get
+got had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there these
+they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yourself yourselves
+"""
+_STOPWORDS = frozenset(_FUNCTION_WORDS.split())
+# CJK particles: a bigram holding one is mostly the seam between two words.
+_PARTICLES = frozenset("的了吗呢吧啊呀么")
 # Compact once dead slots outnumber live ones (and there are enough to be worth it).
 _COMPACT_AT = 1000
 
@@ -39,6 +46,26 @@ def tokenize(text: str) -> list[str]:
     for run in _CJK_RUN.findall(folded):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
     return tokens
+
+
+def query_units(text: str) -> list[tuple[str, ...]]:
+    """What a question asks for, one entry per word or CJK character: the tokens that find it
+    (a word: itself; a CJK character: the bigrams it is part of). Stop words and particles are
+    left out."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    units: list[tuple[str, ...]] = [
+        (w,) for w in _WORD.findall(_CJK_RUN.sub(" ", folded)) if w not in _STOPWORDS
+    ]
+    for run in _CJK_RUN.findall(folded):
+        if len(run) == 1:
+            units.extend([(run,)] if run not in _PARTICLES else [])
+            continue
+        for at, char in enumerate(run):
+            if char in _PARTICLES:
+                continue
+            grams = (run[at - 1 : at + 1], run[at : at + 2])[at == 0 :]
+            units.append(tuple(g for g in grams if len(g) == 2 and not _PARTICLES & set(g)))
+    return units
 
 
 class KeywordIndex:
@@ -128,6 +155,32 @@ class KeywordIndex:
             assert pairs is not None
             self._append(chunk_id, [(int(t), int(c)) for t, c in pairs.tolist()], length)
 
+    def coverage(self, question: str, chunk_id: str) -> float:
+        """Share of the question found in the chunk, 0-1: its words and CJK characters weighted
+        by IDF (one the collection never saw weighs as much as the rarest term), a character
+        counting as found when a bigram holding it is in the chunk. Tells a chunk that holds
+        what was asked from one that shares a word or two with it."""
+        slot = self._slot_of.get(chunk_id)
+        pairs = self._pairs[slot] if slot is not None else None
+        if pairs is None:
+            return 0.0
+        present = set(pairs[:, 0].tolist())
+        live = len(self._slot_of)
+        unseen = math.log(1 + (live + 0.5) / 0.5)
+        total = found = 0.0
+        for unit in query_units(question):
+            terms = [self._vocabulary.get(token) for token in unit]
+            known = [t for t in terms if t is not None and self._document_frequency[t] > 0]
+            weight = max((self._idf(t, live) for t in known), default=unseen)
+            total += weight
+            if any(t in present for t in known):
+                found += weight
+        return found / total if total else 0.0
+
+    def _idf(self, term: int, live: int) -> float:
+        frequency = self._document_frequency[term]
+        return math.log(1 + (live - frequency + 0.5) / (frequency + 0.5))
+
     def search(
         self, question: str, k: int, allowed: set[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -148,7 +201,7 @@ class KeywordIndex:
             slot_buffer, count_buffer = self._postings[term]
             slots = np.frombuffer(slot_buffer, dtype=np.int64)
             counts = np.frombuffer(count_buffer, dtype=np.int64).astype(np.float64)
-            idf = math.log(1 + (live - frequency + 0.5) / (frequency + 0.5))
+            idf = self._idf(term, live)
             norm = self.k1 * (1 - self.b + self.b * lengths[slots] / average)
             scores[slots] += idf * counts / (counts + norm)
             del slots  # release the buffer view so the postings can grow again

@@ -1,6 +1,8 @@
-"""Retrieval quality on voxgate's evaluation sets (English World Factbook profiles, Chinese Lu Xun
-stories), cut to a part of each so the test stays quick: hybrid search must be about as good as
-the better of dense and keyword search on both. ``python -m bench.bench_rag`` runs the full sets."""
+"""Retrieval quality on voxgate's evaluation sets: English World Factbook profiles and Chinese Lu
+Xun stories (questions in the documents' own words, cut to a part of each so the test stays
+quick), and two bilingual help centres whose questions are paraphrases. With the shipped engine
+settings hybrid search must be about as good as the better of dense and keyword search on every
+set, whichever of the two that is. ``python -m bench.bench_rag`` runs the full sets."""
 
 from __future__ import annotations
 
@@ -28,21 +30,26 @@ def part(name: str, documents: int) -> EvalSet:
     return EvalSet(name, kept, queries)
 
 
-@pytest.mark.parametrize(("name", "documents"), [("factbook_en", 12), ("luxun_zh", 8)])
+@pytest.mark.parametrize(
+    ("name", "documents"),
+    [("factbook_en", 12), ("luxun_zh", 8), ("support_kb", None), ("city_services", None)],
+)
 async def test_hybrid_is_about_as_good_as_the_better_mode(
-    name: str, documents: int, onnx_cache: Path, tmp_path: Path
+    name: str, documents: int | None, onnx_cache: Path, tmp_path: Path
 ) -> None:
-    data = part(name, documents)
+    data = part(name, documents) if documents else load_set(name)
     assert len(data.queries) >= 10
     config = tmp_path / "rag.yaml"
     # The engine's default chunking and fusion, as shipped.
     text = CONFIG.format(store=store_settings("embedded", tmp_path, None), onnx_cache=onnx_cache)
-    config.write_text(text.replace(", chunk_chars: 300, chunk_overlap: 60", ""))
+    text = text.replace(", chunk_chars: 300, chunk_overlap: 60", "")
+    # The first test exports the model to ONNX, which can outlast the default 30 s on a busy box.
+    config.write_text("policy: {timeout: 300s}\n" + text)
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
         await ingest_set(engine, data, "eval")
         results = await quality(engine, data, "eval")
-    (dense, dense_recall), (keyword, keyword_recall) = results["dense"], results["keyword"]
-    hybrid, hybrid_recall = results["hybrid"]
-    assert hybrid >= max(dense, keyword) - one_step(len(data.queries)), results
-    assert hybrid_recall >= max(dense_recall, keyword_recall), results
+    dense, keyword, hybrid = results["dense"], results["keyword"], results["hybrid"]
+    assert hybrid.ndcg10 >= max(dense.ndcg10, keyword.ndcg10) - one_step(len(data.queries)), results
+    assert hybrid.recall5 >= max(dense.recall5, keyword.recall5), results
+    assert hybrid.hit3 >= max(dense.hit3, keyword.hit3), results

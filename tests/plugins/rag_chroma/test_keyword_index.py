@@ -85,3 +85,25 @@ def test_cjk_text_is_tokenised_into_bigrams() -> None:
     index = KeywordIndex()
     index.add([("tea", tokenize("龙井茶产自杭州西湖")), ("panda", tokenize("大熊猫吃竹子"))])
     assert [i for i, _ in index.search("杭州的龙井", 5)] == ["tea"]
+
+
+def test_coverage_is_the_share_of_the_question_a_chunk_holds() -> None:
+    index = KeywordIndex()
+    index.add(
+        [
+            ("refund", tokenize("Refunds are credited to the original card within a week.")),
+            ("generic", tokenize("You can do it with my account at any time.")),
+            ("story", tokenize("孔乙己还欠十九个钱，酒店的掌柜记在粉板上。")),
+            ("other", tokenize("鲁镇的酒店格局和别处不同。")),
+        ]
+    )
+    assert index.coverage("refunds credited card", "refund") == pytest.approx(1.0)
+    # Function words say nothing about the topic: only "refunds" is asked, and it is not there.
+    assert index.coverage("Can I get my refunds?", "generic") == 0.0
+    assert index.coverage("Can I get my refunds?", "refund") == pytest.approx(1.0)
+    # A word the collection never saw counts against every chunk.
+    assert 0 < index.coverage("refunds for eavesdropping", "refund") < 1
+    # CJK: characters found through the bigrams holding them; particles are left out.
+    full = index.coverage("孔乙己欠了酒店多少钱？", "story")
+    assert full > index.coverage("孔乙己欠了酒店多少钱？", "other") > 0
+    assert index.coverage("anything", "missing") == 0.0

@@ -1,0 +1,59 @@
+"""The probe that tells adaptive fusion how well the embedding model reads a question's script,
+run on the real models: all-MiniLM-L6-v2 (English only) and multilingual e5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.engines.embeddings import InputType
+from plugins.rag_chroma import dense_probe
+from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {{watch: false}}
+policy: {{timeout: 300s}}
+engines:
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{cache}"}}
+  e5: {{capability: embeddings, engine: e5}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}"}}}}
+routes: {{embeddings: [minilm], rag: [docs]}}
+"""
+
+
+def test_script_of_a_question() -> None:
+    assert dense_probe.script_of("How do I reset my password?") == "other"
+    assert dense_probe.script_of("怎么重置密码？") == "cjk"
+    assert dense_probe.script_of("Plus 会员有什么权益") == "cjk"
+    assert dense_probe.script_of("Orrin Plus 会员") == "other"
+    assert dense_probe.script_of("12345") == "other"
+
+
+def test_ability_is_zero_at_chance_and_one_when_every_answer_is_found() -> None:
+    eye = [[1.0 if i == j else 0.0 for j in range(4)] for i in range(4)]
+    assert dense_probe.ability(eye, eye) == 1.0
+    shifted = eye[1:] + eye[:1]  # every question nearest to another's answer
+    assert dense_probe.ability(eye, shifted) == 0.0
+    one_right = [eye[0], eye[0], eye[0], eye[0]]  # a quarter found: chance for four
+    assert dense_probe.ability(one_right, eye) == 0.0
+
+
+@pytest.mark.parametrize(("model", "expected"), [("minilm", 0.0), ("e5", 1.0)])
+async def test_english_only_minilm_cannot_read_chinese_and_e5_can(
+    model: str, expected: float, onnx_cache: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    async with running_runtime(config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime)
+
+        async def embed(texts: list[str], side: InputType) -> list[list[float]]:
+            return await engine.context.services.embed(texts, model=model, input_type=side)
+
+        ability = await dense_probe.measure(embed)
+    assert ability == {"cjk": expected, "other": 1.0}
