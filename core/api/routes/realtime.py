@@ -162,6 +162,9 @@ async def _serve(
     try:
         while True:
             left = deadline - time.monotonic()
+            # The session's end comes before the idle limit: a timeout is then the end, however
+            # the loop's timer rounds (uvloop's is in whole milliseconds and may fire early).
+            ending = left <= idle_timeout
             if left <= 0:
                 connection.error(
                     f"the session reached its maximum length of {max_session:g} seconds",
@@ -183,7 +186,8 @@ async def _serve(
                     await session.finish_reply()
                     connection.error("the server is restarting; connect again", "server_restarting")
                     return CLOSE_RESTART, "the server is restarting"
-                if deadline - time.monotonic() <= 0:
+                if ending:
+                    deadline = min(deadline, time.monotonic())
                     continue
                 connection.error(
                     f"no client event for {idle_timeout:g} seconds; the session has ended",
