@@ -54,7 +54,8 @@ STORY = "Tell me a long story about a brave little dog."
 INTERRUPTION = "Please remember to bring a warm jacket and some water."
 #: Turn detections measured: (label, the session.update's turn_detection; None: the profile's).
 DETECTIONS: tuple[tuple[str, dict[str, Any] | None], ...] = (
-    ("server_vad 500 ms (the shipped default)", None),
+    ("semantic_vad, eagerness auto (the shipped default)", None),
+    ("server_vad 500 ms", {"type": "server_vad", "silence_duration_ms": 500}),
     ("server_vad 300 ms", {"type": "server_vad", "silence_duration_ms": 300}),
     ("semantic_vad, eagerness high", {"type": "semantic_vad", "eagerness": "high"}),
 )
