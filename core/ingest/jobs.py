@@ -61,28 +61,22 @@ class IngestJob:
     #: Bumped on every change; event streams wait for it to move.
     version: int = 0
     task: asyncio.Task[None] | None = None
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    #: Set (and replaced) on every change. An event rather than a condition: a reader cancelled
+    #: twice while waiting could release a condition's lock that another reader then held.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def touch(self) -> None:
         self.version += 1
-
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        # Progress comes from the job's own task; waking readers must not wait on them.
-        task = asyncio.get_running_loop().create_task(notify())
-        _NOTIFYING.add(task)
-        task.add_done_callback(_NOTIFYING.discard)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def changed(self, seen: int, timeout: float) -> bool:
         """Wait until the job changes after version ``seen`` (False after ``timeout``)."""
-        async with self._changed:
-            if self.version != seen:
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            return self.version != seen
+        if self.version != seen:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        return self.version != seen
 
     def progress(self, done: int, total: int) -> None:
         self.chunks_done, self.chunks_total = done, total
@@ -114,8 +108,6 @@ class IngestJob:
             "finished_at": None if self.finished_at is None else round(self.finished_at, 3),
         }
 
-
-_NOTIFYING: set[asyncio.Task[None]] = set()
 
 #: The work of one job: ingest its documents, reporting progress on the job.
 Work = Callable[[IngestJob], Awaitable[list[DocumentInfo]]]
