@@ -8,9 +8,10 @@ first, clean and with white noise added. Printed: latency p50/p90 for each, the 
 per-request ratio, word error rate for each, and how often the short window was decoded again
 with the full one.
 
-Then the same comparison on recorded human speech: the utterances of a two-speaker telephone
-conversation with its reference transcript (see bench/human_speech.py; fetched once from the
-package registry), each cut out by its transcript's times; WER over all of them together.
+Then the same comparison on recorded human speech, WER over each set together: five LibriVox
+sentences read aloud (shipped in tests/data/speech/librivox), and the utterances of a
+two-speaker telephone conversation with its reference transcript (see bench/human_speech.py;
+fetched once from the package registry), each cut out by its transcript's times.
 
     python -m bench.bench_stt_window [--rounds 2] [--noise 0.02] [--no-human]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, MutableMapping
@@ -35,6 +37,7 @@ from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest, collect_transcription
 from plugins.stt_whisper.engine import FasterWhisperEngine
 from tests.support.engines import build_engine as build
+from tests.support.human_speech import librivox_clips
 from tests.support.speech import at_rate, joined, quiet, speech
 from tests.support.wer import word_error_rate
 
@@ -77,32 +80,44 @@ async def timed(engine: FasterWhisperEngine, audio: AudioChunk) -> tuple[float, 
     return time.perf_counter() - start, result.text
 
 
-async def human_rows(full: FasterWhisperEngine, short: FasterWhisperEngine) -> None:
-    audio, utterances = human_speech.recording()
+def human_sets() -> list[tuple[str, list[tuple[str, AudioChunk]]]]:
+    """(title, [(words spoken, clip)]) for each set of recorded speech at hand."""
+    shipped = [(c.text, at_rate(c.audio, RATE)) for c in librivox_clips()]
+    sets = [(f"{len(shipped)} LibriVox sentences read aloud (tests/data)", shipped)]
+    try:
+        audio, utterances = human_speech.recording()
+    except (OSError, subprocess.CalledProcessError) as exc:  # no package registry at hand
+        emit(f"(the telephone conversation could not be fetched: {exc})")
+        return sets
     audio = at_rate(audio, RATE)
-    said: dict[str, list[str]] = {"full": [], "short": []}
-    times: dict[str, list[float]] = {"full": [], "short": []}
-    for index, utterance in enumerate(utterances):
-        clip = human_speech.cut(audio, utterance.start, utterance.end)
-        order = [("full", full), ("short", short)]
-        if index % 2:
-            order.reverse()
-        for label, engine in order:
-            seconds, text = await timed(engine, clip)
-            said[label].append(text)
-            times[label].append(seconds)
-    reference = " ".join(u.text for u in utterances)
-    emit(f"\n# Recorded human speech: {len(utterances)} utterances of a telephone conversation")
-    emit("| window | p50 ms | WER over all utterances |")
-    emit("|---|---|---|")
-    for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s")):
-        emit(
-            f"| {name} | {summary(times[label])['p50'] * 1000:.0f} | "
-            f"{word_error_rate(reference, ' '.join(said[label])):.3f} |"
-        )
-    for utterance, a, b in zip(utterances, said["full"], said["short"], strict=True):
-        if a != b:
-            emit(f"- {utterance.text!r}: full {a!r}, short {b!r}")
+    cut = [(u.text, human_speech.cut(audio, u.start, u.end)) for u in utterances]
+    return [*sets, (f"{len(cut)} utterances of a telephone conversation", cut)]
+
+
+async def human_rows(full: FasterWhisperEngine, short: FasterWhisperEngine) -> None:
+    for title, clips in human_sets():
+        said: dict[str, list[str]] = {"full": [], "short": []}
+        times: dict[str, list[float]] = {"full": [], "short": []}
+        for index, (_, clip) in enumerate(clips):
+            order = [("full", full), ("short", short)]
+            if index % 2:
+                order.reverse()
+            for label, engine in order:
+                seconds, text = await timed(engine, clip)
+                said[label].append(text)
+                times[label].append(seconds)
+        reference = " ".join(text for text, _ in clips)
+        emit(f"\n# Recorded human speech: {title}")
+        emit("| window | p50 ms | WER over all clips |")
+        emit("|---|---|---|")
+        for label, name in (("full", "30 s (faster-whisper's own)"), ("short", "10 s")):
+            emit(
+                f"| {name} | {summary(times[label])['p50'] * 1000:.0f} | "
+                f"{word_error_rate(reference, ' '.join(said[label])):.3f} |"
+            )
+        for (text, _), a, b in zip(clips, said["full"], said["short"], strict=True):
+            if a != b:
+                emit(f"- {text!r}: full {a!r}, short {b!r}")
 
 
 async def run(rounds: int, noise: float, human: bool) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 _NOT_WORD = re.compile(r"[^a-z0-9']+")
+#: Titles a transcriber writes short and a reference spells out as they are spoken.
+_SPOKEN_TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 
 
 def normalized_words(text: str) -> list[str]:
-    """Lowercase words; punctuation and hyphens separate words, apostrophes are dropped."""
-    return [w.replace("'", "") for w in _NOT_WORD.split(text.lower().replace("’", "'")) if w]
+    """Lowercase words; punctuation and hyphens separate words, apostrophes are dropped, and
+    the titles Mr, Mrs and Dr are read as spoken."""
+    words = (w.replace("'", "") for w in _NOT_WORD.split(text.lower().replace("’", "'")) if w)
+    return [_SPOKEN_TITLES.get(w, w) for w in words]
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -18,6 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 from core.audio.chunk import AudioChunk
 from core.audio.g711 import ulaw_encode
 from tests.support.daemon import Daemon, serving
+from tests.support.human_speech import LIBRIVOX, librivox_clips
 from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, wav_bytes
 from tests.support.wer import word_error_rate
 
@@ -81,6 +82,19 @@ def test_verbose_json_with_words(client: openai.OpenAI) -> None:
     assert all(w.start <= w.end for w in words)
     assert all(a.end <= b.start + 0.001 for a, b in itertools.pairwise(words))
     assert words[-1].end <= audio.duration + 0.05
+
+
+def test_recorded_human_speech_uploaded_as_flac_files(client: openai.OpenAI) -> None:
+    clips = librivox_clips()
+    words = errors = 0.0
+    for clip in clips:
+        text = client.audio.transcriptions.create(
+            model="whisper-1", file=(LIBRIVOX / clip.name), response_format="text"
+        )
+        count = len(clip.text.split())
+        errors += word_error_rate(clip.text, str(text)) * count
+        words += count
+    assert errors / words <= 0.25  # tiny.en: about 0.1 here; a broken decode is far above
 
 
 def test_srt(client: openai.OpenAI) -> None:
