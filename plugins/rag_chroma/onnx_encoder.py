@@ -40,6 +40,10 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 _EXPORT_VERSION = "2"  # bump when the export itself changes
 #: Longest a background batch waits for interactive encodes to finish.
 _MAX_YIELD_SECONDS = 1.0
+#: Tokens (texts x padded length) one run of the model takes at most. Past a few hundred the
+#: layers' activations no longer stay in the CPU caches and each token costs more: on two AVX2
+#: cores, 500-character chunks encode 1.7x faster one or two at a time than 64 at a time.
+TOKENS_PER_RUN = 512
 
 
 def lower_priority(nice: int) -> None:
@@ -159,6 +163,24 @@ def quantized_onnx(exported: Path) -> Path:
     return target
 
 
+def run_batches(lengths: list[int], most: int, tokens: int) -> list[list[int]]:
+    """Indices of the texts grouped into runs, shortest texts first (little padding): at most
+    ``most`` texts a run, and no more than ``tokens`` padded tokens unless a text is alone."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    for index in order:
+        # Sorted ascending, so the text joining a run sets the run's padded length.
+        if (
+            batches
+            and len(batches[-1]) < most
+            and (len(batches[-1]) + 1) * lengths[index] <= tokens
+        ):
+            batches[-1].append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
 class OnnxEncoder:
     """Tokenise, run the transformer, pool and normalise: ``SentenceTransformer.encode``'s path."""
 
@@ -266,9 +288,9 @@ class OnnxEncoder:
         background: bool,
     ) -> tuple[npt.NDArray[np.float32], int]:
         encodings = self._tokenizer.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        size = max(1, min(batch_size, -(-len(texts) // self._threads)))
-        batches = [order[at : at + size] for at in range(0, len(order), size)]
+        lengths = [len(e.ids) for e in encodings]
+        most = max(1, min(batch_size, -(-len(texts) // self._threads)))
+        batches = run_batches(lengths, most, TOKENS_PER_RUN)
         vectors = np.zeros((len(texts), self.layout.dimensions), dtype=np.float32)
 
         session, pool = self._bulk_runner() if background else (self._session, self._pool)

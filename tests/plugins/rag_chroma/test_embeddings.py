@@ -23,6 +23,7 @@ from core.api.app import create_app
 from core.engines import EmbeddingsEngine
 from core.engines.errors import EngineUnavailable
 from core.runtime.runtime import Runtime
+from plugins.rag_chroma.onnx_encoder import run_batches
 from tests.support.plugin_dist import REPO_ROOT
 from tests.support.runtime import running_runtime
 
@@ -274,3 +275,16 @@ async def test_bulk_embeddings_match_and_run_on_lower_priority_threads(
         if sys.platform == "linux":
             nice = {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in bulk_threads}
             assert nice == {10}
+
+
+def test_runs_keep_within_their_token_budget_and_cover_every_text() -> None:
+    lengths = [150, 12, 300, 40, 40, 700, 9, 151, 60]
+    runs = run_batches(lengths, most=3, tokens=320)
+    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
+    for run in runs:
+        widths = [lengths[i] for i in run]
+        assert widths == sorted(widths)  # shortest first: the last sets the padding
+        assert len(run) <= 3
+        assert len(run) == 1 or len(run) * widths[-1] <= 320
+    assert [lengths[i] for i in runs[-1]] == [700]  # too long for any budget: alone
+    assert run_batches([], most=4, tokens=512) == []
