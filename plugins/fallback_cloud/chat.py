@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from core.engines.base import EngineContext, EngineSettings, Location
+from core.engines.base import EngineSettings
 from core.engines.errors import EngineUpstreamError
 from core.engines.llm import (
     ChatDelta,
@@ -24,9 +24,8 @@ from core.engines.llm import (
     TopLogprob,
     Usage,
 )
+from plugins.fallback_cloud.cloud_engine import CloudEngine
 from plugins.fallback_cloud.errors import in_band_error
-from plugins.fallback_cloud.http_client import CloudClient
-from plugins.fallback_cloud.info import cloud_info
 from plugins.fallback_cloud.settings import ChatSettings
 from plugins.fallback_cloud.sse import JsonEvents
 
@@ -35,9 +34,8 @@ _OWN_FIELDS = frozenset({"model", "messages", "stream", "stream_options", "n"})
 _FINISH: dict[str, FinishReason] = {"length": "length", "tool_calls": "tool_calls"}
 
 
-class OpenAIChatEngine(LLMEngine):
+class OpenAIChatEngine(CloudEngine, LLMEngine):
     Settings: ClassVar[type[EngineSettings]] = ChatSettings
-    location: ClassVar[Location] = "cloud"
     description: ClassVar[str] = "chat through any OpenAI-compatible server (streamed)"
     default_max_concurrency: ClassVar[int] = 32
     # The server decides; the request goes to it as the client sent it.
@@ -48,21 +46,11 @@ class OpenAIChatEngine(LLMEngine):
 
     settings: ChatSettings
 
-    def __init__(self, settings: EngineSettings, context: EngineContext) -> None:
-        super().__init__(settings, context)
-        self._http = CloudClient(context.name, self.settings)
-
-    async def load(self) -> None:
-        self._http.open()
-
-    async def close(self) -> None:
-        await self._http.close()
-
     def model_id(self) -> str:
         return self.settings.model
 
     def info(self) -> dict[str, Any]:
-        return cloud_info(self.settings)
+        return super().info()
 
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         settings = self.settings

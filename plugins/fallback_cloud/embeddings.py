@@ -4,34 +4,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from core.engines.base import EngineContext, EngineSettings, Location
+from core.engines.base import EngineSettings
 from core.engines.embeddings import Embeddings, EmbeddingsEngine, InputType
 from core.engines.errors import EngineUpstreamError
-from plugins.fallback_cloud.http_client import CloudClient
-from plugins.fallback_cloud.info import cloud_info
+from plugins.fallback_cloud.cloud_engine import CloudEngine
 from plugins.fallback_cloud.settings import EmbeddingSettings
 
 
-class OpenAIEmbeddingsEngine(EmbeddingsEngine):
+class OpenAIEmbeddingsEngine(CloudEngine, EmbeddingsEngine):
     Settings: ClassVar[type[EngineSettings]] = EmbeddingSettings
-    location: ClassVar[Location] = "cloud"
     description: ClassVar[str] = "embeddings through any OpenAI-compatible server"
     default_max_concurrency: ClassVar[int] = 32
 
     settings: EmbeddingSettings
 
-    def __init__(self, settings: EngineSettings, context: EngineContext) -> None:
-        super().__init__(settings, context)
-        self._http = CloudClient(context.name, self.settings)
-
-    async def load(self) -> None:
-        self._http.open()
-
-    async def close(self) -> None:
-        await self._http.close()
-
     def info(self) -> dict[str, Any]:
-        return {**cloud_info(self.settings), "dimensions": self.settings.dimensions}
+        return {**super().info(), "dimensions": self.settings.dimensions}
 
     def dimensions(self) -> int | None:
         return self.settings.dimensions

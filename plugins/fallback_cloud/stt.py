@@ -12,11 +12,10 @@ from typing import Any, ClassVar
 import soundfile
 
 from core.audio.chunk import AudioChunk
-from core.engines.base import EngineContext, EngineSettings, Location
+from core.engines.base import EngineSettings
 from core.engines.errors import EngineUpstreamError
 from core.engines.stt import Segment, STTEngine, TranscriptionRequest, Word
-from plugins.fallback_cloud.http_client import CloudClient
-from plugins.fallback_cloud.info import cloud_info
+from plugins.fallback_cloud.cloud_engine import CloudEngine
 from plugins.fallback_cloud.settings import TranscriptionSettings
 
 
@@ -27,27 +26,16 @@ def wav_bytes(audio: AudioChunk) -> bytes:
     return buffer.getvalue()
 
 
-class OpenAISTTEngine(STTEngine):
+class OpenAISTTEngine(CloudEngine, STTEngine):
     Settings: ClassVar[type[EngineSettings]] = TranscriptionSettings
-    location: ClassVar[Location] = "cloud"
     description: ClassVar[str] = "transcription through any OpenAI-compatible server"
     supports_translation: ClassVar[bool] = True
     default_max_concurrency: ClassVar[int] = 16
 
     settings: TranscriptionSettings
 
-    def __init__(self, settings: EngineSettings, context: EngineContext) -> None:
-        super().__init__(settings, context)
-        self._http = CloudClient(context.name, self.settings)
-
-    async def load(self) -> None:
-        self._http.open()
-
-    async def close(self) -> None:
-        await self._http.close()
-
     def info(self) -> dict[str, Any]:
-        return {**cloud_info(self.settings), "response_format": self.settings.response_format}
+        return {**super().info(), "response_format": self.settings.response_format}
 
     def form(self, request: TranscriptionRequest) -> dict[str, Any]:
         fields: dict[str, Any] = {

@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from core.audio.chunk import AudioChunk
-from core.engines.base import EngineContext, EngineSettings, Location
+from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import Unsupported
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
 from plugins.fallback_cloud.audio_stream import PcmStream, WavStream
-from plugins.fallback_cloud.http_client import CloudClient
-from plugins.fallback_cloud.info import cloud_info
+from plugins.fallback_cloud.cloud_engine import CloudEngine
 from plugins.fallback_cloud.settings import SpeechSettings
 from plugins.fallback_cloud.voices import describe
 
@@ -21,9 +20,8 @@ _OWN_FIELDS = frozenset(
 )
 
 
-class OpenAITTSEngine(TTSEngine):
+class OpenAITTSEngine(CloudEngine, TTSEngine):
     Settings: ClassVar[type[EngineSettings]] = SpeechSettings
-    location: ClassVar[Location] = "cloud"
     description: ClassVar[str] = "speech through any OpenAI-compatible server (streamed PCM/WAV)"
     supports_instructions: ClassVar[bool] = True
     default_max_concurrency: ClassVar[int] = 32
@@ -32,17 +30,10 @@ class OpenAITTSEngine(TTSEngine):
 
     def __init__(self, settings: EngineSettings, context: EngineContext) -> None:
         super().__init__(settings, context)
-        self._http = CloudClient(context.name, self.settings)
         self._voices = describe(self.settings.voices)
 
-    async def load(self) -> None:
-        self._http.open()
-
-    async def close(self) -> None:
-        await self._http.close()
-
     def info(self) -> dict[str, Any]:
-        return {**cloud_info(self.settings), "response_format": self.settings.response_format}
+        return {**super().info(), "response_format": self.settings.response_format}
 
     async def voices(self) -> list[Voice]:
         return list(self._voices)
