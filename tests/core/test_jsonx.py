@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -30,7 +31,12 @@ def test_the_daemon_loop_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOXGATE_EVENT_LOOP", "asyncio")
     assert event_loop.loop_factory() is None
     monkeypatch.delenv("VOXGATE_EVENT_LOOP")
-    uvloop = pytest.importorskip("uvloop")
+    if sys.platform == "win32":
+        pytest.skip(
+            "uvicorn[standard] brings uvloop on Linux and macOS only; Windows keeps asyncio"
+        )
+    import uvloop
+
     assert event_loop.loop_factory() is uvloop.new_event_loop
     assert event_loop.run(_answer()) == 42
 

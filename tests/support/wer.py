@@ -31,3 +31,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             diagonal = distances[j]
             distances[j] = min(substitution, distances[j] + 1, distances[j - 1] + 1)
     return distances[len(hyp)] / len(ref)
+
+
+def corpus_word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """Word errors over every pair divided by all reference words (long texts weigh more)."""
+    errors = words = 0.0
+    for reference, hypothesis in zip(references, hypotheses, strict=True):
+        count = len(normalized_words(reference))
+        errors += word_error_rate(reference, hypothesis) * count
+        words += count
+    return errors / words if words else 0.0

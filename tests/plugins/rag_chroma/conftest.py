@@ -107,3 +107,10 @@ async def loaded_engine(runtime: Runtime, name: str = "docs") -> RetrievalEngine
 @pytest.fixture
 async def engine(runtime: Runtime) -> RetrievalEngine:
     return await loaded_engine(runtime)
+
+
+@pytest.fixture
+def http(daemon: str) -> Iterator[httpx.Client]:
+    """A client of the test module's own ``daemon`` fixture (each module serves its config)."""
+    with httpx.Client(base_url=daemon, timeout=120) as client:
+        yield client

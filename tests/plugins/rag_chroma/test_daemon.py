@@ -53,12 +53,6 @@ def daemon(
 
 
 @pytest.fixture
-def http(daemon: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=daemon, timeout=120) as client:
-        yield client
-
-
-@pytest.fixture
 def collection(http: httpx.Client, request: pytest.FixtureRequest) -> str:
     """A collection of its own per test, with the bee text and a PDF about volcanoes."""
     name = request.node.name.split("[")[0][-40:].replace("_", "-").strip("-")

@@ -66,12 +66,6 @@ def daemon(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield url
 
 
-@pytest.fixture
-def http(daemon: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=daemon, timeout=120) as client:
-        yield client
-
-
 def events(http: httpx.Client, job_id: str) -> list[dict[str, Any]]:
     """Every ``rag.job`` event of a job's stream, which ends when the job does."""
     seen = []

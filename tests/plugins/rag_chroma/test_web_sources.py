@@ -90,12 +90,6 @@ def daemon(
         yield url
 
 
-@pytest.fixture
-def http(daemon: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=daemon, timeout=120) as client:
-        yield client
-
-
 def _web(citations: list[dict[str, object]]) -> list[dict[str, object]]:
     return [c for c in citations if c.get("source") == "web"]
 

@@ -6,26 +6,19 @@ catches is a transcript that stops matching the speech, not a percent."""
 from __future__ import annotations
 
 import pytest
-import soxr
 
-from core.audio.chunk import AudioChunk
 from plugins.stt_whisper.engine import FasterWhisperEngine
 from tests.plugins.stt_whisper.support import transcribe
 from tests.support.human_speech import SpokenClip, librivox_clips
-from tests.support.wer import normalized_words, word_error_rate
+from tests.support.speech import at_rate
+from tests.support.wer import corpus_word_error_rate
 
 #: Several times the error rate tiny.en has here, far below what a broken path produces.
 MOST_WORD_ERRORS = 0.25
 
 
 def corpus_error_rate(clips: list[SpokenClip], heard: list[str]) -> float:
-    """Word errors over all clips divided by all reference words (long clips weigh more)."""
-    errors = words = 0.0
-    for clip, text in zip(clips, heard, strict=True):
-        count = len(normalized_words(clip.text))
-        errors += word_error_rate(clip.text, text) * count
-        words += count
-    return errors / words
+    return corpus_word_error_rate([clip.text for clip in clips], heard)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +42,5 @@ async def test_speech_resampled_from_another_rate_keeps_its_words(
     for rate in (8000, 44100):
         heard = []
         for clip in clips:
-            moved = soxr.resample(clip.audio.samples, clip.audio.sample_rate, rate)
-            heard.append((await transcribe(whisper, AudioChunk(moved, rate))).text)
+            heard.append((await transcribe(whisper, at_rate(clip.audio, rate))).text)
         assert corpus_error_rate(clips, heard) <= MOST_WORD_ERRORS, (rate, heard)
