@@ -30,7 +30,7 @@ from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
 from core.observability.logging import configure_logging
 from core.observability.metrics import Metrics
-from core.state.backend import BreakerNews
+from core.state.backend import BreakerNews, HistoryLimits
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 from core.state.valkey import ValkeyBackend
@@ -105,7 +105,7 @@ async def in_process(url: str, rounds: int) -> None:
 
         turn = [ChatMessage("user", "x" * 80), ChatMessage("assistant", "y" * 200)]
         for _ in range(10):  # a conversation of 20 messages: the default max_history_messages
-            await a.remember("k:sizing", turn, max_messages=20, max_conversations=1, idle_ttl=60)
+            await a.remember("k:sizing", turn, HistoryLimits(20, 1, 60))
         client = a._client  # the benchmark reads the store's own accounting
         await a.take("sizing", Rate(10, 60))
         conversation = await client.memory_usage("bench:conversation:k:sizing")

@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["float32", "int8"])
     parser.add_argument("--mb", type=float, default=None, help="daemon only: a text this large")
     parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="only the query latencies")
     args = parser.parse_args()
     configure_logging("warning")
     emit(f"cores available: {len(os.sched_getaffinity(0))}")
@@ -202,7 +203,7 @@ def main() -> None:
                 )
             return
         text = book(args.chunks)
-        for precision in args.precision:
+        for precision in [] if args.skip_speed else args.precision:
             speed(root, precision, text)
         if not args.skip_queries:
             for precision in args.precision[-1:]:

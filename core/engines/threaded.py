@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from core.engines.worker_threads import shared_threads
+
 T = TypeVar("T")
 
 #: Set by an engine slot while it runs a request: work that outlives the request (a thread that
@@ -51,10 +53,11 @@ def lingering_work() -> Iterator[list[asyncio.Future[None]]]:
 
 
 async def run_blocking(fn: Callable[[], T], *, name: str, stop: threading.Event | None = None) -> T:
-    """``fn()`` in its own thread. A caller that gives up (timeout, client gone) returns at once;
-    ``stop`` is set so cooperative code can end early, and an enclosing engine slot keeps its
-    permit until the thread is done. A dedicated thread, not the loop's executor: a hung call
-    must not take one of the few shared workers with it."""
+    """``fn()`` in a thread of its own for the call. A caller that gives up (timeout, client gone)
+    returns at once; ``stop`` is set so cooperative code can end early, and an enclosing engine
+    slot keeps its permit until the thread is done. Not the loop's executor: a hung call must
+    not take one of its few shared workers with it. The thread is a kept one when one is idle
+    (see :mod:`core.engines.worker_threads`)."""
     loop = asyncio.get_running_loop()
     result: asyncio.Future[T] = loop.create_future()
     finished: asyncio.Future[None] = loop.create_future()
@@ -77,7 +80,7 @@ async def run_blocking(fn: Callable[[], T], *, name: str, stop: threading.Event 
         else:
             _call_in_loop(loop, settle, value, None)
 
-    threading.Thread(target=work, name=name, daemon=True).start()
+    shared_threads().submit(work, name)
     try:
         return await asyncio.shield(result)
     except asyncio.CancelledError:
@@ -132,7 +135,8 @@ class _Failure:
 
 
 class ThreadedIterator(Generic[T]):
-    """Async iteration over ``make()``, which is called and iterated in a dedicated thread."""
+    """Async iteration over ``make()``, which is called and iterated in a thread of its own (a
+    kept one when one is idle)."""
 
     def __init__(
         self, make: Callable[[], Iterator[T]], *, name: str, first_item_waits: bool = False
@@ -144,7 +148,7 @@ class ThreadedIterator(Generic[T]):
         self._items: asyncio.Queue[T | _End | _Failure] = asyncio.Queue()
         self._stop = threading.Event()
         self._finished: asyncio.Future[None] = self._loop.create_future()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._name = name
         #: The engine slot's collection of lingering work, when created inside one.
         self._holder = _LINGERING.get()
         self._started = False
@@ -160,7 +164,7 @@ class ThreadedIterator(Generic[T]):
             raise StopAsyncIteration
         if not self._started:
             self._started = True
-            self._thread.start()
+            shared_threads().submit(self._run, self._name)
         elif self._first_taken is not None:
             self._first_taken.set()
         item = await self._items.get()

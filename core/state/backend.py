@@ -16,6 +16,18 @@ from core.state.rate import Rate
 
 
 @dataclass(frozen=True)
+class HistoryLimits:
+    """How much conversation history is kept (from ``conversation.*`` in the YAML)."""
+
+    #: Messages kept per conversation; the oldest go first. 0 keeps none.
+    max_messages: int
+    #: Conversations kept at once by one daemon's local copy; the least recently used go first.
+    max_conversations: int
+    #: Seconds a conversation unused is kept.
+    idle_ttl: float
+
+
+@dataclass(frozen=True)
 class BreakerNews:
     """A breaker opened or closed. Engines are the same across daemons only when both their
     name and their resolved fingerprint match, so differently configured engines never share."""
@@ -69,16 +81,8 @@ class StateBackend(Protocol):
     async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
         """A conversation's remembered messages, oldest first (empty when unknown/expired)."""
 
-    async def remember(
-        self,
-        key: str,
-        turn: list[ChatMessage],
-        *,
-        max_messages: int,
-        max_conversations: int,
-        idle_ttl: float,
-    ) -> None:
-        """Add a turn's messages, keeping the newest ``max_messages``."""
+    async def remember(self, key: str, turn: list[ChatMessage], limits: HistoryLimits) -> None:
+        """Add a turn's messages, keeping the newest ``limits.max_messages``."""
 
     async def reload_fleet(self, wait: float) -> dict[str, Any]:
         """Ask every other daemon to reload its own config file; wait up to ``wait`` seconds

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.api.conversation_history import ConversationHistory
 from core.engines.llm import ChatMessage
-from core.state.backend import BreakerNews, FleetListener
+from core.state.backend import BreakerNews, FleetListener, HistoryLimits
 from core.state.rate import Rate, gcra
 
 #: Buckets kept before full ones (equal to no bucket at all) are swept out.
@@ -105,17 +105,9 @@ class MemoryBackend:
     async def history(self, key: str, idle_ttl: float) -> list[ChatMessage]:
         return self.conversations.messages(key, idle_ttl)
 
-    async def remember(
-        self,
-        key: str,
-        turn: list[ChatMessage],
-        *,
-        max_messages: int,
-        max_conversations: int,
-        idle_ttl: float,
-    ) -> None:
+    async def remember(self, key: str, turn: list[ChatMessage], limits: HistoryLimits) -> None:
         self.conversations.append(
-            key, turn, max_messages=max_messages, max_conversations=max_conversations
+            key, turn, max_messages=limits.max_messages, max_conversations=limits.max_conversations
         )
 
     async def reload_fleet(self, wait: float) -> dict[str, Any]:

@@ -37,7 +37,7 @@ import structlog
 from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
 from core.observability.metrics import Metrics
-from core.state.backend import BreakerNews, FleetListener
+from core.state.backend import BreakerNews, FleetListener, HistoryLimits
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 from core.state.valkey_link import ValkeyLink
@@ -188,34 +188,20 @@ class ValkeyBackend:
                 self._link.trouble("conversation", exc)
         return await self.local.history(key, idle_ttl)
 
-    async def remember(
-        self,
-        key: str,
-        turn: list[ChatMessage],
-        *,
-        max_messages: int,
-        max_conversations: int,
-        idle_ttl: float,
-    ) -> None:
+    async def remember(self, key: str, turn: list[ChatMessage], limits: HistoryLimits) -> None:
         # The local copy carries the conversation on this daemon while the store is away.
-        await self.local.remember(
-            key,
-            turn,
-            max_messages=max_messages,
-            max_conversations=max_conversations,
-            idle_ttl=idle_ttl,
-        )
+        await self.local.remember(key, turn, limits)
         if not self._link.up:
             return
         name = f"{self._prefix}:conversation:{key}"
         try:
             async with self._client.pipeline(transaction=True) as pipe:
-                if max_messages == 0:
+                if limits.max_messages == 0:
                     pipe.delete(name)
                 else:
                     pipe.rpush(name, *(_encoded(m) for m in turn))
-                    pipe.ltrim(name, -max_messages, -1)
-                    pipe.pexpire(name, max(1, int(idle_ttl * 1000)))
+                    pipe.ltrim(name, -limits.max_messages, -1)
+                    pipe.pexpire(name, max(1, int(limits.idle_ttl * 1000)))
                 await self._link.bounded(pipe.execute())
         except Exception as exc:
             self._link.trouble("conversation", exc)

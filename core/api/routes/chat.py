@@ -19,6 +19,7 @@ from core.api.chat_calls import Choice, chat_call, check_message_count, gather, 
 from core.api.context import generation_of, limits_of
 from core.api.errors import as_api_error, error_body
 from core.api.grounding import ground
+from core.api.logprobs import logprob_items
 from core.api.routing_headers import engine_headers
 from core.api.sse import DONE, event, sse_response
 from core.engines.base import Capability
@@ -36,21 +37,7 @@ def usage_dict(usage: Usage | None) -> dict[str, int] | None:
 
 
 def logprobs_json(tokens: Iterable[TokenLogprob]) -> dict[str, Any]:
-    return {
-        "content": [
-            {
-                "token": t.token,
-                "logprob": t.logprob,
-                "bytes": list(t.bytes),
-                "top_logprobs": [
-                    {"token": top.token, "logprob": top.logprob, "bytes": list(top.bytes)}
-                    for top in t.top
-                ],
-            }
-            for t in tokens
-        ],
-        "refusal": None,
-    }
+    return {"content": logprob_items(tokens), "refusal": None}
 
 
 def tool_call_json(call: ToolCall) -> dict[str, Any]:

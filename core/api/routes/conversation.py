@@ -35,6 +35,7 @@ from core.api.sse import event, sse_response
 from core.api.turn import TurnFailed, TurnPlan, TurnResult, run_turn
 from core.audio.encode import OUTPUT_FORMATS, available_formats
 from core.engines.llm import ChatMessage
+from core.state.backend import HistoryLimits
 
 _NO_AUDIO = "none"
 
@@ -133,9 +134,7 @@ async def _remember(request: Request, conversation_id: str, result: TurnResult) 
     await runtime_of(request).state.remember(
         _history_key(request, conversation_id),
         [ChatMessage("user", result.transcript), ChatMessage("assistant", result.reply)],
-        max_messages=settings.max_history_messages,
-        max_conversations=settings.max_conversations,
-        idle_ttl=settings.idle_ttl,
+        HistoryLimits(settings.max_history_messages, settings.max_conversations, settings.idle_ttl),
     )
 
 

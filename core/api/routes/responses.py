@@ -23,26 +23,12 @@ from core.api.bodies import read_json
 from core.api.chat_calls import Choice, chat_call, check_message_count, gather
 from core.api.context import generation_of, limits_of
 from core.api.errors import as_api_error, error_body
+from core.api.logprobs import logprob_items
 from core.api.responses_body import ResponsesBody
 from core.api.routing_headers import engine_headers
 from core.api.sse import sse_response
 from core.engines.base import Capability
 from core.engines.llm import ChatDelta, ChatRequest, TokenLogprob, ToolCall
-
-
-def _logprobs_json(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
-    return [
-        {
-            "token": t.token,
-            "logprob": t.logprob,
-            "bytes": list(t.bytes),
-            "top_logprobs": [
-                {"token": top.token, "logprob": top.logprob, "bytes": list(top.bytes)}
-                for top in t.top
-            ],
-        }
-        for t in tokens
-    ]
 
 
 class ResponseWriter:
@@ -115,7 +101,7 @@ class ResponseWriter:
             "type": "output_text",
             "text": text,
             "annotations": [],
-            "logprobs": _logprobs_json(logprobs),
+            "logprobs": logprob_items(logprobs),
         }
 
     @staticmethod
@@ -180,7 +166,7 @@ class ResponseWriter:
                         output_index=text_index,
                         content_index=0,
                         delta=delta.text,
-                        logprobs=_logprobs_json(list(delta.logprobs)),
+                        logprobs=logprob_items(delta.logprobs),
                     )
                 for piece in delta.tool_calls:
                     if piece.index not in calls:
@@ -214,7 +200,7 @@ class ResponseWriter:
                 output_index=text_index,
                 content_index=0,
                 text=text,
-                logprobs=_logprobs_json(choice.logprobs),
+                logprobs=logprob_items(choice.logprobs),
             )
             yield self.event(
                 "response.content_part.done",

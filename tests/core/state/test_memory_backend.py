@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.engines.llm import ChatMessage
-from core.state.backend import BreakerNews
+from core.state.backend import BreakerNews, HistoryLimits
 from core.state.memory import MemoryBackend
 from core.state.rate import Rate
 
@@ -21,10 +21,10 @@ async def test_conversations_are_bounded_and_expire() -> None:
     state = MemoryBackend(clock)
     turn = [ChatMessage("user", "hi"), ChatMessage("assistant", "hello")]
     for name in ("c1", "c2", "c3"):
-        await state.remember(name, turn, max_messages=3, max_conversations=2, idle_ttl=60)
+        await state.remember(name, turn, HistoryLimits(3, 2, 60))
     assert await state.history("c1", 60) == []  # the least recently used was forgotten
     assert await state.history("c3", 60) == turn
-    await state.remember("c3", turn, max_messages=3, max_conversations=2, idle_ttl=60)
+    await state.remember("c3", turn, HistoryLimits(3, 2, 60))
     assert await state.history("c3", 60) == [turn[1], *turn]  # the newest three
     clock.now += 61
     assert await state.history("c3", 60) == []

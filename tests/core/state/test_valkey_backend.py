@@ -18,7 +18,7 @@ from valkey.asyncio import Valkey
 from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
 from core.observability.metrics import Metrics
-from core.state.backend import BreakerNews
+from core.state.backend import BreakerNews, HistoryLimits
 from core.state.rate import Rate
 from core.state.valkey import ValkeyBackend
 from tests.support.fleet_tools import ValkeyServer
@@ -115,10 +115,10 @@ async def test_a_conversation_continues_on_another_daemon(
         backend(valkey_server.url, prefix, "b") as (b, _, _),
     ):
         turn = [ChatMessage("user", "what time is it"), ChatMessage("assistant", "noon")]
-        await a.remember("k:c1", turn, max_messages=3, max_conversations=10, idle_ttl=60)
+        await a.remember("k:c1", turn, HistoryLimits(3, 10, 60))
         assert await b.history("k:c1", 60) == turn
         later = [ChatMessage("user", "and now?"), ChatMessage("assistant", "one", name="bot")]
-        await b.remember("k:c1", later, max_messages=3, max_conversations=10, idle_ttl=60)
+        await b.remember("k:c1", later, HistoryLimits(3, 10, 60))
         assert await a.history("k:c1", 60) == [turn[1], *later]  # the newest three
         ttl = valkey_server.client().pttl(f"{prefix}:conversation:k:c1")
         assert 0 < ttl <= 60_000  # forgotten after its idle time
@@ -170,7 +170,7 @@ async def test_store_down_serves_locally_then_resyncs(
         assert await a.take("shared", Rate(1, 60)) == 0
         assert await a.take("shared", Rate(1, 60)) > 0
         turn = [ChatMessage("user", "hello"), ChatMessage("assistant", "hi")]
-        await a.remember("k:c2", turn, max_messages=4, max_conversations=10, idle_ttl=60)
+        await a.remember("k:c2", turn, HistoryLimits(4, 10, 60))
         assert await a.history("k:c2", 60) == turn
         await eventually(lambda: a.status()["state"] == "degraded")
         status = a.status()

@@ -1,0 +1,116 @@
+"""Reusable threads: an idle thread is reused, a busy (or hung) one never delays a new job, a job
+that raises leaves its thread serving, and idle threads end."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from core.engines.threaded import run_blocking
+from core.engines.worker_threads import ReusableThreads, shared_threads
+
+
+def run_and_wait(threads: ReusableThreads, name: str = "job") -> int:
+    """Runs one job and returns the native id of the thread that ran it."""
+    ran_on: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        ran_on.append(threading.get_native_id())
+        done.set()
+
+    threads.submit(job, name)
+    assert done.wait(5)
+    return ran_on[0]
+
+
+def wait_until_idle(threads: ReusableThreads, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while threads.idle_threads() < count:
+        assert time.monotonic() < deadline, "threads never went back to idle"
+        time.sleep(0.005)
+
+
+def test_an_idle_thread_is_reused() -> None:
+    threads = ReusableThreads()
+    first = run_and_wait(threads)
+    wait_until_idle(threads, 1)
+    assert run_and_wait(threads) == first
+    assert threads.threads_started == 1
+
+
+def test_a_busy_thread_never_delays_a_new_job() -> None:
+    threads = ReusableThreads()
+    release = threading.Event()
+
+    def hung() -> None:  # a native call that hangs
+        release.wait(10)
+
+    threads.submit(hung, "hung")
+    try:
+        started = time.monotonic()
+        run_and_wait(threads)
+        assert time.monotonic() - started < 5
+        assert threads.threads_started == 2
+    finally:
+        release.set()
+    wait_until_idle(threads, 2)
+
+
+def test_a_job_that_raises_leaves_its_thread_serving() -> None:
+    threads = ReusableThreads()
+
+    def broken() -> None:
+        raise RuntimeError("model fell over")
+
+    threads.submit(broken, "broken")
+    wait_until_idle(threads, 1)
+    run_and_wait(threads)
+    assert threads.threads_started == 1
+
+
+def test_idle_threads_end_and_new_jobs_still_run() -> None:
+    threads = ReusableThreads(idle_seconds=0.05)
+    first = thread_of(run_and_wait(threads))
+    first.join(5)
+    assert not first.is_alive(), "an idle thread never ended"
+    assert threads.idle_threads() == 0
+    run_and_wait(threads)
+    assert threads.threads_started == 2
+
+
+def test_the_thread_carries_the_jobs_name() -> None:
+    threads = ReusableThreads()
+    names: list[str] = []
+    done = threading.Event()
+
+    def job() -> None:
+        names.append(threading.current_thread().name)
+        done.set()
+
+    threads.submit(job, "embed-minilm")
+    assert done.wait(5)
+    assert names == ["embed-minilm"]
+
+
+async def test_run_blocking_reuses_threads_across_calls() -> None:
+    pool = shared_threads()
+    ids = []
+    started = []
+    for _ in range(20):
+        native = await run_blocking(threading.get_native_id, name="call")
+        ids.append(native)
+        # The thread goes back to idle just after it hands its result on.
+        worker = thread_of(native)
+        deadline = time.monotonic() + 5
+        while worker.name != "voxgate-idle":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.001)
+        started.append(pool.threads_started)
+    assert len(set(started)) == 1  # no thread started after the first call
+    assert len(set(ids)) == 1
+
+
+def thread_of(native_id: int) -> threading.Thread:
+    return next(t for t in threading.enumerate() if t.native_id == native_id)
