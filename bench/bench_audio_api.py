@@ -16,7 +16,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,11 +24,11 @@ import numpy as np
 import soundfile as sf
 
 from bench.bench_routing import wait_ready
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
-from core.observability.logging import configure_logging
 from tests.support.daemon import free_port, serve_command
 from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
 from tests.support.runtime import running_runtime
@@ -110,11 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    configure_logging("warning")
     wav = upload_wav()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         config = workdir / "bench.yaml"
         config.write_text(CONFIG)
         d_speech, d_listen = asyncio.run(direct(args.requests, config, wav))

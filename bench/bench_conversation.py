@@ -23,10 +23,8 @@ import argparse
 import asyncio
 import contextlib
 import io
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ import httpx
 import soundfile as sf
 
 from bench.bench_routing import wait_ready
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk
 from core.audio.encode import encode_audio
@@ -43,7 +42,6 @@ from core.engines.base import Capability
 from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
 from core.engines.stt import STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
-from core.observability.logging import configure_logging
 from core.runtime.runtime import Runtime
 from core.text.segment import SentenceSegmenter
 from tests.support.daemon import free_port
@@ -193,9 +191,7 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=40, help="turns after the memory reading")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "config" / "ai_backend.yaml")
     args = parser.parse_args()
-    configure_logging("warning")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(Path(tmp) / "data"))
+    with scratch_folder():
         asyncio.run(compare(args))
 
 

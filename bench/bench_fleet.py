@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary, us
 from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
-from core.observability.logging import configure_logging
 from core.observability.metrics import Metrics
 from core.state.backend import BreakerNews, HistoryLimits
 from core.state.memory import MemoryBackend
@@ -187,10 +185,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     args = parser.parse_args()
-    configure_logging("warning")
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         server = ValkeyServer(workdir / "valkey")
         try:
             asyncio.run(in_process(server.url, args.rounds))

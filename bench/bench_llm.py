@@ -38,7 +38,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,10 +48,10 @@ from typing import Any
 import httpx
 
 from bench.raw_http import stream_lines
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines.base import EngineContext
 from core.engines.llm import ChatMessage, ChatRequest
-from core.observability.logging import configure_logging
 from plugins.llm_local import samplers
 from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.engine import LlamaCppEngine
@@ -464,13 +463,10 @@ def main() -> None:
     )
     parser.add_argument("--httpx", action="store_true", help="also read the daemon via httpx")
     args = parser.parse_args()
-    configure_logging("warning")
     if args.server and not server_available():
         emit("llama_cpp.server: its extra (fastapi, sse-starlette, starlette-context) is missing")
         args.server = False
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         asyncio.run(compare(args, workdir))
 
 

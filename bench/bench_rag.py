@@ -18,10 +18,8 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +27,10 @@ from typing import Any
 
 import httpx
 
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import RetrievalEngine
 from core.engines.retrieval import Document, RetrievalMode, RetrievalQuery
-from core.observability.logging import configure_logging
 from core.text.script import is_cjk
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
@@ -339,10 +337,7 @@ def main() -> None:
         help="quality also with int8 MiniLM and multilingual e5 (each ingests the sets again)",
     )
     args = parser.parse_args()
-    configure_logging("warning")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        os.environ["VOXGATE_DATA_DIR"] = str(root / "data")  # nothing lands in the user's data
+    with scratch_folder() as root:
         config = root / "rag.yaml"
         config.write_text(
             CONFIG.format(cache=root / "onnx", path=root / "chroma", precision=args.precision)

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,10 +27,10 @@ from typing import Any
 import httpx
 
 from bench.bench_rag import questions, synthetic_documents
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import RetrievalEngine
 from core.engines.retrieval import Document
-from core.observability.logging import configure_logging
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
 
@@ -174,11 +173,8 @@ def main() -> None:
     parser.add_argument("--skip-queries", action="store_true")
     parser.add_argument("--skip-speed", action="store_true", help="only the query latencies")
     args = parser.parse_args()
-    configure_logging("warning")
     emit(f"cores available: {len(os.sched_getaffinity(0))}")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        os.environ["VOXGATE_DATA_DIR"] = str(root / "data")
+    with scratch_folder() as root:
         if args.mb:
             text = book_of_bytes(int(args.mb * 1_000_000))
             for precision in args.precision:

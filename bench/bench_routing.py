@@ -14,16 +14,15 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary, us
 from core.engines import Embeddings, EmbeddingsEngine
 from core.engines.base import Capability
-from core.observability.logging import configure_logging
 from tests.support.daemon import free_port, serve_command
 from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
 from tests.support.runtime import running_runtime
@@ -163,10 +162,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
-    configure_logging("warning")
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         config = workdir / "bench.yaml"
         config.write_text(CONFIG)
         asyncio.run(in_process(args.rounds, config))

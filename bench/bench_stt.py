@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from typing import Any
 
 import httpx
 
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest
-from core.observability.logging import configure_logging
 from plugins.stt_whisper.engine import FasterWhisperEngine
 from tests.support.daemon import daemon_process
 from tests.support.engines import build_engine as build
@@ -150,15 +149,12 @@ def main() -> None:
     parser.add_argument("--short-rounds", type=int, default=16, help="rounds on the short one")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
-    configure_logging("warning")
     names = [n for n in args.variants.split(",") if n]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
     rounds = {"long clip": args.rounds, "short utterance": args.short_rounds}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         engines = "\n".join(
             f"  {n}: {{capability: stt, engine: faster_whisper, preload: true, "
             f"settings: {VARIANTS[n]!r}}}".replace("'", '"')

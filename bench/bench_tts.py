@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import functools
 import importlib.util
-import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,9 +25,9 @@ from pathlib import Path
 import httpx
 
 from bench.raw_http import post_json
+from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines.tts import SpeechRequest, TTSEngine
-from core.observability.logging import configure_logging
 from plugins.tts_hibari.engine import HibariEngine
 from plugins.tts_piper.engine import PiperEngine
 from tests.support.daemon import daemon_process
@@ -175,14 +173,11 @@ def main() -> None:
     )
     parser.add_argument("--engines", default="hibari,piper")
     args = parser.parse_args()
-    configure_logging("warning")
     wanted = [n for n in args.engines.split(",") if n]
     names = [n for n in wanted if importlib.util.find_spec(PACKAGES[n]) is not None]
     for skipped in sorted(set(wanted) - set(names)):
         emit(f"{skipped}: not installed, left out")
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        os.environ.setdefault("VOXGATE_DATA_DIR", str(workdir / "data"))
+    with scratch_folder() as workdir:
         engines = "\n".join(
             f"  {n}: {{capability: tts, engine: {n}, preload: true}}" for n in names
         )

@@ -56,6 +56,19 @@ EMBED_TYPES: dict[str, list[str | None]] = {}
 #: fake llm engine name -> the last chat request it was given
 CHAT_REQUESTS: dict[str, ChatRequest] = {}
 
+#: An LLM chain of a fake engine without tools, then one with them (the chat and Responses
+#: tests): ``only_plain`` skips the second, ``gpt-4o-mini`` is the whole chain.
+PLAIN_THEN_TOOLS = """\
+engines:
+  plain: {capability: llm, engine: fake, settings: {reply: "one two three"}}
+  tools: {capability: llm, engine: fake_tools, settings: {reply: "from tools"}}
+routes:
+  llm: [plain, tools]
+aliases:
+  only_plain: plain
+  gpt-4o-mini: llm
+"""
+
 
 class FakeSettings(EngineSettings):
     reply: str = "hello from fake"

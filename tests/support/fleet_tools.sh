@@ -32,29 +32,7 @@ if [ "${ID:-}" != debian ] || [ -z "${VERSION_CODENAME:-}" ] || ! command -v apt
     exit 0
 fi
 
-# apt with its own package lists, so the system's sources and state stay as they are. The
-# server's libraries come from the release itself and are unpacked beside it.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-{
-    echo "deb http://deb.debian.org/debian ${VERSION_CODENAME} main"
-    echo "deb http://deb.debian.org/debian ${VERSION_CODENAME}-backports main"
-} >"$work/sources.list"
-apt_options=(
-    -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root
-)
-apt-get "${apt_options[@]}" update -qq
+# The server's libraries come from the release itself and are unpacked beside it.
 suite="${VERSION_CODENAME}-backports"
-(cd "$work/debs" && apt-get "${apt_options[@]}" download -qq \
-    "valkey-server/$suite" "valkey-tools/$suite" libjemalloc2 liblzf1)
-deb_version=$(dpkg-deb -f "$work"/debs/valkey-tools_*.deb Version)
-target="$cache/$deb_version"
-rm -rf "$target.partial"
-mkdir -p "$target.partial"
-for deb in "$work"/debs/*.deb; do
-    dpkg-deb -x "$deb" "$target.partial"
-done
-mv "$target.partial" "$target"
-echo "fleet tools: valkey-server $deb_version unpacked under $target"
+exec bash "$(dirname "$0")/debian_unpack.sh" "fleet tools" "$cache" valkey-tools \
+    "${VERSION_CODENAME} $suite" "valkey-server/$suite" "valkey-tools/$suite" libjemalloc2 liblzf1

@@ -38,24 +38,6 @@ if [ "${ID:-}" != debian ] || [ -z "${VERSION_CODENAME:-}" ] || ! command -v apt
     exit 0
 fi
 
-# apt with its own package lists, so the system's sources and state stay as they are.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-echo "deb http://deb.debian.org/debian ${VERSION_CODENAME}-backports main" >"$work/sources.list"
-apt_options=(
-    -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root
-)
-apt-get "${apt_options[@]}" update -qq
 suite="${VERSION_CODENAME}-backports"
-(cd "$work/debs" && apt-get "${apt_options[@]}" download -qq "systemd/$suite" "libsystemd-shared/$suite")
-deb_version=$(dpkg-deb -f "$work"/debs/systemd_*.deb Version)
-target="$cache/$deb_version"
-rm -rf "$target.partial"
-mkdir -p "$target.partial"
-for deb in "$work"/debs/*.deb; do
-    dpkg-deb -x "$deb" "$target.partial"
-done
-mv "$target.partial" "$target"
-echo "systemd tools: systemd-analyze $deb_version unpacked under $target"
+exec bash "$(dirname "$0")/debian_unpack.sh" "systemd tools" "$cache" systemd "$suite" \
+    "systemd/$suite" "libsystemd-shared/$suite"

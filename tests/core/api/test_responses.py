@@ -11,17 +11,9 @@ import pytest
 from core.engines.llm import ChatMessage, ResponseFormat, ToolCall, ToolChoice
 from tests.support import WriteConfig
 from tests.support.daemon import openai_gateway
-from tests.support.fake_plugin import CHAT_REQUESTS
+from tests.support.fake_plugin import CHAT_REQUESTS, PLAIN_THEN_TOOLS
 
-CONFIG = """\
-engines:
-  plain: {capability: llm, engine: fake, settings: {reply: "one two three"}}
-  tools: {capability: llm, engine: fake_tools, settings: {reply: "from tools"}}
-routes:
-  llm: [plain, tools]
-aliases:
-  gpt-4o-mini: llm
-"""
+CONFIG = PLAIN_THEN_TOOLS
 
 ADD: Any = {
     "type": "function",

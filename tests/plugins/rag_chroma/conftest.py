@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,3 +115,11 @@ def http(daemon: str) -> Iterator[httpx.Client]:
     """A client of the test module's own ``daemon`` fixture (each module serves its config)."""
     with httpx.Client(base_url=daemon, timeout=120) as client:
         yield client
+
+
+def rag_query(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    """A successful ``/v1/rag/query`` answer."""
+    answer = http.post("/v1/rag/query", json=body)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result

@@ -14,7 +14,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.core.ingest.test_extract import tiny_pdf
-from tests.plugins.rag_chroma.conftest import store_settings
+from tests.plugins.rag_chroma.conftest import rag_query, store_settings
 from tests.support.daemon import daemon_process
 
 CONFIG = """\
@@ -77,9 +77,7 @@ def test_ingest_list_query_and_cite(http: httpx.Client, collection: str) -> None
     assert got["metadata"] == {"title": "Bees", "year": 2021} and got["chars"] == len(BEES)
     for mode in ("dense", "keyword", "hybrid"):
         body = {"question": "What do drones do?", "collection": collection, "mode": mode}
-        answer = http.post("/v1/rag/query", json=body)
-        assert answer.status_code == 200, answer.text
-        first = answer.json()["data"][0]
+        first = rag_query(http, body)["data"][0]
         assert first["index"] == 1 and first["document_id"] == "bees", mode
         assert BEES[first["start"] : first["end"]] == first["text"]
         assert first["title"] == "Bees" and first["metadata"]["year"] == 2021
@@ -97,9 +95,7 @@ def test_generate_answers_from_the_chunks(http: httpx.Client, collection: str) -
         "generate": True,
         "max_tokens": 24,
     }
-    answer = http.post("/v1/rag/query", json=body)
-    assert answer.status_code == 200, answer.text
-    result = answer.json()
+    result = rag_query(http, body)
     assert result["llm_engine"] == "smollm2"
     assert result["answer"].strip()
     assert result["data"][0]["document_id"] == "bees"

@@ -16,6 +16,7 @@ import pytest
 
 from core.api.app import create_app
 from core.routing.breaker import BreakerState
+from tests.plugins.rag_chroma.conftest import rag_query
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
 
@@ -79,9 +80,7 @@ def events(http: httpx.Client, job_id: str) -> list[dict[str, Any]]:
 
 def keyword_hits(http: httpx.Client, collection: str, question: str) -> list[dict[str, Any]]:
     body = {"question": question, "collection": collection, "mode": "keyword"}
-    answer = http.post("/v1/rag/query", json=body)
-    assert answer.status_code == 200, answer.text
-    hits: list[dict[str, Any]] = answer.json()["data"]
+    hits: list[dict[str, Any]] = rag_query(http, body)["data"]
     return hits
 
 

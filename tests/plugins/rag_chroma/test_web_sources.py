@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from tests.plugins.rag_chroma.conftest import rag_query
 from tests.support.daemon import daemon_process
 from tests.support.plugin_dist import bundled_plugins_env
 from tests.support.search_servers import Hit, PageServer, SearxngServer
@@ -105,9 +106,7 @@ def test_rag_query_cites_web_pages_beside_documents(
         "generate": True,
         "max_tokens": 24,
     }
-    answer = http.post("/v1/rag/query", json=body)
-    assert answer.status_code == 200, answer.text
-    result = answer.json()
+    result = rag_query(http, body)
     assert result["web_engine"] == "web" and result["answer"]
     local, web = result["data"][0], result["data"][1]
     assert local["index"] == 1 and local["document_id"] == "bees" and "url" not in local
