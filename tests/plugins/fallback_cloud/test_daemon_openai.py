@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 from tests.plugins.fallback_cloud.support import KEY_ENV, UPSTREAM_KEY, hybrid_config
-from tests.support.daemon import daemon_process
+from tests.support.daemon import daemon_process, serving
 from tests.support.plugin_dist import fake_plugin_env
 
 BROKEN = {
@@ -36,10 +36,8 @@ def gateway_env(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
     folder = tmp_path_factory.mktemp("hybrid-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(hybrid_config(upstream, local=BROKEN), encoding="utf-8")
     with (
-        daemon_process(config, env=gateway_env(folder)) as url,
+        serving(folder, hybrid_config(upstream, local=BROKEN), env=gateway_env(folder)) as url,
         openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as api,
     ):
         yield api

@@ -15,7 +15,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from tests.core.ingest.test_extract import tiny_pdf
 from tests.plugins.rag_chroma.conftest import rag_query, store_settings
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 
 CONFIG = """\
 reload: {{watch: false}}
@@ -45,10 +45,8 @@ def daemon(
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp(f"rag-daemon-{request.param}")
     server = request.getfixturevalue("chroma_server") if request.param == "server" else None
-    config = folder / "ai_backend.yaml"
     store = store_settings(request.param, folder, server)
-    config.write_text(CONFIG.format(store=store, onnx_cache=onnx_cache), encoding="utf-8")
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    with serving(folder, CONFIG.format(store=store, onnx_cache=onnx_cache)) as url:
         yield url
 
 

@@ -17,7 +17,7 @@ import pytest
 from core.api.app import create_app
 from core.routing.breaker import BreakerState
 from tests.plugins.rag_chroma.conftest import rag_query
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 from tests.support.runtime import running_runtime
 
 # A request timeout far below what these documents take: before jobs, they could not be stored.
@@ -61,9 +61,7 @@ def long_text(paragraphs: int, seed: int, marker: str = "") -> str:
 @pytest.fixture(scope="module")
 def daemon(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("ingest-jobs")
-    config = folder / "rag.yaml"
-    config.write_text(CONFIG.format(onnx_cache=onnx_cache, path=folder / "chroma"))
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    with serving(folder, CONFIG.format(onnx_cache=onnx_cache, path=folder / "chroma")) as url:
         yield url
 
 

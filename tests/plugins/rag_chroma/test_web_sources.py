@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from tests.plugins.rag_chroma.conftest import rag_query
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 from tests.support.plugin_dist import bundled_plugins_env
 from tests.support.search_servers import Hit, PageServer, SearxngServer
 from tests.support.wer import normalized_words
@@ -75,16 +75,9 @@ def daemon(
     onnx_cache: Path, searxng: SearxngServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web-sources")
-    config = folder / "ai_backend.yaml"
-    config.write_text(
-        CONFIG.format(onnx_cache=onnx_cache, store=folder / "chroma", searxng=searxng.url),
-        encoding="utf-8",
-    )
-    env = {
-        "VOXGATE_DATA_DIR": str(folder / "data"),
-        **bundled_plugins_env(folder, ["search_searxng"]),
-    }
-    with daemon_process(config, env=env) as url:
+    config = CONFIG.format(onnx_cache=onnx_cache, store=folder / "chroma", searxng=searxng.url)
+    env = bundled_plugins_env(folder, ["search_searxng"])
+    with serving(folder, config, env=env) as url:
         with httpx.Client(base_url=url, timeout=60) as client:
             bees = {"id": "bees", "text": BEES, "collection": "nature"}
             assert client.post("/v1/rag/documents", json=bees).status_code == 201

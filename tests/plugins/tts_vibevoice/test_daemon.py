@@ -17,7 +17,7 @@ import pytest
 import soundfile
 
 from plugins.tts_vibevoice.script import pack_sentences
-from tests.support.daemon import daemon_process
+from tests.support.daemon import serving
 from tests.support.tiny_vibevoice import FRAME_SAMPLES, SAMPLE_RATE, TinyCheckpoint
 
 PAUSE = SAMPLE_RATE * 100 // 1000
@@ -55,12 +55,8 @@ def daemon(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("vibevoice-daemon")
-    config = folder / "ai_backend.yaml"
-    config.write_text(
-        CONFIG.format(models=models_root, voices=voices_dir, suppress=tiny.keep_talking()),
-        encoding="utf-8",
-    )
-    with daemon_process(config, env={"VOXGATE_DATA_DIR": str(folder / "data")}) as url:
+    config = CONFIG.format(models=models_root, voices=voices_dir, suppress=tiny.keep_talking())
+    with serving(folder, config) as url:
         yield url
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.support.daemon import Daemon, daemon_process
+from tests.support.daemon import Daemon, serving
 from tests.support.plugin_dist import fake_plugin_env
 from tests.support.realtime import PCM_RATE, Session, connect, pcm16, silence
 from tests.support.speech import SENTENCES, speech
@@ -39,14 +39,8 @@ realtime:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("realtime-limits")
-    config = folder / "ai_backend.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    env = {
-        **fake_plugin_env(folder),
-        "VOXGATE_DATA_DIR": str(folder / "data"),
-        "VOXGATE_API_KEYS": KEY,
-    }
-    with daemon_process(config, env=env) as url:
+    env = {**fake_plugin_env(folder), "VOXGATE_API_KEYS": KEY}
+    with serving(folder, CONFIG, env=env) as url:
         yield url
 
 
