@@ -35,17 +35,21 @@ def form_text(form: FormData, name: str) -> str | None:
     return str(value).strip() or None
 
 
-def form_float(form: FormData, name: str, low: float, high: float) -> float | None:
-    raw = form_text(form, name)
-    if raw is None:
-        return None
+def number_in_range(raw: str, name: str, low: float, high: float) -> float:
+    """``raw`` (a form field or query parameter) as a number from ``low`` to ``high``, or a 400
+    naming the parameter."""
     try:
         value = float(raw)
     except ValueError:
         raise ApiError(400, f"{name} must be a number", param=name) from None
     if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}", param=name)
+        raise ApiError(400, f"{name} must be between {low:g} and {high:g}", param=name)
     return value
+
+
+def form_float(form: FormData, name: str, low: float, high: float) -> float | None:
+    raw = form_text(form, name)
+    return None if raw is None else number_in_range(raw, name, low, high)
 
 
 def form_bool(form: FormData, name: str) -> bool:

@@ -21,6 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from core.api.audio_upload import number_in_range
 from core.api.context import generation_of, limits_of, runtime_of
 from core.api.errors import ApiError, as_api_error, error_body
 from core.api.live_sessions import LiveSessions, SessionsFull
@@ -60,15 +61,7 @@ def _text(query: QueryParams, name: str) -> str | None:
 
 def _number(query: QueryParams, name: str, default: float, low: float, high: float) -> float:
     raw = _text(query, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a number", param=name) from None
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low:g} and {high:g}", param=name)
-    return value
+    return default if raw is None else number_in_range(raw, name, low, high)
 
 
 def _flag(query: QueryParams, name: str, default: bool) -> bool:
