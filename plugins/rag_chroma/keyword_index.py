@@ -2,8 +2,9 @@
 
 Scores follow bm25s's default (Lucene) variant, so results match an index built from scratch by
 bm25s; unlike bm25s this index takes additions and removals without a rebuild, which keeps writes
-cheap on a collection of many thousand chunks. CJK text is tokenised into overlapping character
-bigrams: bm25s's own tokenizer keeps a whole Chinese sentence as one token, which matches nothing.
+cheap on a collection of many thousand chunks. CJK text is tokenised into its characters and
+overlapping character bigrams: bm25s's own tokenizer keeps a whole Chinese sentence as one token,
+which matches nothing.
 """
 
 from __future__ import annotations
@@ -39,12 +40,20 @@ _COMPACT_AT = 1000
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased words without stop words, plus bigrams of every CJK run (a lone CJK
-    character stays a token of its own)."""
+    """Lower-cased words without stop words; for CJK text, every bigram of each run and every
+    character but the particles (a lone character is its own token either way).
+
+    Bigrams find the words a question shares with a passage; single characters find a
+    paraphrase, which in Chinese often keeps one character of each word (退款 and 退钱) while
+    sharing no bigram. Indexing both is the usual choice for Chinese BM25: on voxgate's
+    paraphrase sets keyword search alone went from hit@3 0.26 to 0.46 and 0.50 to 0.70, and
+    on the Lu Xun set, in the texts' own words, it gained too."""
     folded = unicodedata.normalize("NFKC", text).lower()
     tokens = [w for w in _WORD.findall(_CJK_RUN.sub(" ", folded)) if w not in _STOPWORDS]
     for run in _CJK_RUN.findall(folded):
         tokens.extend(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
+        if len(run) > 1:
+            tokens.extend(char for char in run if char not in _PARTICLES)
     return tokens
 
 

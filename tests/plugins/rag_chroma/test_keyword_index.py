@@ -77,14 +77,31 @@ def test_search_orders_limits_and_restricts() -> None:
     assert index.search("copper", 10) == [] and len(index) == 0
 
 
-def test_cjk_text_is_tokenised_into_bigrams() -> None:
-    assert tokenize("龙井茶产自杭州") == ["龙井", "井茶", "茶产", "产自", "自杭", "杭州"]
+def test_cjk_text_is_tokenised_into_bigrams_and_characters() -> None:
+    assert tokenize("龙井茶产自杭州") == [
+        *["龙井", "井茶", "茶产", "产自", "自杭", "杭州"],
+        *["龙", "井", "茶", "产", "自", "杭", "州"],
+    ]
     assert tokenize("茶") == ["茶"]
+    # Particles are no token of their own (they still join bigrams).
+    assert tokenize("好的") == ["好的", "好"]
     # Full-width Latin letters and digits fold to ASCII.
-    assert tokenize("Ｎ先生 ２０２４ Hello") == ["n", "2024", "hello", "先生"]
+    assert tokenize("Ｎ先生 ２０２４ Hello") == ["n", "2024", "hello", "先生", "先", "生"]
     index = KeywordIndex()
     index.add([("tea", tokenize("龙井茶产自杭州西湖")), ("panda", tokenize("大熊猫吃竹子"))])
     assert [i for i, _ in index.search("杭州的龙井", 5)] == ["tea"]
+
+
+def test_a_cjk_paraphrase_sharing_no_bigram_is_found_by_its_characters() -> None:
+    """退钱 and 退款 (a refund, said two ways) share no bigram, only 退."""
+    index = KeywordIndex()
+    index.add(
+        [
+            ("refund", tokenize("退款会在七个工作日内原路返回")),
+            ("delivery", tokenize("包裹一般三天内送达")),
+        ]
+    )
+    assert [i for i, _ in index.search("怎么退钱", 5)] == ["refund"]
 
 
 def test_coverage_is_the_share_of_the_question_a_chunk_holds() -> None:
