@@ -77,6 +77,8 @@ class ReusableThreads:
                 job()
             except BaseException:  # a thread that died here would leave its inbox in use
                 log.exception("threads.job_failed", thread=name)
+            # An idle thread must not keep the last job's closure (audio, vectors) alive.
+            del job
             me.name = "voxgate-idle"
             with self._lock:
                 self._idle.append(inbox)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 
 from core.engines.threaded import run_blocking
 from core.engines.worker_threads import ReusableThreads, shared_threads
@@ -114,3 +115,24 @@ async def test_run_blocking_reuses_threads_across_calls() -> None:
 
 def thread_of(native_id: int) -> threading.Thread:
     return next(t for t in threading.enumerate() if t.native_id == native_id)
+
+
+def test_an_idle_thread_keeps_nothing_of_its_last_job() -> None:
+    class Payload:
+        """Stands for a large result a job's closure holds (audio, vectors)."""
+
+    threads = ReusableThreads()
+    payload = Payload()
+    gone = threading.Event()
+    done = threading.Event()
+    tracker = weakref.finalize(payload, gone.set)
+
+    def job(held: Payload = payload) -> None:
+        done.set()
+
+    threads.submit(job, "job")
+    assert done.wait(5)
+    wait_until_idle(threads, 1)
+    del job, payload
+    assert gone.wait(5), "the idle thread still holds the last job"
+    assert not tracker.alive
