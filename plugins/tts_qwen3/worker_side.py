@@ -22,6 +22,7 @@ import numpy as np
 
 from core.workers.module_file import load_module_file
 from core.workers.protocol import RequestError
+from core.workers.torch_device import torch_device
 
 if TYPE_CHECKING:
     from plugins.tts_qwen3.frame_stream import FrameStreamer, StreamPlan
@@ -31,19 +32,6 @@ else:  # the worker imports voxgate's ``core`` only, so the sibling file is load
 
 Reply = tuple[dict[str, Any], bytes]
 _GENERATION_KEYS = ("max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty")
-
-
-def _device(requested: str) -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _dtype(requested: str, device: str) -> Any:
@@ -86,7 +74,7 @@ class Qwen3Handler:
         from qwen_tts import Qwen3TTSModel
 
         started = time.perf_counter()
-        device = _device(str(params.get("device", "auto")))
+        device = torch_device(str(params.get("device", "auto")))
         dtype = _dtype(str(params.get("dtype", "auto")), device)
         attention = _attention(str(params.get("attention", "auto")), device, dtype)
         if params.get("threads"):

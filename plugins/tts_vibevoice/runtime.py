@@ -29,6 +29,7 @@ from transformers import (
 from transformers.utils import logging as _hf_logging
 
 from core.audio.chunk import FloatArray
+from core.workers.torch_device import torch_device
 
 hf_logging: Any = _hf_logging  # its progress-bar switches are untyped
 
@@ -61,17 +62,6 @@ class _StopWhenSet(StoppingCriteria):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> Any:
         stop = self.event.is_set()
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-
-def resolve_device(setting: str) -> str:
-    if setting != "auto":
-        return setting
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def resolve_dtype(setting: str, device: str) -> torch.dtype:
@@ -117,7 +107,7 @@ class VibeVoiceRuntime:
         started = time.perf_counter()
         if threads is not None:
             torch.set_num_threads(threads)  # process-wide: torch has one CPU pool
-        chosen_device = resolve_device(device)
+        chosen_device = torch_device(device)
         chosen_dtype = resolve_dtype(dtype, chosen_device)
         extra: dict[str, Any] = {}
         if attention != "auto":

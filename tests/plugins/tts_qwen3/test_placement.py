@@ -1,4 +1,5 @@
-"""Device, dtype and attention choices of the Qwen3-TTS worker.
+"""Dtype and attention choices of the Qwen3-TTS worker (its device choice is
+core/workers/torch_device.py's).
 
 No GPU is available where the suite runs, so torch's device queries are patched: this checks
 the choices the worker makes on CUDA and MPS machines, not the kernels.
@@ -19,17 +20,6 @@ from plugins.tts_qwen3 import worker_side
 def cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-
-
-def test_auto_takes_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert worker_side._device("auto") == "cpu"
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert worker_side._device("auto") == "mps"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert worker_side._device("auto") == "cuda"
-    assert worker_side._device("cuda:1") == "cuda:1"  # an explicit device is kept
 
 
 @pytest.mark.usefixtures("cuda")
