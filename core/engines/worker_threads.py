@@ -12,6 +12,7 @@ native call that hangs keeps its thread), a new one is started. Threads idle for
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import threading
@@ -74,7 +75,9 @@ class ReusableThreads:
                 job, name = inbox.get()
             me.name = name
             try:
-                job()
+                # In a context of its own, as in a new thread: a context variable a job sets
+                # (a log field, say) must not reach the next job on this thread.
+                contextvars.Context().run(job)
             except BaseException:  # a thread that died here would leave its inbox in use
                 log.exception("threads.job_failed", thread=name)
             # An idle thread must not keep the last job's closure (audio, vectors) alive.

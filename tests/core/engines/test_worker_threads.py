@@ -4,6 +4,7 @@ that raises leaves its thread serving, and idle threads end."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 import weakref
@@ -136,3 +137,29 @@ def test_an_idle_thread_keeps_nothing_of_its_last_job() -> None:
     del job, payload
     assert gone.wait(5), "the idle thread still holds the last job"
     assert not tracker.alive
+
+
+def test_a_context_variable_set_by_a_job_does_not_reach_the_next() -> None:
+    threads = ReusableThreads()
+    seen: list[str | None] = []
+    done = threading.Event()
+
+    def setter() -> None:
+        FIELD.set("from the first job")
+        done.set()
+
+    def reader() -> None:
+        seen.append(FIELD.get())
+        done.set()
+
+    threads.submit(setter, "first")
+    assert done.wait(5)
+    wait_until_idle(threads, 1)
+    done.clear()
+    threads.submit(reader, "second")
+    assert done.wait(5)
+    assert threads.threads_started == 1  # the same thread ran both
+    assert seen == [None]
+
+
+FIELD: contextvars.ContextVar[str | None] = contextvars.ContextVar("test_field", default=None)
