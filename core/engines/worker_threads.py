@@ -1,9 +1,9 @@
 """Threads for blocking engine calls, kept for reuse instead of started per call.
 
 Starting a thread is cheap on an idle machine, but on a loaded one the new thread waits for the
-scheduler before it can run, and the caller waits for it to signal that it started: while an
-ingestion kept two cores busy, a thread per call added several milliseconds to every search
-question. A thread that waits on a queue wakes at once.
+scheduler before it can run, and the caller waits for it to signal that it started; a request
+that makes several blocking calls pays that several times (the README's ingestion figures show
+it). A thread that waits on a queue wakes at once.
 
 Unlike a fixed pool, a call never waits for a free thread: when every kept thread is busy (a
 native call that hangs keeps its thread), a new one is started. Threads idle for
