@@ -38,6 +38,7 @@ class ReusableThreads:
         #: so the others reach their idle limit and end).
         self._idle: list[queue.SimpleQueue[_Job]] = []
         self._started = 0
+        self._alive = 0
 
     @property
     def threads_started(self) -> int:
@@ -47,6 +48,11 @@ class ReusableThreads:
         with self._lock:
             return len(self._idle)
 
+    def busy_threads(self) -> int:
+        """Threads running a job now; one whose native call hung stays busy."""
+        with self._lock:
+            return self._alive - len(self._idle)
+
     def submit(self, job: Callable[[], None], name: str) -> None:
         """Run ``job`` in a thread named ``name`` (shown by debuggers and profilers). A job
         should hand its own errors on; one that escapes is logged and the thread serves on."""
@@ -54,12 +60,18 @@ class ReusableThreads:
             inbox = self._idle.pop() if self._idle else None
             if inbox is None:
                 self._started += 1
+                self._alive += 1
         if inbox is not None:
             inbox.put((job, name))
             return
         own: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         own.put((job, name))
-        threading.Thread(target=self._serve, args=(own,), name=name, daemon=True).start()
+        try:
+            threading.Thread(target=self._serve, args=(own,), name=name, daemon=True).start()
+        except BaseException:  # out of threads: the caller sees the error, as before
+            with self._lock:
+                self._alive -= 1
+            raise
 
     def _serve(self, inbox: queue.SimpleQueue[_Job]) -> None:
         me = threading.current_thread()
@@ -70,6 +82,7 @@ class ReusableThreads:
                 with self._lock:
                     if inbox in self._idle:
                         self._idle.remove(inbox)
+                        self._alive -= 1
                         return
                 # Taken by a caller just as the wait ended: its job is on the way.
                 job, name = inbox.get()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from core.engines.worker_threads import shared_threads
 from core.observability.decisions import RecentDecisions
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -73,6 +74,15 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge("voxgate_in_flight_requests", "Requests being served.", registry=r)
+        self.engine_threads = Gauge(
+            "voxgate_engine_threads",
+            "Threads kept for blocking engine calls, busy or idle; calls that hung stay busy.",
+            ["state"],
+            registry=r,
+        )
+        threads = shared_threads()
+        self.engine_threads.labels("busy").set_function(threads.busy_threads)
+        self.engine_threads.labels("idle").set_function(threads.idle_threads)
         self.state_up = Gauge(
             "voxgate_state_backend_up",
             "1 while state is kept where configured (in process, or a reachable Valkey); "

@@ -11,6 +11,7 @@ import weakref
 
 from core.engines.threaded import run_blocking
 from core.engines.worker_threads import ReusableThreads, shared_threads
+from core.observability.metrics import Metrics
 
 
 def run_and_wait(threads: ReusableThreads, name: str = "job") -> int:
@@ -163,3 +164,50 @@ def test_a_context_variable_set_by_a_job_does_not_reach_the_next() -> None:
 
 
 FIELD: contextvars.ContextVar[str | None] = contextvars.ContextVar("test_field", default=None)
+
+
+def test_a_hung_job_counts_as_busy_until_it_ends() -> None:
+    threads = ReusableThreads()
+    release = threading.Event()
+    started = threading.Event()
+
+    def hung() -> None:
+        started.set()
+        release.wait(10)
+
+    threads.submit(hung, "hung")
+    assert started.wait(5)
+    assert (threads.busy_threads(), threads.idle_threads()) == (1, 0)
+    release.set()
+    wait_until_idle(threads, 1)
+    assert threads.busy_threads() == 0
+
+
+async def test_the_metrics_show_the_process_threads() -> None:
+    """``voxgate_engine_threads`` reads the threads every engine shares: a call that hangs shows
+    as busy there."""
+    metrics = Metrics()
+    release = threading.Event()
+    started = threading.Event()
+
+    def hung() -> None:
+        started.set()
+        release.wait(10)
+
+    call = asyncio.ensure_future(run_blocking(hung, name="hung"))
+    try:
+        assert await asyncio.to_thread(started.wait, 5)
+        busy = metrics.registry.get_sample_value("voxgate_engine_threads", {"state": "busy"})
+        idle = metrics.registry.get_sample_value("voxgate_engine_threads", {"state": "idle"})
+        assert busy is not None and busy >= 1
+        assert idle is not None and idle >= 0
+    finally:
+        release.set()
+        await call
+
+
+def test_counts_follow_threads_that_end() -> None:
+    threads = ReusableThreads(idle_seconds=0.05)
+    first = thread_of(run_and_wait(threads))
+    first.join(5)
+    assert (threads.busy_threads(), threads.idle_threads()) == (0, 0)
