@@ -41,8 +41,8 @@ _EXPORT_VERSION = "2"  # bump when the export itself changes
 #: Longest a background batch waits for interactive encodes to finish.
 _MAX_YIELD_SECONDS = 1.0
 #: Tokens (texts x padded length) one run of the model takes at most. Past a few hundred the
-#: layers' activations no longer stay in the CPU caches and each token costs more: on two AVX2
-#: cores, 500-character chunks encode 1.7x faster one or two at a time than 64 at a time.
+#: layers' activations no longer stay in the CPU caches and each token costs more (the README's
+#: ingestion row has the figures).
 TOKENS_PER_RUN = 512
 
 

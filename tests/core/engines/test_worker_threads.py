@@ -28,6 +28,19 @@ def run_and_wait(threads: ReusableThreads, name: str = "job") -> int:
     return ran_on[0]
 
 
+class HungCall:
+    """A job that stands for a native call that hangs: it says when it started and returns only
+    once released."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.started.set()
+        self.release.wait(10)
+
+
 def wait_until_idle(threads: ReusableThreads, count: int) -> None:
     deadline = time.monotonic() + 5
     while threads.idle_threads() < count:
@@ -45,11 +58,7 @@ def test_an_idle_thread_is_reused() -> None:
 
 def test_a_busy_thread_never_delays_a_new_job() -> None:
     threads = ReusableThreads()
-    release = threading.Event()
-
-    def hung() -> None:  # a native call that hangs
-        release.wait(10)
-
+    hung = HungCall()
     threads.submit(hung, "hung")
     try:
         started = time.monotonic()
@@ -57,7 +66,7 @@ def test_a_busy_thread_never_delays_a_new_job() -> None:
         assert time.monotonic() - started < 5
         assert threads.threads_started == 2
     finally:
-        release.set()
+        hung.release.set()
     wait_until_idle(threads, 2)
 
 
@@ -168,17 +177,11 @@ FIELD: contextvars.ContextVar[str | None] = contextvars.ContextVar("test_field",
 
 def test_a_hung_job_counts_as_busy_until_it_ends() -> None:
     threads = ReusableThreads()
-    release = threading.Event()
-    started = threading.Event()
-
-    def hung() -> None:
-        started.set()
-        release.wait(10)
-
+    hung = HungCall()
     threads.submit(hung, "hung")
-    assert started.wait(5)
+    assert hung.started.wait(5)
     assert (threads.busy_threads(), threads.idle_threads()) == (1, 0)
-    release.set()
+    hung.release.set()
     wait_until_idle(threads, 1)
     assert threads.busy_threads() == 0
 
@@ -187,22 +190,16 @@ async def test_the_metrics_show_the_process_threads() -> None:
     """``voxgate_engine_threads`` reads the threads every engine shares: a call that hangs shows
     as busy there."""
     metrics = Metrics()
-    release = threading.Event()
-    started = threading.Event()
-
-    def hung() -> None:
-        started.set()
-        release.wait(10)
-
+    hung = HungCall()
     call = asyncio.ensure_future(run_blocking(hung, name="hung"))
     try:
-        assert await asyncio.to_thread(started.wait, 5)
+        assert await asyncio.to_thread(hung.started.wait, 5)
         busy = metrics.registry.get_sample_value("voxgate_engine_threads", {"state": "busy"})
         idle = metrics.registry.get_sample_value("voxgate_engine_threads", {"state": "idle"})
         assert busy is not None and busy >= 1
         assert idle is not None and idle >= 0
     finally:
-        release.set()
+        hung.release.set()
         await call
 
 
