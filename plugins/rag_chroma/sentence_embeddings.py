@@ -35,8 +35,9 @@ class SentenceEmbeddingSettings(EngineSettings):
     model: str = PACKAGED_MODEL
     #: ``auto``: onnxruntime when the model allows it, else torch.
     backend: Literal["auto", "onnx", "torch"] = "auto"
-    #: onnx backend: ``int8`` runs a quantized copy of the model, about twice as fast on CPU
-    #: (questions and ingestion); vectors differ slightly from the float model's.
+    #: onnx backend: ``int8`` runs a quantized copy of the model. Short texts (questions) embed
+    #: faster, since they are bound by reading the weights; long chunks gain only on CPUs with
+    #: int8 dot-product instructions (VNNI, AMX). Vectors differ slightly from the float model's.
     precision: Literal["float32", "int8"] = "float32"
     device: str = "cpu"
     batch_size: int = Field(32, ge=1, le=1024)
