@@ -18,6 +18,8 @@ from core.engines.embeddings import InputType
 from core.text.script import is_cjk
 
 Script = Literal["cjk", "other"]
+#: Below this the model finds fewer than about half the answers above chance for a script.
+WEAK_ABILITY = 0.5
 Embed = Callable[[list[str], InputType], Awaitable[list[list[float]]]]
 
 # Questions and the passages that answer them, written without each other's words.

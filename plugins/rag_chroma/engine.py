@@ -31,6 +31,7 @@ from core.engines.services import BoundEmbedder, BulkEmbedding, Services
 from core.engines.threaded import run_blocking
 from core.ingest.chunking import Chunk, chunk_text
 from core.ingest.content import content_hash
+from core.routing.errors import UnknownModel
 from plugins.rag_chroma import dense_probe
 from plugins.rag_chroma.collection import OpenCollection, open_collection
 from plugins.rag_chroma.fusion import adaptive_blend, reciprocal_rank_fusion, weighted_blend
@@ -64,6 +65,8 @@ class ChromaRetrievalEngine(RetrievalEngine):
         self._reaper: asyncio.Task[None] | None = None
         self._dense_ability: dict[dense_probe.Script, float] | None = None
         self._probing = asyncio.Lock()
+        #: Scripts whose questions the embeddings engine was found unable to read, said once.
+        self._weak_scripts_told: set[dense_probe.Script] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -275,6 +278,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
         written = 0  # chunks whose write has been started (all of them are deleted on failure)
         try:
             async with self._embedder() as embed:
+                bound = embed.engine or None
+                if bound is not None:
+                    collection.store.check_embeddings(bound)
                 done = 0
                 for at, end in batches:
                     clock = time.perf_counter()
@@ -298,6 +304,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
                             texts[at:end],
                             vectors,
                             metadatas[at:end],
+                            bound,
                         )
                     )
                     written, done = end, end
@@ -437,6 +444,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
                 counts[name] = {
                     **opened.store.counts(),
                     "dimensions": opened.store.dimensions,
+                    "embeddings": opened.store.embeddings,
                 }
         mode = "server" if self.server_mode else "embedded"
         return {"store": mode, "location": self.where(), "collections": counts}
@@ -462,9 +470,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         async def dense() -> list[tuple[str, float]]:
             if query.mode == "keyword":
                 return []
-            [vector] = await self.context.services.embed(
-                [query.question], model=self.settings.embeddings, input_type="query"
-            )
+            vector = await self._embed_question(query.question, opened)
             return await self._blocking(opened.store.nearest, vector, depth, where)
 
         async def keyword() -> list[tuple[str, float]]:
@@ -476,7 +482,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
         dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
         ability, coverage = 1.0, 0.0
         if query.mode == "hybrid" and self.settings.fusion == "adaptive":
-            ability = (await self._abilities())[dense_probe.script_of(query.question)]
+            script = dense_probe.script_of(query.question)
+            ability = (await self._abilities())[script]
+            self._tell_if_weak(script, ability)
             if keyword_hits:
                 coverage = await opened.coverage(query.question, keyword_hits[0][0])
         ranked = self._rank(query, dense_hits, keyword_hits, coverage, ability)
@@ -499,6 +507,23 @@ class ChromaRetrievalEngine(RetrievalEngine):
             if (chunk := known.get(found)) is not None
         ]
 
+    async def _embed_question(self, question: str, opened: OpenCollection) -> list[float]:
+        """The question's vector from the engine that embedded the collection, when it is
+        recorded: a fallback engine's vectors would be compared with another model's."""
+        model = opened.store.embeddings or self.settings.embeddings
+        try:
+            [vector] = await self.context.services.embed(
+                [question], model=model, input_type="query"
+            )
+        except UnknownModel as exc:
+            raise InvalidRequest(
+                f"collection {opened.store.name!r} was embedded by engine {model!r}, which this "
+                f"config does not serve ({exc.message}): configure it again, or re-ingest the "
+                "documents",
+                param="collection",
+            ) from exc
+        return vector
+
     def _rank(
         self,
         query: RetrievalQuery,
@@ -518,6 +543,22 @@ class ChromaRetrievalEngine(RetrievalEngine):
         if self.settings.fusion == "weighted":
             return weighted_blend(dense, keyword, self.settings.dense_weight)
         return adaptive_blend(dense, keyword, coverage, dense_ability)
+
+    def _tell_if_weak(self, script: dense_probe.Script, ability: float) -> None:
+        """Say once per script when the embedder cannot read a question's language: hybrid
+        search then leans on keywords alone, and paraphrased questions go unanswered."""
+        if ability >= dense_probe.WEAK_ABILITY or script in self._weak_scripts_told:
+            return
+        self._weak_scripts_told.add(script)
+        log.warning(
+            "rag.embeddings_weak_for_script",
+            engine=self.name,
+            embeddings=self.settings.embeddings or "route",
+            script=script,
+            ability=ability,
+            hint="configure an embeddings engine that reads it (engine: e5) and set "
+            "embeddings: <its name> on this rag engine, then re-ingest",
+        )
 
     async def _abilities(self) -> dict[dense_probe.Script, float]:
         """How well the embeddings engine reads each script, measured on first use."""
@@ -563,7 +604,8 @@ class _RoutedEmbedder:
 
     @property
     def engine(self) -> str:
-        return self._model or "embeddings"
+        """Empty when the route picks: which engine answers is not known in advance."""
+        return self._model or ""
 
     async def __call__(self, texts: list[str], input_type: InputType) -> list[list[float]]:
         return await self._services.embed(texts, model=self._model, input_type=input_type)

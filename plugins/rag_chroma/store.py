@@ -190,6 +190,10 @@ class CollectionStore:
         self.registry = Registry()
         self.generation: str | None = None
         self.dimensions: int | None = None
+        #: The embeddings engine whose vectors the collection holds (None: not yet recorded).
+        #: Two models may share a vector size (MiniLM and e5-small: 384), so size alone cannot
+        #: tell them apart.
+        self.embeddings: str | None = None
 
     # -- registry -------------------------------------------------------------------------------
 
@@ -219,6 +223,8 @@ class CollectionStore:
         self.generation = state.get("generation")
         dimensions = state.get("dimensions")
         self.dimensions = int(dimensions) if dimensions else None
+        embeddings = state.get("embeddings")
+        self.embeddings = str(embeddings) if embeddings else None
         return change
 
     def _stamp(self) -> None:
@@ -226,6 +232,8 @@ class CollectionStore:
         meta: dict[str, Any] = {"generation": uuid.uuid4().hex}
         if self.dimensions:
             meta["dimensions"] = self.dimensions
+        if self.embeddings:
+            meta["embeddings"] = self.embeddings
         self._docs.upsert(ids=[_STATE_ID], embeddings=[[1.0]], metadatas=[meta])
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
@@ -257,13 +265,28 @@ class CollectionStore:
                 param="collection",
             )
 
+    def check_embeddings(self, engine: str) -> None:
+        """Refuse vectors of another model while the collection holds documents (an emptied
+        collection takes whichever model writes to it next)."""
+        if self.registry.versions and self.embeddings not in (None, engine):
+            raise InvalidRequest(
+                f"collection {self.name!r} holds vectors of embeddings engine "
+                f"{self.embeddings!r}, not {engine!r}: two models' vectors do not mix. Ingest "
+                "into another collection, or delete its documents and ingest them again",
+                param="collection",
+            )
+
     def write_chunks(
         self,
         ids: list[str],
         texts: list[str],
         vectors: list[list[float]],
         metadatas: list[dict[str, Any]],
+        embeddings: str | None = None,
     ) -> None:
+        if embeddings is not None:
+            self.check_embeddings(embeddings)
+            self.embeddings = embeddings
         if vectors:
             self.check_dimensions(len(vectors[0]))
         for at in range(0, len(ids), _BATCH):

@@ -131,7 +131,12 @@ def test_chat_completions_ground_replies_and_return_citations(daemon: str, colle
 
 def test_delete_stats_and_errors(http: httpx.Client, collection: str) -> None:
     stats = http.get("/v1/rag/stats", params={"collection": collection}).json()
-    assert stats["collections"][collection] == {"documents": 2, "chunks": 2, "dimensions": 384}
+    assert stats["collections"][collection] == {
+        "documents": 2,
+        "chunks": 2,
+        "dimensions": 384,
+        "embeddings": "minilm",
+    }
     params = {"collection": collection}
     assert http.delete("/v1/rag/documents/bees", params=params).status_code == 200
     missing = http.get("/v1/rag/documents/bees", params=params)

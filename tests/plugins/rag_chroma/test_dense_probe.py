@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from core.engines.embeddings import InputType
+from core.engines.retrieval import Document, RetrievalQuery
 from plugins.rag_chroma import dense_probe
 from tests.plugins.rag_chroma.conftest import loaded_engine
 from tests.support.runtime import running_runtime
@@ -57,3 +59,20 @@ async def test_english_only_minilm_cannot_read_chinese_and_e5_can(
 
         ability = await dense_probe.measure(embed)
     assert ability == {"cjk": expected, "other": 1.0}
+
+
+async def test_a_question_the_embedder_cannot_read_is_told_once(
+    onnx_cache: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "rag.yaml"
+    config.write_text(CONFIG.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    async with running_runtime(config, entry_points=True) as runtime:
+        engine = await loaded_engine(runtime)
+        text = "包裹一般五个工作日内送达。Parcels arrive within five working days."
+        await engine.upsert(Document("delivery", text, "help"))
+        with capture_logs() as logs:
+            for question in ("我的快递到哪了", "快递多久能到", "when does my parcel arrive"):
+                assert await engine.query(RetrievalQuery(question, "help", mode="hybrid"))
+    told = [entry for entry in logs if entry["event"] == "rag.embeddings_weak_for_script"]
+    assert [(entry["script"], entry["ability"]) for entry in told] == [("cjk", 0.0)]
+    assert "e5" in told[0]["hint"]

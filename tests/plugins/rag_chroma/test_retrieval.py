@@ -108,7 +108,12 @@ async def test_replacing_a_document_leaves_no_old_chunks(engine: RetrievalEngine
     assert info.chunks > 3
     await engine.upsert(Document("doc", "A short note about gardens and tulips.", name))
     stats = await engine.stats(name)
-    assert stats["collections"][name] == {"documents": 1, "chunks": 1, "dimensions": 384}
+    assert stats["collections"][name] == {
+        "documents": 1,
+        "chunks": 1,
+        "dimensions": 384,
+        "embeddings": "minilm",
+    }
     for mode in MODES:
         hits = await engine.query(RetrievalQuery("submarines", name, top_k=5, mode=mode))
         assert all("submarines" not in h.text for h in hits)
@@ -252,10 +257,11 @@ async def test_daemons_sharing_a_server_see_each_others_writes(
         assert (await reader.stats(name))["collections"][name]["documents"] == 4
 
 
-async def test_vectors_of_another_size_are_refused_clearly(
+async def test_another_embedder_is_refused_and_questions_use_the_collections_own(
     onnx_cache: Path, tmp_path: Path
 ) -> None:
-    """A collection built with one embedding model cannot be searched with another."""
+    """A collection built with one embedding model is searched with that model, whichever the
+    asking engine is set to, and takes no vectors of another."""
     config = tmp_path / "mixed.yaml"
     config.write_text(
         f"""\
@@ -273,10 +279,11 @@ routes: {{embeddings: [minilm], rag: [docs]}}
     async with running_runtime(config, entry_points=True) as runtime:
         await (await loaded_engine(runtime, "docs")).upsert(Document("a", "Owls hunt.", "mix"))
         other = await loaded_engine(runtime, "other")
-        with pytest.raises(InvalidRequest, match="384-d"):
-            await other.query(RetrievalQuery("owls", "mix", mode="dense"))
-        with pytest.raises(InvalidRequest, match="384-d"):
+        hits = await other.query(RetrievalQuery("owls", "mix", mode="dense"))
+        assert [h.document_id for h in hits] == ["a"]
+        with pytest.raises(InvalidRequest, match="'minilm', not 'tiny'"):
             await other.upsert(Document("b", "Bees buzz.", "mix"))
+        assert await other.get("mix", "b") is None
 
 
 async def test_chunks_embed_as_documents_and_questions_as_queries(tmp_path: Path) -> None:
