@@ -63,16 +63,11 @@ def error_body(
     }
 
 
-def error_response(
-    status: int,
-    message: str,
-    *,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(
-        error_body(status, message, param, code), status_code=status, headers=headers
+        error_body(error.status, error.message, error.param, error.code),
+        status_code=error.status,
+        headers=error.headers,
     )
 
 
@@ -107,6 +102,4 @@ async def handle_exception(request: Request, exc: Exception) -> Response:
     error = as_api_error(exc)
     if error.status >= 500 and not isinstance(exc, RoutingError | EngineError):
         log.exception("api.unhandled", path=request.url.path, exc_info=exc)
-    return error_response(
-        error.status, error.message, param=error.param, code=error.code, headers=error.headers
-    )
+    return error_response(error)

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.api.errors import ApiError
-from core.api.sources import citation_json, gather_sources, grounding_prompt
+from core.api.rag_search import search_sources
+from core.api.sources import citation_json, grounding_prompt
 from core.engines.llm import ChatMessage
-from core.engines.retrieval import RetrievalQuery
 from core.runtime.generation import Generation
 
 
@@ -67,18 +67,7 @@ async def ground(generation: Generation, rag: RagBlock, question: str) -> Ground
     search for."""
     if not question.strip():
         raise ApiError(400, "rag needs a user message to search for", param="messages")
-    query = RetrievalQuery(
-        question=question,
-        collection=rag.collection,
-        top_k=rag.top_k,
-        mode=rag.mode,
-        filters=rag.filters,
-        min_score=rag.min_score,
-    )
-    web_top_k = generation.web_search.results_wanted(
-        rag.web_search, rag.web_top_k, param="rag.web_top_k"
-    )
-    sources = await gather_sources(generation, query, rag.model, web_top_k)
+    sources = await search_sources(generation, question, rag, web_top_k_param="rag.web_top_k")
     return Grounding(
         message=ChatMessage("system", grounding_prompt(sources.items)),
         citations=[citation_json(n, c) for n, c in enumerate(sources.items, 1)],

@@ -10,6 +10,7 @@ naming the field: nothing is silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -107,19 +108,8 @@ class ResponsesBody(BaseModel):
             raise _renamed(validation_to_api_error(exc)) from None
         except ApiError as exc:
             raise _renamed(exc) from None
-        messages = self._messages()
-        return ChatRequest(
-            messages=messages,
-            temperature=chat.temperature,
-            top_p=chat.top_p,
-            max_tokens=chat.max_tokens,
-            tools=chat.tools,
-            tool_choice=chat.tool_choice,
-            parallel_tool_calls=chat.parallel_tool_calls,
-            response_format=chat.response_format,
-            logprobs=chat.logprobs,
-            top_logprobs=chat.top_logprobs,
-        )
+        # The checked request, with the real input in place of the placeholder message.
+        return dataclasses.replace(chat, messages=self._messages(), streamed=self.streaming)
 
     def _messages(self) -> tuple[ChatMessage, ...]:
         messages: list[ChatMessage] = []

@@ -28,17 +28,17 @@ from starlette.routing import Route
 from core.api.bodies import read_form, read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
+from core.api.rag_search import search_sources
 from core.api.routes.rag_jobs import answer, info_json, submit
 from core.api.routes.rag_jobs import routes as job_routes
 from core.api.routing_headers import engine_headers
-from core.api.sources import citation_json, gather_sources, grounding_prompt
+from core.api.sources import citation_json, grounding_prompt
 from core.engines.base import Capability
 from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
 from core.engines.retrieval import (
     Document,
     DocumentInfo,
     RetrievalEngine,
-    RetrievalQuery,
     check_metadata,
 )
 from core.ingest.content import content_hash, content_id
@@ -206,18 +206,7 @@ async def delete_document(request: Request) -> Response:
 async def query_documents(request: Request) -> Response:
     body = await read_json(request, QueryBody, limits_of(request).max_request_bytes)
     generation = generation_of(request)
-    query = RetrievalQuery(
-        question=body.question,
-        collection=body.collection,
-        top_k=body.top_k,
-        mode=body.mode,
-        filters=body.filters,
-        min_score=body.min_score,
-    )
-    web_top_k = generation.web_search.results_wanted(
-        body.web_search, body.web_top_k, param="web_top_k"
-    )
-    sources = await gather_sources(generation, query, body.model, web_top_k)
+    sources = await search_sources(generation, body.question, body, web_top_k_param="web_top_k")
     result: dict[str, Any] = {
         "object": "rag.query",
         "question": body.question,
