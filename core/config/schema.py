@@ -10,9 +10,9 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.config.types import ByteSize, Duration
@@ -28,6 +28,15 @@ class Mode(StrEnum):
 
 class Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ip_network(entry: str) -> str:
+    ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+    return entry
+
+
+#: An IP address or CIDR network (``10.0.0.0/8``, ``::1``), kept as written.
+IpNetwork = Annotated[str, AfterValidator(_ip_network)]
 
 
 class EngineSpec(Block):
@@ -146,7 +155,7 @@ class ServerConfig(Block):
     #: (DNS-rebinding protection); ``.example.com`` allows its subdomains, ``"*"`` any name.
     allowed_hosts: list[str] = Field(default_factory=list)
     #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: list[IpNetwork] = Field(default_factory=list)
     #: Connections open at once. When full, the connection that has waited longest without
     #: sending a whole request head is closed to make room; with none such, new ones are refused.
     max_connections: int = Field(1000, ge=8)
@@ -158,13 +167,6 @@ class ServerConfig(Block):
     max_header_bytes: ByteSize = Field(64 * 1024, ge=1024)
     #: An idle keep-alive connection is closed after this.
     keep_alive_timeout: Duration = Field(5.0, gt=0)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, proxies: list[str]) -> list[str]:
-        for proxy in proxies:
-            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
-        return proxies
 
 
 class LimitsConfig(Block):
@@ -288,7 +290,7 @@ class WyomingConfig(Block):
     port: int = Field(10300, ge=0, le=65535)
     #: Client addresses or networks (CIDR) that are served; any other client is disconnected at
     #: once. ``0.0.0.0/0`` and ``::/0`` let everyone who can reach ``host`` in.
-    allowed_clients: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    allowed_clients: list[IpNetwork] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
     #: Connections open at once; one more gets an error event and is closed.
     max_connections: int = Field(32, ge=1)
     #: Announce the listener on the local network (mDNS ``_wyoming._tcp``) for discovery.
@@ -315,13 +317,6 @@ class WyomingConfig(Block):
     end_of_speech_silence: Duration | None = Field(None, ge=0.1, le=10)
     #: Languages listed for speech-to-text engines that do not say which they understand.
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
-
-    @field_validator("allowed_clients")
-    @classmethod
-    def _clients(cls, clients: list[str]) -> list[str]:
-        for client in clients:
-            ipaddress.ip_network(client, strict=False)  # ValueError names the bad entry
-        return clients
 
 
 class ServerVadSettings(Block):
@@ -477,18 +472,11 @@ class WebSearchConfig(Block):
     user_agent: str = Field("voxgate-websearch/0.1 (+robots.txt obeyed)", min_length=1)
     #: Networks (CIDR) pages may come from although they are not public (an intranet wiki).
     #: Every other private, loopback, link-local or reserved address is refused.
-    allowed_networks: list[str] = Field(default_factory=list)
+    allowed_networks: list[IpNetwork] = Field(default_factory=list)
     #: Search answers and robots.txt rules are reused for this long; 0 turns the cache off.
     cache_ttl: Duration = Field(300.0, ge=0)
     #: Cached answers kept at most (the least recently used go first).
     cache_entries: int = Field(256, ge=1)
-
-    @field_validator("allowed_networks")
-    @classmethod
-    def _networks(cls, entries: list[str]) -> list[str]:
-        for entry in entries:
-            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
-        return entries
 
     @model_validator(mode="after")
     def _top_k_within_max(self) -> WebSearchConfig:

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from core.audio.chunk import AudioChunk
 from core.engines.base import Capability, Engine, EngineSettings
-from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS
+from core.engines.errors import InvalidRequest
+from core.text.segment import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, split_sentences
 
 Gender = Literal["female", "male", "neutral"]
 
@@ -22,6 +23,16 @@ class SegmentedSpeechSettings(EngineSettings):
     max_segment_chars: int = Field(DEFAULT_MAX_CHARS, ge=20, le=2000)
     #: Shorter pieces are joined to the next one.
     min_segment_chars: int = Field(DEFAULT_MIN_CHARS, ge=0, le=200)
+
+
+def sentences_to_speak(text: str, settings: SegmentedSpeechSettings) -> list[str]:
+    """The pieces a request's text is spoken in; a text with nothing to speak is refused."""
+    pieces = split_sentences(
+        text, max_chars=settings.max_segment_chars, min_chars=settings.min_segment_chars
+    )
+    if not pieces:
+        raise InvalidRequest("input has nothing to speak", param="input")
+    return pieces
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.model_store.registry import ModelSpec
+from core.model_store.registry import ModelFile, ModelSpec
 
 if TYPE_CHECKING:
     from modelscope_hub import HubApi as ModelScopeApi
@@ -29,17 +29,10 @@ class ProviderFailed(Exception):
 
 
 @dataclass(frozen=True)
-class RemoteFile:
-    path: str
-    size: int | None = None
-    sha256: str | None = None
-
-
-@dataclass(frozen=True)
 class Listing:
     #: The exact revision (commit) the files belong to, so every file comes from the same one.
     revision: str | None
-    files: tuple[RemoteFile, ...]
+    files: tuple[ModelFile, ...]
 
 
 class Provider(Protocol):
@@ -53,7 +46,7 @@ class Provider(Protocol):
         self,
         spec: ModelSpec,
         revision: str | None,
-        file: RemoteFile,
+        file: ModelFile,
         staging: Path,
         on_bytes: OnBytes,
     ) -> None: ...
@@ -111,7 +104,7 @@ class HuggingFace:
         for sibling in info.siblings or []:
             lfs = sibling.lfs
             files.append(
-                RemoteFile(
+                ModelFile(
                     path=sibling.rfilename,
                     size=lfs.size if lfs is not None else sibling.size,
                     sha256=lfs.sha256 if lfs is not None else None,
@@ -123,7 +116,7 @@ class HuggingFace:
         self,
         spec: ModelSpec,
         revision: str | None,
-        file: RemoteFile,
+        file: ModelFile,
         staging: Path,
         on_bytes: OnBytes,
     ) -> None:
@@ -190,7 +183,7 @@ class ModelScope:
                 f"cannot list {spec.modelscope_id} on {where}: {_short(exc)}"
             ) from exc
         files = tuple(
-            RemoteFile(path=e.path, size=_known_size(e.size, e.sha256), sha256=e.sha256 or None)
+            ModelFile(path=e.path, size=_known_size(e.size, e.sha256), sha256=e.sha256 or None)
             for e in entries
             if not e.is_dir
         )
@@ -204,7 +197,7 @@ class ModelScope:
         self,
         spec: ModelSpec,
         revision: str | None,
-        file: RemoteFile,
+        file: ModelFile,
         staging: Path,
         on_bytes: OnBytes,
     ) -> None:

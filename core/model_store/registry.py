@@ -19,7 +19,8 @@ class HookCaller(Protocol):
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A file whose size or checksum is known in advance (checked by validation)."""
+    """A file of a model, with the size and sha256 known in advance where a plugin declares them
+    or a hub lists them (validation checks them)."""
 
     path: str
     size: int | None = None

@@ -9,12 +9,12 @@ files and the spec's known sizes are checked.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.json_file import read_json_object, write_json_object
 from core.model_store.registry import ModelFile, ModelSpec
 
 MANIFEST = ".voxgate-model.json"
@@ -70,17 +70,11 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(folder / MANIFEST)
 
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> None:
-    temp = folder / (MANIFEST + ".tmp")
-    temp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    temp.replace(folder / MANIFEST)
+    write_json_object(folder / MANIFEST, data)
 
 
 def expected_files(spec: ModelSpec, manifest: dict[str, Any] | None) -> dict[str, ModelFile]:

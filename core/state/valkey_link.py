@@ -21,6 +21,7 @@ import structlog
 from valkey.asyncio import Valkey
 from valkey.asyncio.client import PubSub
 
+from core.cancellation import cancel_and_wait
 from core.config.schema import StateConfig
 from core.observability.metrics import Metrics
 
@@ -73,10 +74,7 @@ class ValkeyLink:
                 await self._first_try.wait()
 
     async def close(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._supervisor
+        await cancel_and_wait(self._supervisor)
         await self._drop_subscription()
         with contextlib.suppress(Exception):
             await self.client.aclose()
@@ -171,10 +169,7 @@ class ValkeyLink:
 
     async def _drop_subscription(self) -> None:
         reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+        await cancel_and_wait(reader)
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(Exception):

@@ -9,7 +9,6 @@ is left alone, so running the installer again is cheap.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 from core.config.paths import default_data_dir
 from core.file_lock import exclusive_lock
+from core.json_file import read_json_object, write_json_object
 from core.workers.environment import WorkerEnvironment
 
 MARKER = ".voxgate-env.json"
@@ -49,11 +49,7 @@ def env_python(folder: Path) -> Path:
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(folder / MARKER)
 
 
 def is_installed(env: WorkerEnvironment, folder: Path) -> bool:
@@ -139,9 +135,7 @@ def _build(
         "installed_at": time.time(),
         "seconds": round(time.monotonic() - started, 1),
     }
-    temp = folder / (MARKER + ".tmp")
-    temp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    temp.replace(folder / MARKER)
+    write_json_object(folder / MARKER, marker)
     say(f"{env.name}: installed in {folder} ({marker['seconds']} s)")
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import structlog
 
 from core.audio.chunk import AudioChunk
+from core.cancellation import cancel_and_wait
 from core.engines.base import EngineContext, EngineSettings, Location
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import SpeechRequest, TTSEngine, Voice
@@ -88,10 +89,7 @@ class EdgeTTSEngine(TTSEngine):
 
     async def close(self) -> None:
         task, self._voice_fetch = self._voice_fetch, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
 
     def info(self) -> dict[str, Any]:
         return {"voice": self.settings.voice, "voices_known": len(self._voices)}

@@ -21,9 +21,14 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
-from core.engines.tts import SegmentedSpeechSettings, SpeechRequest, TTSEngine, Voice
+from core.engines.tts import (
+    SegmentedSpeechSettings,
+    SpeechRequest,
+    TTSEngine,
+    Voice,
+    sentences_to_speak,
+)
 from core.text.script import is_cjk
-from core.text.segment import split_sentences
 from core.voice_match import language_family
 from plugins.tts_hibari import voices as catalog
 
@@ -179,13 +184,7 @@ class HibariEngine(TTSEngine):
             # Its front end would skip those words in silence; another engine may read them.
             raise Unsupported("hibari speaks English only: it cannot read Chinese or Japanese text")
         voice = self._resolve(request.voice)
-        pieces = split_sentences(
-            request.text,
-            max_chars=self.settings.max_segment_chars,
-            min_chars=self.settings.min_segment_chars,
-        )
-        if not pieces:
-            raise InvalidRequest("input has nothing to speak", param="input")
+        pieces = sentences_to_speak(request.text, self.settings)
         speed = min(MAX_SPEED, max(MIN_SPEED, request.speed))
         # hibari's phonemizer is Python: the next sentence waits until the first has left.
         audio = ThreadedIterator(

@@ -22,9 +22,15 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.engines.base import EngineContext, EngineSettings
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.threaded import ThreadedIterator
-from core.engines.tts import Gender, SegmentedSpeechSettings, SpeechRequest, TTSEngine, Voice
+from core.engines.tts import (
+    Gender,
+    SegmentedSpeechSettings,
+    SpeechRequest,
+    TTSEngine,
+    Voice,
+    sentences_to_speak,
+)
 from core.text.script import cjk_only
-from core.text.segment import split_sentences
 from core.voice_match import language_family
 from plugins.tts_piper.voice_file import INSTALL_HINT, VoiceFile, read_voice_file
 
@@ -245,13 +251,7 @@ class PiperEngine(TTSEngine):
             raise EngineUnavailable("the Piper engine is not loaded")
         self._check_language(request)
         speaker = self._resolve(request.voice)
-        pieces = split_sentences(
-            request.text,
-            max_chars=self.settings.max_segment_chars,
-            min_chars=self.settings.min_segment_chars,
-        )
-        if not pieces:
-            raise InvalidRequest("input has nothing to speak", param="input")
+        pieces = sentences_to_speak(request.text, self.settings)
         config = self._synthesis_config(request.speed, speaker)
         rate = self.voice_file().sample_rate
         audio = ThreadedIterator(lambda: _generate(voice, pieces, config), name="piper-tts")
