@@ -81,7 +81,7 @@ class LlamaCppEngine(LLMEngine):
             await self.close()
             raise
         log.info(
-            "engine.loaded",
+            "llm.model_loaded",
             engine=self.name,
             model=str(model.path),
             n_ctx=model.n_ctx,

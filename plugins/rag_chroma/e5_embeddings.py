@@ -46,7 +46,7 @@ class E5Engine(EmbeddingsEngine):
             return E5(num_threads=self.settings.threads)
 
         self._model = await asyncio.to_thread(build)
-        log.info("engine.loaded", engine=self.name, model="multilingual-e5-small-q4")
+        log.info("embeddings.model_loaded", engine=self.name, model="multilingual-e5-small-q4")
 
     async def close(self) -> None:
         self._model = None

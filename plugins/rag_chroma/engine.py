@@ -104,7 +104,6 @@ class ChromaRetrievalEngine(RetrievalEngine):
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=options)
 
-        started = time.perf_counter()
         try:
             self._client = await asyncio.to_thread(connect)
         except Exception as exc:  # chromadb raises many kinds for an unreachable server
@@ -112,10 +111,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
                 f"cannot open the Chroma store at {self.where()}: {exc}"
             ) from exc
         log.info(
-            "engine.loaded",
+            "rag.store_opened",
             engine=self.name,
             store=self.where(),
-            seconds=round(time.perf_counter() - started, 3),
         )
         idle = self.settings.collection_idle_seconds
         if idle:

@@ -98,7 +98,7 @@ class SentenceTransformersEngine(EmbeddingsEngine):
         if self._onnx is None:
             self._model = await asyncio.to_thread(self._load_torch, folder)
         log.info(
-            "engine.loaded",
+            "embeddings.model_loaded",
             engine=self.name,
             model=str(folder),
             backend="onnx" if self._onnx is not None else "torch",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -53,19 +52,17 @@ class FasterWhisperEngine(STTEngine):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        started = time.perf_counter()
         decoder = await asyncio.to_thread(self._open)
         await asyncio.to_thread(decoder.warm_up)
         self._decoder = decoder
         log.info(
-            "engine.loaded",
+            "stt.model_loaded",
             engine=self.name,
             model=self.settings.model,
             folder=str(decoder.source.folder),
             device=decoder.placement.device,
             compute_type=decoder.placement.compute_type,
             threads=decoder.placement.threads,
-            seconds=round(time.perf_counter() - started, 3),
         )
 
     def _open(self) -> WhisperDecoder:

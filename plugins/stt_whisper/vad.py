@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -130,14 +129,13 @@ class SileroVADEngine(VADEngine):
         self._session: Any = None
 
     async def load(self) -> None:
-        started = time.perf_counter()
         if self.settings.runtime == "onnxruntime":
             self._session = await asyncio.to_thread(open_onnx_session)
         detector = await asyncio.to_thread(self._new_detector)
         # One frame proves the native library and the model work on this machine.
         await asyncio.to_thread(detector.probability, np.zeros(FRAME_SIZE, dtype=np.float32))
         self._loaded = True
-        log.info("engine.loaded", engine=self.name, seconds=round(time.perf_counter() - started, 3))
+        log.info("vad.model_loaded", engine=self.name)
 
     async def close(self) -> None:
         self._loaded = False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
@@ -71,13 +70,11 @@ class HibariEngine(TTSEngine):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        started = time.perf_counter()
         await asyncio.to_thread(self._load_default)
         log.info(
-            "engine.loaded",
+            "tts.voice_loaded",
             engine=self.name,
             voice=self.settings.voice,
-            seconds=round(time.perf_counter() - started, 3),
         )
 
     def _load_default(self) -> None:

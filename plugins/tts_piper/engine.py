@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -78,13 +77,11 @@ class PiperEngine(TTSEngine):
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        started = time.perf_counter()
         await asyncio.to_thread(self._load)
         log.info(
-            "engine.loaded",
+            "tts.voice_loaded",
             engine=self.name,
             voice=self.voice_file().id,
-            seconds=round(time.perf_counter() - started, 3),
         )
 
     def _load(self) -> None:
