@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.cli.output import emit_json, fail, say
+from core.cli.output import emit_json, failure, say
 from core.config.errors import ConfigError
 from core.config.loader import load_config
 from core.config.paths import default_config_file
@@ -30,10 +30,7 @@ def check_command(args: argparse.Namespace) -> int:
         catalog = create_plugin_catalog(disabled=loaded.config.plugins.disabled)
         resolved = resolve_config(loaded, catalog)
     except ConfigError as exc:
-        if args.json:
-            emit_json({"ok": False, **exc.as_dict()})
-            return 1
-        return fail(exc.render())
+        return failure(args.json, exc.as_dict(), exc.render())
     chains = {cap.value: chain for cap, chain in resolved.chains.items()}
     if args.json:
         emit_json(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.cli.output import emit_json, fail, say
+from core.cli.output import emit_json, fail, failure, result, say
 from core.config.errors import ConfigError
 from core.config.loader import load_config
 from core.config.paths import default_config_file, default_data_dir
@@ -162,16 +162,11 @@ def download_command(args: argparse.Namespace) -> int:
         )
     except DownloadError as exc:
         bar.close()
-        if args.json:
-            emit_json({"ok": False, "key": spec.key, "error": str(exc)})
-            return 1
-        return fail(str(exc))
+        return failure(args.json, {"key": spec.key, "error": str(exc)}, str(exc))
     bar.close()
-    if args.json:
-        emit_json({"ok": True, "key": spec.key, "path": str(path)})
-    else:
-        say(f"{spec.key}: {path}")
-    return 0
+    return result(
+        args.json, {"ok": True, "key": spec.key, "path": str(path)}, f"{spec.key}: {path}"
+    )
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -180,11 +175,9 @@ def validate_command(args: argparse.Namespace) -> int:
     except UnknownModelKey as exc:
         return fail(str(exc))
     report = validate_model(spec, model_dir(spec, root), checksums=args.checksums)
-    if args.json:
-        emit_json(report.as_dict())
-    else:
-        say(f"{spec.key}: {report.summary()}")
-    return 0 if report.ok else 1
+    return result(
+        args.json, report.as_dict(), f"{spec.key}: {report.summary()}", 0 if report.ok else 1
+    )
 
 
 def path_command(args: argparse.Namespace) -> int:
@@ -193,11 +186,9 @@ def path_command(args: argparse.Namespace) -> int:
     except UnknownModelKey as exc:
         return fail(str(exc))
     path = model_dir(spec, root)
-    if args.json:
-        emit_json({"key": spec.key, "path": str(path), "exists": path.is_dir()})
-    else:
-        say(str(path))
-    return 0
+    return result(
+        args.json, {"key": spec.key, "path": str(path), "exists": path.is_dir()}, str(path)
+    )
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -206,8 +197,5 @@ def import_command(args: argparse.Namespace) -> int:
         path = import_model(spec, args.folder, root)
     except (UnknownModelKey, ImportFailed) as exc:
         return fail(str(exc))
-    if args.json:
-        emit_json({"ok": True, "key": spec.key, "path": str(path)})
-    else:
-        say(f"{spec.key}: imported into {path}")
-    return 0
+    data = {"ok": True, "key": spec.key, "path": str(path)}
+    return result(args.json, data, f"{spec.key}: imported into {path}")

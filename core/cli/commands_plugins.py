@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.cli.output import emit_json, fail, say
+from core.cli.output import emit_json, fail, result, say
 from core.plugins import create_plugin_catalog
 from core.workers.environment import WorkerEnvironment
 from core.workers.install import InstallError, env_dir, install_environment
@@ -70,11 +70,8 @@ def install_command(args: argparse.Namespace) -> int:
         )
     except InstallError as exc:
         return fail(str(exc))
-    if args.json:
-        emit_json({"ok": True, "name": env.name, "python": str(python)})
-    else:
-        say(f"worker interpreter: {python}")
-    return 0
+    data = {"ok": True, "name": env.name, "python": str(python)}
+    return result(args.json, data, f"worker interpreter: {python}")
 
 
 def list_command(args: argparse.Namespace) -> int:

@@ -18,3 +18,21 @@ def say(text: str = "") -> None:
 def fail(text: str) -> int:
     sys.stderr.write(f"voxgate: {text}\n")
     return 1
+
+
+def result(as_json: bool, data: Any, line: str, status: int = 0) -> int:
+    """A command's outcome: ``data`` as JSON for scripts (--json), else ``line`` for people.
+    Returns the exit status, so a command can end with ``return result(...)``."""
+    if as_json:
+        emit_json(data)
+    else:
+        say(line)
+    return status
+
+
+def failure(as_json: bool, data: dict[str, Any], text: str) -> int:
+    """A failed command: ``{"ok": false, ...}`` on stdout for scripts, else ``text`` on stderr."""
+    if as_json:
+        emit_json({"ok": False, **data})
+        return 1
+    return fail(text)
