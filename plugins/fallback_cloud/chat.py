@@ -49,9 +49,6 @@ class OpenAIChatEngine(CloudEngine, LLMEngine):
     def model_id(self) -> str:
         return self.settings.model
 
-    def info(self) -> dict[str, Any]:
-        return super().info()
-
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         settings = self.settings
         body: dict[str, Any] = {k: v for k, v in request.extra.items() if k not in _OWN_FIELDS}
