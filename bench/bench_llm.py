@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 
+from bench.processes import stop
 from bench.raw_http import stream_lines
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
@@ -269,15 +270,6 @@ def start_llama_server(model: Path, threads: int, flash_attn: bool, log_path: Pa
             process.kill()
             raise RuntimeError("llama_cpp.server did not start")
         time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # -- the comparison ---------------------------------------------------------------------------
