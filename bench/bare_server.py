@@ -4,11 +4,17 @@ what any server must: parse the body, decode the upload, call the engine, send t
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import httpx
 import soundfile as sf
 import uvicorn
 from starlette.applications import Starlette
@@ -21,7 +27,9 @@ from core.engines.base import EngineContext
 from core.engines.stt import TranscriptionRequest
 from core.engines.tts import SpeechRequest
 from core.runtime.router_services import RouterServices
+from tests.support.daemon import free_port
 from tests.support.fake_plugin import FakeEmbeddings, FakeSettings, FakeSTT, FakeTTS
+from tests.support.plugin_dist import REPO_ROOT
 
 
 def build_app() -> Starlette:
@@ -58,6 +66,34 @@ def build_app() -> Starlette:
             Route("/v1/audio/transcriptions", transcription, methods=["POST"]),
         ]
     )
+
+
+@contextlib.contextmanager
+def bare_server(env: Mapping[str, str]) -> Iterator[str]:
+    """This server in a child process on a free loopback port; its URL once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_server", str(port)],
+        env={**os.environ, **env},
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(url + "/v1/embeddings", json={"input": "x"}, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("bare server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,14 +20,14 @@ import httpx
 import numpy as np
 import soundfile as sf
 
-from bench.bench_routing import wait_ready
+from bench.bare_server import bare_server
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
-from tests.support.daemon import free_port, serve_command
-from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
+from tests.support.daemon import daemon_process
+from tests.support.plugin_dist import fake_plugin_env
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -75,17 +72,6 @@ async def direct(requests: int, config: Path, wav: bytes) -> tuple[list[float], 
         return speech, listen
 
 
-def wait_bare(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url + "/v1/embeddings", json={"input": "x"}, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("bare server did not start")
-
-
 def over_http(url: str, requests: int, wav: bytes) -> tuple[list[float], list[float]]:
     speech, listen = [], []
     body = {"input": "Hello there.", "voice": "heart", "response_format": "pcm"}
@@ -114,34 +100,13 @@ def main() -> None:
         config = workdir / "bench.yaml"
         config.write_text(CONFIG)
         d_speech, d_listen = asyncio.run(direct(args.requests, config, wav))
-        port = free_port()
-        daemon = subprocess.Popen(
-            serve_command(config, port),
-            env={**os.environ, **fake_plugin_env(workdir)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        bare_port = free_port()
-        bare = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_server", str(bare_port)],
-            env={**os.environ, **fake_plugin_env(workdir)},
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-            wait_ready(url, daemon)
-            wait_bare(bare_url)
+        plugin_env = fake_plugin_env(workdir)
+        with daemon_process(config, env=plugin_env) as url, bare_server(plugin_env) as bare_url:
             # Alternate halves so machine noise hits both servers alike.
             half = args.requests // 2
             runs = [over_http(u, half, wav) for u in (url, bare_url, url, bare_url)]
             h_speech, h_listen = runs[0][0] + runs[2][0], runs[0][1] + runs[2][1]
             b_speech, b_listen = runs[1][0] + runs[3][0], runs[1][1] + runs[3][1]
-        finally:
-            for process in (daemon, bare):
-                process.terminate()
-                process.wait(30)
     emit(f"audio endpoints, {args.requests} sequential requests each (fake engines, no model work)")
     for name, d, b, h in (
         ("speech (3 chunks, pcm out)", d_speech, b_speech, h_speech),

@@ -41,6 +41,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.processes import stop
 from bench.stats import emit, percentile
 from tests.support.daemon import Daemon, free_port
 from tests.support.plugin_dist import REPO_ROOT
@@ -194,12 +195,7 @@ def process(
     try:
         yield child
     finally:
-        child.terminate()
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
 
 
 @contextmanager

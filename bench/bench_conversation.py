@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import soundfile as sf
 
-from bench.bench_routing import wait_ready
+from bench.processes import wait_ready
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk

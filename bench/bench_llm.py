@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 
+from bench.processes import stop
 from bench.raw_http import stream_lines
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
@@ -57,6 +58,7 @@ from plugins.llm_local.compute_pool import ComputePool
 from plugins.llm_local.engine import LlamaCppEngine
 from plugins.llm_local.loaded_model import built_with_openmp
 from plugins.llm_local.model_file import packaged_model
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process, free_port
 from tests.support.engines import NoServices
 
@@ -81,17 +83,6 @@ SAMPLING = {"top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
 TOKENS_PER_SECOND_GOAL = 100.0
 RATIO_GOAL = 1.05
 HTTPX_ROW = "daemon via httpx"
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-engines:
-  smollm2:
-    capability: llm
-    engine: llama_cpp
-    preload: true
-    settings: {{n_threads: {threads}, n_ctx: 2048, flash_attn: {flash_attn}}}
-routes: {{llm: [smollm2]}}
-"""
 
 
 def messages_for(topic: str) -> list[dict[str, str]]:
@@ -271,15 +262,6 @@ def start_llama_server(model: Path, threads: int, flash_attn: bool, log_path: Pa
         time.sleep(0.2)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 # -- the comparison ---------------------------------------------------------------------------
 
 
@@ -381,10 +363,8 @@ async def compare(args: argparse.Namespace, workdir: Path) -> None:
     await engine.load()
 
     config = workdir / "bench.yaml"
-    config.write_text(
-        CONFIG.format(threads=args.threads, flash_attn=str(args.flash_attn).lower()),
-        encoding="utf-8",
-    )
+    engines = {"smollm2": engine_entry("llm", "llama_cpp", settings)}
+    config.write_text(daemon_config(engines), encoding="utf-8")
     server = None
     if args.server:
         server = start_llama_server(

@@ -34,30 +34,18 @@ from pathlib import Path
 
 import httpx
 
+from bench.speech_daemon import speech_daemon, streamed_speech
 from bench.stats import emit, ms, summary, us
 from core.engines.tts import SpeechRequest
 from core.observability.logging import configure_logging
 from core.workers.install import env_dir, env_python
 from core.workers.process import WorkerCommand, WorkerProcess
 from plugins.tts_qwen3.engine import Qwen3Engine
-from tests.support.daemon import daemon_process
 from tests.support.engines import engine_context
 from tests.support.qwen3_env import BUILDER, cached_env_folder
 
 TEST_HANDLER = Path(__file__).resolve().parents[1] / "tests" / "core" / "workers" / "handlers.py"
 TEXT = "Hello there, this is a short test. And here is a second sentence."
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-models_dir: {models}
-engines:
-  qwen:
-    capability: tts
-    engine: qwen3
-    preload: true
-    settings: {settings}
-routes: {{tts: [qwen]}}
-"""
 
 
 def find_python(given: str | None) -> Path:
@@ -154,18 +142,6 @@ async def streaming_gain(engine: Qwen3Engine, requests: int) -> None:
     )
 
 
-async def daemon_request(client: httpx.AsyncClient, url: str, seed: int) -> tuple[float, float]:
-    body = {"input": TEXT, "response_format": "pcm", "seed": seed}
-    started = time.perf_counter()
-    first = None
-    async with client.stream("POST", url + "/v1/audio/speech", json=body, timeout=600) as reply:
-        async for _ in reply.aiter_bytes():
-            if first is None:
-                first = time.perf_counter() - started
-    wall = time.perf_counter() - started
-    return wall, first or wall
-
-
 async def engine_and_daemon(models: Path, settings: dict[str, object], requests: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="qwen-bench-"))
     context = engine_context("qwen", root / "data", models)
@@ -173,20 +149,17 @@ async def engine_and_daemon(models: Path, settings: dict[str, object], requests:
     started = time.perf_counter()
     await engine.load()
     emit(f"engine load (worker start + model load): {ms(time.perf_counter() - started)}")
-    config = root / "ai_backend.yaml"
-    config.write_text(CONFIG.format(models=models, settings=settings), encoding="utf-8")
     direct_walls, firsts, overheads, chunk_overheads = [], [], [], []
     http_walls, http_firsts = [], []
     try:
-        with daemon_process(
-            config, env={"VOXGATE_DATA_DIR": str(root / "daemon-data")}, startup_timeout=600
-        ) as url:
+        with speech_daemon(root, "qwen", "qwen3", settings, models) as url:
             async with httpx.AsyncClient() as client:
                 # Alternate the two paths with the same seed (the same work), so load on the
                 # machine hits both alike; the first round only warms up.
                 for seed in range(requests + 1):
                     wall, first, model_seconds, chunks = await direct_request(engine, seed)
-                    http_wall, http_first = await daemon_request(client, url, seed)
+                    body = {"input": TEXT, "response_format": "pcm", "seed": seed}
+                    http_first, http_wall = await streamed_speech(client, url, body)
                     if seed == 0:
                         continue
                     direct_walls.append(wall)

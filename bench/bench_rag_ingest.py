@@ -31,21 +31,22 @@ from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import RetrievalEngine
 from core.engines.retrieval import Document
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
 
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    preload: true
-    settings: {{cache_dir: "{cache}", precision: {precision}}}
-  docs: {{capability: rag, engine: chroma, preload: true, settings: {{path: "{path}"}}}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
+
+def store_config(root: Path, store: str, precision: str) -> Path:
+    """A config of MiniLM at ``precision`` (its ONNX export shared by all) and a chroma store
+    of its own, ``root / store``, both preloaded."""
+    embedder = {"cache_dir": str(root / "onnx"), "precision": precision}
+    engines = {
+        "minilm": engine_entry("embeddings", "sentence_transformers", embedder),
+        "docs": engine_entry("rag", "chroma", {"path": str(root / store)}),
+    }
+    config = root / f"{store}.yaml"
+    config.write_text(daemon_config(engines))
+    return config
 
 
 def book(chunks: int) -> str:
@@ -112,10 +113,7 @@ def latencies(client: httpx.Client, asked: list[str], collection: str) -> list[f
 
 
 def speed(root: Path, precision: str, text: str) -> None:
-    config = root / f"{precision}.yaml"
-    config.write_text(
-        CONFIG.format(cache=root / "onnx", path=root / f"chroma-{precision}", precision=precision)
-    )
+    config = store_config(root, f"chroma-{precision}", precision)
     chunks, seconds = asyncio.run(direct(config, text))
     with (
         daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
@@ -131,10 +129,7 @@ def speed(root: Path, precision: str, text: str) -> None:
 
 
 def queries_during_ingestion(root: Path, precision: str, text: str, indexed: int, n: int) -> None:
-    config = root / f"query-{precision}.yaml"
-    config.write_text(
-        CONFIG.format(cache=root / "onnx", path=root / f"chroma-q-{precision}", precision=precision)
-    )
+    config = store_config(root, f"chroma-q-{precision}", precision)
     asked = questions(n)
     with (
         daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
@@ -178,12 +173,7 @@ def main() -> None:
         if args.mb:
             text = book_of_bytes(int(args.mb * 1_000_000))
             for precision in args.precision:
-                config = root / f"{precision}.yaml"
-                config.write_text(
-                    CONFIG.format(
-                        cache=root / "onnx", path=root / f"mb-{precision}", precision=precision
-                    )
-                )
+                config = store_config(root, f"mb-{precision}", precision)
                 with (
                     daemon_process(config, env={"VOXGATE_DATA_DIR": str(root / "data")}) as url,
                     httpx.Client(base_url=url, timeout=600) as client,

@@ -41,7 +41,7 @@ import numpy as np
 import soundfile as sf
 import websockets
 
-from bench.bench_routing import wait_ready
+from bench.processes import wait_ready
 from bench.stats import emit, summary
 from core.audio.resample import resample
 from tests.support.daemon import free_port, serve_command

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.bare_server import bare_server
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary, us
 from core.engines import Embeddings, EmbeddingsEngine
 from core.engines.base import Capability
-from tests.support.daemon import free_port, serve_command
-from tests.support.plugin_dist import REPO_ROOT, fake_plugin_env
+from tests.support.daemon import daemon_process
+from tests.support.plugin_dist import fake_plugin_env
 from tests.support.runtime import running_runtime
 
 CONFIG = """\
@@ -71,19 +69,6 @@ async def in_process(rounds: int, config: Path) -> None:
     emit(f"  added by routing         p50 {us(r['p50'] - d['p50'])}  p99 {us(r['p99'] - d['p99'])}")
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 def paced(url: str, requests: int, rate: float) -> list[float]:
     """Send ``requests`` at ``rate`` per second on one keep-alive connection; latencies."""
     latencies = []
@@ -105,31 +90,8 @@ def paced(url: str, requests: int, rate: float) -> list[float]:
 
 
 def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
-    env = {**os.environ, **fake_plugin_env(workdir), "PYTHONUNBUFFERED": "1"}
-    daemon_port, bare_port = free_port(), free_port()
-    daemon = subprocess.Popen(
-        serve_command(config, daemon_port),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    bare = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_server", str(bare_port)],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        daemon_url, bare_url = f"http://127.0.0.1:{daemon_port}", f"http://127.0.0.1:{bare_port}"
-        wait_ready(daemon_url, daemon)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.post(bare_url + "/v1/embeddings", json={"input": "x"}, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    plugin_env = fake_plugin_env(workdir)
+    with daemon_process(config, env=plugin_env) as daemon_url, bare_server(plugin_env) as bare_url:
         # Alternate short blocks (daemon, bare, daemon, bare, ...) so machine noise hits both
         # alike; each block starts with its own warm-up on a fresh connection.
         blocks = max(2, requests // 50)
@@ -138,10 +100,6 @@ def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
         for _ in range(blocks):
             gateway += paced(daemon_url, per_block, rate)
             floor += paced(bare_url, per_block, rate)
-    finally:
-        for process in (daemon, bare):
-            process.terminate()
-            process.wait(30)
     g, f = summary(gateway), summary(floor)
     emit(f"HTTP, {requests} requests at {rate:g}/s, one keep-alive connection:")
     emit(f"  bare starlette + same engine  p50 {ms(f['p50'])}  p99 {ms(f['p99'])}")

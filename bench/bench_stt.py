@@ -31,6 +31,7 @@ from bench.stats import emit, ms, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import TranscriptionRequest
 from plugins.stt_whisper.engine import FasterWhisperEngine
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.engines import build_engine as build
 from tests.support.speech import SENTENCES, at_rate, joined, quiet, speech, wav_bytes
@@ -46,13 +47,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 SHORT_TEXT = "Turn on the lights."
 RTF_GOAL = 0.10
 RATIO_GOAL = 1.05
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-engines:
-{engines}
-routes: {{stt: [{names}]}}
-"""
 
 
 @dataclass
@@ -155,13 +149,9 @@ def main() -> None:
         parser.error(f"unknown variants: {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
     rounds = {"long clip": args.rounds, "short utterance": args.short_rounds}
     with scratch_folder() as workdir:
-        engines = "\n".join(
-            f"  {n}: {{capability: stt, engine: faster_whisper, preload: true, "
-            f"settings: {VARIANTS[n]!r}}}".replace("'", '"')
-            for n in names
-        )
+        engines = {n: engine_entry("stt", "faster_whisper", VARIANTS[n]) for n in names}
         config = workdir / "bench.yaml"
-        config.write_text(CONFIG.format(engines=engines, names=", ".join(names)))
+        config.write_text(daemon_config(engines))
         emit(f"speech: hibari 'heart'; model: Whisper tiny.en, int8, {os.cpu_count()} CPUs")
         with daemon_process(config) as url:
             for name in names:

@@ -30,6 +30,7 @@ from bench.stats import emit, ms, summary
 from core.engines.tts import SpeechRequest, TTSEngine
 from plugins.tts_hibari.engine import HibariEngine
 from plugins.tts_piper.engine import PiperEngine
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.engines import engine_context
 
@@ -43,13 +44,6 @@ TEXTS = {
         "crowded, but we found a table by the window. It was a good start to the day."
     ),
 }
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-engines:
-{engines}
-routes: {{tts: [{names}]}}
-"""
 FIRST_AUDIO_GOAL = 0.060
 
 
@@ -178,11 +172,8 @@ def main() -> None:
     for skipped in sorted(set(wanted) - set(names)):
         emit(f"{skipped}: not installed, left out")
     with scratch_folder() as workdir:
-        engines = "\n".join(
-            f"  {n}: {{capability: tts, engine: {n}, preload: true}}" for n in names
-        )
         config = workdir / "bench.yaml"
-        config.write_text(CONFIG.format(engines=engines, names=", ".join(names)))
+        config.write_text(daemon_config({n: engine_entry("tts", n) for n in names}))
         with daemon_process(config) as url:
             for name in names:
                 asyncio.run(compare(name, url, args.rounds, args.gap, workdir))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -34,12 +33,12 @@ from typing import Any
 
 import httpx
 
+from bench.speech_daemon import speech_daemon, streamed_speech
 from bench.stats import emit, ms, summary
 from core.engines.tts import SpeechRequest
 from core.observability.logging import configure_logging
 from plugins.tts_vibevoice.engine import VibeVoiceEngine
 from plugins.tts_vibevoice.script import pack_sentences
-from tests.support.daemon import daemon_process
 from tests.support.engines import engine_context
 from tests.support.tiny_vibevoice import build, write_voice
 
@@ -51,18 +50,6 @@ TEXT = (
     "sent in by listeners over the past month. Let us get started."
 )
 VOICE = "en-Host_woman"
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-models_dir: {models}
-engines:
-  vibe:
-    capability: tts
-    engine: vibevoice
-    preload: true
-    settings: {settings}
-routes: {{tts: [vibe]}}
-"""
 
 
 def engine_for(settings: dict[str, Any], models: Path, data: Path) -> VibeVoiceEngine:
@@ -83,21 +70,6 @@ async def direct_request(
         audio += chunk.duration
     wall = time.perf_counter() - started
     return first or wall, wall, audio
-
-
-async def daemon_request(
-    client: httpx.AsyncClient, url: str, voice: str, seed: int
-) -> tuple[float, float]:
-    body = {"input": TEXT, "voice": voice, "response_format": "pcm", "seed": seed}
-    started = time.perf_counter()
-    first = None
-    async with client.stream("POST", url + "/v1/audio/speech", json=body, timeout=900) as reply:
-        reply.raise_for_status()
-        async for _ in reply.aiter_bytes():
-            if first is None:
-                first = time.perf_counter() - started
-    wall = time.perf_counter() - started
-    return first or wall, wall
 
 
 async def streaming_gain(
@@ -140,18 +112,15 @@ async def daemon_against_direct(
 ) -> None:
     engine = engine_for(settings, models, root / "direct-data")
     await engine.load()
-    config = root / "ai_backend.yaml"
-    config.write_text(CONFIG.format(models=models, settings=json.dumps(settings)), "utf-8")
     direct, daemon = [], []
     try:
-        with daemon_process(
-            config, env={"VOXGATE_DATA_DIR": str(root / "daemon-data")}, startup_timeout=600
-        ) as url:
+        with speech_daemon(root, "vibe", "vibevoice", settings, models) as url:
             async with httpx.AsyncClient() as client:
                 # Alternating with the same seed (the same work); round 0 only warms up.
                 for seed in range(requests + 1):
                     first, wall, _ = await direct_request(engine, voice, seed)
-                    http_first, http_wall = await daemon_request(client, url, voice, seed)
+                    body = {"input": TEXT, "voice": voice, "response_format": "pcm", "seed": seed}
+                    http_first, http_wall = await streamed_speech(client, url, body)
                     if seed:
                         direct.append((first, wall))
                         daemon.append((http_first, http_wall))

@@ -41,7 +41,7 @@ from wyoming.event import Event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from bench.bench_routing import wait_ready
+from bench.processes import wait_ready
 from bench.stats import emit, summary
 from tests.support.daemon import free_port
 from tests.support.speech import SENTENCES, at_rate, speech

@@ -105,13 +105,16 @@ class _Behaviour:
             return Health(ok=False, detail="fake model in a bad way")
         return Health(ok=True)
 
-    async def _load(self) -> None:
+    async def load(self) -> None:
         self.loads += 1
         if self.settings.block_loop:
             time.sleep(self.settings.block_loop)  # on purpose: the loop stalls, nothing else runs
         await asyncio.sleep(self.settings.load_delay)
         if self.settings.fail_load:
             raise EngineUnavailable("fake model file missing")
+
+    async def close(self) -> None:
+        self.closes += 1
 
     def _block_natively(self, name: str) -> None:
         """Runs in an engine thread: stuck in a lock wait, like a hung native decoder."""
@@ -135,12 +138,6 @@ class FakeLLM(_Behaviour, LLMEngine):
     Settings: ClassVar[type[EngineSettings]] = FakeSettings
     description = "fake chat engine for core tests"
     settings: FakeSettings
-
-    async def load(self) -> None:
-        await self._load()
-
-    async def close(self) -> None:
-        self.closes += 1
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         CHAT_REQUESTS[self.name] = request
@@ -202,12 +199,6 @@ class FakeTTS(_Behaviour, TTSEngine):
     settings: FakeSettings
     rate = 24000
 
-    async def load(self) -> None:
-        await self._load()
-
-    async def close(self) -> None:
-        self.closes += 1
-
     async def voices(self) -> list[Voice]:
         genders: tuple[Literal["female"], Literal["male"]] = ("female", "male")
         return [
@@ -237,12 +228,6 @@ class FakeSTT(_Behaviour, STTEngine):
     Settings: ClassVar[type[EngineSettings]] = FakeSettings
     supports_translation = True
     settings: FakeSettings
-
-    async def load(self) -> None:
-        await self._load()
-
-    async def close(self) -> None:
-        self.closes += 1
 
     async def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[Segment]:
         await self._before_first(self.name)
@@ -275,9 +260,6 @@ class FakeDiarizingSTT(FakeSTT):
 class FakeEmbeddings(_Behaviour, EmbeddingsEngine):
     Settings: ClassVar[type[EngineSettings]] = FakeSettings
     settings: FakeSettings
-
-    async def load(self) -> None:
-        await self._load()
 
     async def embed(self, texts: list[str], input_type: InputType | None = None) -> Embeddings:
         EMBED_TYPES.setdefault(self.name, []).append(input_type)

@@ -25,6 +25,13 @@ def corpus(rng: random.Random, start: int, count: int) -> dict[str, list[str]]:
     }
 
 
+def index_of(texts: dict[str, str]) -> KeywordIndex:
+    """An index of ``texts`` (chunk id: text), tokenised as the engine tokenises chunks."""
+    index = KeywordIndex()
+    index.add((chunk_id, tokenize(text)) for chunk_id, text in texts.items())
+    return index
+
+
 def assert_matches_bm25s(index: KeywordIndex, live: dict[str, list[str]], query: str) -> None:
     ids = list(live)
     reference = bm25s.BM25()  # defaults: Lucene variant, k1 1.5, b 0.75, like ours
@@ -60,14 +67,7 @@ def test_scores_match_bm25s_through_adds_removes_and_compaction() -> None:
 
 
 def test_search_orders_limits_and_restricts() -> None:
-    index = KeywordIndex()
-    index.add(
-        [
-            ("a", tokenize("copper copper copper wire")),
-            ("b", tokenize("copper wire")),
-            ("c", tokenize("silver spoon")),
-        ]
-    )
+    index = index_of({"a": "copper copper copper wire", "b": "copper wire", "c": "silver spoon"})
     assert [i for i, _ in index.search("copper", 10)] == ["a", "b"]
     assert [i for i, _ in index.search("copper", 1)] == ["a"]
     assert [i for i, _ in index.search("copper", 10, allowed={"b", "c"})] == ["b"]
@@ -87,32 +87,24 @@ def test_cjk_text_is_tokenised_into_bigrams_and_characters() -> None:
     assert tokenize("好的") == ["好的", "好"]
     # Full-width Latin letters and digits fold to ASCII.
     assert tokenize("Ｎ先生 ２０２４ Hello") == ["n", "2024", "hello", "先生", "先", "生"]
-    index = KeywordIndex()
-    index.add([("tea", tokenize("龙井茶产自杭州西湖")), ("panda", tokenize("大熊猫吃竹子"))])
+    index = index_of({"tea": "龙井茶产自杭州西湖", "panda": "大熊猫吃竹子"})
     assert [i for i, _ in index.search("杭州的龙井", 5)] == ["tea"]
 
 
 def test_a_cjk_paraphrase_sharing_no_bigram_is_found_by_its_characters() -> None:
     """退钱 and 退款 (a refund, said two ways) share no bigram, only 退."""
-    index = KeywordIndex()
-    index.add(
-        [
-            ("refund", tokenize("退款会在七个工作日内原路返回")),
-            ("delivery", tokenize("包裹一般三天内送达")),
-        ]
-    )
+    index = index_of({"refund": "退款会在七个工作日内原路返回", "delivery": "包裹一般三天内送达"})
     assert [i for i, _ in index.search("怎么退钱", 5)] == ["refund"]
 
 
 def test_coverage_is_the_share_of_the_question_a_chunk_holds() -> None:
-    index = KeywordIndex()
-    index.add(
-        [
-            ("refund", tokenize("Refunds are credited to the original card within a week.")),
-            ("generic", tokenize("You can do it with my account at any time.")),
-            ("story", tokenize("孔乙己还欠十九个钱，酒店的掌柜记在粉板上。")),
-            ("other", tokenize("鲁镇的酒店格局和别处不同。")),
-        ]
+    index = index_of(
+        {
+            "refund": "Refunds are credited to the original card within a week.",
+            "generic": "You can do it with my account at any time.",
+            "story": "孔乙己还欠十九个钱，酒店的掌柜记在粉板上。",
+            "other": "鲁镇的酒店格局和别处不同。",
+        }
     )
     assert index.coverage("refunds credited card", "refund") == pytest.approx(1.0)
     # Function words say nothing about the topic: only "refunds" is asked, and it is not there.

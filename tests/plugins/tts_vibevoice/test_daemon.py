@@ -17,34 +17,14 @@ import pytest
 import soundfile
 
 from plugins.tts_vibevoice.script import pack_sentences
+from tests.plugins.tts_vibevoice.support import tiny_settings
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import serving
 from tests.support.tiny_vibevoice import FRAME_SAMPLES, SAMPLE_RATE, TinyCheckpoint
 
-PAUSE = SAMPLE_RATE * 100 // 1000
+PAUSE = SAMPLE_RATE * 100 // 1000  # pause_ms: 100 in tiny_settings
 TEXT = "Hello there, this is the first sentence. A second one follows. And a third closes."
 SCRIPT = "Speaker 1: Welcome to the show, Frank.\nSpeaker 2: Thanks Alice, glad to be here."
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: info}}
-models_dir: {models}
-engines:
-  vibe:
-    capability: tts
-    engine: vibevoice
-    preload: true
-    settings:
-      model: vibevoice_1_5b
-      voices_dir: {voices}
-      threads: 1
-      diffusion_steps: 2
-      min_new_tokens: 2
-      max_new_tokens: 3
-      suppress_tokens: {suppress}
-      segment_chars: 40
-      pause_ms: 100
-      lookahead_segments: 1
-routes: {{tts: [vibe]}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +35,10 @@ def daemon(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("vibevoice-daemon")
-    config = CONFIG.format(models=models_root, voices=voices_dir, suppress=tiny.keep_talking())
+    # The smallest lookahead, and the warm-up a real daemon does at preload.
+    settings = tiny_settings(tiny, voices_dir, lookahead_segments=1, warmup=True)
+    engines = {"vibe": engine_entry("tts", "vibevoice", settings)}
+    config = daemon_config(engines, log_level="info", models_dir=models_root)
     with serving(folder, config) as url:
         yield url
 
@@ -87,28 +70,29 @@ def test_one_voice_through_the_openai_client(api: openai.OpenAI) -> None:
     assert_segments(samples, len(pack_sentences(TEXT, 40)))
 
 
-def test_a_two_speaker_script_with_a_voice_each(api: openai.OpenAI) -> None:
+def spoken_script(api: openai.OpenAI, speakers: list[str]) -> bytes:
+    """The two-speaker script as 16-bit pcm, a turn in each of ``speakers``' voices; the seed
+    is fixed, so two casts differ only where their voices do."""
     speech = api.audio.speech.create(
         model="tts",
         voice="en-Alice_woman",
         input=SCRIPT,
         response_format="pcm",
-        extra_body={"speakers": ["en-Alice_woman", "en-Frank_man"], "seed": 5},
+        extra_body={"speakers": speakers, "seed": 5},
     )
-    pcm = np.frombuffer(speech.content, dtype="<i2")
+    return speech.content
+
+
+def test_a_two_speaker_script_with_a_voice_each(api: openai.OpenAI) -> None:
+    speech = spoken_script(api, ["en-Alice_woman", "en-Frank_man"])
+    pcm = np.frombuffer(speech, dtype="<i2")
     assert_segments(pcm.astype(np.float32) / 32768.0, 2)
 
-    recast = api.audio.speech.create(
-        model="tts",
-        voice="en-Alice_woman",
-        input=SCRIPT,
-        response_format="pcm",
-        extra_body={"speakers": ["en-Alice_woman", "zh-Xinran_woman"], "seed": 5},
-    )
+    recast = spoken_script(api, ["en-Alice_woman", "zh-Xinran_woman"])
     # The first turn is Alice's both times (at least two frames long); the second voice changed.
     head = 2 * FRAME_SAMPLES * 2  # bytes of 16-bit samples
-    assert recast.content[:head] == speech.content[:head]
-    assert recast.content != speech.content
+    assert recast[:head] == speech[:head]
+    assert recast != speech
 
     # Plain OpenAI clients name both voices in `voice`, comma-separated: the same cast.
     joined = api.audio.speech.with_raw_response.create(
@@ -119,7 +103,7 @@ def test_a_two_speaker_script_with_a_voice_each(api: openai.OpenAI) -> None:
         extra_body={"seed": 5},
     )
     assert joined.headers["x-voxgate-voice"] == "en-Alice_woman,en-Frank_man"
-    assert joined.content == speech.content
+    assert joined.content == speech
 
 
 def test_each_segment_is_its_own_event_in_a_streamed_response(api: openai.OpenAI) -> None:
