@@ -5,9 +5,11 @@
    float32 and int8 MiniLM: chunks/s and the daemon/direct ratio.
 2. Hybrid query latency (p50/p99) on a collection of Q chunks (default 2,000), first idle, then
    while the daemon ingests a large document into another collection, and the ratio.
+3. Embedding one question, float32 against int8 MiniLM called in process, interleaved: p50 and
+   the int8/float32 ratio (short texts read the weights more than they compute).
 
     python -m bench.bench_rag_ingest [--chunks 2000] [--query-chunks 2000] [--queries 100]
-                                     [--precision float32 int8] [--mb 5]
+                                     [--precision float32 int8] [--mb 5] [--skip-embed]
 
 ``--mb 5`` ingests a 5 MB text (about 12k chunks) through the daemon instead of N chunks.
 Pin the process to two cores (``taskset -c 0,1``) to compare with the README's figures.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -29,7 +32,7 @@ import httpx
 from bench.bench_rag import questions, synthetic_documents
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
-from core.engines import RetrievalEngine
+from core.engines import EmbeddingsEngine, RetrievalEngine
 from core.engines.retrieval import Document
 from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
@@ -158,6 +161,32 @@ def queries_during_ingestion(root: Path, precision: str, text: str, indexed: int
     )
 
 
+async def question_embedding(root: Path, rounds: int) -> None:
+    """One question at a time through each precision's engine, alternating, so both see the
+    same machine load."""
+    configs = {p: store_config(root, f"embed-{p}", p) for p in ("float32", "int8")}
+    asked = questions(rounds)
+    async with contextlib.AsyncExitStack() as stack:
+        engines: dict[str, EmbeddingsEngine] = {}
+        for precision, config in configs.items():
+            runtime = await stack.enter_async_context(running_runtime(config, entry_points=True))
+            slot = runtime.current.slots["minilm"]
+            await slot.ensure_loaded()
+            assert isinstance(slot.engine, EmbeddingsEngine)
+            engines[precision] = slot.engine
+        seconds: dict[str, list[float]] = {p: [] for p in engines}
+        for question in asked:
+            for precision, engine in engines.items():
+                started = time.perf_counter()
+                await engine.embed([question], "query")
+                seconds[precision].append(time.perf_counter() - started)
+    p50 = {p: summary(values)["p50"] for p, values in seconds.items()}
+    emit(
+        f"one question embedded ({rounds} interleaved): float32 p50 {ms(p50['float32'])}, "
+        f"int8 p50 {ms(p50['int8'])}, int8/float32 x{p50['int8'] / p50['float32']:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=2000)
@@ -167,6 +196,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=None, help="daemon only: a text this large")
     parser.add_argument("--skip-queries", action="store_true")
     parser.add_argument("--skip-speed", action="store_true", help="only the query latencies")
+    parser.add_argument("--skip-embed", action="store_true", help="no question-embedding part")
     args = parser.parse_args()
     emit(f"cores available: {len(os.sched_getaffinity(0))}")
     with scratch_folder() as root:
@@ -196,6 +226,8 @@ def main() -> None:
                 queries_during_ingestion(
                     root, precision, book(args.chunks), args.query_chunks, args.queries
                 )
+        if not args.skip_embed:
+            asyncio.run(question_embedding(root, max(args.queries, 50)))
 
 
 if __name__ == "__main__":
