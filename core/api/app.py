@@ -34,6 +34,7 @@ from core.api.routes import (
     voice_list,
 )
 from core.api.routes.rag_jobs import job_limits
+from core.cancellation import cancel_and_wait
 from core.engines.errors import EngineError
 from core.ingest.jobs import IngestJobs
 from core.observability.memory import trim_when_idle
@@ -99,10 +100,7 @@ def create_app(
         finally:
             stop.set()
             for task in (watcher, trimmer):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+                await cancel_and_wait(task)
             await app.state.ingest_jobs.close()
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
