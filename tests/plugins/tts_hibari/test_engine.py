@@ -12,9 +12,12 @@ import pytest
 
 from core.audio.chunk import AudioChunk
 from core.engines.errors import Unsupported
-from core.engines.tts import SpeechRequest
 from plugins.tts_hibari.engine import HibariEngine
-from tests.plugins.tts_hibari.refusals import refusal
+from tests.plugins.tts_hibari.engine_checks import (
+    assert_usable_after_an_early_close,
+    refusal,
+    spoken_seconds,
+)
 from tests.plugins.tts_hibari.support import assert_real_audio, collect
 from tests.support.engines import loaded_engine
 
@@ -44,20 +47,14 @@ async def test_streams_one_chunk_per_sentence(engine: HibariEngine) -> None:
 async def test_closing_the_stream_early_stops_work_and_leaves_the_engine_usable(
     engine: HibariEngine,
 ) -> None:
-    stream = engine.synthesize(SpeechRequest(text=FOUR_SENTENCES * 5))
-    first = await anext(stream)
-    assert_real_audio(first, RATE)
-    await stream.aclose()  # type: ignore[attr-defined]
-    assert len(await collect(engine, "Still working.")) == 1
+    await assert_usable_after_an_early_close(engine, FOUR_SENTENCES * 5, RATE)
 
 
 async def test_speed_changes_duration(engine: HibariEngine) -> None:
     text = "The quick brown fox jumps over the lazy dog."
-
-    async def seconds(speed: float) -> float:
-        return sum(c.duration for c in await collect(engine, text, speed=speed))
-
-    normal, slow, fast = await asyncio.gather(seconds(1.0), seconds(0.5), seconds(1.5))
+    normal, slow, fast = await asyncio.gather(
+        *(spoken_seconds(engine, text, speed=speed) for speed in (1.0, 0.5, 1.5))
+    )
     assert slow > 1.6 * normal
     assert fast < 0.8 * normal
 
