@@ -23,6 +23,17 @@ async def spoken_seconds(engine: TTSEngine, text: str, **fields: Any) -> float:
     return sum(chunk.duration for chunk in await collect(engine, text, **fields))
 
 
+async def seconds_of_one_chunk_per_sentence(
+    engine: TTSEngine, text: str, sentences: int, rate: int
+) -> float:
+    """Speaks ``text``, which must come as one chunk of real audio per sentence; the length."""
+    chunks = await collect(engine, text)
+    assert len(chunks) == sentences
+    for chunk in chunks:
+        assert_real_audio(chunk, rate)
+    return sum(chunk.duration for chunk in chunks)
+
+
 async def assert_usable_after_an_early_close(engine: TTSEngine, text: str, rate: int) -> None:
     """A stream closed after its first chunk stops there, and the engine speaks on."""
     stream = engine.synthesize(SpeechRequest(text=text))

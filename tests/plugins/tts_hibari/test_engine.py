@@ -16,6 +16,7 @@ from plugins.tts_hibari.engine import HibariEngine
 from tests.plugins.tts_hibari.engine_checks import (
     assert_usable_after_an_early_close,
     refusal,
+    seconds_of_one_chunk_per_sentence,
     spoken_seconds,
 )
 from tests.plugins.tts_hibari.support import assert_real_audio, collect
@@ -35,12 +36,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HibariEngine]:
 
 
 async def test_streams_one_chunk_per_sentence(engine: HibariEngine) -> None:
-    chunks = await collect(engine, FOUR_SENTENCES)
-    assert len(chunks) == 4
-    for chunk in chunks:
-        assert_real_audio(chunk, RATE)
+    total = await seconds_of_one_chunk_per_sentence(engine, FOUR_SENTENCES, 4, RATE)
     # About two to three words a second: 33 words -> somewhere between 6 and 20 seconds.
-    total = sum(c.duration for c in chunks)
     assert 6 < total < 20
 
 
