@@ -4,15 +4,13 @@ protection (loopback or control token, never another site's page)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from core.api.app import create_app
+from tests.core.api.app_client import runtime_client
 from tests.support import WriteConfig
 from tests.support.fake_plugin import SWITCHES
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 reload: {watch: false}
@@ -27,17 +25,12 @@ state: {url: "valkey://:hunter2@127.0.0.1:6379/0"}
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-@contextlib.asynccontextmanager
-async def client_for(
+def client_for(
     write_config: WriteConfig, text: str = CONFIG, host: str = "127.0.0.1", **headers: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_runtime(write_config(text)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=(host, 4000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1:8765", headers=headers
-        ) as client:
-            yield client
+) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return runtime_client(
+        write_config(text), base_url="http://127.0.0.1:8765", host=host, **headers
+    )
 
 
 async def test_root_redirects_to_the_console_and_its_files_are_served(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from core.api.app import create_app
+from tests.core.api.app_client import runtime_client
 from tests.support import WriteConfig
 from tests.support.fake_plugin import SWITCHES
-from tests.support.runtime import running_runtime
 
 CONFIG = """\
 limits: {max_request_bytes: 2000, max_speech_chars: 50, max_upload_bytes: 100000}
@@ -29,17 +27,12 @@ routes: {llm: [chat], tts: [speaker], stt: [listener]}
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-@contextlib.asynccontextmanager
-async def client_for(
-    write_config, host: str = "127.0.0.1", **headers: str
-) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with running_runtime(write_config(CONFIG)) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        transport = httpx.ASGITransport(app=app, client=(host, 4000))
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://voxgate.localhost", headers=headers
-        ) as client:
-            yield client
+def client_for(
+    write_config: WriteConfig, host: str = "127.0.0.1", **headers: str
+) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    return runtime_client(
+        write_config(CONFIG), base_url="http://voxgate.localhost", host=host, **headers
+    )
 
 
 def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict:  # type: ignore[type-arg]

@@ -18,6 +18,13 @@ def resolve(text: str) -> ResolvedConfig:
     return resolve_config(load_config_text(text), catalog())
 
 
+def refusals(text: str) -> dict[str, str]:
+    """What resolving ``text`` refuses: each issue's message by its path."""
+    with pytest.raises(ConfigError) as caught:
+        resolve(text)
+    return {i.path: i.message for i in caught.value.issues}
+
+
 CHAINS = """\
 mode: {mode}
 engines:
@@ -98,9 +105,7 @@ policy:
   engines:
     phantom: {max_concurrency: 2}
 """
-    with pytest.raises(ConfigError) as caught:
-        resolve(text)
-    messages = {i.path: i.message for i in caught.value.issues}
+    messages = refusals(text)
     assert "unknown engine 'ghost'" in messages["routes.llm.1"]
     assert "tts engine" in messages["routes.llm.2"]
     assert "listed twice" in messages["routes.llm.3"]
@@ -168,8 +173,6 @@ aliases:
   "gpt-*": [a, b]
   "*": []
 """
-    with pytest.raises(ConfigError) as caught:
-        resolve(text)
-    messages = {i.path: i.message for i in caught.value.issues}
+    messages = refusals(text)
     assert messages["aliases.gpt-*"] == "an alias may name one target per capability"
     assert messages["aliases.*"] == "an alias needs at least one target"

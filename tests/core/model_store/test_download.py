@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_a_repository_without_the_required_files_is_refused(
     hub: tuple[HubState, str], tmp_path: Path
 ) -> None:
     _state, url = hub
-    spec = ModelSpec(**{**SPEC.__dict__, "required_files": ("config.json", "vocab.json")})
+    spec = replace(SPEC, required_files=("config.json", "vocab.json"))
     with pytest.raises(DownloadError, match=r"lacks required files: vocab\.json"):
         download_model(spec, tmp_path, providers={"hf": HuggingFace(url)})
 
@@ -142,7 +143,7 @@ def test_offline_the_error_names_the_folder_for_a_manual_copy(
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MODELSCOPE_HOME", str(tmp_path / "modelscope-home"))
-    spec = ModelSpec(**{**SPEC.__dict__, "modelscope_id": REPO})
+    spec = replace(SPEC, modelscope_id=REPO)
     providers: dict[str, Provider] = {
         "hf": HuggingFace(nobody),
         "modelscope": ModelScope(endpoint=nobody),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_auto_falls_back_from_an_unreachable_hugging_face(
     state, url = hub
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", url)
-    spec = ModelSpec(**{**SPEC.__dict__, "hf_repo": REPO})
+    spec = replace(SPEC, hf_repo=REPO)
     events: list[DownloadProgress] = []
     path = download_model(spec, tmp_path, progress=events.append)
 
@@ -163,7 +164,7 @@ def test_an_unknown_model_names_the_folder_to_copy_it_into(
 
 def test_an_unknown_revision_is_refused(hub: tuple[MsState, str], tmp_path: Path) -> None:
     state, url = hub
-    spec = ModelSpec(**{**SPEC.__dict__, "required_files": (), "revision": "v9"})
+    spec = replace(SPEC, required_files=(), revision="v9")
     # The hub answers an unknown revision with an empty listing, which must not pass for a model.
     with pytest.raises(DownloadError, match="no files at revision v9"):
         download_model(spec, tmp_path, providers={"modelscope": ModelScope(url)})
@@ -176,7 +177,7 @@ def test_a_tag_is_listed_and_fetched_at_that_revision(
 ) -> None:
     state, url = hub
     state.repos[REPO].revisions.add("v1.0")
-    spec = ModelSpec(**{**SPEC.__dict__, "revision": "v1.0"})
+    spec = replace(SPEC, revision="v1.0")
     path = download_model(spec, tmp_path, providers={"modelscope": ModelScope(url)})
     assert (validate_model(spec, path).source or {}).get("revision") == "v1.0"
     assert {q["Revision"] for (_p, q, _r) in state.requests if "Revision" in q} == {"v1.0"}
@@ -244,7 +245,7 @@ def test_an_interrupted_transfer_resumes_where_it_stopped(
 
 def test_offline_both_hubs_fail_with_the_folder_hint(tmp_path: Path) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    spec = ModelSpec(**{**SPEC.__dict__, "hf_repo": REPO})
+    spec = replace(SPEC, hf_repo=REPO)
     providers: dict[str, Provider] = {"hf": HuggingFace(nobody), "modelscope": ModelScope(nobody)}
     with pytest.raises(DownloadError) as caught:
         download_model(spec, tmp_path, providers=providers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,9 +102,7 @@ def test_validation_lists_what_is_missing_or_damaged(tmp_path: Path) -> None:
 
     make_model(folder)
     digest = sha256_file(folder / "weights.bin")
-    spec = ModelSpec(
-        **{**SPEC.__dict__, "files": (ModelFile("weights.bin", size=4096, sha256=digest),)}
-    )
+    spec = replace(SPEC, files=(ModelFile("weights.bin", size=4096, sha256=digest),))
     assert validate_model(spec, folder, checksums=True).ok
 
     (folder / "weights.bin").write_bytes(b"\x01" * 4095 + b"\x09")  # same size, other bytes

@@ -25,6 +25,14 @@ async def ask(runtime: Runtime, model: str | None = None) -> str:
     return (await runtime.current.router.call(Capability.LLM, model, run)).value
 
 
+#: One engine, unloaded after ``keep_alive`` idle seconds.
+BRIEF = """\
+engines:
+  brief: {{capability: llm, engine: fake, keep_alive: {keep_alive}}}
+routes: {{llm: [brief]}}
+"""
+
+
 def engine_of(runtime: Runtime, name: str) -> FakeLLM:
     engine = runtime.current.slots[name].engine
     assert isinstance(engine, FakeLLM)
@@ -72,11 +80,7 @@ routes: {llm: [broken, backup]}
 
 
 async def test_idle_engines_unload_and_reload_on_demand(write_config: WriteConfig) -> None:
-    path = write_config("""\
-engines:
-  brief: {capability: llm, engine: fake, keep_alive: 0.1}
-routes: {llm: [brief]}
-""")
+    path = write_config(BRIEF.format(keep_alive=0.1))
     async with running_runtime(path) as runtime:
         await ask(runtime)
         engine = engine_of(runtime, "brief")
@@ -166,11 +170,7 @@ routes: {llm: [slow]}
 async def test_a_request_during_idle_unload_waits_and_loads_again(
     write_config: WriteConfig,
 ) -> None:
-    path = write_config("""\
-engines:
-  brief: {capability: llm, engine: fake, keep_alive: 0.05}
-routes: {llm: [brief]}
-""")
+    path = write_config(BRIEF.format(keep_alive=0.05))
     async with running_runtime(path) as runtime:
         await ask(runtime)
         slot = runtime.current.slots["brief"]

@@ -16,16 +16,17 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.systemd_tools import executable, library_dir
 
 
+@dataclass(frozen=True)
 class Container:
-    def __init__(self, process: subprocess.Popen[bytes], leader: int, log: Path) -> None:
-        self.process = process
-        self.leader = leader
-        self.log = log
+    process: subprocess.Popen[bytes]
+    leader: int
+    log: Path
 
     def run(
         self, *argv: str, cwd: Path | None = None, timeout: float = 120
@@ -34,18 +35,18 @@ class Container:
         command = list(argv)
         if cwd is not None:
             command = ["sh", "-c", 'cd "$0" && exec "$@"', str(cwd), *argv]
-        return subprocess.run(
-            [executable("nsenter"), "-t", str(self.leader), "-a", *command],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
+        return self._enter("-a", command, timeout)
 
     def on_its_network(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run a host command in the container's network namespace only."""
+        return self._enter("-n", argv, timeout)
+
+    def _enter(
+        self, namespaces: str, argv: Sequence[str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in the ``namespaces`` (nsenter's flags) of the container's init."""
         return subprocess.run(
-            [executable("nsenter"), "-t", str(self.leader), "-n", *argv],
+            [executable("nsenter"), "-t", str(self.leader), namespaces, *argv],
             capture_output=True,
             text=True,
             check=False,

@@ -5,6 +5,7 @@ killed by the watchdog and restarted, a clean stop, and socket activation on fir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -45,10 +46,27 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def service_container(
+    log: Path, units: Path, work: Path, manager: Path | None = None
+) -> contextlib.AbstractContextManager[Container]:
+    """A booted container where ``units`` is the system unit folder and ``work`` is ``WORK``;
+    the host's /etc, the interpreter and the checkout are read-only."""
+    read_only = [Path("/etc"), *host_paths_for_python(), REPO_ROOT]
+    writable = {units: Path("/etc/systemd/system"), work: WORK}
+    return booted_container(log, read_only=read_only, writable=writable, manager=manager)
+
+
 def voxgate(box: Container, *args: str) -> str:
     result = box.run(sys.executable, "-m", "core.cli.main", *args, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def install_system_service(box: Container, *options: str) -> str:
+    """``voxgate service install --system`` for the config in the work folder."""
+    return voxgate(
+        box, "service", "install", "--system", "--config", f"{WORK}/config.yaml", *options
+    )
 
 
 def request(box: Container, path: str, body: dict[str, object] | None = None) -> str:
@@ -86,25 +104,10 @@ def test_systemd_runs_the_installed_service(tmp_path: Path, unit_type: str) -> N
     )
     config = work / "config.yaml"
     config.write_text(CONFIG.format(work=WORK, reply="from systemd", load=9.0))
-    read_only = [Path("/etc"), *host_paths_for_python(), REPO_ROOT]
-    writable = {units: Path("/etc/systemd/system"), work: WORK}
-
-    log = tmp_path / "boot.log"
-    with booted_container(log, read_only=read_only, writable=writable, manager=manager) as box:
+    with service_container(tmp_path / "boot.log", units, work, manager) as box:
         # `enable --now` returns once the daemon sent READY=1: after a 9 s preload, past a
         # 6 s start timeout that EXTEND_TIMEOUT_USEC kept pushing back.
-        out = voxgate(
-            box,
-            "service",
-            "install",
-            "--system",
-            "--config",
-            f"{WORK}/config.yaml",
-            "--watchdog",
-            "3",
-            "--type",
-            unit_type,
-        )
+        out = install_system_service(box, "--watchdog", "3", "--type", unit_type)
         assert "run systemctl enable --now voxgate.service" in out
         shown = box.show("voxgate.service", "ActiveState", "Type", "StatusText", "NRestarts")
         assert shown == {
@@ -162,9 +165,7 @@ def test_systemd_runs_the_installed_service(tmp_path: Path, unit_type: str) -> N
         assert not (units / "voxgate.service").exists()
 
         # Socket activation: systemd holds the port; the first request starts the daemon.
-        out = voxgate(
-            box, "service", "install", "--system", "--socket", "--config", f"{WORK}/config.yaml"
-        )
+        out = install_system_service(box, "--socket")
         assert "run systemctl enable --now voxgate.socket" in out
         assert box.show("voxgate.service", "ActiveState") == {"ActiveState": "inactive"}
         assert box.show("voxgate.socket", "ActiveState") == {"ActiveState": "active"}
@@ -201,19 +202,8 @@ def test_the_shipped_engines_work_inside_the_sandbox(tmp_path: Path) -> None:
     units.mkdir()
     work.mkdir()
     (work / "config.yaml").write_text((REPO_ROOT / "config" / "ai_backend.yaml").read_text())
-    read_only = [Path("/etc"), *host_paths_for_python(), REPO_ROOT]
-    writable = {units: Path("/etc/systemd/system"), work: WORK}
-    with booted_container(tmp_path / "boot.log", read_only=read_only, writable=writable) as box:
-        voxgate(
-            box,
-            "service",
-            "install",
-            "--system",
-            "--config",
-            f"{WORK}/config.yaml",
-            "--data-dir",
-            f"{WORK}/data",
-        )
+    with service_container(tmp_path / "boot.log", units, work) as box:
+        install_system_service(box, "--data-dir", f"{WORK}/data")
         shown = box.show("voxgate.service", "ActiveState", "StatusText")
         assert shown["ActiveState"] == "active"
         assert shown["StatusText"].startswith("Ready: 3/8 engines loaded; routes stt, tts, llm")

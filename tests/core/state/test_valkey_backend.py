@@ -74,6 +74,15 @@ async def backend(
         await store.close()
 
 
+@contextlib.asynccontextmanager
+async def daemons(
+    url: str, prefix: str, *names: str
+) -> AsyncIterator[list[tuple[ValkeyBackend, Recorder, Metrics]]]:
+    """One started backend per daemon name, all in the fleet of ``prefix``."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(backend(url, prefix, name)) for name in names]
+
+
 async def eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
     """Poll ``check`` (bounded; a failure names what never happened)."""
     async with asyncio.timeout(seconds):
@@ -94,10 +103,7 @@ def gauge(metrics: Metrics, name: str) -> float | None:
 
 
 async def test_a_rate_limit_holds_across_daemons(valkey_server: ValkeyServer, prefix: str) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, _, _),
-        backend(valkey_server.url, prefix, "b") as (b, _, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, _, _)]:
         assert a.status()["state"] == "connected"
         rate = Rate(3, 60)  # a burst of 3, then one every 20 s
         assert [await a.take("shared", rate), await b.take("shared", rate)] == [0, 0]
@@ -110,10 +116,7 @@ async def test_a_rate_limit_holds_across_daemons(valkey_server: ValkeyServer, pr
 async def test_a_conversation_continues_on_another_daemon(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, _, _),
-        backend(valkey_server.url, prefix, "b") as (b, _, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, _, _)]:
         turn = [ChatMessage("user", "what time is it"), ChatMessage("assistant", "noon")]
         await a.remember("k:c1", turn, HistoryLimits(3, 10, 60))
         assert await b.history("k:c1", 60) == turn
@@ -128,10 +131,10 @@ async def test_a_conversation_continues_on_another_daemon(
 async def test_breaker_news_reaches_the_other_daemons(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, heard_by_a, _),
-        backend(valkey_server.url, prefix, "b") as (_, heard_by_b, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [
+        (a, heard_by_a, _),
+        (_, heard_by_b, _),
+    ]:
         a.publish_breaker(BreakerNews("chat", "f1", 30.0))
         await eventually(lambda: len(heard_by_b.news) == 1)
         assert heard_by_b.news == [BreakerNews("chat", "f1", 30.0)]
@@ -159,10 +162,10 @@ async def test_a_daemon_that_starts_later_learns_the_open_breakers(
 async def test_store_down_serves_locally_then_resyncs(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, heard_by_a, metrics),
-        backend(valkey_server.url, prefix, "b") as (b, heard_by_b, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [
+        (a, heard_by_a, metrics),
+        (b, heard_by_b, _),
+    ]:
         assert gauge(metrics, "voxgate_state_backend_up") == 1
         valkey_server.kill()
 
@@ -216,9 +219,11 @@ async def test_a_fleet_reload_reaches_the_others_and_collects_their_answers(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
     async with (
-        backend(valkey_server.url, prefix, "a") as (a, heard_by_a, _),
-        backend(valkey_server.url, prefix, "b") as (_, heard_by_b, _),
-        backend(valkey_server.url, prefix, "c") as (_, heard_by_c, _),
+        daemons(valkey_server.url, prefix, "a", "b", "c") as [
+            (a, heard_by_a, _),
+            (_, heard_by_b, _),
+            (_, heard_by_c, _),
+        ],
         backend(valkey_server.url, "another-fleet", "d") as (_, heard_by_d, _),
     ):
         report = await a.reload_fleet(10.0)
@@ -242,10 +247,7 @@ async def test_credentials_stay_out_of_the_status(prefix: str) -> None:
 async def test_a_breaker_closed_while_the_store_hung_is_closed_for_all_after(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, _, _),
-        backend(valkey_server.url, prefix, "b") as (b, heard_by_b, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, heard_by_b, _)]:
         a.publish_breaker(BreakerNews("chat", "f1", 30.0))
         await eventually(lambda: len(heard_by_b.news) == 1)
         valkey_server.pause()
@@ -261,10 +263,7 @@ async def test_a_breaker_closed_while_the_store_hung_is_closed_for_all_after(
 
 
 async def test_unreadable_events_are_ignored(valkey_server: ValkeyServer, prefix: str) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, _, _),
-        backend(valkey_server.url, prefix, "b") as (b, heard_by_b, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, heard_by_b, _)]:
         client = valkey_server.client()
         for junk in (b"not json", b"[]", b'{"type": "breaker", "origin": "x"}'):
             client.publish(f"{prefix}:events", junk)
@@ -286,10 +285,7 @@ async def test_reconnection_attempts_back_off(valkey_server: ValkeyServer, prefi
 async def test_fleet_places_are_shared_and_given_back(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
-    async with (
-        backend(valkey_server.url, prefix, "a") as (a, _, _),
-        backend(valkey_server.url, prefix, "b") as (b, _, _),
-    ):
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, _, _)]:
         held_by_a = await a.take_place("engine:chat", 2)
         held_by_b = await b.take_place("engine:chat", 2)
         assert held_by_a and held_by_b

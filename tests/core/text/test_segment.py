@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.text.script import cjk_only
-from core.text.segment import SentenceSegmenter, split_sentences
+from core.text.segment import DEFAULT_MIN_CHARS, SentenceSegmenter, split_sentences
 
 
 def fed_piecewise(text: str, step: int, **options: int) -> list[str]:
@@ -16,77 +16,78 @@ def fed_piecewise(text: str, step: int, **options: int) -> list[str]:
     return out + segmenter.flush()
 
 
-def test_english_sentences() -> None:
-    text = "Hello there. How are you today? I am fine! Thanks for asking; see you soon."
-    assert split_sentences(text) == [
-        "Hello there.",
-        "How are you today?",
-        "I am fine!",
-        "Thanks for asking;",
-        "see you soon.",
-    ]
-
-
-def test_chinese_sentences_need_no_spaces() -> None:
-    text = "今天天气很好，我们去公园散步吧。你觉得怎么样？我非常喜欢这个主意！明天见；再见。"
-    assert split_sentences(text, min_chars=0) == [
-        "今天天气很好，我们去公园散步吧。",
-        "你觉得怎么样？",
-        "我非常喜欢这个主意！",
-        "明天见；",
-        "再见。",
-    ]
-
-
-def test_closing_quotes_stay_with_their_sentence() -> None:
-    assert split_sentences("他说：“你好！”然后走了。", min_chars=0) == [
-        "他说：“你好！”",
-        "然后走了。",
-    ]
-    assert split_sentences('She said "Stop." Then she left.') == [
-        'She said "Stop."',
-        "Then she left.",
-    ]
-
-
-def test_mixed_english_and_chinese() -> None:
-    text = "Welcome to Beijing.欢迎来到北京！The weather is nice today. 今天很暖和。"
-    assert split_sentences(text, min_chars=0) == [
-        "Welcome to Beijing.",
-        "欢迎来到北京！",
-        "The weather is nice today.",
-        "今天很暖和。",
-    ]
-
-
-def test_abbreviations_decimals_and_initials_do_not_end_sentences() -> None:
-    text = (
-        "Dr. Smith paid $3.50 at 7 p.m. yesterday. J. K. Rowling met Mrs. Jones, e.g. at "
-        "No. 5 Main Road. Pi is 3.14159 and version 2.0 is out."
-    )
-    assert split_sentences(text) == [
-        "Dr. Smith paid $3.50 at 7 p.m. yesterday.",
-        "J. K. Rowling met Mrs. Jones, e.g. at No. 5 Main Road.",
-        "Pi is 3.14159 and version 2.0 is out.",
-    ]
-
-
-def test_ellipsis_and_lowercase_continuations() -> None:
-    text = "Wait... what happened? Well… I don't know. 'Run!' she shouted."
-    assert split_sentences(text) == [
-        "Wait... what happened?",
-        "Well… I don't know.",
-        "'Run!' she shouted.",
-    ]
-
-
-def test_newlines_end_pieces_and_whitespace_is_tidied() -> None:
-    text = "First line without a stop\n\n  Second   line\twith tabs\r\nThird line."
-    assert split_sentences(text) == [
-        "First line without a stop",
-        "Second line with tabs",
-        "Third line.",
-    ]
+@pytest.mark.parametrize(
+    ("text", "min_chars", "expected"),
+    [
+        pytest.param(
+            "Hello there. How are you today? I am fine! Thanks for asking; see you soon.",
+            DEFAULT_MIN_CHARS,
+            [
+                "Hello there.",
+                "How are you today?",
+                "I am fine!",
+                "Thanks for asking;",
+                "see you soon.",
+            ],
+            id="english",
+        ),
+        pytest.param(
+            "今天天气很好，我们去公园散步吧。你觉得怎么样？我非常喜欢这个主意！明天见；再见。",
+            0,
+            [
+                "今天天气很好，我们去公园散步吧。",
+                "你觉得怎么样？",
+                "我非常喜欢这个主意！",
+                "明天见；",
+                "再见。",
+            ],
+            id="chinese-needs-no-spaces",
+        ),
+        pytest.param(
+            "他说：“你好！”然后走了。",
+            0,
+            ["他说：“你好！”", "然后走了。"],
+            id="closing-quotes-stay-chinese",
+        ),
+        pytest.param(
+            'She said "Stop." Then she left.',
+            DEFAULT_MIN_CHARS,
+            ['She said "Stop."', "Then she left."],
+            id="closing-quotes-stay-english",
+        ),
+        pytest.param(
+            "Welcome to Beijing.欢迎来到北京！The weather is nice today. 今天很暖和。",
+            0,
+            ["Welcome to Beijing.", "欢迎来到北京！", "The weather is nice today.", "今天很暖和。"],
+            id="mixed-english-and-chinese",
+        ),
+        pytest.param(
+            "Dr. Smith paid $3.50 at 7 p.m. yesterday. J. K. Rowling met Mrs. Jones, e.g. at "
+            "No. 5 Main Road. Pi is 3.14159 and version 2.0 is out.",
+            DEFAULT_MIN_CHARS,
+            [
+                "Dr. Smith paid $3.50 at 7 p.m. yesterday.",
+                "J. K. Rowling met Mrs. Jones, e.g. at No. 5 Main Road.",
+                "Pi is 3.14159 and version 2.0 is out.",
+            ],
+            id="abbreviations-decimals-and-initials-do-not-end-sentences",
+        ),
+        pytest.param(
+            "Wait... what happened? Well… I don't know. 'Run!' she shouted.",
+            DEFAULT_MIN_CHARS,
+            ["Wait... what happened?", "Well… I don't know.", "'Run!' she shouted."],
+            id="ellipsis-and-lowercase-continuations",
+        ),
+        pytest.param(
+            "First line without a stop\n\n  Second   line\twith tabs\r\nThird line.",
+            DEFAULT_MIN_CHARS,
+            ["First line without a stop", "Second line with tabs", "Third line."],
+            id="newlines-end-pieces-and-whitespace-is-tidied",
+        ),
+    ],
+)
+def test_sentences_are_split(text: str, min_chars: int, expected: list[str]) -> None:
+    assert split_sentences(text, min_chars=min_chars) == expected
 
 
 def test_tiny_pieces_are_merged_with_the_next() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,13 @@ import pytest
 
 from core.engines.errors import EngineTimeout, EngineUnavailable
 from core.workers.process import WorkerCommand, WorkerDied, WorkerProcess
-from core.workers.supervisor import RestartPolicy, WorkerState, WorkerSupervisor
+from core.workers.supervisor import (
+    EventSink,
+    RestartPolicy,
+    Setup,
+    WorkerState,
+    WorkerSupervisor,
+)
 
 HANDLER = f"{Path(__file__).with_name('handlers.py')}:create"
 FAST = RestartPolicy(
@@ -34,21 +42,29 @@ async def load(process: WorkerProcess) -> Mapping[str, Any]:
     return dict(reply.header["value"])
 
 
-@pytest.fixture
-async def supervisor() -> AsyncIterator[WorkerSupervisor]:
-    events: list[str] = []
-    sup = WorkerSupervisor(
-        WorkerCommand(name="sup", python=Path(sys.executable), handler=HANDLER),
-        load,
-        FAST,
-        on_event=lambda event, _fields: events.append(event),
-    )
-    sup.events = events  # type: ignore[attr-defined]
+def new_supervisor(
+    policy: RestartPolicy = FAST, setup: Setup = load, on_event: EventSink | None = None
+) -> WorkerSupervisor:
+    command = WorkerCommand(name="sup", python=Path(sys.executable), handler=HANDLER)
+    return WorkerSupervisor(command, setup, policy, on_event)
+
+
+@contextlib.asynccontextmanager
+async def started(sup: WorkerSupervisor) -> AsyncIterator[WorkerSupervisor]:
     await sup.start()
     try:
         yield sup
     finally:
         await sup.stop()
+
+
+@pytest.fixture
+async def supervisor() -> AsyncIterator[WorkerSupervisor]:
+    events: list[str] = []
+    sup = new_supervisor(on_event=lambda event, _fields: events.append(event))
+    sup.events = events  # type: ignore[attr-defined]
+    async with started(sup):
+        yield sup
 
 
 async def wait_for_state(sup: WorkerSupervisor, state: WorkerState, timeout: float = 30) -> None:
@@ -106,36 +122,22 @@ async def test_crashes_in_a_row_double_the_backoff_up_to_the_limit(
 
 
 async def test_a_worker_that_stayed_up_restarts_after_the_initial_backoff() -> None:
-    policy = RestartPolicy(**{**FAST.__dict__, "stable_after": 0.0})
-    sup = WorkerSupervisor(
-        WorkerCommand(name="sup", python=Path(sys.executable), handler=HANDLER), load, policy
-    )
-    await sup.start()
-    try:
+    async with started(new_supervisor(replace(FAST, stable_after=0.0))) as sup:
         for _ in range(3):
             await crash(sup)
             await wait_for_state(sup, WorkerState.READY)
         assert list(sup.backoff_history) == [0.05, 0.05, 0.05]
-    finally:
-        await sup.stop()
 
 
 async def test_a_frozen_worker_is_killed_as_hung_and_restarted() -> None:
     # Only the pings can notice: the request itself would wait far longer.
-    policy = RestartPolicy(**{**FAST.__dict__, "stall_timeout": 120.0})
-    sup = WorkerSupervisor(
-        WorkerCommand(name="sup", python=Path(sys.executable), handler=HANDLER), load, policy
-    )
-    await sup.start()
-    try:
+    async with started(new_supervisor(replace(FAST, stall_timeout=120.0))) as sup:
         old_pid = sup.status()["pid"]
         with pytest.raises(WorkerDied, match="hung"):
             await sup.call("freeze", {})
         await wait_for_restarts(sup, 1)
         assert sup.status()["pid"] != old_pid
         assert sup.status()["last_exit"] == "ended by the daemon (hung)"
-    finally:
-        await sup.stop()
 
 
 async def test_a_request_that_stalls_times_out_and_the_worker_restarts(
@@ -159,9 +161,7 @@ async def test_failing_setup_fails_start_and_leaves_no_process() -> None:
         await process.call("load", {"fail": True})
         return {}
 
-    sup = WorkerSupervisor(
-        WorkerCommand(name="sup", python=Path(sys.executable), handler=HANDLER), failing, FAST
-    )
+    sup = new_supervisor(setup=failing)
     with pytest.raises(EngineUnavailable, match="model file missing"):
         await sup.start()
     assert sup.state is WorkerState.STOPPED

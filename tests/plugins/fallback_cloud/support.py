@@ -84,6 +84,15 @@ def cloud_engines(base_url: str) -> str:
 """
 
 
+#: The fake local engines of a hybrid daemon: name, capability and their own settings.
+LOCAL_ENGINES = (
+    ("local_chat", "llm", 'reply: "local says hi"'),
+    ("local_tts", "tts", "voices: [warm-f, deep-m], language: en"),
+    ("local_stt", "stt", 'reply: "local heard you"'),
+    ("local_embeddings", "embeddings", ""),
+)
+
+
 def hybrid_config(
     base_url: str,
     *,
@@ -105,10 +114,12 @@ def hybrid_config(
     extra = dict(local or {})
     longest = max_cooldown or max(cooldown, 1)
 
-    def settings(name: str, base: str) -> str:
+    def engine(name: str, capability: str, base: str) -> str:
         parts = [base, f"switch: {name}", extra.get(name, "")]
-        return "{" + ", ".join(p for p in parts if p) + "}"
+        settings = "{" + ", ".join(p for p in parts if p) + "}"
+        return f"  {name}: {{capability: {capability}, engine: fake, settings: {settings}}}\n"
 
+    local_engines = "".join(engine(*fields) for fields in LOCAL_ENGINES)
     return f"""\
 mode: {mode}
 reload: {{watch: false}}
@@ -118,23 +129,7 @@ policy:
   retries: 0
   breaker: {{failures: {failures}, cooldown: {cooldown}, max_cooldown: {longest}}}
 engines:
-  local_chat:
-    capability: llm
-    engine: fake
-    settings: {settings("local_chat", 'reply: "local says hi"')}
-  local_tts:
-    capability: tts
-    engine: fake
-    settings: {settings("local_tts", "voices: [warm-f, deep-m], language: en")}
-  local_stt:
-    capability: stt
-    engine: fake
-    settings: {settings("local_stt", 'reply: "local heard you"')}
-  local_embeddings:
-    capability: embeddings
-    engine: fake
-    settings: {settings("local_embeddings", "")}
-{cloud_engines(base_url)}{extra_engines}
+{local_engines}{cloud_engines(base_url)}{extra_engines}
 routes:
 {_merged_routes(routes)}
 aliases:

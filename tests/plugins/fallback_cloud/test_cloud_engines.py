@@ -137,28 +137,40 @@ async def test_one_pooled_connection_is_reused(
     assert session.closed
 
 
-async def test_hung_upstream_is_a_timeout(upstream: str, cloud_key: str, tmp_path: Path) -> None:
-    async with loaded(
-        OpenAIChatEngine, tmp_path, upstream, model="chat_slow", read_timeout=0.3
-    ) as engine:
-        with pytest.raises(EngineTimeout, match="stopped answering"):
-            [d async for d in engine.chat(HELLO)]
-
-
-async def test_model_missing_upstream_falls_back(
-    upstream: str, cloud_key: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("settings", "kind", "words"),
+    [
+        pytest.param(
+            {"model": "chat_slow", "read_timeout": 0.3},
+            EngineTimeout,
+            "stopped answering",
+            id="hung-upstream-is-a-timeout",
+        ),
+        # voxgate routes unknown model names to its chat route, so name a model of another kind.
+        pytest.param(
+            {"model": "tts_ok"},
+            EngineUnavailable,
+            "has no model 'tts_ok'",
+            id="model-missing-upstream-falls-back",
+        ),
+        pytest.param(
+            {"model": "chat_broken"},
+            EngineUpstreamError,
+            "upstream 503",
+            id="broken-upstream-engine-is-an-upstream-error",
+        ),
+    ],
+)
+async def test_upstream_failures_are_the_routers_kinds(
+    upstream: str,
+    cloud_key: str,
+    tmp_path: Path,
+    settings: dict[str, Any],
+    kind: type[Exception],
+    words: str,
 ) -> None:
-    # voxgate routes unknown model names to its chat route, so name a model of another kind.
-    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="tts_ok") as engine:
-        with pytest.raises(EngineUnavailable, match="has no model 'tts_ok'"):
-            [d async for d in engine.chat(HELLO)]
-
-
-async def test_broken_upstream_engine_is_an_upstream_error(
-    upstream: str, cloud_key: str, tmp_path: Path
-) -> None:
-    async with loaded(OpenAIChatEngine, tmp_path, upstream, model="chat_broken") as engine:
-        with pytest.raises(EngineUpstreamError, match="upstream 503"):
+    async with loaded(OpenAIChatEngine, tmp_path, upstream, **settings) as engine:
+        with pytest.raises(kind, match=words):
             [d async for d in engine.chat(HELLO)]
 
 

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 
 from core.audio.chunk import AudioChunk
-from core.engines.errors import InvalidRequest, Unsupported
-from core.engines.tts import SpeechRequest
+from core.engines.errors import Unsupported
 from plugins.tts_hibari.engine import HibariEngine
+from tests.plugins.tts_hibari.engine_checks import (
+    assert_usable_after_an_early_close,
+    refusal,
+    seconds_of_one_chunk_per_sentence,
+    spoken_seconds,
+)
 from tests.plugins.tts_hibari.support import assert_real_audio, collect
 from tests.support.engines import loaded_engine
 
@@ -31,32 +36,22 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HibariEngine]:
 
 
 async def test_streams_one_chunk_per_sentence(engine: HibariEngine) -> None:
-    chunks = await collect(engine, FOUR_SENTENCES)
-    assert len(chunks) == 4
-    for chunk in chunks:
-        assert_real_audio(chunk, RATE)
+    total = await seconds_of_one_chunk_per_sentence(engine, FOUR_SENTENCES, 4, RATE)
     # About two to three words a second: 33 words -> somewhere between 6 and 20 seconds.
-    total = sum(c.duration for c in chunks)
     assert 6 < total < 20
 
 
 async def test_closing_the_stream_early_stops_work_and_leaves_the_engine_usable(
     engine: HibariEngine,
 ) -> None:
-    stream = engine.synthesize(SpeechRequest(text=FOUR_SENTENCES * 5))
-    first = await anext(stream)
-    assert_real_audio(first, RATE)
-    await stream.aclose()  # type: ignore[attr-defined]
-    assert len(await collect(engine, "Still working.")) == 1
+    await assert_usable_after_an_early_close(engine, FOUR_SENTENCES * 5, RATE)
 
 
 async def test_speed_changes_duration(engine: HibariEngine) -> None:
     text = "The quick brown fox jumps over the lazy dog."
-
-    async def seconds(speed: float) -> float:
-        return sum(c.duration for c in await collect(engine, text, speed=speed))
-
-    normal, slow, fast = await asyncio.gather(seconds(1.0), seconds(0.5), seconds(1.5))
+    normal, slow, fast = await asyncio.gather(
+        *(spoken_seconds(engine, text, speed=speed) for speed in (1.0, 0.5, 1.5))
+    )
     assert slow > 1.6 * normal
     assert fast < 0.8 * normal
 
@@ -80,14 +75,8 @@ async def test_voices_and_default(engine: HibariEngine) -> None:
 
 
 async def test_unknown_or_missing_voice_is_an_invalid_request(engine: HibariEngine) -> None:
-    with pytest.raises(InvalidRequest) as unknown:
-        await collect(engine, "Hello.", voice="no-such-voice")
-    assert unknown.value.param == "voice"
-    assert "heart" in unknown.value.message
-    with pytest.raises(InvalidRequest) as missing:
-        await collect(engine, "Hello.", voice="emma")
-    assert missing.value.param == "voice"
-    assert "download_voices" in missing.value.message
+    assert "heart" in await refusal(engine, "Hello.", "voice", voice="no-such-voice")
+    assert "download_voices" in await refusal(engine, "Hello.", "voice", voice="emma")
 
 
 async def test_chinese_text_or_language_is_left_to_another_engine(engine: HibariEngine) -> None:
@@ -99,9 +88,7 @@ async def test_chinese_text_or_language_is_left_to_another_engine(engine: Hibari
 
 
 async def test_nothing_to_speak_is_an_invalid_input(engine: HibariEngine) -> None:
-    with pytest.raises(InvalidRequest) as error:
-        await collect(engine, " ... ")
-    assert error.value.param == "input"
+    await refusal(engine, " ... ", "input")
 
 
 def test_a_voice_file_placed_in_the_models_directory_is_offered(tmp_path: Path) -> None:

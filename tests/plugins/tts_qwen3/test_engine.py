@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,16 @@ def make_engine(root: Path, models: Path, **settings: Any) -> Qwen3Engine:
     return Qwen3Engine(Qwen3Engine.Settings.model_validate(settings), context)
 
 
+@contextlib.asynccontextmanager
+async def loaded_engine(root: Path, models: Path, **settings: Any) -> AsyncIterator[Qwen3Engine]:
+    qwen = make_engine(root, models, **settings)
+    await qwen.load()
+    try:
+        yield qwen
+    finally:
+        await qwen.close()
+
+
 def speech_like_clip(seconds: float = 3.0, rate: int = 16_000) -> AudioChunk:
     """Harmonics with a syllable-like envelope, between bits of silence (so trimming matters)."""
     t = np.arange(int(seconds * rate)) / rate
@@ -47,19 +58,15 @@ def speech_like_clip(seconds: float = 3.0, rate: int = 16_000) -> AudioChunk:
 async def engine(
     qwen_python: Path, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Qwen3Engine]:
-    qwen = make_engine(
+    async with loaded_engine(
         tmp_path_factory.mktemp("qwen-engine"),
         tiny_models,
         python=str(qwen_python),
         clone_model="base_0_6b",
         max_new_tokens=12,
         stream_frames=0,  # whole pieces: these tests count and compare pieces
-    )
-    await qwen.load()
-    try:
+    ) as qwen:
         yield qwen
-    finally:
-        await qwen.close()
 
 
 async def speak(engine: Qwen3Engine, text: str = "Hello there.", **fields: Any) -> list[AudioChunk]:

@@ -19,7 +19,7 @@ from plugins.tts_qwen3.engine import Qwen3Engine
 from tests.plugins.tts_qwen3.test_engine import (
     SAMPLES_PER_FRAME,
     assert_audio,
-    make_engine,
+    loaded_engine,
     speak,
     speech_like_clip,
 )
@@ -34,7 +34,7 @@ TEXT = "The quick brown fox jumps over the lazy dog near the river bank."
 async def engine(
     qwen_python: Path, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Qwen3Engine]:
-    qwen = make_engine(
+    async with loaded_engine(
         tmp_path_factory.mktemp("qwen-frames"),
         tiny_models,
         python=str(qwen_python),
@@ -43,12 +43,8 @@ async def engine(
         first_stream_frames=FIRST,
         stream_frames=EVERY,
         stream_context_frames=25,
-    )
-    await qwen.load()
-    try:
+    ) as qwen:
         yield qwen
-    finally:
-        await qwen.close()
 
 
 async def from_worker(
