@@ -33,6 +33,23 @@ routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
 
+#: MiniLM (English) and multilingual e5-small, both 384-d, each with a retrieval engine of its
+#: own on one store: ``docs`` embeds with MiniLM, ``docs_e5`` with e5.
+TWO_EMBEDDERS = """\
+reload: {{watch: false}}
+policy: {{timeout: 300s}}
+engines:
+  minilm:
+    capability: embeddings
+    engine: sentence_transformers
+    settings: {{cache_dir: "{cache}"}}
+  e5: {{capability: embeddings, engine: e5}}
+  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: minilm}}}}
+  docs_e5: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: e5}}}}
+routes: {{embeddings: [minilm], rag: [docs]}}
+"""
+
+
 @pytest.fixture(scope="session")
 def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ONNX export of the embedding model for the whole session (it takes seconds)."""

@@ -11,21 +11,8 @@ from structlog.testing import capture_logs
 from core.engines.embeddings import InputType
 from core.engines.retrieval import Document, RetrievalQuery
 from plugins.rag_chroma import dense_probe
-from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.plugins.rag_chroma.conftest import TWO_EMBEDDERS, loaded_engine
 from tests.support.runtime import running_runtime
-
-CONFIG = """\
-reload: {{watch: false}}
-policy: {{timeout: 300s}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{cache}"}}
-  e5: {{capability: embeddings, engine: e5}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}"}}}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
 
 
 def test_script_of_a_question() -> None:
@@ -50,7 +37,7 @@ async def test_english_only_minilm_cannot_read_chinese_and_e5_can(
     model: str, expected: float, onnx_cache: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
 
@@ -65,7 +52,7 @@ async def test_a_question_the_embedder_cannot_read_is_told_once(
     onnx_cache: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
         text = "包裹一般五个工作日内送达。Parcels arrive within five working days."

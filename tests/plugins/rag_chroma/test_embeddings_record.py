@@ -9,22 +9,9 @@ import pytest
 
 from core.engines.errors import InvalidRequest
 from core.engines.retrieval import Document, RetrievalQuery
-from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.plugins.rag_chroma.conftest import TWO_EMBEDDERS, loaded_engine
 from tests.support.runtime import running_runtime
 
-ENGINES = """\
-reload: {{watch: false}}
-policy: {{timeout: 300s}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{cache}"}}
-  e5: {{capability: embeddings, engine: e5}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: minilm}}}}
-  docs_e5: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: e5}}}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
 # The same store, with the engine that built it gone from the config.
 WITHOUT_MINILM = """\
 reload: {{watch: false}}
@@ -41,7 +28,7 @@ async def test_another_model_may_not_write_but_questions_use_the_collections_own
     onnx_cache: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "rag.yaml"
-    config.write_text(ENGINES.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
     async with running_runtime(config, entry_points=True) as runtime:
         minilm, e5 = await loaded_engine(runtime, "docs"), await loaded_engine(runtime, "docs_e5")
         await minilm.upsert(PARCELS)
@@ -68,7 +55,7 @@ async def test_another_model_may_not_write_but_questions_use_the_collections_own
 async def test_a_collection_whose_engine_is_gone_says_so(onnx_cache: Path, tmp_path: Path) -> None:
     store = tmp_path / "chroma"
     config = tmp_path / "rag.yaml"
-    config.write_text(ENGINES.format(cache=onnx_cache, path=store))
+    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=store))
     async with running_runtime(config, entry_points=True) as runtime:
         await (await loaded_engine(runtime, "docs")).upsert(PARCELS)
     config.write_text(WITHOUT_MINILM.format(path=store))
