@@ -78,6 +78,14 @@ engines:
     capability: rag
     engine: chroma
     settings: {{path: "{path}-e5", embeddings: e5, fusion: weighted}}
+  minilm_e5:
+    capability: embeddings
+    engine: combined
+    settings: {{members: [minilm, e5]}}
+  docs_combined:
+    capability: rag
+    engine: chroma
+    settings: {{path: "{path}-combined", embeddings: minilm_e5}}
 routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
@@ -155,6 +163,8 @@ QUALITY_ROWS: tuple[tuple[str, str, RetrievalMode], ...] = (
     ("dense, e5", "docs_e5", "dense"),
     ("hybrid, e5", "docs_e5", "hybrid"),
     ("hybrid (weighted), e5", "docs_e5_weighted", "hybrid"),
+    ("dense, MiniLM + e5", "docs_combined", "dense"),
+    ("hybrid, MiniLM + e5", "docs_combined", "hybrid"),
 )
 #: Engines that read another engine's store (same embeddings, another fusion).
 SHARED_STORES = {"docs_weighted": "docs", "docs_rrf": "docs", "docs_e5_weighted": "docs_e5"}
@@ -334,7 +344,7 @@ def main() -> None:
     parser.add_argument(
         "--all-embedders",
         action="store_true",
-        help="quality also with int8 MiniLM and multilingual e5 (each ingests the sets again)",
+        help="also int8 MiniLM, multilingual e5 and the two combined (each ingests again)",
     )
     args = parser.parse_args()
     with scratch_folder() as root:

@@ -2,7 +2,8 @@
 
 1. One document of N chunks (default 2,000) stored by the engine called in process, then by a
    real daemon as an ingestion job (``?async=true``, progress read from its event stream), for
-   float32 and int8 MiniLM: chunks/s and the daemon/direct ratio.
+   float32 and int8 MiniLM (``--precision combined``: MiniLM and e5 joined): chunks/s and the
+   daemon/direct ratio.
 2. Hybrid query latency (p50/p99) on a collection of Q chunks (default 2,000), first idle, then
    while the daemon ingests a large document into another collection, and the ratio.
 3. Embedding one question, float32 against int8 MiniLM called in process, interleaved: p50 and
@@ -34,6 +35,7 @@ from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import EmbeddingsEngine, RetrievalEngine
 from core.engines.retrieval import Document
+from core.text.script import is_cjk
 from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
@@ -41,12 +43,17 @@ from tests.support.runtime import running_runtime
 
 def store_config(root: Path, store: str, precision: str) -> Path:
     """A config of MiniLM at ``precision`` (its ONNX export shared by all) and a chroma store
-    of its own, ``root / store``, both preloaded."""
-    embedder = {"cache_dir": str(root / "onnx"), "precision": precision}
-    engines = {
-        "minilm": engine_entry("embeddings", "sentence_transformers", embedder),
-        "docs": engine_entry("rag", "chroma", {"path": str(root / store)}),
-    }
+    of its own, ``root / store``, both preloaded. ``combined``: float32 MiniLM and e5 joined
+    (engine ``both``), the store embedding with both."""
+    combined = precision == "combined"
+    embedder = {"cache_dir": str(root / "onnx"), "precision": "float32" if combined else precision}
+    engines = {"minilm": engine_entry("embeddings", "sentence_transformers", embedder)}
+    store_settings = {"path": str(root / store)}
+    if combined:
+        engines["e5"] = engine_entry("embeddings", "e5")
+        engines["both"] = engine_entry("embeddings", "combined", {"members": ["minilm", "e5"]})
+        store_settings["embeddings"] = "both"
+    engines["docs"] = engine_entry("rag", "chroma", store_settings)
     config = root / f"{store}.yaml"
     config.write_text(daemon_config(engines))
     return config
@@ -163,27 +170,37 @@ def queries_during_ingestion(root: Path, precision: str, text: str, indexed: int
 
 async def question_embedding(root: Path, rounds: int) -> None:
     """One question at a time through each precision's engine, alternating, so both see the
-    same machine load."""
-    configs = {p: store_config(root, f"embed-{p}", p) for p in ("float32", "int8")}
-    asked = questions(rounds)
+    same machine load; then English and Chinese questions through MiniLM + e5 combined, each
+    embedded by one member (MiniLM and e5 respectively)."""
+    configs = {p: store_config(root, f"embed-{p}", p) for p in ("float32", "int8", "combined")}
+    english = [q for q in questions(rounds * 4) if not is_cjk(q[0])][:rounds]
+    chinese = [q for q in questions(rounds * 4) if is_cjk(q[0])][:rounds]
     async with contextlib.AsyncExitStack() as stack:
         engines: dict[str, EmbeddingsEngine] = {}
         for precision, config in configs.items():
             runtime = await stack.enter_async_context(running_runtime(config, entry_points=True))
-            slot = runtime.current.slots["minilm"]
+            slot = runtime.current.slots["both" if precision == "combined" else "minilm"]
             await slot.ensure_loaded()
             assert isinstance(slot.engine, EmbeddingsEngine)
             engines[precision] = slot.engine
-        seconds: dict[str, list[float]] = {p: [] for p in engines}
-        for question in asked:
-            for precision, engine in engines.items():
+        await engines["combined"].embed([english[0], chinese[0]], "query")  # routes its members
+        runs = {"float32": english, "int8": english, "combined": english, "combined, zh": chinese}
+        seconds: dict[str, list[float]] = {label: [] for label in runs}
+        for row in range(rounds):
+            for label, asked in runs.items():
+                engine = engines[label.split(",")[0]]
                 started = time.perf_counter()
-                await engine.embed([question], "query")
-                seconds[precision].append(time.perf_counter() - started)
-    p50 = {p: summary(values)["p50"] for p, values in seconds.items()}
+                await engine.embed([asked[row % len(asked)]], "query")
+                seconds[label].append(time.perf_counter() - started)
+    p50 = {label: summary(values)["p50"] for label, values in seconds.items()}
     emit(
         f"one question embedded ({rounds} interleaved): float32 p50 {ms(p50['float32'])}, "
         f"int8 p50 {ms(p50['int8'])}, int8/float32 x{p50['int8'] / p50['float32']:.2f}"
+    )
+    emit(
+        f"MiniLM + e5 combined: an English question p50 {ms(p50['combined'])} "
+        f"(x{p50['combined'] / p50['float32']:.2f} of MiniLM alone), a Chinese one (by e5) "
+        f"p50 {ms(p50['combined, zh'])}"
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from core.engines import EmbeddingsEngine, RetrievalEngine
 from core.hookspecs import hookimpl
+from plugins.rag_chroma.combined_embeddings import CombinedEmbeddingsEngine
 from plugins.rag_chroma.e5_embeddings import E5Engine
 from plugins.rag_chroma.engine import ChromaRetrievalEngine
 from plugins.rag_chroma.sentence_embeddings import SentenceTransformersEngine
@@ -14,7 +15,11 @@ from plugins.rag_chroma.sentence_embeddings import SentenceTransformersEngine
 
 @hookimpl
 def voxgate_embeddings_engines() -> Mapping[str, type[EmbeddingsEngine]]:
-    return {"sentence_transformers": SentenceTransformersEngine, "e5": E5Engine}
+    return {
+        "sentence_transformers": SentenceTransformersEngine,
+        "e5": E5Engine,
+        "combined": CombinedEmbeddingsEngine,
+    }
 
 
 @hookimpl

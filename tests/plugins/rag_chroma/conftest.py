@@ -33,8 +33,9 @@ routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
 
-#: MiniLM (English) and multilingual e5-small, both 384-d, each with a retrieval engine of its
-#: own on one store: ``docs`` embeds with MiniLM, ``docs_e5`` with e5.
+#: MiniLM (English) and multilingual e5-small, both 384-d, and the two combined; a retrieval
+#: engine for each on one store: ``docs`` embeds with MiniLM, ``docs_e5`` with e5, ``docs_both``
+#: with both.
 TWO_EMBEDDERS = """\
 reload: {{watch: false}}
 policy: {{timeout: 300s}}
@@ -44,8 +45,10 @@ engines:
     engine: sentence_transformers
     settings: {{cache_dir: "{cache}"}}
   e5: {{capability: embeddings, engine: e5}}
+  both: {{capability: embeddings, engine: combined, settings: {{members: [minilm, e5]}}}}
   docs: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: minilm}}}}
   docs_e5: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: e5}}}}
+  docs_both: {{capability: rag, engine: chroma, settings: {{path: "{path}", embeddings: both}}}}
 routes: {{embeddings: [minilm], rag: [docs]}}
 """
 
