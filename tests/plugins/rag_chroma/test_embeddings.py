@@ -277,6 +277,30 @@ async def test_bulk_embeddings_match_and_run_on_lower_priority_threads(
             assert nice == {10}
 
 
+async def test_e5_ingestion_has_a_context_of_its_own_that_questions_never_wait_for(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    """e5's batches run on a second model context, on a reniced thread (Linux): a question asked
+    meanwhile is answered while the batch is still running, with the vectors a request gets."""
+    texts = [f"第{n}段：港务长每天清点船只和海鸥，并记录潮水的高低。" * 4 for n in range(48)]
+    async with gateway(tmp_path, onnx_cache) as (runtime, _):
+        engine = await engine_of(runtime, "e5")
+        bulk = asyncio.ensure_future(engine.embed_bulk(texts, "document"))
+        while not bulk.done() and not any(
+            t.name.startswith("e5-bulk") for t in threading.enumerate()
+        ):
+            await asyncio.sleep(0.01)
+        question = await engine.embed(["谁在清点船只？"], "query")
+        assert not bulk.done()  # answered during the batch, not after it
+        assert len(question.vectors) == 1
+        vectors = await bulk
+        single = (await engine.embed(texts[:4], "document")).vectors
+        assert np.allclose(np.array(vectors[:4]), np.array(single), atol=1e-5)
+        [thread] = [t for t in threading.enumerate() if t.name.startswith("e5-bulk")]
+        if sys.platform == "linux":
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) == 10
+
+
 def test_runs_keep_within_their_token_budget_and_cover_every_text() -> None:
     lengths = [150, 12, 300, 40, 40, 700, 9, 151, 60]
     runs = run_batches(lengths, most=3, tokens=320)
