@@ -118,6 +118,15 @@ async def runtime(rag_config: Path) -> AsyncIterator[Runtime]:
         yield running
 
 
+@pytest.fixture
+async def two_embedders(onnx_cache: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A runtime of :data:`TWO_EMBEDDERS`, its store in ``tmp_path / "chroma"``."""
+    config = tmp_path / "two-embedders.yaml"
+    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
+    async with running_runtime(config, entry_points=True) as running:
+        yield running
+
+
 async def loaded_engine(runtime: Runtime, name: str = "docs") -> RetrievalEngine:
     slot = runtime.current.slots[name]
     await slot.ensure_loaded()

@@ -5,7 +5,6 @@ is embedded by the model that reads its script."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from core.engines.errors import EngineNotLoaded
 from core.engines.retrieval import Document, RetrievalQuery
 from core.runtime.runtime import Runtime
 from plugins.rag_chroma.combined_embeddings import CombinedSettings
-from tests.plugins.rag_chroma.conftest import TWO_EMBEDDERS, loaded_engine
+from tests.plugins.rag_chroma.conftest import loaded_engine
 from tests.support.runtime import running_runtime
 
 ENGLISH = "how long until my parcel gets here"
@@ -23,21 +22,13 @@ CHINESE = "我的快递怎么还没到"
 PASSAGES = ["包裹一般五个工作日内送达。", "Refunds go back to the card you paid with."]
 
 
-@pytest.fixture
-async def runtime(onnx_cache: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    config = tmp_path / "rag.yaml"
-    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
-    async with running_runtime(config, entry_points=True) as running:
-        yield running
-
-
 def _halves(vector: list[float]) -> tuple[float, float]:
     """The norms of the MiniLM part and the e5 part of a combined vector."""
     return float(np.linalg.norm(vector[:384])), float(np.linalg.norm(vector[384:]))
 
 
-async def test_each_question_is_embedded_by_the_model_that_reads_it(runtime: Runtime) -> None:
-    services = (await loaded_engine(runtime)).context.services
+async def test_each_question_is_embedded_by_the_model_that_reads_it(two_embedders: Runtime) -> None:
+    services = (await loaded_engine(two_embedders)).context.services
     english, chinese = await services.embed([ENGLISH, CHINESE], model="both", input_type="query")
     # MiniLM comes first and reads English as well as e5 does: it takes English questions.
     assert _halves(english) == pytest.approx((1.0, 0.0))
@@ -47,8 +38,8 @@ async def test_each_question_is_embedded_by_the_model_that_reads_it(runtime: Run
         assert _halves(passage) == pytest.approx((math.sqrt(0.5), math.sqrt(0.5)))
 
 
-async def test_a_questions_scores_are_its_own_models_scaled(runtime: Runtime) -> None:
-    services = (await loaded_engine(runtime)).context.services
+async def test_a_questions_scores_are_its_own_models_scaled(two_embedders: Runtime) -> None:
+    services = (await loaded_engine(two_embedders)).context.services
 
     async def cosines(model: str) -> list[float]:
         [question] = await services.embed([CHINESE], model=model, input_type="query")
@@ -60,8 +51,8 @@ async def test_a_questions_scores_are_its_own_models_scaled(runtime: Runtime) ->
     assert [c * math.sqrt(2) for c in combined] == pytest.approx(e5, abs=1e-5)
 
 
-async def test_a_bilingual_collection_answers_in_both_languages(runtime: Runtime) -> None:
-    engine = await loaded_engine(runtime, "docs_both")
+async def test_a_bilingual_collection_answers_in_both_languages(two_embedders: Runtime) -> None:
+    engine = await loaded_engine(two_embedders, "docs_both")
     for doc_id, text in (("zh-delivery", PASSAGES[0]), ("en-refunds", PASSAGES[1])):
         await engine.upsert(Document(doc_id, text, "help"))
     stats = (await engine.stats("help"))["collections"]["help"]

@@ -3,16 +3,14 @@ run on the real models: all-MiniLM-L6-v2 (English only) and multilingual e5."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from structlog.testing import capture_logs
 
 from core.engines.embeddings import InputType
 from core.engines.retrieval import Document, RetrievalQuery
+from core.runtime.runtime import Runtime
 from plugins.rag_chroma import dense_probe
-from tests.plugins.rag_chroma.conftest import TWO_EMBEDDERS, loaded_engine
-from tests.support.runtime import running_runtime
+from tests.plugins.rag_chroma.conftest import loaded_engine
 
 
 def test_script_of_a_question() -> None:
@@ -34,32 +32,24 @@ def test_ability_is_zero_at_chance_and_one_when_every_answer_is_found() -> None:
 
 @pytest.mark.parametrize(("model", "expected"), [("minilm", 0.0), ("e5", 1.0)])
 async def test_english_only_minilm_cannot_read_chinese_and_e5_can(
-    model: str, expected: float, onnx_cache: Path, tmp_path: Path
+    model: str, expected: float, two_embedders: Runtime
 ) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
-    async with running_runtime(config, entry_points=True) as runtime:
-        engine = await loaded_engine(runtime)
+    engine = await loaded_engine(two_embedders)
 
-        async def embed(texts: list[str], side: InputType) -> list[list[float]]:
-            return await engine.context.services.embed(texts, model=model, input_type=side)
+    async def embed(texts: list[str], side: InputType) -> list[list[float]]:
+        return await engine.context.services.embed(texts, model=model, input_type=side)
 
-        ability = await dense_probe.measure(embed)
+    ability = await dense_probe.measure(embed)
     assert ability == {"cjk": expected, "other": 1.0}
 
 
-async def test_a_question_the_embedder_cannot_read_is_told_once(
-    onnx_cache: Path, tmp_path: Path
-) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
-    async with running_runtime(config, entry_points=True) as runtime:
-        engine = await loaded_engine(runtime)
-        text = "包裹一般五个工作日内送达。Parcels arrive within five working days."
-        await engine.upsert(Document("delivery", text, "help"))
-        with capture_logs() as logs:
-            for question in ("我的快递到哪了", "快递多久能到", "when does my parcel arrive"):
-                assert await engine.query(RetrievalQuery(question, "help", mode="hybrid"))
+async def test_a_question_the_embedder_cannot_read_is_told_once(two_embedders: Runtime) -> None:
+    engine = await loaded_engine(two_embedders)
+    text = "包裹一般五个工作日内送达。Parcels arrive within five working days."
+    await engine.upsert(Document("delivery", text, "help"))
+    with capture_logs() as logs:
+        for question in ("我的快递到哪了", "快递多久能到", "when does my parcel arrive"):
+            assert await engine.query(RetrievalQuery(question, "help", mode="hybrid"))
     told = [entry for entry in logs if entry["event"] == "rag.embeddings_weak_for_script"]
     assert [(entry["script"], entry["ability"]) for entry in told] == [("cjk", 0.0)]
     assert "e5" in told[0]["hint"]

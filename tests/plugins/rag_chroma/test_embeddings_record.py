@@ -9,6 +9,7 @@ import pytest
 
 from core.engines.errors import InvalidRequest
 from core.engines.retrieval import Document, RetrievalQuery
+from core.runtime.runtime import Runtime
 from tests.plugins.rag_chroma.conftest import TWO_EMBEDDERS, loaded_engine
 from tests.support.runtime import running_runtime
 
@@ -25,31 +26,29 @@ REFUNDS = Document("refunds", "Refunds go back to the card you paid with.", "hel
 
 
 async def test_another_model_may_not_write_but_questions_use_the_collections_own(
-    onnx_cache: Path, tmp_path: Path
+    two_embedders: Runtime,
 ) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
-    async with running_runtime(config, entry_points=True) as runtime:
-        minilm, e5 = await loaded_engine(runtime, "docs"), await loaded_engine(runtime, "docs_e5")
-        await minilm.upsert(PARCELS)
-        with pytest.raises(InvalidRequest, match="'minilm', not 'e5'") as refused:
-            await e5.upsert(REFUNDS)
-        assert refused.value.param == "collection"
-        assert await e5.get("help", "refunds") is None
-        stats = (await e5.stats("help"))["collections"]["help"]
-        assert (stats["embeddings"], stats["dimensions"]) == ("minilm", 384)
-
-        # Asked through the e5-configured engine, the question is still embedded by MiniLM:
-        # the scores match those of the engine that built the collection.
-        question = RetrievalQuery("how long does shipping take", "help", mode="dense")
-        assert [h.score for h in await e5.query(question)] == [
-            h.score for h in await minilm.query(question)
-        ]
-
-        # Emptied, the collection takes the next model that writes to it.
-        assert await e5.delete("help", "parcels")
+    minilm = await loaded_engine(two_embedders, "docs")
+    e5 = await loaded_engine(two_embedders, "docs_e5")
+    await minilm.upsert(PARCELS)
+    with pytest.raises(InvalidRequest, match="'minilm', not 'e5'") as refused:
         await e5.upsert(REFUNDS)
-        assert (await e5.stats("help"))["collections"]["help"]["embeddings"] == "e5"
+    assert refused.value.param == "collection"
+    assert await e5.get("help", "refunds") is None
+    stats = (await e5.stats("help"))["collections"]["help"]
+    assert (stats["embeddings"], stats["dimensions"]) == ("minilm", 384)
+
+    # Asked through the e5-configured engine, the question is still embedded by MiniLM:
+    # the scores match those of the engine that built the collection.
+    question = RetrievalQuery("how long does shipping take", "help", mode="dense")
+    assert [h.score for h in await e5.query(question)] == [
+        h.score for h in await minilm.query(question)
+    ]
+
+    # Emptied, the collection takes the next model that writes to it.
+    assert await e5.delete("help", "parcels")
+    await e5.upsert(REFUNDS)
+    assert (await e5.stats("help"))["collections"]["help"]["embeddings"] == "e5"
 
 
 async def test_a_collection_whose_engine_is_gone_says_so(onnx_cache: Path, tmp_path: Path) -> None:

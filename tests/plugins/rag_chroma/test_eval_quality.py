@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.bench_rag import EvalSet, ingest_set, load_set, quality
-from tests.plugins.rag_chroma.conftest import CONFIG, TWO_EMBEDDERS, loaded_engine, store_settings
+from core.runtime.runtime import Runtime
+from tests.plugins.rag_chroma.conftest import CONFIG, loaded_engine, store_settings
 from tests.support.runtime import running_runtime
 
 
@@ -57,17 +58,14 @@ async def test_hybrid_is_about_as_good_as_the_better_mode(
 
 @pytest.mark.parametrize("name", ["support_kb", "city_services"])
 async def test_minilm_and_e5_combined_answer_paraphrases_in_both_languages(
-    name: str, onnx_cache: Path, tmp_path: Path
+    name: str, two_embedders: Runtime
 ) -> None:
     """MiniLM cannot read the Chinese paraphrases, and e5 ranks some English ones low; joined,
     each question is ranked by the model that reads it (issue goal: hit@3 >= 0.95)."""
     data = load_set(name)
-    config = tmp_path / "rag.yaml"
-    config.write_text(TWO_EMBEDDERS.format(cache=onnx_cache, path=tmp_path / "chroma"))
-    async with running_runtime(config, entry_points=True) as runtime:
-        engine = await loaded_engine(runtime, "docs_both")
-        await ingest_set(engine, data, "eval")
-        results = await quality(engine, data, "eval")
+    engine = await loaded_engine(two_embedders, "docs_both")
+    await ingest_set(engine, data, "eval")
+    results = await quality(engine, data, "eval")
     dense, keyword, hybrid = results["dense"], results["keyword"], results["hybrid"]
     assert hybrid.hit3 >= 0.95, results
     assert hybrid.ndcg10 >= max(dense.ndcg10, keyword.ndcg10) - one_step(len(data.queries)), results
