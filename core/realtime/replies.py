@@ -103,6 +103,10 @@ class Replies:
         self.last: Response | None = None
         #: The turn each automatic reply answers (for the latency log).
         self._turns: dict[str, Turn] = {}
+        #: Finished replies closing their engine streams and releasing their generation. Kept
+        #: apart from the session's background work, which is cancelled on close: a release
+        #: cancelled before it began would leave the generation held (reloads wait on it).
+        self._letting_go: set[asyncio.Task[None]] = set()
         #: Set when a reply has been completed, until the idle timeout has asked for another.
         self.idle_armed = False
 
@@ -228,6 +232,13 @@ class Replies:
         for response in (self.current, self._queued):
             if response is not None:
                 await response.aclose()
+        await self.let_go()
+
+    async def let_go(self) -> None:
+        """Wait until every finished reply has closed its engine streams and released its
+        generation."""
+        while self._letting_go:
+            await asyncio.gather(*self._letting_go, return_exceptions=True)
 
     # -- after a reply ---------------------------------------------------------------------
 
@@ -238,7 +249,9 @@ class Replies:
             self.last = response
         if response.status == "completed":
             self.idle_armed = True
-        self._spawn(self._let_go(response, lease))
+        letting_go = asyncio.ensure_future(self._let_go(response, lease))
+        self._letting_go.add(letting_go)
+        letting_go.add_done_callback(self._letting_go.discard)
         self._log(response)
         queued, self._queued = self._queued, None
         if queued is not None and not queued.finished:

@@ -140,6 +140,7 @@ class RealtimeSession:
         for task in list(self._background):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.replies.let_go()  # a reply that ended as its work was cancelled
         log.info("realtime.session_closed", session=self.id, items=len(self.conversation))
 
     async def finish_reply(self) -> None:
@@ -582,10 +583,9 @@ class RealtimeSession:
     # -- helpers ---------------------------------------------------------------------------
 
     def _spawn(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.create_task(run())
+        # The task runs ``work`` itself: cancelled before its first step, the coroutine is still
+        # closed properly (a wrapper that never started would leave it unawaited).
+        task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

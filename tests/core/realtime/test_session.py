@@ -249,6 +249,28 @@ async def test_without_interruption_the_next_reply_waits_its_turn(
     assert seen.events.index(seen.of(ev.ResponseDone)[0]) < seen.events.index(created[1])
 
 
+async def test_closing_during_a_reply_lets_go_of_its_generation(
+    write_config: WriteConfig,
+) -> None:
+    """The reply ends as the session closes; its release of the generation has run by the time
+    the replies are closed, before the session cancels its background work (a release cancelled
+    before it began left the generation held, and a reload waits until none holds it)."""
+    async with running_runtime(
+        write_config(config(reply="One more thing. And another one.")), entry_points=True
+    ) as runtime:
+        generation = runtime.current
+        async with session(runtime, output_lead=0.0) as (live, seen):
+            await live.create_item(
+                Item("first", role="user", content=[Content("input_text", text="hi")]), None
+            )
+            live.create_response(ResponseRequest())
+            await seen.wait_for(lambda: bool(seen.of(ev.AudioDelta)))
+            assert generation.leases == 1
+            await live.replies.aclose()
+            assert generation.leases == 0
+        assert generation.leases == 0
+
+
 async def test_a_failed_transcript_is_reported_and_gets_no_reply(write_config: WriteConfig) -> None:
     async with (
         running_runtime(write_config(config()), entry_points=True) as runtime,
