@@ -63,10 +63,11 @@ class ChromaRetrievalEngine(RetrievalEngine):
         self._collections: dict[str, OpenCollection] = {}
         self._opening = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
-        self._dense_ability: dict[dense_probe.Script, float] | None = None
+        #: How well each embeddings engine (None: the route's) reads each script.
+        self._dense_ability: dict[str | None, dict[dense_probe.Script, float]] = {}
         self._probing = asyncio.Lock()
-        #: Scripts whose questions the embeddings engine was found unable to read, said once.
-        self._weak_scripts_told: set[dense_probe.Script] = set()
+        #: (engine, script) pairs found unreadable, said once each.
+        self._weak_told: set[tuple[str | None, dense_probe.Script]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -481,8 +482,9 @@ class ChromaRetrievalEngine(RetrievalEngine):
         ability, coverage = 1.0, 0.0
         if query.mode == "hybrid" and self.settings.fusion == "adaptive":
             script = dense_probe.script_of(query.question)
-            ability = (await self._abilities())[script]
-            self._tell_if_weak(script, ability)
+            model = self._question_engine(opened)
+            ability = (await self._abilities(model))[script]
+            self._tell_if_weak(model, script, ability)
             if keyword_hits:
                 coverage = await opened.coverage(query.question, keyword_hits[0][0])
         ranked = self._rank(query, dense_hits, keyword_hits, coverage, ability)
@@ -505,10 +507,13 @@ class ChromaRetrievalEngine(RetrievalEngine):
             if (chunk := known.get(found)) is not None
         ]
 
+    def _question_engine(self, opened: OpenCollection) -> str | None:
+        """The engine that embedded the collection, when it is recorded (a fallback engine's
+        vectors would be compared with another model's), else the configured one."""
+        return opened.store.embeddings or self.settings.embeddings
+
     async def _embed_question(self, question: str, opened: OpenCollection) -> list[float]:
-        """The question's vector from the engine that embedded the collection, when it is
-        recorded: a fallback engine's vectors would be compared with another model's."""
-        model = opened.store.embeddings or self.settings.embeddings
+        model = self._question_engine(opened)
         try:
             [vector] = await self.context.services.embed(
                 [question], model=model, input_type="query"
@@ -542,36 +547,38 @@ class ChromaRetrievalEngine(RetrievalEngine):
             return weighted_blend(dense, keyword, self.settings.dense_weight)
         return adaptive_blend(dense, keyword, coverage, dense_ability)
 
-    def _tell_if_weak(self, script: dense_probe.Script, ability: float) -> None:
-        """Say once per script when the embedder cannot read a question's language: hybrid
-        search then leans on keywords alone, and paraphrased questions go unanswered."""
-        if ability >= dense_probe.WEAK_ABILITY or script in self._weak_scripts_told:
+    def _tell_if_weak(self, model: str | None, script: dense_probe.Script, ability: float) -> None:
+        """Say once per engine and script when the embedder cannot read a question's language:
+        hybrid search then leans on keywords alone, and paraphrased questions go unanswered."""
+        if ability >= dense_probe.WEAK_ABILITY or (model, script) in self._weak_told:
             return
-        self._weak_scripts_told.add(script)
+        self._weak_told.add((model, script))
         log.warning(
             "rag.embeddings_weak_for_script",
             engine=self.name,
-            embeddings=self.settings.embeddings or "route",
+            embeddings=model or "route",
             script=script,
             ability=ability,
-            hint="configure an embeddings engine that reads it (engine: e5) and set "
-            "embeddings: <its name> on this rag engine, then re-ingest",
+            hint="an embeddings engine that reads it (engine: e5, or engine: combined joining "
+            "it with this one) set as this rag engine's `embeddings`, with the documents "
+            "ingested again into a new or emptied collection",
         )
 
-    async def _abilities(self) -> dict[dense_probe.Script, float]:
-        """How well the embeddings engine reads each script, measured on first use."""
-        if self._dense_ability is None:
+    async def _abilities(self, model: str | None) -> dict[dense_probe.Script, float]:
+        """How well the embeddings engine reads each script, measured on its first use."""
+        if model not in self._dense_ability:
             async with self._probing:
-                if self._dense_ability is None:
+                if model not in self._dense_ability:
 
                     async def embed(texts: list[str], side: InputType) -> list[list[float]]:
                         return await self.context.services.embed(
-                            texts, model=self.settings.embeddings, input_type=side
+                            texts, model=model, input_type=side
                         )
 
-                    self._dense_ability = await dense_probe.measure(embed)
-                    log.info("rag.dense_ability", engine=self.name, **self._dense_ability)
-        return self._dense_ability
+                    ability = await dense_probe.measure(embed)
+                    self._dense_ability[model] = ability
+                    log.info("rag.dense_ability", engine=self.name, embeddings=model, **ability)
+        return self._dense_ability[model]
 
 
 def _chunk_metadata(document: Document, version: str, pieces: list[Chunk]) -> list[dict[str, Any]]:

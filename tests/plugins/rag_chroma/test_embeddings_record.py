@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from core.engines.errors import InvalidRequest
 from core.engines.retrieval import Document, RetrievalQuery
@@ -44,6 +45,12 @@ async def test_another_model_may_not_write_but_questions_use_the_collections_own
     assert [h.score for h in await e5.query(question)] == [
         h.score for h in await minilm.query(question)
     ]
+    # Fusion trusts the dense side as far as that engine reads the question: MiniLM, not e5,
+    # so a Chinese question leans on keywords (and the log names MiniLM).
+    with capture_logs() as logs:
+        await e5.query(RetrievalQuery("包裹多久能到", "help", mode="hybrid"))
+    told = [e for e in logs if e["event"] == "rag.embeddings_weak_for_script"]
+    assert [(e["embeddings"], e["script"]) for e in told] == [("minilm", "cjk")]
 
     # Emptied, the collection takes the next model that writes to it.
     assert await e5.delete("help", "parcels")
