@@ -35,7 +35,7 @@ from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import EmbeddingsEngine, RetrievalEngine
 from core.engines.retrieval import Document
-from core.text.script import is_cjk
+from plugins.rag_chroma.dense_probe import script_of
 from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
@@ -173,8 +173,9 @@ async def question_embedding(root: Path, rounds: int) -> None:
     same machine load; then English and Chinese questions through MiniLM + e5 combined, each
     embedded by one member (MiniLM and e5 respectively)."""
     configs = {p: store_config(root, f"embed-{p}", p) for p in ("float32", "int8", "combined")}
-    english = [q for q in questions(rounds * 4) if not is_cjk(q[0])][:rounds]
-    chinese = [q for q in questions(rounds * 4) if is_cjk(q[0])][:rounds]
+    pool = questions(rounds * 4)
+    english = [q for q in pool if script_of(q) == "other"][:rounds]
+    chinese = [q for q in pool if script_of(q) == "cjk"][:rounds]
     async with contextlib.AsyncExitStack() as stack:
         engines: dict[str, EmbeddingsEngine] = {}
         for precision, config in configs.items():

@@ -100,7 +100,7 @@ class E5Engine(EmbeddingsEngine):
         if self._model is None:
             raise EngineUnavailable("the embeddings engine is not loaded")
         loop = asyncio.get_running_loop()
-        model, pool = await asyncio.to_thread(self._bulk_runner)
+        model, pool = await run_blocking(self._bulk_runner, name=f"open-bulk-{self.name}")
         vectors, _ = await loop.run_in_executor(pool, self._encode, model, texts, input_type)
         return vectors
 
