@@ -15,6 +15,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import structlog
@@ -85,25 +86,19 @@ class CallOpening:
         return held
 
 
+# Compared by identity and shown without the model's and request's reprs.
+@dataclass(eq=False, repr=False)
 class Reply:
-    def __init__(
-        self,
-        model: TokenModel,
-        request: ChatRequest,
-        sampling: Sampling,
-        cancelled: threading.Event,
-        engine: str,
-    ) -> None:
-        self.model = model
-        self.request = request
-        self.sampling = sampling
-        self.cancelled = cancelled
-        self.engine = engine
-        self.produced = 0
-        self.limit = 0
-        self.prompt_tokens = 0
-        #: Whether the last generation step ended on the model's own end of turn.
-        self.ended = False
+    model: TokenModel
+    request: ChatRequest
+    sampling: Sampling
+    cancelled: threading.Event
+    engine: str
+    produced: int = field(default=0, init=False)
+    limit: int = field(default=0, init=False)
+    prompt_tokens: int = field(default=0, init=False)
+    #: Whether the last generation step ended on the model's own end of turn.
+    ended: bool = field(default=False, init=False)
 
     # -- the plan --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,26 +73,22 @@ def resolve_dtype(setting: str, device: str) -> torch.dtype:
     return torch.float32
 
 
+# Compared by identity and shown without the model's own (very long) repr.
+@dataclass(eq=False, repr=False)
 class VibeVoiceRuntime:
-    def __init__(
-        self,
-        model: Any,
-        processor: Any,
-        *,
-        folder: Path,
-        device: str,
-        dtype: torch.dtype,
-        load_seconds: float,
-    ) -> None:
-        self.model = model
-        self.processor = processor
-        self.folder = folder
-        self.device = device
-        self.dtype = dtype
-        self.load_seconds = load_seconds
-        self.sample_rate = int(processor.feature_extractor.sampling_rate)
-        # One generation at a time: the seed is process-wide and the model keeps caches.
-        self._lock = threading.Lock()
+    model: Any
+    processor: Any
+    _: KW_ONLY
+    folder: Path
+    device: str
+    dtype: torch.dtype
+    load_seconds: float
+    sample_rate: int = field(init=False)
+    # One generation at a time: the seed is process-wide and the model keeps caches.
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
 
     @classmethod
     def load(
