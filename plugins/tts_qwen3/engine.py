@@ -33,6 +33,7 @@ from core.text.segment import DEFAULT_MIN_CHARS, split_sentences
 from core.workers.install import env_dir, env_python
 from core.workers.process import WorkerCommand, WorkerProcess
 from core.workers.supervisor import RestartPolicy, WorkerState, WorkerSupervisor
+from core.workers.torch_settings import TorchSettings
 from plugins.tts_qwen3 import controls
 from plugins.tts_qwen3.environment import NAME as ENV_NAME
 from plugins.tts_qwen3.models import MODELS
@@ -44,7 +45,10 @@ _MODELS_BY_KEY: dict[str, ModelSpec] = {spec.key: spec for spec in MODELS}
 _OPTION_KEYS = ("max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty")
 
 
-class Qwen3Settings(EngineSettings):
+class Qwen3Settings(TorchSettings):
+    """``dtype: auto`` is float16 on MPS; ``attention: auto`` is flash_attention_2 on CUDA in
+    half precision where flash-attn is installed. ``threads`` applies in the worker."""
+
     #: A model key (``custom_0_6b``, ``base_0_6b``, ``custom_1_7b``, ``design_1_7b``, ...) or a
     #: model folder.
     model: str = "custom_0_6b"
@@ -53,11 +57,6 @@ class Qwen3Settings(EngineSettings):
     #: The worker's interpreter; default ``<data dir>/envs/tts_qwen3`` from
     #: ``voxgate plugins install tts_qwen3``.
     python: str | None = None
-    device: str = "auto"
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
-    #: torch CPU threads in the worker (default: torch's choice).
-    threads: int | None = Field(None, ge=1, le=256)
     #: Preset speaker when a request names none (default: the model's first).
     voice: str | None = None
     #: ``auto`` or a language (``zh``, ``english``, ...) when a request names none.

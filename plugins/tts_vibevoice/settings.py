@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 
-from core.engines.base import EngineSettings
+from core.workers.torch_settings import TorchSettings
 from plugins.tts_vibevoice.models import DEFAULT_MODEL
 
 
-class VibeVoiceSettings(EngineSettings):
+class VibeVoiceSettings(TorchSettings):
+    """``dtype: auto`` is float32 on MPS (not every op of the model has half precision there);
+    ``threads`` sets torch's one CPU pool for the whole daemon."""
+
     #: A model key (``vibevoice_1_5b``, ``vibevoice_7b``), its hub name, or a model folder.
     model: str = DEFAULT_MODEL
     #: Speaker reference files (``.wav``, ``.mp3``, ``.flac``; ``{lang}-{name}_{gender}.wav``).
@@ -19,13 +21,6 @@ class VibeVoiceSettings(EngineSettings):
     #: The voice a request without one speaks with (an id from the voices directory or the
     #: voice store); unset: the directory's first file, else the model's own voice.
     voice: str | None = None
-    #: ``auto`` (cuda, then mps, then cpu), or a torch device such as ``cuda:1``.
-    device: str = "auto"
-    #: ``auto``: bfloat16 on CUDA (float16 where bfloat16 is missing), float32 elsewhere.
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
-    #: torch CPU threads for the whole process (default: torch's choice).
-    threads: int | None = Field(None, ge=1, le=256)
     #: Classifier-free guidance: higher follows the text and voice more closely (unset: the
     #: model's own, else 1.0).
     cfg_scale: float | None = Field(None, ge=0.5, le=2.0)
