@@ -22,7 +22,7 @@ import soundfile as sf
 
 from bench.bare_server import bare_server
 from bench.scratch import scratch_folder
-from bench.stats import emit, ms, summary
+from bench.stats import added, emit, p50_p99, summary
 from core.audio.chunk import AudioChunk
 from core.engines.stt import STTEngine, TranscriptionRequest
 from core.engines.tts import SpeechRequest, TTSEngine
@@ -114,17 +114,11 @@ def main() -> None:
     ):
         ds, bs, hs = summary(d), summary(b), summary(h)
         emit(f"  {name}")
-        emit(f"    engine called directly        p50 {ms(ds['p50'])}  p99 {ms(ds['p99'])}")
-        emit(f"    bare starlette + same engine  p50 {ms(bs['p50'])}  p99 {ms(bs['p99'])}")
-        emit(f"    voxgate daemon                p50 {ms(hs['p50'])}  p99 {ms(hs['p99'])}")
-        emit(
-            f"    daemon over bare server       p50 {ms(hs['p50'] - bs['p50'])}  "
-            f"p99 {ms(hs['p99'] - bs['p99'])}   (goal p50 < 1 ms)"
-        )
-        emit(
-            f"    daemon over direct call       p50 {ms(hs['p50'] - ds['p50'])}  "
-            f"p99 {ms(hs['p99'] - ds['p99'])}"
-        )
+        emit(f"    engine called directly        {p50_p99(ds)}")
+        emit(f"    bare starlette + same engine  {p50_p99(bs)}")
+        emit(f"    voxgate daemon                {p50_p99(hs)}")
+        emit(f"    daemon over bare server       {added(hs, bs)}   (goal p50 < 1 ms)")
+        emit(f"    daemon over direct call       {added(hs, ds)}")
 
 
 if __name__ == "__main__":

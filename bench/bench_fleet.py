@@ -23,8 +23,10 @@ from typing import Any
 
 import httpx
 
+from bench.options import add_overhead_options
+from bench.pacing import Pacer, paced_embeddings
 from bench.scratch import scratch_folder
-from bench.stats import emit, ms, summary, us
+from bench.stats import added, emit, p50_p99, ratios, summary, us
 from core.config.schema import StateConfig
 from core.engines.llm import ChatMessage
 from core.observability.metrics import Metrics
@@ -87,8 +89,8 @@ async def in_process(url: str, rounds: int) -> None:
             shared.append(t2 - t1)
         m, v = summary(local), summary(shared)
         emit("one rate-limit check, in process:")
-        emit(f"  memory backend   p50 {us(m['p50'])}  p99 {us(m['p99'])}")
-        emit(f"  valkey backend   p50 {us(v['p50'])}  p99 {us(v['p99'])}   (one Lua call)")
+        emit(f"  memory backend   {p50_p99(m, us)}")
+        emit(f"  valkey backend   {p50_p99(v, us)}   (one Lua call)")
 
         spread = []
         for index in range(200):
@@ -99,7 +101,7 @@ async def in_process(url: str, rounds: int) -> None:
             spread.append(time.perf_counter() - t0)
         s = summary(spread)
         emit("a breaker change reaching another daemon (publish -> heard):")
-        emit(f"  p50 {ms(s['p50'])}  p99 {ms(s['p99'])}   (goal: within a second)")
+        emit(f"  {p50_p99(s)}   (goal: within a second)")
 
         turn = [ChatMessage("user", "x" * 80), ChatMessage("assistant", "y" * 200)]
         for _ in range(10):  # a conversation of 20 messages: the default max_history_messages
@@ -125,19 +127,10 @@ def interleaved(urls: list[str], requests: int, rate: float, block: int = 25) ->
         for client in clients:
             for _ in range(100):
                 client.post("/v1/embeddings", json={"input": "hello"}).raise_for_status()
-        interval = 1.0 / rate
-        next_at = time.perf_counter()
+        pacer = Pacer(rate)
         for _ in range(0, requests, block):
             for index, client in enumerate(clients):
-                for _ in range(block):
-                    now = time.perf_counter()
-                    if now < next_at:
-                        time.sleep(next_at - now)
-                    t0 = time.perf_counter()
-                    response = client.post("/v1/embeddings", json={"input": "hello"})
-                    latencies[index].append(time.perf_counter() - t0)
-                    response.raise_for_status()
-                    next_at += interval
+                latencies[index] += paced_embeddings(client, block, pacer)
     finally:
         for client in clients:
             client.close()
@@ -168,22 +161,16 @@ def over_http(url: str, workdir: Path, requests: int, rate: float) -> None:
     emit(f"HTTP, {requests} requests each at {rate:g}/s, interleaved, one connection each:")
     for name, values in zip(variants, latencies, strict=True):
         s = summary(values)
-        emit(f"  {name:<31} p50 {ms(s['p50'])}  p99 {ms(s['p99'])}")
+        emit(f"  {name:<31} {p50_p99(s)}")
     for name, values in list(zip(variants, latencies, strict=True))[1:]:
         s = summary(values)
-        emit(
-            f"  added: {name:<24} p50 {ms(s['p50'] - base['p50'])}  "
-            f"p99 {ms(s['p99'] - base['p99'])}  ratio p50 x{s['p50'] / base['p50']:.2f}  "
-            f"p99 x{s['p99'] / base['p99']:.2f}"
-        )
+        emit(f"  added: {name:<24} {added(s, base)}  ratio {ratios(s, base)}")
     emit("  (goal: added p50 <= +0.5 ms)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=2000)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=100.0)
+    add_overhead_options(parser, rounds=2000, requests=1000, rate=100.0)
     args = parser.parse_args()
     with scratch_folder() as workdir:
         server = ValkeyServer(workdir / "valkey")

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from bench.scratch import scratch_folder
 from bench.stats import emit, ms, summary
 from core.engines import RetrievalEngine
 from core.engines.retrieval import Document, RetrievalMode, RetrievalQuery
 from core.text.script import is_cjk
+from tests.support.configs import engine_entry
 from tests.support.daemon import daemon_process
 from tests.support.runtime import running_runtime
 
@@ -41,53 +43,44 @@ SETS = ("factbook_en", "luxun_zh", "support_kb", "city_services")
 SPEED_SETS = ("factbook_en", "luxun_zh")
 MODES: tuple[RetrievalMode, ...] = ("dense", "keyword", "hybrid")
 
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-policy: {{timeout: 600s}}  # e5 embeds a long document's chunks in one call
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{cache}", precision: {precision}}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: "{path}"}}}}
-  docs_weighted:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}", fusion: weighted}}
-  docs_rrf:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}", fusion: rrf}}
-  minilm_int8:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{cache}", precision: int8}}
-  docs_int8:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}-int8", embeddings: minilm_int8}}
-  e5:
-    capability: embeddings
-    engine: e5
-  docs_e5:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}-e5", embeddings: e5}}
-  docs_e5_weighted:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}-e5", embeddings: e5, fusion: weighted}}
-  minilm_e5:
-    capability: embeddings
-    engine: combined
-    settings: {{members: [minilm, e5]}}
-  docs_combined:
-    capability: rag
-    engine: chroma
-    settings: {{path: "{path}-combined", embeddings: minilm_e5}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
+
+def rag_config(cache: Path, store: Path, precision: str) -> str:
+    """The daemon's config: MiniLM at ``precision`` behind the default ``docs`` engine, and a
+    chroma engine for every variant of the quality table (engines sharing a store share its
+    data)."""
+
+    def minilm(precision: str) -> dict[str, Any]:
+        settings = {"cache_dir": str(cache), "precision": precision}
+        return engine_entry("embeddings", "sentence_transformers", settings, preload=False)
+
+    def chroma(suffix: str = "", **settings: str) -> dict[str, Any]:
+        return engine_entry(
+            "rag", "chroma", {"path": f"{store}{suffix}", **settings}, preload=False
+        )
+
+    engines = {
+        "minilm": minilm(precision),
+        "docs": chroma(),
+        "docs_weighted": chroma(fusion="weighted"),
+        "docs_rrf": chroma(fusion="rrf"),
+        "minilm_int8": minilm("int8"),
+        "docs_int8": chroma("-int8", embeddings="minilm_int8"),
+        "e5": engine_entry("embeddings", "e5", preload=False),
+        "docs_e5": chroma("-e5", embeddings="e5"),
+        "docs_e5_weighted": chroma("-e5", embeddings="e5", fusion="weighted"),
+        "minilm_e5": engine_entry(
+            "embeddings", "combined", {"members": ["minilm", "e5"]}, preload=False
+        ),
+        "docs_combined": chroma("-combined", embeddings="minilm_e5"),
+    }
+    config = {
+        "reload": {"watch": False},
+        "logging": {"level": "warning"},
+        "policy": {"timeout": "600s"},  # e5 embeds a long document's chunks in one call
+        "engines": engines,
+        "routes": {"embeddings": ["minilm"], "rag": ["docs"]},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 @dataclass(frozen=True)
@@ -349,9 +342,7 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_folder() as root:
         config = root / "rag.yaml"
-        config.write_text(
-            CONFIG.format(cache=root / "onnx", path=root / "chroma", precision=args.precision)
-        )
+        config.write_text(rag_config(root / "onnx", root / "chroma", args.precision))
         if not args.skip_quality:
             rows = QUALITY_ROWS if args.all_embedders else QUALITY_ROWS[:5]
             sets = tuple(args.sets.split(",")) if args.sets else SETS

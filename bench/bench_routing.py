@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 
 from bench.bare_server import bare_server
+from bench.options import add_overhead_options
+from bench.pacing import Pacer, paced_embeddings
 from bench.scratch import scratch_folder
-from bench.stats import emit, ms, summary, us
+from bench.stats import added, emit, p50_p99, ratios, summary, us
 from core.engines import Embeddings, EmbeddingsEngine
 from core.engines.base import Capability
 from tests.support.daemon import daemon_process
@@ -63,30 +65,18 @@ async def in_process(rounds: int, config: Path) -> None:
             decide.append(t3 - t2)
     d, r, c = summary(direct), summary(routed), summary(decide)
     emit("in-process (fake engine, no work):")
-    emit(f"  engine called directly   p50 {us(d['p50'])}  p99 {us(d['p99'])}")
-    emit(f"  through router.call      p50 {us(r['p50'])}  p99 {us(r['p99'])}")
-    emit(f"  routing decision only    p50 {us(c['p50'])}  p99 {us(c['p99'])}   (goal p99 < 100 µs)")
-    emit(f"  added by routing         p50 {us(r['p50'] - d['p50'])}  p99 {us(r['p99'] - d['p99'])}")
+    emit(f"  engine called directly   {p50_p99(d, us)}")
+    emit(f"  through router.call      {p50_p99(r, us)}")
+    emit(f"  routing decision only    {p50_p99(c, us)}   (goal p99 < 100 µs)")
+    emit(f"  added by routing         {added(r, d, us)}")
 
 
 def paced(url: str, requests: int, rate: float) -> list[float]:
     """Send ``requests`` at ``rate`` per second on one keep-alive connection; latencies."""
-    latencies = []
     with httpx.Client(base_url=url, timeout=10) as client:
         for _ in range(10):
             client.post("/v1/embeddings", json={"input": "hello"})
-        interval = 1.0 / rate
-        next_at = time.perf_counter()
-        for _ in range(requests):
-            now = time.perf_counter()
-            if now < next_at:
-                time.sleep(next_at - now)
-            t0 = time.perf_counter()
-            response = client.post("/v1/embeddings", json={"input": "hello"})
-            latencies.append(time.perf_counter() - t0)
-            response.raise_for_status()
-            next_at += interval
-    return latencies
+        return paced_embeddings(client, requests, Pacer(rate))
 
 
 def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
@@ -102,23 +92,15 @@ def over_http(requests: int, rate: float, config: Path, workdir: Path) -> None:
             floor += paced(bare_url, per_block, rate)
     g, f = summary(gateway), summary(floor)
     emit(f"HTTP, {requests} requests at {rate:g}/s, one keep-alive connection:")
-    emit(f"  bare starlette + same engine  p50 {ms(f['p50'])}  p99 {ms(f['p99'])}")
-    emit(f"  voxgate daemon                p50 {ms(g['p50'])}  p99 {ms(g['p99'])}")
-    emit(
-        f"  daemon overhead over bare     p50 {ms(g['p50'] - f['p50'])}  "
-        f"p99 {ms(g['p99'] - f['p99'])}   (goal p50 < 1 ms, p99 < 3 ms)"
-    )
-    emit(
-        f"  ratio daemon/bare             p50 x{g['p50'] / f['p50']:.2f}  "
-        f"p99 x{g['p99'] / f['p99']:.2f}"
-    )
+    emit(f"  bare starlette + same engine  {p50_p99(f)}")
+    emit(f"  voxgate daemon                {p50_p99(g)}")
+    emit(f"  daemon overhead over bare     {added(g, f)}   (goal p50 < 1 ms, p99 < 3 ms)")
+    emit(f"  ratio daemon/bare             {ratios(g, f)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5000)
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--rate", type=float, default=50.0)
+    add_overhead_options(parser, rounds=5000, requests=500, rate=50.0)
     args = parser.parse_args()
     with scratch_folder() as workdir:
         config = workdir / "bench.yaml"

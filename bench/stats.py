@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -35,3 +35,18 @@ def ms(seconds: float) -> str:
 
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
+
+
+def p50_p99(s: dict[str, float], unit: Callable[[float], str] = ms) -> str:
+    """The two columns of a latency row, from a ``summary``."""
+    return f"p50 {unit(s['p50'])}  p99 {unit(s['p99'])}"
+
+
+def added(s: dict[str, float], base: dict[str, float], unit: Callable[[float], str] = ms) -> str:
+    """What ``s`` adds to ``base`` at p50 and at p99."""
+    return f"p50 {unit(s['p50'] - base['p50'])}  p99 {unit(s['p99'] - base['p99'])}"
+
+
+def ratios(s: dict[str, float], base: dict[str, float]) -> str:
+    """``s`` over ``base`` at p50 and at p99."""
+    return f"p50 x{s['p50'] / base['p50']:.2f}  p99 x{s['p99'] / base['p99']:.2f}"

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.cli.config_option import add_config_argument, config_file
 from core.cli.output import emit_json, fail, failure, result, say
 from core.config.errors import ConfigError
 from core.config.loader import load_config
-from core.config.paths import default_config_file, default_data_dir
+from core.config.paths import default_data_dir
 from core.model_store.download import (
     PROVIDER_NAMES,
     DownloadError,
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
         help="models directory (default: the config's models_dir, $VOXGATE_MODELS_DIR, "
         "or <data dir>/models)",
     )
-    parser.add_argument("--config", type=Path, default=None, help="config file to read dirs from")
+    add_config_argument(parser, "config file to read dirs from")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
@@ -62,10 +63,10 @@ def register(subparsers: Any) -> None:
 def _root(args: argparse.Namespace) -> Path:
     if args.models_dir is not None:
         return Path(args.models_dir)
-    config_file = args.config or default_config_file()
-    if config_file.exists():
+    chosen = config_file(args)
+    if chosen.exists():
         try:
-            config = load_config(config_file).config
+            config = load_config(chosen).config
         except ConfigError:
             config = None  # `voxgate config check` explains; the defaults still apply here
         if config is not None and (config.models_dir or config.data_dir):

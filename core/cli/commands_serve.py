@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from core import event_loop
+from core.cli.config_option import add_config_argument, config_file
 from core.cli.output import fail
 from core.config.errors import EXIT_CONFIG, ConfigError
-from core.config.paths import default_config_file
 from core.observability.logging import configure_logging
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="run the gateway daemon")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="YAML file (default: $VOXGATE_CONFIG or config/ai_backend.yaml)",
-    )
+    add_config_argument(parser, "YAML file (default: $VOXGATE_CONFIG or config/ai_backend.yaml)")
     parser.add_argument("--host", default=None, help="bind address (overrides server.host)")
     parser.add_argument("--port", type=int, default=None, help="port (overrides server.port)")
     parser.set_defaults(handler=run)
@@ -31,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from core.service.activation import ActivationError, inherited_sockets
 
     configure_logging()
-    config = args.config or default_config_file()
+    config = config_file(args)
     try:
         # Started by a .socket unit (or systemd-socket-activate): serve on its sockets.
         sockets = inherited_sockets()

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+from core.cli.config_option import add_config_argument, config_file
 from core.cli.output import fail, say
 from core.config.errors import ConfigError
-from core.config.paths import default_config_file
 from core.service import launchd, systemd_units
 from core.service.install import (
     Manager,
@@ -82,7 +82,7 @@ def _scope_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _file_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None, help="YAML file the service serves")
+    add_config_argument(parser, "YAML file the service serves")
     parser.add_argument(
         "--type",
         dest="unit_type",
@@ -142,7 +142,7 @@ def _manager(args: argparse.Namespace) -> Manager:
 
 
 def _plan(args: argparse.Namespace) -> ServicePlan:
-    config = (args.config or default_config_file()).expanduser().resolve()
+    config = config_file(args).expanduser().resolve()
     if not config.is_file():
         raise FileNotFoundError(f"config file {config} does not exist")
     return build_plan(config, _scope(args), run_as=args.run_as, data_dir=args.data_dir)

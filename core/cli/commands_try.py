@@ -15,6 +15,7 @@ from core.cli.gateway_client import (
     gateway_client,
     report_error,
     run_client,
+    streamed_post,
 )
 from core.cli.output import fail, say
 
@@ -65,12 +66,8 @@ async def say_command(args: argparse.Namespace) -> int:
         "instructions": args.instructions,
     }
     body = {k: v for k, v in body.items() if v is not None}
-    async with (
-        gateway_client(args) as client,
-        client.stream("POST", "/v1/audio/speech", json=body) as response,
-    ):
+    async with streamed_post(args, "/v1/audio/speech", body) as response:
         if response.status_code != 200:
-            await response.aread()
             return report_error(response)
         out = args.output.open("wb") if args.output else sys.stdout.buffer
         try:
@@ -117,12 +114,8 @@ async def chat_command(args: argparse.Namespace) -> int:
         body["model"] = args.model
     if args.max_tokens:
         body["max_tokens"] = args.max_tokens
-    async with (
-        gateway_client(args) as client,
-        client.stream("POST", "/v1/chat/completions", json=body) as response,
-    ):
+    async with streamed_post(args, "/v1/chat/completions", body) as response:
         if response.status_code != 200:
-            await response.aread()
             return report_error(response)
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":

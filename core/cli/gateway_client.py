@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from core.cli.config_option import add_config_argument, config_file
 from core.cli.output import fail
 from core.config.errors import ConfigError
-from core.config.paths import default_config_file
 
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +29,7 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the engines in this process instead of calling a daemon",
     )
-    parser.add_argument(
-        "--config", type=Path, default=None, help="YAML file for --local (default as for serve)"
-    )
+    add_config_argument(parser, "YAML file for --local (default as for serve)")
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +48,7 @@ async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncC
     from core.api.app import create_app
     from core.runtime.runtime import Runtime
 
-    runtime = Runtime(args.config or default_config_file())
+    runtime = Runtime(config_file(args))
     await runtime.start()
     try:
         app = create_app(runtime, manage_runtime=False)
@@ -65,6 +62,21 @@ async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncC
             yield client
     finally:
         await runtime.shutdown(5)
+
+
+@contextlib.asynccontextmanager
+async def streamed_post(
+    args: argparse.Namespace, path: str, body: dict[str, Any]
+) -> AsyncIterator[httpx.Response]:
+    """POST ``body`` as JSON to ``path`` and stream the answer; an error answer is read whole, so
+    that report_error can show it."""
+    async with (
+        gateway_client(args) as client,
+        client.stream("POST", path, json=body) as response,
+    ):
+        if response.status_code != 200:
+            await response.aread()
+        yield response
 
 
 def run_client(
