@@ -147,28 +147,21 @@ class Marks:
     first_audio_sent: float | None = None
 
 
+@dataclass(eq=False)
 class Response:
-    def __init__(
-        self,
-        plan: ResponsePlan,
-        generation: Generation,
-        context: Callable[[], Awaitable[list[ChatMessage]]],
-        conversation: Conversation,
-        emit: Emit,
-        guard: EchoGuard,
-        on_finished: Callable[[Response], None],
-    ) -> None:
+    plan: ResponsePlan
+    _generation: Generation
+    _context: Callable[[], Awaitable[list[ChatMessage]]]
+    _conversation: Conversation
+    _emit: Emit
+    _guard: EchoGuard
+    _on_finished: Callable[[Response], None]
+
+    def __post_init__(self) -> None:
         self.id = new_id("resp")
-        self.plan = plan
-        self._generation = generation
-        self._context = context
-        self._conversation = conversation
-        self._emit = emit
-        self._guard = guard
-        self._on_finished = on_finished
         first = (
             Content("output_audio", transcript="")
-            if plan.speaks
+            if self.plan.speaks
             else Content("output_text", text="")
         )
         self.item = Item(id=new_id("item"), role="assistant", status="in_progress", content=[first])
