@@ -117,23 +117,15 @@ class _Audio:
 
 
 @dataclass(frozen=True, slots=True)
-class _Text:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    call: FunctionCall
-
-
-@dataclass(frozen=True, slots=True)
 class _End:
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ev.ErrorInfo | None = None
 
 
-_Step = _Sentence | _Restart | _Audio | _Text | _Call | _End
+#: What the sender works through in order; the model's text pieces (replies that do not speak)
+#: and function calls pass through as the model's reply gave them.
+_Step = _Sentence | _Restart | _Audio | TextPiece | FunctionCall | _End
 
 
 @dataclass
@@ -265,7 +257,7 @@ class Response:
                 if isinstance(event, TextPiece):
                     self._text.append(event.text)
                     if not plan.speaks:
-                        self._steps.put_nowait(_Text(event.text))
+                        self._steps.put_nowait(event)
                         continue
                     for sentence in segmenter.feed(event.text):
                         self._sentence_ready()
@@ -288,7 +280,7 @@ class Response:
         if end.error is None:
             # After the words (if any): calls come whole once the model has finished.
             for call in calls:
-                self._steps.put_nowait(_Call(call))
+                self._steps.put_nowait(call)
         self._steps.put_nowait(end)
 
     def _sentence_ready(self) -> None:
@@ -354,13 +346,13 @@ class Response:
         announced = False
         while True:
             step = await self._steps.get()
-            if isinstance(step, _Sentence | _Text | _Audio):
+            if isinstance(step, _Sentence | TextPiece | _Audio):
                 self._open_message()
             if isinstance(step, _Sentence):
                 sentence, sentence_start, announced = step.text, self.clock.sent_ms, False
             elif isinstance(step, _Restart):
                 sentence_start = self.clock.sent_ms
-            elif isinstance(step, _Text):
+            elif isinstance(step, TextPiece):
                 self._emit(ev.TextDelta(self._ref(), step.text))
                 self._set_content(text="".join(self._text))
             elif isinstance(step, _Audio):
@@ -375,8 +367,8 @@ class Response:
                     last = self._spoken[-1]
                     self._spoken[-1] = SpokenSentence(last.text, sentence_start, self.clock.sent_ms)
                 self._set_spoken()
-            elif isinstance(step, _Call):
-                self._send_call(step.call)
+            elif isinstance(step, FunctionCall):
+                self._send_call(step)
             else:
                 if not self._outputs:
                     self._open_message()  # a reply that said nothing still has its message
