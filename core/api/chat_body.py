@@ -307,13 +307,18 @@ def _text(where: str, content: str | list[ContentPart] | None) -> str:
         else:
             what = _UNSEEN_PARTS.get(part.type)
             reason = f"the models here cannot see {what}" if what else "it is not text"
-            raise ApiError(
-                400,
-                f"content parts of type {part.type!r} are not supported: {reason}",
-                param=f"{where}.content.{index}.type",
-                code="unsupported_content",
-            )
+            raise unsupported_part(where, index, part.type, reason)
     return "".join(parts)
+
+
+def unsupported_part(where: str, index: int, kind: object, reason: str) -> ApiError:
+    """The 400 for a message's content part of a type the models cannot read."""
+    return ApiError(
+        400,
+        f"content parts of type {kind!r} are not supported: {reason}",
+        param=f"{where}.content.{index}.type",
+        code="unsupported_content",
+    )
 
 
 def _tool_choice(value: str | dict[str, Any] | None, tools: tuple[FunctionTool, ...]) -> ToolChoice:

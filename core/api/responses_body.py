@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.api.bodies import validation_to_api_error
-from core.api.chat_body import MAX_TOP_LOGPROBS, ChatBody
+from core.api.chat_body import MAX_TOP_LOGPROBS, ChatBody, unsupported_part
 from core.api.errors import ApiError
 from core.engines.llm import ChatMessage, ChatRequest, Role, ToolCall
 
@@ -196,12 +196,7 @@ def _text(where: str, content: Any) -> str:
         elif kind == "refusal" and isinstance(part.get("refusal"), str):
             parts.append(part["refusal"])
         else:
-            raise ApiError(
-                400,
-                f"content parts of type {kind!r} are not supported: the models here read text",
-                param=f"{where}.content.{index}.type",
-                code="unsupported_content",
-            )
+            raise unsupported_part(where, index, kind, "the models here read text")
     return "".join(parts)
 
 

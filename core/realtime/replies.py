@@ -77,24 +77,17 @@ def plan_for(settings: SessionSettings, request: ResponseRequest) -> ResponsePla
     )
 
 
+@dataclass(eq=False)
 class Replies:
-    def __init__(
-        self,
-        session_id: str,
-        settings: Callable[[], SessionSettings],
-        conversation: Conversation,
-        emit: Callable[[ev.Event], None],
-        guard: EchoGuard,
-        spawn: Spawn,
-        metrics: Metrics,
-    ) -> None:
-        self._session_id = session_id
-        self._metrics = metrics
-        self._settings = settings
-        self._conversation = conversation
-        self._emit = emit
-        self._guard = guard
-        self._spawn = spawn
+    _session_id: str
+    _settings: Callable[[], SessionSettings]
+    _conversation: Conversation
+    _emit: Callable[[ev.Event], None]
+    _guard: EchoGuard
+    _spawn: Spawn
+    _metrics: Metrics
+
+    def __post_init__(self) -> None:
         #: The reply being made or spoken (released, or waiting for its turn's transcript).
         self.current: Response | None = None
         #: A reply waiting for the current one to end (``interrupt_response`` off).

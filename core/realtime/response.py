@@ -117,23 +117,15 @@ class _Audio:
 
 
 @dataclass(frozen=True, slots=True)
-class _Text:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    call: FunctionCall
-
-
-@dataclass(frozen=True, slots=True)
 class _End:
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ev.ErrorInfo | None = None
 
 
-_Step = _Sentence | _Restart | _Audio | _Text | _Call | _End
+#: What the sender works through in order; the model's text pieces (replies that do not speak)
+#: and function calls pass through as the model's reply gave them.
+_Step = _Sentence | _Restart | _Audio | TextPiece | FunctionCall | _End
 
 
 @dataclass
@@ -147,28 +139,21 @@ class Marks:
     first_audio_sent: float | None = None
 
 
+@dataclass(eq=False)
 class Response:
-    def __init__(
-        self,
-        plan: ResponsePlan,
-        generation: Generation,
-        context: Callable[[], Awaitable[list[ChatMessage]]],
-        conversation: Conversation,
-        emit: Emit,
-        guard: EchoGuard,
-        on_finished: Callable[[Response], None],
-    ) -> None:
+    plan: ResponsePlan
+    _generation: Generation
+    _context: Callable[[], Awaitable[list[ChatMessage]]]
+    _conversation: Conversation
+    _emit: Emit
+    _guard: EchoGuard
+    _on_finished: Callable[[Response], None]
+
+    def __post_init__(self) -> None:
         self.id = new_id("resp")
-        self.plan = plan
-        self._generation = generation
-        self._context = context
-        self._conversation = conversation
-        self._emit = emit
-        self._guard = guard
-        self._on_finished = on_finished
         first = (
             Content("output_audio", transcript="")
-            if plan.speaks
+            if self.plan.speaks
             else Content("output_text", text="")
         )
         self.item = Item(id=new_id("item"), role="assistant", status="in_progress", content=[first])
@@ -272,7 +257,7 @@ class Response:
                 if isinstance(event, TextPiece):
                     self._text.append(event.text)
                     if not plan.speaks:
-                        self._steps.put_nowait(_Text(event.text))
+                        self._steps.put_nowait(event)
                         continue
                     for sentence in segmenter.feed(event.text):
                         self._sentence_ready()
@@ -295,7 +280,7 @@ class Response:
         if end.error is None:
             # After the words (if any): calls come whole once the model has finished.
             for call in calls:
-                self._steps.put_nowait(_Call(call))
+                self._steps.put_nowait(call)
         self._steps.put_nowait(end)
 
     def _sentence_ready(self) -> None:
@@ -361,13 +346,13 @@ class Response:
         announced = False
         while True:
             step = await self._steps.get()
-            if isinstance(step, _Sentence | _Text | _Audio):
+            if isinstance(step, _Sentence | TextPiece | _Audio):
                 self._open_message()
             if isinstance(step, _Sentence):
                 sentence, sentence_start, announced = step.text, self.clock.sent_ms, False
             elif isinstance(step, _Restart):
                 sentence_start = self.clock.sent_ms
-            elif isinstance(step, _Text):
+            elif isinstance(step, TextPiece):
                 self._emit(ev.TextDelta(self._ref(), step.text))
                 self._set_content(text="".join(self._text))
             elif isinstance(step, _Audio):
@@ -382,8 +367,8 @@ class Response:
                     last = self._spoken[-1]
                     self._spoken[-1] = SpokenSentence(last.text, sentence_start, self.clock.sent_ms)
                 self._set_spoken()
-            elif isinstance(step, _Call):
-                self._send_call(step.call)
+            elif isinstance(step, FunctionCall):
+                self._send_call(step)
             else:
                 if not self._outputs:
                     self._open_message()  # a reply that said nothing still has its message

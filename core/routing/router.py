@@ -58,6 +58,7 @@ class Routed(Generic[T]):
         return bool(self.attempts)
 
 
+@dataclass(eq=False)
 class RoutedStream(Generic[T]):
     """An engine's stream whose first item has already arrived (so headers can name the engine).
 
@@ -66,25 +67,16 @@ class RoutedStream(Generic[T]):
     so an engine that always fails mid-stream still trips its breaker.
     """
 
-    def __init__(
-        self,
-        engine: str,
-        attempts: list[Attempt],
-        first: list[T],
-        rest: AsyncIterator[T],
-        slot: EngineSlot,
-        exit_stack: contextlib.AsyncExitStack,
-        policy: RoutePolicy,
-        on_done: Callable[[], None],
-    ) -> None:
-        self.engine = engine
-        self.attempts = attempts
-        self._first = first
-        self._rest = rest
-        self._slot = slot
-        self._stack = exit_stack
-        self._policy = policy
-        self._on_done = on_done
+    engine: str
+    attempts: list[Attempt]
+    _first: list[T]
+    _rest: AsyncIterator[T]
+    _slot: EngineSlot
+    _stack: contextlib.AsyncExitStack
+    _policy: RoutePolicy
+    _on_done: Callable[[], None]
+
+    def __post_init__(self) -> None:
         self._started = time.monotonic()
         #: Whether the breaker has been told how this stream went.
         self._settled = False
