@@ -81,9 +81,11 @@ def minilm(onnx_cache: Path, *, preload: bool = False, **settings: object) -> di
     return engine_entry("embeddings", "sentence_transformers", settings, preload=preload)
 
 
-def chroma(*, preload: bool = False, **settings: object) -> dict[str, Any]:
-    """A retrieval engine on a Chroma store (``store_settings`` says which)."""
-    return engine_entry("rag", "chroma", settings, preload=preload)
+def chroma(
+    store: Mapping[str, object], *, preload: bool = False, **settings: object
+) -> dict[str, Any]:
+    """A retrieval engine on the Chroma store that ``store`` points at (see ``store_settings``)."""
+    return engine_entry("rag", "chroma", {**store, **settings}, preload=preload)
 
 
 def answering_engines() -> dict[str, dict[str, Any]]:
@@ -103,13 +105,12 @@ SMALL_CHUNKS = {"chunk_chars": 300, "chunk_overlap": 60}
 
 def retrieval_config(
     onnx_cache: Path,
-    store: Mapping[str, object],
+    docs_settings: Mapping[str, object],
     *,
     sections: Mapping[str, Any] | None = None,
-    **docs_settings: object,
 ) -> str:
-    """MiniLM and one retrieval engine, ``docs``, on ``store``."""
-    engines = {"minilm": minilm(onnx_cache), "docs": chroma(**store, **docs_settings)}
+    """MiniLM and one retrieval engine, ``docs``, with ``docs_settings`` (its store and more)."""
+    engines = {"minilm": minilm(onnx_cache), "docs": chroma(docs_settings)}
     return daemon_config(engines, sections=sections)
 
 
@@ -132,7 +133,7 @@ def store_setting(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, o
 @pytest.fixture
 def rag_config(store_setting: dict[str, object], onnx_cache: Path, tmp_path: Path) -> Path:
     path = tmp_path / "rag.yaml"
-    path.write_text(retrieval_config(onnx_cache, store_setting, **SMALL_CHUNKS))
+    path.write_text(retrieval_config(onnx_cache, {**store_setting, **SMALL_CHUNKS}))
     return path
 
 

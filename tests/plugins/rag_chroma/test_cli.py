@@ -16,8 +16,8 @@ from tests.plugins.rag_chroma.conftest import retrieval_config
 def cli_config(tmp_path: Path, onnx_cache: Path) -> Path:
     """``tmp_path / "rag.yaml"``: MiniLM and a store in ``tmp_path / "store"``."""
     config = tmp_path / "rag.yaml"
-    store = {"path": str(tmp_path / "store")}
-    config.write_text(retrieval_config(onnx_cache, store, ingest_batch=16))
+    docs = {"path": str(tmp_path / "store"), "ingest_batch": 16}
+    config.write_text(retrieval_config(onnx_cache, docs))
     return config
 
 

@@ -39,7 +39,7 @@ def daemon(
     server = request.getfixturevalue("chroma_server") if request.param == "server" else None
     engines = {
         "minilm": minilm(onnx_cache, preload=True),
-        "docs": chroma(preload=True, **store_settings(request.param, folder, server)),
+        "docs": chroma(store_settings(request.param, folder, server), preload=True),
         **answering_engines(),
     }
     config = daemon_config(engines, sections={"aliases": {"gpt-4o-mini": "llm"}})

@@ -31,7 +31,7 @@ async def chunk_records(engine: RetrievalEngine, collection: str) -> int:
 async def test_progress_cancel_and_idle_release(tmp_path: Path, onnx_cache: Path) -> None:
     config = tmp_path / "rag.yaml"
     docs = chroma(
-        path=str(tmp_path / "chroma"),
+        {"path": str(tmp_path / "chroma")},
         chunk_chars=200,
         chunk_overlap=40,
         ingest_batch=16,

@@ -45,10 +45,10 @@ def long_text(paragraphs: int, seed: int, marker: str = "") -> str:
 @pytest.fixture(scope="module")
 def daemon(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("ingest-jobs")
-    store = {"path": str(folder / "chroma"), **SMALL_CHUNKS, "ingest_batch": 32}
+    docs = {"path": str(folder / "chroma"), **SMALL_CHUNKS, "ingest_batch": 32}
     engines = {
         "minilm": minilm(onnx_cache, preload=True, precision="int8"),
-        "docs": chroma(preload=True, **store),
+        "docs": chroma(docs, preload=True),
     }
     # A request timeout far below what these documents take: before jobs, they could not be
     # stored.

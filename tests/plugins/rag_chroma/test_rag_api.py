@@ -30,7 +30,7 @@ async def gateway(tmp_path: Path, onnx_cache: Path) -> AsyncIterator[httpx.Async
     config = tmp_path / "rag.yaml"
     engines = {
         "minilm": minilm(onnx_cache),
-        "docs": chroma(path=str(tmp_path / "chroma")),
+        "docs": chroma({"path": str(tmp_path / "chroma")}),
         "brain": fake("llm", reply="The queen rules the hive [1]."),
         "ears": fake("stt", reply="who rules the hive"),
         "mouth": fake("tts"),

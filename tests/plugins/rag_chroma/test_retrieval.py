@@ -239,7 +239,7 @@ async def test_daemons_sharing_a_server_see_each_others_writes(
     other, replacements and deletes too."""
     config = tmp_path / "shared.yaml"
     store = store_settings("server", tmp_path, chroma_server)
-    config.write_text(retrieval_config(onnx_cache, store, **SMALL_CHUNKS))
+    config.write_text(retrieval_config(onnx_cache, {**store, **SMALL_CHUNKS}))
     name = collection()
     async with (
         running_runtime(config, entry_points=True) as first,
@@ -273,8 +273,8 @@ async def test_another_embedder_is_refused_and_questions_use_the_collections_own
     engines = {
         "minilm": minilm(onnx_cache),
         "tiny": engine_entry("embeddings", "fake", preload=False),
-        "docs": chroma(path=store),
-        "other": chroma(path=store, embeddings="tiny"),
+        "docs": chroma({"path": store}),
+        "other": chroma({"path": store}, embeddings="tiny"),
     }
     routes = {"embeddings": ["minilm"], "rag": ["docs"]}
     config.write_text(daemon_config(engines, routes=routes))
@@ -295,7 +295,7 @@ async def test_chunks_embed_as_documents_and_questions_as_queries(tmp_path: Path
     config = tmp_path / "typed.yaml"
     engines = {
         "vectors": engine_entry("embeddings", "fake", preload=False),
-        "docs": chroma(path=str(tmp_path / "db")),
+        "docs": chroma({"path": str(tmp_path / "db")}),
     }
     config.write_text(daemon_config(engines))
     async with running_runtime(config, entry_points=True) as runtime:

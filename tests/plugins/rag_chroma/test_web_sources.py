@@ -65,7 +65,7 @@ def daemon(
     folder = tmp_path_factory.mktemp("web-sources")
     engines = {
         "minilm": minilm(onnx_cache, preload=True),
-        "docs": chroma(preload=True, path=str(folder / "chroma")),
+        "docs": chroma({"path": str(folder / "chroma")}, preload=True),
         **answering_engines(),
         "web": engine_entry("search", "searxng", {"url": searxng.url}, preload=False),
     }
