@@ -14,6 +14,7 @@ import pytest
 import soundfile
 
 from tests.support.daemon import serving
+from tests.support.openai_speech import stream_pcm
 
 TEXT = "Good morning. The train leaves at nine. Please be on time."
 
@@ -96,15 +97,10 @@ def test_speech_as_wav_through_an_openai_alias(served: Served) -> None:
 
 def test_streaming_pcm_arrives_as_one_continuous_stream(served: Served) -> None:
     speaker = served.speaker
-    received = bytearray()
-    with served.api.audio.speech.with_streaming_response.create(
-        model=speaker.engine, voice="alloy", input=TEXT, response_format="pcm"
-    ) as response:
-        assert response.headers["x-sample-rate"] == str(speaker.rate)
-        for block in response.iter_bytes():
-            received += block
-    assert len(received) % 2 == 0
-    pcm = np.frombuffer(bytes(received), dtype="<i2")
+    speech = stream_pcm(served.api, model=speaker.engine, voice="alloy", text=TEXT)
+    assert speech.headers["x-sample-rate"] == str(speaker.rate)
+    assert len(speech.pcm) % 2 == 0
+    pcm = speech.samples
     assert 2.0 < len(pcm) / speaker.rate < 10.0
     assert np.abs(pcm).max() > 1000
 

@@ -3,7 +3,7 @@ are only known at run time (chosen on the command line, or pointing into a temp 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,31 @@ def daemon_config(
     engines: Mapping[str, Mapping[str, Any]],
     *,
     log_level: str = "warning",
+    log_format: str | None = None,
     models_dir: Path | None = None,
+    routes: Mapping[str, Sequence[str]] | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> str:
-    """YAML text serving ``engines``, every capability routed to its engines in the order given.
-    The file is not watched: a test or bench rewrites it only to start another daemon."""
-    routes: dict[str, list[str]] = {}
-    for name, entry in engines.items():
-        routes.setdefault(entry["capability"], []).append(name)
-    config: dict[str, Any] = {"reload": {"watch": False}, "logging": {"level": log_level}}
+    """YAML text serving ``engines``, each capability routed to its engines in the order given
+    unless ``routes`` says otherwise; ``sections`` are further top-level blocks (``aliases``,
+    ``policy``, ...). The file is not watched: a test or bench rewrites it only to start another
+    daemon."""
+    logging = {"level": log_level}
+    if log_format is not None:
+        logging["format"] = log_format
+    config: dict[str, Any] = {"reload": {"watch": False}, "logging": logging}
     if models_dir is not None:
         config["models_dir"] = str(models_dir)
     config["engines"] = {name: dict(entry) for name, entry in engines.items()}
-    config["routes"] = routes
+    chosen = _routes_in_order(engines) if routes is None else routes
+    config["routes"] = {capability: list(names) for capability, names in chosen.items()}
+    config.update(sections or {})
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def _routes_in_order(engines: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each capability routed to its engines in the order ``engines`` gives them."""
+    routes: dict[str, list[str]] = {}
+    for name, entry in engines.items():
+        routes.setdefault(entry["capability"], []).append(name)
+    return routes

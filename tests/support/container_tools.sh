@@ -6,11 +6,9 @@
 # Installs packages only as root with apt-get; elsewhere it says what is missing and goes on
 # (the test then fails naming this target).
 set -euo pipefail
+. "$(dirname "$0")/tools_common.sh"
 
-if [ "$(uname -s)" != Linux ]; then
-    echo "container tools: not Linux; the container test needs podman on Linux"
-    exit 0
-fi
+only_on_linux "container tools: not Linux; the container test needs podman on Linux"
 
 need=()
 command -v podman >/dev/null || need+=(podman)
@@ -19,11 +17,9 @@ command -v runc >/dev/null || need+=(runc)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
+if can_apt_install; then
     # podman's recommends bring netavark, aardvark-dns, slirp4netns, fuse-overlayfs and buildah.
-    apt-get install -y "${need[@]}" ||
-        { apt-get update -qq && apt-get install -y "${need[@]}"; }
+    apt_install "${need[@]}"
 else
     echo "container tools: missing ${need[*]} (the container test needs them)" >&2
 fi

@@ -6,18 +6,15 @@
 # Installs only as root with apt-get; elsewhere it says what is missing and goes on (the tests
 # then fail with the command to run).
 set -euo pipefail
+. "$(dirname "$0")/tools_common.sh"
 
 cache="${VOXGATE_FLEET_TOOLS:-$HOME/.cache/voxgate/fleet-tools}"
-if [ "$(uname -s)" != Linux ]; then
-    echo "fleet tools: not Linux; install valkey-server and haproxy yourself for the fleet tests"
-    exit 0
-fi
+only_on_linux \
+    "fleet tools: not Linux; install valkey-server and haproxy yourself for the fleet tests"
 
 if ! command -v haproxy >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends haproxy ||
-            { apt-get update -qq && apt-get install -y --no-install-recommends haproxy; }
+    if can_apt_install; then
+        apt_install --no-install-recommends haproxy
     else
         echo "fleet tools: haproxy is missing (the fleet tests need it)" >&2
     fi
@@ -26,8 +23,7 @@ fi
 if command -v valkey-server >/dev/null || ls "$cache"/*/usr/bin/valkey-server >/dev/null 2>&1; then
     exit 0
 fi
-. /etc/os-release
-if [ "${ID:-}" != debian ] || [ -z "${VERSION_CODENAME:-}" ] || ! command -v apt-get >/dev/null; then
+if ! debian_with_apt; then
     echo "fleet tools: valkey-server is missing (the fleet tests need it)" >&2
     exit 0
 fi

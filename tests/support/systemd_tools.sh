@@ -5,12 +5,10 @@
 # ~/.cache/voxgate/systemd-tools (not installed) to verify Type=notify-reload units.
 # Installs packages only as root with apt-get; elsewhere it says what is missing and goes on.
 set -euo pipefail
+. "$(dirname "$0")/tools_common.sh"
 
 cache="${VOXGATE_SYSTEMD_TOOLS:-$HOME/.cache/voxgate/systemd-tools}"
-if [ "$(uname -s)" != Linux ]; then
-    echo "systemd tools: not Linux, nothing to install"
-    exit 0
-fi
+only_on_linux "systemd tools: not Linux, nothing to install"
 
 need=()
 command -v systemd-analyze >/dev/null || need+=(systemd)
@@ -18,10 +16,8 @@ command -v systemd-socket-activate >/dev/null || need+=(systemd)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends "${need[@]}" ||
-            { apt-get update -qq && apt-get install -y --no-install-recommends "${need[@]}"; }
+    if can_apt_install; then
+        apt_install --no-install-recommends "${need[@]}"
     else
         echo "systemd tools: missing ${need[*]} (the service tests need them)" >&2
         exit 0
@@ -32,8 +28,7 @@ version=$(systemd-analyze --version | awk 'NR == 1 {print $2}')
 if [ "$version" -ge 253 ] || ls "$cache"/*/usr/bin/systemd-analyze >/dev/null 2>&1; then
     exit 0
 fi
-. /etc/os-release
-if [ "${ID:-}" != debian ] || [ -z "${VERSION_CODENAME:-}" ] || ! command -v apt-get >/dev/null; then
+if ! debian_with_apt; then
     echo "systemd tools: systemd $version cannot verify Type=notify-reload units" >&2
     exit 0
 fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,13 @@ from core.model_store.registry import ModelSpec
 from core.plugins import PluginCatalog, create_plugin_catalog
 from core.runtime.runtime import Runtime
 from tests.core.model_store.hub_server import HubRepo, HubState, serve_hub
+from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC
 from tests.support.daemon import asgi_client, free_port
 from tests.support.fake_plugin import FakePlugin
 
-SPEC = ModelSpec(
-    key="tiny",
-    folder="TinyOrg/tiny-model",
-    hf_repo="TinyOrg/tiny-model",
+SPEC = replace(
+    TINY_SPEC,
+    hf_repo=TINY_REPO,
     required_files=("config.json", "model.bin"),
     description="a tiny model",
 )

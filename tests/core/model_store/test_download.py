@@ -13,16 +13,10 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import MANIFEST, validate_model
 from tests.core.model_store.hub_server import COMMIT, HubRepo, HubState, serve_hub
-from tests.core.model_store.repo_files import tiny_repo_files
+from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC, tiny_repo_files
 from tests.support.daemon import free_port
 
-REPO = "TinyOrg/tiny-model"
-SPEC = ModelSpec(
-    key="tiny",
-    folder="TinyOrg/tiny-model",
-    hf_repo=REPO,
-    required_files=("config.json", "model.safetensors"),
-)
+SPEC = replace(TINY_SPEC, hf_repo=TINY_REPO)
 
 
 def repo_files() -> dict[str, bytes]:
@@ -34,7 +28,7 @@ def repo_files() -> dict[str, bytes]:
 def hub() -> Iterator[tuple[HubState, str]]:
     state = HubState(
         repos={
-            REPO: HubRepo(
+            TINY_REPO: HubRepo(
                 files=repo_files(),
                 lfs={"model.safetensors", "speech_tokenizer/model.safetensors"},
             )
@@ -65,7 +59,7 @@ def test_download_places_verified_files_and_reports_progress(
     assert report.checksums_checked == 2
     assert report.source == {
         "provider": "hf",
-        "repo": REPO,
+        "repo": TINY_REPO,
         "revision": COMMIT,
         "imported_from": None,
     }
@@ -143,7 +137,7 @@ def test_offline_the_error_names_the_folder_for_a_manual_copy(
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MODELSCOPE_HOME", str(tmp_path / "modelscope-home"))
-    spec = replace(SPEC, modelscope_id=REPO)
+    spec = replace(SPEC, modelscope_id=TINY_REPO)
     providers: dict[str, Provider] = {
         "hf": HuggingFace(nobody),
         "modelscope": ModelScope(endpoint=nobody),
@@ -196,7 +190,7 @@ def test_a_provider_without_a_repository_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../../escape.txt", "/etc/evil", "sub/../../up.txt"])
 def test_file_names_that_leave_the_model_folder_are_refused(tmp_path: Path, name: str) -> None:
     files = {**repo_files(), name: b"not a model file"}
-    state = HubState(repos={REPO: HubRepo(files=files, lfs={"model.safetensors"})})
+    state = HubState(repos={TINY_REPO: HubRepo(files=files, lfs={"model.safetensors"})})
     with serve_hub(state) as url, pytest.raises(DownloadError, match="unsafe file names"):
         download_model(SPEC, tmp_path / "a" / "b" / "models", providers={"hf": HuggingFace(url)})
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []

@@ -13,18 +13,12 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import validate_model
 from tests.core.model_store.modelscope_server import MsRepo, MsState, serve_modelscope
-from tests.core.model_store.repo_files import tiny_repo_files
+from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC, tiny_repo_files
 from tests.support.daemon import free_port
 
-REPO = "TinyOrg/tiny-model"
-SPEC = ModelSpec(
-    key="tiny",
-    folder="TinyOrg/tiny-model",
-    modelscope_id=REPO,
-    required_files=("config.json", "model.safetensors"),
-)
-LISTING = f"/api/v1/models/{REPO}/repo/files"
-FILE = f"/api/v1/models/{REPO}/repo"
+SPEC = replace(TINY_SPEC, modelscope_id=TINY_REPO)
+LISTING = f"/api/v1/models/{TINY_REPO}/repo/files"
+FILE = f"/api/v1/models/{TINY_REPO}/repo"
 
 
 def repo_files() -> dict[str, bytes]:
@@ -53,7 +47,7 @@ def modelscope_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 @pytest.fixture
 def hub() -> Iterator[tuple[MsState, str]]:
-    state = MsState(repos={REPO: MsRepo(files=repo_files())})
+    state = MsState(repos={TINY_REPO: MsRepo(files=repo_files())})
     with serve_modelscope(state) as url:
         yield state, url
 
@@ -87,7 +81,7 @@ def test_download_places_verified_files_and_reports_progress(
     assert report.checksums_checked == 3  # ModelScope lists a sha256 for every file
     assert report.source == {
         "provider": "modelscope",
-        "repo": REPO,
+        "repo": TINY_REPO,
         "revision": "master",
         "imported_from": None,
     }
@@ -136,7 +130,7 @@ def test_auto_falls_back_from_an_unreachable_hugging_face(
     state, url = hub
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     monkeypatch.setenv("MODELSCOPE_ENDPOINT", url)
-    spec = replace(SPEC, hf_repo=REPO)
+    spec = replace(SPEC, hf_repo=TINY_REPO)
     events: list[DownloadProgress] = []
     path = download_model(spec, tmp_path, progress=events.append)
 
@@ -176,7 +170,7 @@ def test_a_tag_is_listed_and_fetched_at_that_revision(
     hub: tuple[MsState, str], tmp_path: Path
 ) -> None:
     state, url = hub
-    state.repos[REPO].revisions.add("v1.0")
+    state.repos[TINY_REPO].revisions.add("v1.0")
     spec = replace(SPEC, revision="v1.0")
     path = download_model(spec, tmp_path, providers={"modelscope": ModelScope(url)})
     assert (validate_model(spec, path).source or {}).get("revision") == "v1.0"
@@ -245,12 +239,12 @@ def test_an_interrupted_transfer_resumes_where_it_stopped(
 
 def test_offline_both_hubs_fail_with_the_folder_hint(tmp_path: Path) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    spec = replace(SPEC, hf_repo=REPO)
+    spec = replace(SPEC, hf_repo=TINY_REPO)
     providers: dict[str, Provider] = {"hf": HuggingFace(nobody), "modelscope": ModelScope(nobody)}
     with pytest.raises(DownloadError) as caught:
         download_model(spec, tmp_path, providers=providers)
     message = str(caught.value)
     assert message.index("hf: cannot list") < message.index(
-        f"modelscope: cannot list {REPO} on {nobody}: NetworkError"
+        f"modelscope: cannot list {TINY_REPO} on {nobody}: NetworkError"
     )
     assert f"copy the folder to {tmp_path / 'TinyOrg' / 'tiny-model'}" in message

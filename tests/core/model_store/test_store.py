@@ -14,11 +14,11 @@ from core.model_store.paths import model_dir, models_root
 from core.model_store.registry import ModelFile, ModelRegistry, ModelSpec, UnknownModelKey
 from core.model_store.validate import MANIFEST, sha256_file, validate_model
 from core.plugins import create_plugin_catalog
+from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC
 
-SPEC = ModelSpec(
-    key="tiny",
-    folder="TinyOrg/tiny-model",
-    hf_repo="TinyOrg/tiny-model",
+SPEC = replace(
+    TINY_SPEC,
+    hf_repo=TINY_REPO,
     required_files=("config.json", "weights.bin"),
     dir_env="TINY_MODELS_DIR",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +18,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 import plugins.fallback_cloud
-from core.plugins import PluginCatalog, create_plugin_catalog
 from core.runtime.runtime import Runtime
 from tests.support.daemon import free_port
 
 # The cloud engine tests import it from here.
 from tests.support.engines import NoServices as NoServices
-from tests.support.fake_plugin import FakePlugin
+from tests.support.runtime import running_runtime
 
 #: The API key the upstream daemon demands, and the variable the cloud engines read it from.
 UPSTREAM_KEY = "upstream-test-key-5f2c"
@@ -156,23 +155,10 @@ def _merged_routes(routes: str | None) -> str:
     return "\n".join(lines.values()) + "\n"
 
 
-def catalog_with_cloud(disabled: Iterable[str]) -> PluginCatalog:
-    """The fake local engines plus this plugin, registered as its entry point would."""
-    return create_plugin_catalog(
-        disabled=disabled,
-        use_entry_points=False,
-        extra={"fakes": FakePlugin(), "fallback_cloud": plugins.fallback_cloud},
-    )
-
-
-@contextlib.asynccontextmanager
-async def hybrid_runtime(config: Path) -> AsyncIterator[Runtime]:
-    runtime = Runtime(config, catalog_factory=catalog_with_cloud)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.shutdown(5)
+def hybrid_runtime(config: Path) -> contextlib.AbstractAsyncContextManager[Runtime]:
+    """A running runtime with the fake local engines plus this plugin, registered as its entry
+    point would."""
+    return running_runtime(config, plugins={"fallback_cloud": plugins.fallback_cloud})
 
 
 @contextlib.asynccontextmanager

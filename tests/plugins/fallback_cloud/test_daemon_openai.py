@@ -15,6 +15,7 @@ import soundfile
 
 from tests.plugins.fallback_cloud.support import KEY_ENV, UPSTREAM_KEY, hybrid_config
 from tests.support.daemon import daemon_process, serving
+from tests.support.openai_speech import stream_pcm
 from tests.support.plugin_dist import fake_plugin_env
 
 BROKEN = {
@@ -71,16 +72,11 @@ def test_chat_stream_passes_tokens_and_usage_through(client: openai.OpenAI) -> N
 
 
 def test_speech_streams_pcm(client: openai.OpenAI) -> None:
-    received = bytearray()
-    with client.audio.speech.with_streaming_response.create(
-        model="tts-1", voice="deep-m", input="Hello there.", response_format="pcm"
-    ) as response:
-        assert response.headers["x-voxgate-engine"] == "cloud_tts"
-        assert response.headers["x-voxgate-voice"] == "cloud-m"
-        assert response.headers["x-sample-rate"] == "24000"
-        for block in response.iter_bytes():
-            received += block
-    pcm = np.frombuffer(bytes(received), dtype="<i2")
+    speech = stream_pcm(client, model="tts-1", voice="deep-m", text="Hello there.")
+    assert speech.headers["x-voxgate-engine"] == "cloud_tts"
+    assert speech.headers["x-voxgate-voice"] == "cloud-m"
+    assert speech.headers["x-sample-rate"] == "24000"
+    pcm = speech.samples
     assert len(pcm) == 7200  # three 0.1 s chunks from the upstream, all of them
     assert np.abs(pcm).max() > 9000  # a 0.3-amplitude tone, not silence
 

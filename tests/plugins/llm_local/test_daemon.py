@@ -13,25 +13,9 @@ import httpx
 import openai
 import pytest
 
+from tests.plugins.llm_local.served_models import smollm2_and_tiny_config
+from tests.support.configs import engine_entry
 from tests.support.daemon import serving
-
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: info, format: json}}
-engines:
-  smollm2: {{capability: llm, engine: llama_cpp, preload: true}}
-  tiny:
-    capability: llm
-    engine: llama_cpp
-    preload: true
-    settings: {{model: "{tiny}", n_ctx: 32768}}
-  broken:
-    capability: llm
-    engine: llama_cpp
-    settings: {{model: "{missing}"}}
-routes: {{llm: [smollm2]}}
-aliases: {{gpt-4o-mini: llm}}
-"""
 
 
 @dataclass(frozen=True)
@@ -48,8 +32,12 @@ class Daemon:
 @pytest.fixture(scope="module")
 def daemon(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     folder = tmp_path_factory.mktemp("llm-daemon")
-    missing = folder / "no-such-model.gguf"
-    with serving(folder, CONFIG.format(tiny=tiny_gguf, missing=missing)) as url:
+    missing = {"model": str(folder / "no-such-model.gguf")}
+    broken = engine_entry("llm", "llama_cpp", missing, preload=False)
+    config = smollm2_and_tiny_config(
+        tiny_gguf, n_ctx=32768, log_format="json", more_engines={"broken": broken}
+    )
+    with serving(folder, config) as url:
         yield Daemon(url, folder)
 
 

@@ -14,20 +14,8 @@ import jsonschema
 import openai
 import pytest
 
+from tests.plugins.llm_local.served_models import smollm2_and_tiny_config
 from tests.support.daemon import serving
-
-CONFIG = """\
-reload: {{watch: false}}
-engines:
-  smollm2: {{capability: llm, engine: llama_cpp, preload: true}}
-  tiny:
-    capability: llm
-    engine: llama_cpp
-    preload: true
-    settings: {{model: "{tiny}", n_ctx: 4096}}
-routes: {{llm: [smollm2]}}
-aliases: {{gpt-4o-mini: llm}}
-"""
 
 WEATHER_PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -80,7 +68,7 @@ PERSON: dict[str, Any] = {
 def client(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
     folder = tmp_path_factory.mktemp("llm-features")
     with (
-        serving(folder, CONFIG.format(tiny=tiny_gguf)) as url,
+        serving(folder, smollm2_and_tiny_config(tiny_gguf, n_ctx=4096)) as url,
         openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as api,
     ):
         yield api

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +15,9 @@ import pytest
 
 from core.engines import RetrievalEngine
 from core.runtime.runtime import Runtime
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import free_port
 from tests.support.runtime import running_runtime
-
-CONFIG = """\
-reload: {{watch: false}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{onnx_cache}"}}
-  docs:
-    capability: rag
-    engine: chroma
-    settings: {{{store}, chunk_chars: 300, chunk_overlap: 60}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
-
 
 #: MiniLM (English) and multilingual e5-small, both 384-d, and the two combined; a retrieval
 #: engine for each on one store: ``docs`` embeds with MiniLM, ``docs_e5`` with e5, ``docs_both``
@@ -89,26 +75,65 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(30)
 
 
-def store_settings(kind: str, tmp_path: Path, server: str | None) -> str:
-    """The YAML settings (inside braces) that point the chroma engine at a store."""
+def minilm(onnx_cache: Path, *, preload: bool = False, **settings: object) -> dict[str, Any]:
+    """The MiniLM embedder (English, 384-d), its ONNX export in the session's cache."""
+    settings = {"cache_dir": str(onnx_cache), **settings}
+    return engine_entry("embeddings", "sentence_transformers", settings, preload=preload)
+
+
+def chroma(
+    store: Mapping[str, object], *, preload: bool = False, **settings: object
+) -> dict[str, Any]:
+    """A retrieval engine on the Chroma store that ``store`` points at (see ``store_settings``)."""
+    return engine_entry("rag", "chroma", {**store, **settings}, preload=preload)
+
+
+def answering_engines() -> dict[str, dict[str, Any]]:
+    """The shipped SmolLM2 (preloaded), Whisper and hibari: what answers, hears and speaks."""
+    return {
+        "smollm2": engine_entry("llm", "llama_cpp"),
+        "whisper": engine_entry(
+            "stt", "faster_whisper", {"vad_runtime": "onnxruntime"}, preload=False
+        ),
+        "hibari": engine_entry("tts", "hibari", preload=False),
+    }
+
+
+#: Chunks small enough that a test document makes several.
+SMALL_CHUNKS = {"chunk_chars": 300, "chunk_overlap": 60}
+
+
+def retrieval_config(
+    onnx_cache: Path,
+    docs_settings: Mapping[str, object],
+    *,
+    sections: Mapping[str, Any] | None = None,
+) -> str:
+    """MiniLM and one retrieval engine, ``docs``, with ``docs_settings`` (its store and more)."""
+    engines = {"minilm": minilm(onnx_cache), "docs": chroma(docs_settings)}
+    return daemon_config(engines, sections=sections)
+
+
+def store_settings(kind: str, tmp_path: Path, server: str | None) -> dict[str, object]:
+    """The settings that point the chroma engine at a store."""
     if kind == "embedded":
-        return f"path: {tmp_path / 'chroma'}"
+        return {"path": str(tmp_path / "chroma")}
     assert server is not None
     host, port = server.split(":")
     # Server mode checks for other daemons' writes on every request in tests.
-    return f"host: {host}, port: {port}, sync_seconds: 0"
+    return {"host": host, "port": int(port), "sync_seconds": 0}
 
 
 @pytest.fixture(params=["embedded", "server"])
-def store_setting(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_setting(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
     server = request.getfixturevalue("chroma_server") if request.param == "server" else None
     return store_settings(request.param, tmp_path, server)
 
 
 @pytest.fixture
-def rag_config(store_setting: str, onnx_cache: Path, tmp_path: Path) -> Path:
+def rag_config(store_setting: dict[str, object], onnx_cache: Path, tmp_path: Path) -> Path:
     path = tmp_path / "rag.yaml"
-    path.write_text(CONFIG.format(store=store_setting, onnx_cache=onnx_cache))
+    path.write_text(retrieval_config(onnx_cache, {**store_setting, **SMALL_CHUNKS}))
     return path
 
 

@@ -10,18 +10,15 @@ import sys
 from pathlib import Path
 
 from tests.core.ingest.test_extract import tiny_pdf
+from tests.plugins.rag_chroma.conftest import retrieval_config
 
-CONFIG = """\
-reload: {{watch: false}}
-logging: {{level: warning}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{onnx_cache}"}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: "{store}", ingest_batch: 16}}}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
+
+def cli_config(tmp_path: Path, onnx_cache: Path) -> Path:
+    """``tmp_path / "rag.yaml"``: MiniLM and a store in ``tmp_path / "store"``."""
+    config = tmp_path / "rag.yaml"
+    docs = {"path": str(tmp_path / "store"), "ingest_batch": 16}
+    config.write_text(retrieval_config(onnx_cache, docs))
+    return config
 
 
 def voxgate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,8 +33,7 @@ def voxgate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_add_a_folder_then_ask_list_and_delete(tmp_path: Path, onnx_cache: Path) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    config = cli_config(tmp_path, onnx_cache)
     library = tmp_path / "library"
     (library / "animals").mkdir(parents=True)
     (library / "animals" / "bees.md").write_text(
@@ -82,8 +78,7 @@ def test_add_a_folder_then_ask_list_and_delete(tmp_path: Path, onnx_cache: Path)
 
 
 def test_clear_errors_before_anything_is_sent(tmp_path: Path, onnx_cache: Path) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    config = cli_config(tmp_path, onnx_cache)
     missing = voxgate(config, "add", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "no such file or folder" in missing.stderr
     (tmp_path / "a.txt").write_text("a")
@@ -95,8 +90,7 @@ def test_clear_errors_before_anything_is_sent(tmp_path: Path, onnx_cache: Path) 
 
 
 def test_add_shows_the_progress_of_a_large_file(tmp_path: Path, onnx_cache: Path) -> None:
-    config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(onnx_cache=onnx_cache, store=tmp_path / "store"))
+    config = cli_config(tmp_path, onnx_cache)
     book = tmp_path / "book.txt"
     sentence = "The lighthouse keeper wrote down the weather, the ships and the tides each day. "
     book.write_text("\n\n".join(f"Day {n}. " + sentence * 5 for n in range(200)))

@@ -15,6 +15,7 @@ from core.engines.retrieval import Document, RetrievalQuery
 from core.runtime.runtime import Runtime
 from plugins.rag_chroma.combined_embeddings import CombinedSettings
 from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.runtime import running_runtime
 
 ENGLISH = "how long until my parcel gets here"
@@ -71,13 +72,11 @@ def test_members_are_named_once_and_at_least_two() -> None:
 
 async def test_an_engine_cannot_be_its_own_member(tmp_path: Path) -> None:
     config = tmp_path / "self.yaml"
-    config.write_text(
-        "reload: {watch: false}\n"
-        "engines:\n"
-        "  both: {capability: embeddings, engine: combined, settings: {members: [both, e5]}}\n"
-        "  e5: {capability: embeddings, engine: e5}\n"
-        "routes: {embeddings: [both]}\n"
-    )
+    engines = {
+        "both": engine_entry("embeddings", "combined", {"members": ["both", "e5"]}, preload=False),
+        "e5": engine_entry("embeddings", "e5", preload=False),
+    }
+    config.write_text(daemon_config(engines, routes={"embeddings": ["both"]}))
     async with running_runtime(config, entry_points=True) as runtime:
         with pytest.raises(EngineNotLoaded, match="cannot be one of its own members"):
             await runtime.current.slots["both"].ensure_loaded()

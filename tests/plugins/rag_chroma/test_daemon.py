@@ -14,24 +14,16 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.core.ingest.test_extract import tiny_pdf
-from tests.plugins.rag_chroma.conftest import rag_query, store_settings
+from tests.plugins.rag_chroma.conftest import (
+    answering_engines,
+    chroma,
+    minilm,
+    rag_query,
+    store_settings,
+)
+from tests.support.configs import daemon_config
 from tests.support.daemon import serving
 
-CONFIG = """\
-reload: {{watch: false}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    preload: true
-    settings: {{cache_dir: "{onnx_cache}"}}
-  docs: {{capability: rag, engine: chroma, preload: true, settings: {{{store}}}}}
-  smollm2: {{capability: llm, engine: llama_cpp, preload: true}}
-  whisper: {{capability: stt, engine: faster_whisper, settings: {{vad_runtime: onnxruntime}}}}
-  hibari: {{capability: tts, engine: hibari}}
-routes: {{embeddings: [minilm], rag: [docs], llm: [smollm2], stt: [whisper], tts: [hibari]}}
-aliases: {{gpt-4o-mini: llm}}
-"""
 BEES = (
     "Honey bees live in colonies ruled by a single queen. Worker bees collect nectar and turn "
     "it into honey inside the hive.\n\nDrones are male bees; their only task is to mate with "
@@ -45,8 +37,13 @@ def daemon(
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp(f"rag-daemon-{request.param}")
     server = request.getfixturevalue("chroma_server") if request.param == "server" else None
-    store = store_settings(request.param, folder, server)
-    with serving(folder, CONFIG.format(store=store, onnx_cache=onnx_cache)) as url:
+    engines = {
+        "minilm": minilm(onnx_cache, preload=True),
+        "docs": chroma(store_settings(request.param, folder, server), preload=True),
+        **answering_engines(),
+    }
+    config = daemon_config(engines, sections={"aliases": {"gpt-4o-mini": "llm"}})
+    with serving(folder, config) as url:
         yield url
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench.bench_rag import EvalSet, ingest_set, load_set, quality
 from core.runtime.runtime import Runtime
-from tests.plugins.rag_chroma.conftest import CONFIG, loaded_engine, store_settings
+from tests.plugins.rag_chroma.conftest import loaded_engine, retrieval_config, store_settings
 from tests.support.runtime import running_runtime
 
 
@@ -41,11 +41,11 @@ async def test_hybrid_is_about_as_good_as_the_better_mode(
     data = part(name, documents) if documents else load_set(name)
     assert len(data.queries) >= 10
     config = tmp_path / "rag.yaml"
-    # The engine's default chunking and fusion, as shipped.
-    text = CONFIG.format(store=store_settings("embedded", tmp_path, None), onnx_cache=onnx_cache)
-    text = text.replace(", chunk_chars: 300, chunk_overlap: 60", "")
-    # The first test exports the model to ONNX, which can outlast the default 30 s on a busy box.
-    config.write_text("policy: {timeout: 300s}\n" + text)
+    # The engine's default chunking and fusion, as shipped. The first test exports the model to
+    # ONNX, which can outlast the default 30 s timeout on a busy box.
+    store = store_settings("embedded", tmp_path, None)
+    policy = {"policy": {"timeout": "300s"}}
+    config.write_text(retrieval_config(onnx_cache, store, sections=policy))
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
         await ingest_set(engine, data, "eval")

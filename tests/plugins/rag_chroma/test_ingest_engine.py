@@ -9,27 +9,9 @@ from pathlib import Path
 from core.engines import RetrievalEngine
 from core.engines.retrieval import Document, RetrievalQuery
 from plugins.rag_chroma.engine import ChromaRetrievalEngine
-from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.plugins.rag_chroma.conftest import chroma, loaded_engine, minilm
+from tests.support.configs import daemon_config
 from tests.support.runtime import running_runtime
-
-CONFIG = """\
-reload: {{watch: false}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{onnx_cache}", precision: int8}}
-  docs:
-    capability: rag
-    engine: chroma
-    settings:
-      path: "{path}"
-      chunk_chars: 200
-      chunk_overlap: 40
-      ingest_batch: 16
-      collection_idle_seconds: 0.2
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
 
 
 def paragraphs(count: int, word: str = "harbor") -> str:
@@ -48,7 +30,15 @@ async def chunk_records(engine: RetrievalEngine, collection: str) -> int:
 
 async def test_progress_cancel_and_idle_release(tmp_path: Path, onnx_cache: Path) -> None:
     config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(onnx_cache=onnx_cache, path=tmp_path / "chroma"))
+    docs = chroma(
+        {"path": str(tmp_path / "chroma")},
+        chunk_chars=200,
+        chunk_overlap=40,
+        ingest_batch=16,
+        collection_idle_seconds=0.2,
+    )
+    engines = {"minilm": minilm(onnx_cache, precision="int8"), "docs": docs}
+    config.write_text(daemon_config(engines))
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime)
         seen: list[tuple[int, int]] = []

@@ -16,27 +16,11 @@ import pytest
 
 from core.api.app import create_app
 from core.routing.breaker import BreakerState
-from tests.plugins.rag_chroma.conftest import rag_query
+from tests.plugins.rag_chroma.conftest import SMALL_CHUNKS, chroma, minilm, rag_query
+from tests.support.configs import daemon_config
 from tests.support.daemon import serving
 from tests.support.runtime import running_runtime
 
-# A request timeout far below what these documents take: before jobs, they could not be stored.
-CONFIG = """\
-reload: {{watch: false}}
-policy: {{timeout: 0.5}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    preload: true
-    settings: {{cache_dir: "{onnx_cache}", precision: int8}}
-  docs:
-    capability: rag
-    engine: chroma
-    preload: true
-    settings: {{path: "{path}", chunk_chars: 300, chunk_overlap: 60, ingest_batch: 32}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
 # fmt: off
 WORDS = [
     "river", "stone", "forest", "lantern", "harbor", "meadow", "copper", "violet", "thunder",
@@ -61,7 +45,15 @@ def long_text(paragraphs: int, seed: int, marker: str = "") -> str:
 @pytest.fixture(scope="module")
 def daemon(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("ingest-jobs")
-    with serving(folder, CONFIG.format(onnx_cache=onnx_cache, path=folder / "chroma")) as url:
+    docs = {"path": str(folder / "chroma"), **SMALL_CHUNKS, "ingest_batch": 32}
+    engines = {
+        "minilm": minilm(onnx_cache, preload=True, precision="int8"),
+        "docs": chroma(docs, preload=True),
+    }
+    # A request timeout far below what these documents take: before jobs, they could not be
+    # stored.
+    config = daemon_config(engines, sections={"policy": {"timeout": 0.5}})
+    with serving(folder, config) as url:
         yield url
 
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -13,29 +14,29 @@ import openai
 from core.api.app import create_app
 from tests.core.api.test_conversation import wav_upload
 from tests.core.ingest.test_extract import tiny_pdf
+from tests.plugins.rag_chroma.conftest import chroma, minilm
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.fake_plugin import CHAT_REQUESTS
 from tests.support.runtime import running_runtime
 
-CONFIG = """\
-reload: {{watch: false}}
-limits: {{max_upload_bytes: 200000}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    settings: {{cache_dir: "{onnx_cache}"}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: {path}}}}}
-  brain: {{capability: llm, engine: fake, settings: {{reply: "The queen rules the hive [1]."}}}}
-  ears: {{capability: stt, engine: fake, settings: {{reply: "who rules the hive"}}}}
-  mouth: {{capability: tts, engine: fake}}
-routes: {{embeddings: [minilm], rag: [docs], llm: [brain], stt: [ears], tts: [mouth]}}
-"""
+
+def fake(capability: str, **settings: object) -> dict[str, Any]:
+    """The fake plugin's engine for ``capability``: the test's fixed reply, no model."""
+    return engine_entry(capability, "fake", settings, preload=False)
 
 
 @contextlib.asynccontextmanager
 async def gateway(tmp_path: Path, onnx_cache: Path) -> AsyncIterator[httpx.AsyncClient]:
     config = tmp_path / "rag.yaml"
-    config.write_text(CONFIG.format(path=tmp_path / "chroma", onnx_cache=onnx_cache))
+    engines = {
+        "minilm": minilm(onnx_cache),
+        "docs": chroma({"path": str(tmp_path / "chroma")}),
+        "brain": fake("llm", reply="The queen rules the hive [1]."),
+        "ears": fake("stt", reply="who rules the hive"),
+        "mouth": fake("tts"),
+    }
+    limits = {"limits": {"max_upload_bytes": 200_000}}
+    config.write_text(daemon_config(engines, sections=limits))
     async with running_runtime(config, entry_points=True) as runtime:
         app = create_app(runtime, manage_runtime=False)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))

@@ -12,7 +12,15 @@ import pytest
 from core.engines import RetrievalEngine
 from core.engines.errors import InvalidRequest
 from core.engines.retrieval import Document, RetrievalMode, RetrievalQuery
-from tests.plugins.rag_chroma.conftest import loaded_engine
+from tests.plugins.rag_chroma.conftest import (
+    SMALL_CHUNKS,
+    chroma,
+    loaded_engine,
+    minilm,
+    retrieval_config,
+    store_settings,
+)
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.runtime import running_runtime
 
 FACTS = {
@@ -171,7 +179,7 @@ async def test_reading_a_missing_collection_creates_nothing(engine: RetrievalEng
 
 
 async def test_an_interrupted_ingest_leaves_nothing_visible(
-    rag_config: Path, store_setting: str, monkeypatch: pytest.MonkeyPatch
+    rag_config: Path, store_setting: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The store fails between writing a new version's chunks and registering it (a crash or
     a lost server would stop there): neither the new nor a half document may show."""
@@ -208,7 +216,7 @@ async def test_an_interrupted_ingest_leaves_nothing_visible(
         leftovers = await engine._blocking(opened.store.remove_orphans, time.time() + 1)  # type: ignore[attr-defined]
         # Embedded: cleared at open. A server may hold another daemon's ingest in progress, so
         # young orphans stay until they are older than the grace period.
-        assert leftovers == (0 if "path:" in store_setting else 2)
+        assert leftovers == (0 if "path" in store_setting else 2)
         await engine.upsert(Document("ghost", "Penguins waddle on the ice.", name))
         assert "ghost" in await found(engine, name, "penguins waddle")
 
@@ -229,11 +237,9 @@ async def test_daemons_sharing_a_server_see_each_others_writes(
 ) -> None:
     """Two runtimes on one Chroma server: writes by one are searchable (dense and keyword) in the
     other, replacements and deletes too."""
-    from tests.plugins.rag_chroma.conftest import CONFIG, store_settings
-
     config = tmp_path / "shared.yaml"
     store = store_settings("server", tmp_path, chroma_server)
-    config.write_text(CONFIG.format(store=store, onnx_cache=onnx_cache))
+    config.write_text(retrieval_config(onnx_cache, {**store, **SMALL_CHUNKS}))
     name = collection()
     async with (
         running_runtime(config, entry_points=True) as first,
@@ -263,19 +269,15 @@ async def test_another_embedder_is_refused_and_questions_use_the_collections_own
     """A collection built with one embedding model is searched with that model, whichever the
     asking engine is set to, and takes no vectors of another."""
     config = tmp_path / "mixed.yaml"
-    config.write_text(
-        f"""\
-reload: {{watch: false}}
-engines:
-  minilm: {{capability: embeddings, engine: sentence_transformers,
-           settings: {{cache_dir: "{onnx_cache}"}}}}
-  tiny: {{capability: embeddings, engine: fake}}
-  docs: {{capability: rag, engine: chroma, settings: {{path: {tmp_path / "db"}}}}}
-  other: {{capability: rag, engine: chroma,
-          settings: {{path: {tmp_path / "db"}, embeddings: tiny}}}}
-routes: {{embeddings: [minilm], rag: [docs]}}
-"""
-    )
+    store = str(tmp_path / "db")
+    engines = {
+        "minilm": minilm(onnx_cache),
+        "tiny": engine_entry("embeddings", "fake", preload=False),
+        "docs": chroma({"path": store}),
+        "other": chroma({"path": store}, embeddings="tiny"),
+    }
+    routes = {"embeddings": ["minilm"], "rag": ["docs"]}
+    config.write_text(daemon_config(engines, routes=routes))
     async with running_runtime(config, entry_points=True) as runtime:
         await (await loaded_engine(runtime, "docs")).upsert(Document("a", "Owls hunt.", "mix"))
         other = await loaded_engine(runtime, "other")
@@ -291,13 +293,11 @@ async def test_chunks_embed_as_documents_and_questions_as_queries(tmp_path: Path
     from tests.support.fake_plugin import EMBED_TYPES
 
     config = tmp_path / "typed.yaml"
-    config.write_text(
-        "reload: {watch: false}\n"
-        "engines:\n"
-        "  vectors: {capability: embeddings, engine: fake}\n"
-        f"  docs: {{capability: rag, engine: chroma, settings: {{path: '{tmp_path / 'db'}'}}}}\n"
-        "routes: {embeddings: [vectors], rag: [docs]}\n"
-    )
+    engines = {
+        "vectors": engine_entry("embeddings", "fake", preload=False),
+        "docs": chroma({"path": str(tmp_path / "db")}),
+    }
+    config.write_text(daemon_config(engines))
     async with running_runtime(config, entry_points=True) as runtime:
         engine = await loaded_engine(runtime, "docs")
         await engine.upsert(Document("owls", FACTS["owls"][1], "typed"))

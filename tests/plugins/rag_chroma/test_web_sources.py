@@ -14,36 +14,24 @@ import httpx
 import openai
 import pytest
 
-from tests.plugins.rag_chroma.conftest import rag_query
+from tests.plugins.rag_chroma.conftest import answering_engines, chroma, minilm, rag_query
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import serving
 from tests.support.plugin_dist import bundled_plugins_env
 from tests.support.search_servers import Hit, PageServer, SearxngServer
 from tests.support.wer import normalized_words
 
-CONFIG = """\
-reload: {{watch: false}}
-policy: {{timeout: 120s}}   # shared CI machines: a busy CPU is not what is tested here
-web_search: {{top_k: 2, max_top_k: 3, fetch_pages: true, allowed_networks: [127.0.0.0/8]}}
-engines:
-  minilm:
-    capability: embeddings
-    engine: sentence_transformers
-    preload: true
-    settings: {{cache_dir: "{onnx_cache}"}}
-  docs: {{capability: rag, engine: chroma, preload: true, settings: {{path: "{store}"}}}}
-  smollm2: {{capability: llm, engine: llama_cpp, preload: true}}
-  whisper: {{capability: stt, engine: faster_whisper, settings: {{vad_runtime: onnxruntime}}}}
-  hibari: {{capability: tts, engine: hibari}}
-  web: {{capability: search, engine: searxng, settings: {{url: "{searxng}"}}}}
-routes:
-  embeddings: [minilm]
-  rag: [docs]
-  llm: [smollm2]
-  stt: [whisper]
-  tts: [hibari]
-  search: [web]
-aliases: {{gpt-4o-mini: llm}}
-"""
+SECTIONS = {
+    # Shared CI machines: a busy CPU is not what is tested here.
+    "policy": {"timeout": "120s"},
+    "web_search": {
+        "top_k": 2,
+        "max_top_k": 3,
+        "fetch_pages": True,
+        "allowed_networks": ["127.0.0.0/8"],
+    },
+    "aliases": {"gpt-4o-mini": "llm"},
+}
 HERON_PAGE = (
     b"<html><head><title>Wenlow marsh herons</title></head><body>"
     b"<p>The Wenlow marsh keeps forty grey heron nests.</p>"
@@ -75,7 +63,13 @@ def daemon(
     onnx_cache: Path, searxng: SearxngServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web-sources")
-    config = CONFIG.format(onnx_cache=onnx_cache, store=folder / "chroma", searxng=searxng.url)
+    engines = {
+        "minilm": minilm(onnx_cache, preload=True),
+        "docs": chroma({"path": str(folder / "chroma")}, preload=True),
+        **answering_engines(),
+        "web": engine_entry("search", "searxng", {"url": searxng.url}, preload=False),
+    }
+    config = daemon_config(engines, sections=SECTIONS)
     env = bundled_plugins_env(folder, ["search_searxng"])
     with serving(folder, config, env=env) as url:
         with httpx.Client(base_url=url, timeout=60) as client:

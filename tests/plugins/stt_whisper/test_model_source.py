@@ -94,6 +94,19 @@ async def test_a_damaged_model_file_makes_the_engine_unavailable(tmp_path: Path)
 # -- the split model ------------------------------------------------------------------------
 
 
+def split_model(folder: str, packages: tuple[str, ...], *, size: int) -> SplitModel:
+    """A split model of one ``data/model.bin.partN`` per package, side files in ``data``; its
+    distributions are named like its packages."""
+    return SplitModel(
+        folder=folder,
+        packages=packages,
+        distributions=tuple(n.replace("_", "-") for n in packages),
+        part_files=tuple(f"data/model.bin.part{i + 1}" for i in range(len(packages))),
+        side_dir="data",
+        size=size,
+    )
+
+
 def part_packages(root: Path, parts: list[bytes]) -> SplitModel:
     """Installable-looking packages holding ``parts`` (side files in the first), on sys.path."""
     tag = uuid.uuid4().hex[:8]
@@ -106,14 +119,7 @@ def part_packages(root: Path, parts: list[bytes]) -> SplitModel:
         if index == 0:
             for side, content in SIDE.items():
                 (folder / side).write_bytes(content)
-    return SplitModel(
-        folder=f"fake-whisper-{tag}",
-        packages=names,
-        distributions=tuple(n.replace("_", "-") for n in names),
-        part_files=tuple(f"data/model.bin.part{i + 1}" for i in range(len(parts))),
-        side_dir="data",
-        size=sum(len(p) for p in parts),
-    )
+    return split_model(f"fake-whisper-{tag}", names, size=sum(len(p) for p in parts))
 
 
 @pytest.fixture
@@ -173,14 +179,7 @@ def test_a_missing_part_file_asks_for_a_reinstall(on_path: Path, tmp_path: Path)
 
 
 def test_missing_part_packages_are_named_with_the_install_command(tmp_path: Path) -> None:
-    split = SplitModel(
-        folder="absent",
-        packages=("no_such_part_one", "no_such_part_two"),
-        distributions=("no-such-part-one", "no-such-part-two"),
-        part_files=("data/a", "data/b"),
-        side_dir="data",
-        size=10,
-    )
+    split = split_model("absent", ("no_such_part_one", "no_such_part_two"), size=10)
     assert not split.installed()
     with pytest.raises(EngineUnavailable, match="pip install no-such-part-one no-such-part-two"):
         split.join_once(tmp_path / "models")
@@ -196,14 +195,7 @@ def test_base_resolves_through_its_split_packages(
     on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     models = tmp_path / "models"
-    absent = SplitModel(
-        folder="faster-whisper-base",
-        packages=("no_such_base_part",),
-        distributions=("no-such-base-part",),
-        part_files=("data/model.bin.part1",),
-        side_dir="data",
-        size=1,
-    )
+    absent = split_model("faster-whisper-base", ("no_such_base_part",), size=1)
     monkeypatch.setattr(model_source, "WHISPER_BASE", absent)
     with pytest.raises(EngineUnavailable, match="pip install no-such-base-part"):
         resolve_model("base", models)

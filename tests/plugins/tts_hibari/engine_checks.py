@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.engines.errors import InvalidRequest
+from core.engines.errors import InvalidRequest, Unsupported
 from core.engines.tts import SpeechRequest, TTSEngine
 from tests.plugins.tts_hibari.support import assert_real_audio, collect
 
@@ -17,6 +17,12 @@ async def refusal(engine: TTSEngine, text: str, param: str, **fields: Any) -> st
         await collect(engine, text, **fields)
     assert refused.value.param == param
     return refused.value.message
+
+
+async def assert_left_to_another_engine(engine: TTSEngine, text: str, **fields: Any) -> None:
+    """Speaking ``text`` is refused as unsupported, so the router goes on to the next engine."""
+    with pytest.raises(Unsupported):
+        await collect(engine, text, **fields)
 
 
 async def spoken_seconds(engine: TTSEngine, text: str, **fields: Any) -> float:

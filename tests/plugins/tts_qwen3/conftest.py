@@ -1,4 +1,4 @@
-"""The Qwen3-TTS worker environment and tiny random-weight checkpoints for the tests.
+"""The Qwen3-TTS worker environment, tiny random-weight checkpoints and an engine on them.
 
 The environment is the real one ``voxgate plugins install tts_qwen3`` builds (torch 2.13 CPU,
 qwen-tts 0.1.1, the torchaudio repair). It is built once into a cache folder and reused:
@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from core.workers.install import install_environment
+from plugins.tts_qwen3.engine import Qwen3Engine
 from plugins.tts_qwen3.environment import ENVIRONMENT
+from tests.plugins.tts_qwen3.support import loaded_engine
 from tests.support.qwen3_env import BUILDER, cached_env_folder
 
 
@@ -45,3 +50,22 @@ def tiny_models(qwen_python: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     return root
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine(
+    qwen_python: Path,
+    tiny_models: Path,
+    engine_settings: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Qwen3Engine]:
+    """One loaded engine per test module, on the tiny checkpoints and cloning with the tiny Base
+    one; the module's ``engine_settings`` fixture gives the rest of its settings."""
+    async with loaded_engine(
+        tmp_path_factory.mktemp("qwen-engine"),
+        tiny_models,
+        python=str(qwen_python),
+        clone_model="base_0_6b",
+        **engine_settings,
+    ) as qwen:
+        yield qwen

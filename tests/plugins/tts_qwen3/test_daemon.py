@@ -24,6 +24,7 @@ import soundfile
 
 from tests.support.audio_bombs import silent_flac, wav_declaring
 from tests.support.daemon import serving
+from tests.support.openai_speech import stream_pcm
 from tests.support.plugin_dist import fake_plugin_env
 
 # The first test may build the worker environment (minutes, once; then it is cached).
@@ -117,14 +118,9 @@ def test_a_preset_speaker_through_the_openai_client(api: openai.OpenAI) -> None:
 
 
 def test_streamed_pcm_arrives_whole(api: openai.OpenAI) -> None:
-    received = bytearray()
-    with api.audio.speech.with_streaming_response.create(
-        model="qwen", voice="ryan", input="One. Two. Three.", response_format="pcm"
-    ) as response:
-        assert response.headers["x-sample-rate"] == "24000"
-        for block in response.iter_bytes():
-            received += block
-    pcm = np.frombuffer(bytes(received), dtype="<i2")
+    speech = stream_pcm(api, model="qwen", voice="ryan", text="One. Two. Three.")
+    assert speech.headers["x-sample-rate"] == "24000"
+    pcm = speech.samples
     assert len(pcm) > 3 * 1920  # three sentences, at least a codec frame each
 
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from core.audio.chunk import AudioChunk
 from core.cloned_voices.store import VoiceStore
 from core.engines.errors import EngineUnavailable, InvalidRequest, Unsupported
 from core.engines.tts import ReferenceVoice, SpeechRequest
 from plugins.tts_qwen3.engine import Qwen3Engine
-from tests.support.engines import engine_context
+from tests.plugins.tts_qwen3.support import make_engine
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -27,21 +24,6 @@ pytestmark = [
 
 RATE = 24_000
 SAMPLES_PER_FRAME = 1920  # 24 kHz at 12.5 codec frames per second
-
-
-def make_engine(root: Path, models: Path, **settings: Any) -> Qwen3Engine:
-    context = engine_context("qwen", root / "data", models)
-    return Qwen3Engine(Qwen3Engine.Settings.model_validate(settings), context)
-
-
-@contextlib.asynccontextmanager
-async def loaded_engine(root: Path, models: Path, **settings: Any) -> AsyncIterator[Qwen3Engine]:
-    qwen = make_engine(root, models, **settings)
-    await qwen.load()
-    try:
-        yield qwen
-    finally:
-        await qwen.close()
 
 
 def speech_like_clip(seconds: float = 3.0, rate: int = 16_000) -> AudioChunk:
@@ -54,19 +36,10 @@ def speech_like_clip(seconds: float = 3.0, rate: int = 16_000) -> AudioChunk:
     return AudioChunk(samples, rate)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def engine(
-    qwen_python: Path, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Qwen3Engine]:
-    async with loaded_engine(
-        tmp_path_factory.mktemp("qwen-engine"),
-        tiny_models,
-        python=str(qwen_python),
-        clone_model="base_0_6b",
-        max_new_tokens=12,
-        stream_frames=0,  # whole pieces: these tests count and compare pieces
-    ) as qwen:
-        yield qwen
+@pytest.fixture(scope="module")
+def engine_settings() -> dict[str, Any]:
+    # Whole pieces: these tests count and compare pieces.
+    return {"max_new_tokens": 12, "stream_frames": 0}
 
 
 async def speak(engine: Qwen3Engine, text: str = "Hello there.", **fields: Any) -> list[AudioChunk]:

@@ -6,20 +6,16 @@ decode gives for the same codes (the decoder is causal; enough left context make
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from core.engines.tts import ReferenceVoice, SpeechRequest
 from plugins.tts_qwen3.engine import Qwen3Engine
 from tests.plugins.tts_qwen3.test_engine import (
     SAMPLES_PER_FRAME,
     assert_audio,
-    loaded_engine,
     speak,
     speech_like_clip,
 )
@@ -30,21 +26,14 @@ FIRST, EVERY = 3, 10
 TEXT = "The quick brown fox jumps over the lazy dog near the river bank."
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def engine(
-    qwen_python: Path, tiny_models: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Qwen3Engine]:
-    async with loaded_engine(
-        tmp_path_factory.mktemp("qwen-frames"),
-        tiny_models,
-        python=str(qwen_python),
-        clone_model="base_0_6b",
-        max_new_tokens=40,
-        first_stream_frames=FIRST,
-        stream_frames=EVERY,
-        stream_context_frames=25,
-    ) as qwen:
-        yield qwen
+@pytest.fixture(scope="module")
+def engine_settings() -> dict[str, Any]:
+    return {
+        "max_new_tokens": 40,
+        "first_stream_frames": FIRST,
+        "stream_frames": EVERY,
+        "stream_context_frames": 25,
+    }
 
 
 async def from_worker(
