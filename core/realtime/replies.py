@@ -77,7 +77,7 @@ def plan_for(settings: SessionSettings, request: ResponseRequest) -> ResponsePla
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Replies:
     _session_id: str
     _settings: Callable[[], SessionSettings]

@@ -139,7 +139,7 @@ class Marks:
     first_audio_sent: float | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Response:
     plan: ResponsePlan
     _generation: Generation

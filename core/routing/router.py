@@ -58,7 +58,7 @@ class Routed(Generic[T]):
         return bool(self.attempts)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RoutedStream(Generic[T]):
     """An engine's stream whose first item has already arrived (so headers can name the engine).
 
