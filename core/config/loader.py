@@ -16,6 +16,11 @@ from core.config.schema import AppConfig
 
 LineMap = dict[tuple[str, ...], int]
 
+#: Most values a config may hold once its aliases are expanded. Real files hold hundreds;
+#: aliases of aliases can expand a few lines into billions ("billion laughs"), which would
+#: exhaust memory while the lines are mapped and the values validated.
+MAX_EXPANDED_VALUES = 100_000
+
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -36,6 +41,33 @@ def _line_map(node: yaml.Node, path: tuple[str, ...], out: LineMap) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _line_map(item, (*path, str(index)), out)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` holds with its aliases expanded, counting each shared node
+    once (``sizes`` memoizes by identity). A node met again while it is still being counted
+    is an alias to itself: its size counts as over the limit."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_EXPANDED_VALUES + 1
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    size = 1 + sum(_expanded_size(child, sizes) for child in children)
+    sizes[id(node)] = size
+    return size
+
+
+def _refuse_unbounded(node: yaml.Node | None, source: str) -> None:
+    if node is not None and _expanded_size(node, {}) > MAX_EXPANDED_VALUES:
+        message = (
+            f"the YAML expands to more than {MAX_EXPANDED_VALUES} values "
+            "(aliases nested in aliases, or an alias to itself)"
+        )
+        raise ConfigError([ConfigIssue("", message, 1)], source)
 
 
 def line_for(lines: LineMap, path: Sequence[str]) -> int | None:
@@ -65,15 +97,20 @@ def load_config_text(text: str, source: str = "<string>") -> LoadedConfig:
     """Parse and validate YAML text. Raises :class:`ConfigError` listing every problem."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_unbounded(node, source)
         data: Any = yaml.safe_load(text)
+        lines: LineMap = {}
+        if node is not None:
+            _line_map(node, (), lines)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigIssue("", f"not valid YAML: {problem}", line)], source) from exc
-    lines: LineMap = {}
-    if node is not None:
-        _line_map(node, (), lines)
+    except RecursionError as exc:
+        # The parser and the walks above recurse once per level of nesting.
+        issue = ConfigIssue("", "not valid YAML: nested too deeply", None)
+        raise ConfigError([issue], source) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -91,6 +91,40 @@ def test_top_level_must_be_a_mapping(text: str) -> None:
         load_config_text(text)
 
 
+def _laughs(levels: int) -> str:
+    """Each level an anchored list of nine aliases to the level before: 9**levels values."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [_laughs(9), "loop: &loop [*loop]\n", "loop: &loop {again: *loop}\n"],
+    ids=["billion_laughs", "list_alias_to_itself", "mapping_alias_to_itself"],
+)
+def test_aliases_that_expand_without_bound_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text)
+    assert "expands to more than" in caught.value.issues[0].message
+
+
+def test_ordinary_aliases_still_load() -> None:
+    text = "shared: &shared {capability: tts, engine: piper}\nengines: {a: *shared, b: *shared}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text)
+    # Only the anchor's own key is wrong: the aliases were expanded and validated.
+    assert [issue.path for issue in caught.value.issues] == ["shared"]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "engines: " + "[" * 5000 + "]" * 5000])
+def test_nesting_too_deep_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text)
+    assert caught.value.issues[0].message == "not valid YAML: nested too deeply"
+
+
 def test_empty_file_is_a_valid_empty_config() -> None:
     assert load_config_text("").config.engines == {}
 
