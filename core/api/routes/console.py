@@ -57,12 +57,20 @@ async def page(request: Request) -> Response:
     if not _enabled(request):
         raise _not_found()
     name = request.path_params.get("name") or "index.html"
-    folder = static_dir()
-    path = (folder / name).resolve()
-    # Only files directly in the console's folder, of the kinds it ships.
-    if path.parent != folder.resolve() or path.suffix not in _TYPES or not path.is_file():
+    path = _shipped_file(name)
+    if path is None:
         raise ApiError(404, f"no console file {name!r}", code="not_found")
     return _file(path)
+
+
+def _shipped_file(name: str) -> Path | None:
+    """The file called ``name`` directly in the console's folder, of a kind it ships. The name
+    is matched against the folder's entries and never opened as a path: a NUL byte or an
+    overlong name would raise there, and '..' could leave the folder."""
+    for path in static_dir().iterdir():
+        if path.name == name and path.suffix in _TYPES and path.is_file():
+            return path
+    return None
 
 
 def _file(path: Path) -> Response:

@@ -55,7 +55,14 @@ async def test_root_redirects_to_the_console_and_its_files_are_served(
 
 
 @pytest.mark.parametrize(
-    "path", ["/console/missing.js", "/console/..%2Fredact.py", "/console/__init__.py"]
+    "path",
+    [
+        "/console/missing.js",
+        "/console/..%2Fredact.py",
+        "/console/__init__.py",
+        "/console/app%00.js",
+        "/console/" + "a" * 300 + ".js",
+    ],
 )
 async def test_only_the_console_files_are_served(write_config: WriteConfig, path: str) -> None:
     async with client_for(write_config) as client:
