@@ -231,7 +231,11 @@ def _decode_av(
             if not streams:
                 raise AudioDecodeError("could not decode audio: the file has no audio stream")
             stream = streams[0]
-            rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+            if stream.codec_context is None:
+                # The container names a codec FFmpeg has no decoder for (a WAV format tag it
+                # does not know, or PCM of 0 bits).
+                raise AudioDecodeError("could not decode audio: its codec is not supported")
+            rate = int(stream.codec_context.sample_rate or 0)
             _check_format(rate, int(stream.codec_context.channels or 1))
             if stream.duration is not None and stream.time_base is not None:
                 _check_length(int(stream.duration * stream.time_base * rate), rate, max_seconds)

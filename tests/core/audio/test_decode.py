@@ -137,6 +137,23 @@ def test_bad_uploads_raise_decode_errors_only(name: str) -> None:
         decode_audio(BAD_UPLOADS[name])
 
 
+def wav_of_format(tag: int, bits: int) -> bytes:
+    """A mono 16 kHz WAV of 1600 bytes whose fmt chunk names format ``tag`` at ``bits``."""
+    fmt = struct.pack("<IHHIIHH", 16, tag, 1, RATE, RATE * 2, 2, bits)
+    data = b"\x00\x01" * 800
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + fmt
+    return header + b"data" + struct.pack("<I", len(data)) + data
+
+
+@pytest.mark.parametrize(
+    ("tag", "bits"), [(1, 0), (0xFFFE, 16)], ids=["pcm_of_0_bits", "extensible_without_extension"]
+)
+def test_a_codec_without_a_decoder_is_named_as_such(tag: int, bits: int) -> None:
+    with pytest.raises(AudioDecodeError) as caught:
+        decode_audio(wav_of_format(tag, bits))
+    assert str(caught.value) == "could not decode audio: its codec is not supported"
+
+
 def test_lying_wav_header_decodes_what_is_really_there() -> None:
     body = (tone(0.5) * 32767).astype("<i2").tobytes()
     # Declares ~4 GB of data but carries half a second.
