@@ -70,8 +70,7 @@ def parse_json_text(raw: bytes | str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "request body is nested too deeply", code="invalid_json") from None
-    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _SURROGATE_ESCAPE.search(encoded) and _holds_lone_surrogate(data):
+    if holds_lone_surrogate(raw, data):
         raise ApiError(
             400,
             "request body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its "
@@ -79,6 +78,13 @@ def parse_json_text(raw: bytes | str) -> Any:
             code="invalid_unicode",
         )
     return data
+
+
+def holds_lone_surrogate(raw: bytes | str, data: Any) -> bool:
+    """Whether ``data``, parsed from the JSON ``raw``, holds a lone UTF-16 surrogate (an escape
+    such as ``\\ud800`` without its pair): text that cannot be encoded as UTF-8 again."""
+    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    return bool(_SURROGATE_ESCAPE.search(encoded)) and _holds_lone_surrogate(data)
 
 
 def _holds_lone_surrogate(data: Any) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from core.api.bodies import holds_lone_surrogate
 from core.api.realtime.client_events import (
     EVENT_MODELS,
     Append,
@@ -152,8 +153,15 @@ class Connection:
 def _parse(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's limit
         raise RealtimeError("the event is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise RealtimeError("an event must be a JSON object", code="invalid_event")
+    if holds_lone_surrogate(text, data):
+        # Echoed back in a server event, it could not be sent as UTF-8 text.
+        raise RealtimeError(
+            "the event holds a lone UTF-16 surrogate (an escape such as \\ud800 without its "
+            "pair), which is not valid Unicode text",
+            code="invalid_unicode",
+        )
     return data

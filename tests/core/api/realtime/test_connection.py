@@ -1,0 +1,83 @@
+"""Client events a realtime connection cannot take, in-process with fake engines (Silero for
+the session's voice detection): each gets an error event and the session goes on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient, WebSocketTestSession
+
+from core.api.app import create_app
+from tests.support import WriteConfig
+from tests.support.runtime import running_runtime
+
+CONFIG = """\
+reload: {watch: false}
+engines:
+  brain: {capability: llm, engine: fake}
+  mouth: {capability: tts, engine: fake, settings: {voices: [heart]}}
+  ears: {capability: stt, engine: fake}
+  silero: {capability: vad, engine: silero}
+routes: {llm: [brain], tts: [mouth], stt: [ears], vad: [silero]}
+"""
+
+LONE_SURROGATE = "the event holds a lone UTF-16 surrogate"
+
+
+def next_of(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
+    while True:
+        event: dict[str, Any] = ws.receive_json()
+        if event["type"] == kind:
+            return event
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "message"),
+    [
+        (
+            '{"type": "session.update", "session": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "invalid_json",
+            "the event is not valid JSON",
+        ),
+        (
+            '{"type": "session.update", '
+            '"session": {"type": "realtime", "instructions": "\\ud800"}}',
+            "invalid_unicode",
+            LONE_SURROGATE,
+        ),
+        (
+            '{"type": "conversation.item.create", "item": {"type": "message", "role": "user", '
+            '"content": [{"type": "input_text", "text": "hi \\udfff"}]}}',
+            "invalid_unicode",
+            LONE_SURROGATE,
+        ),
+    ],
+    ids=["nested_too_deeply", "surrogate_in_instructions", "surrogate_in_an_item"],
+)
+async def test_events_that_cannot_be_read_or_echoed_are_refused(
+    write_config: WriteConfig, frame: str, code: str, message: str
+) -> None:
+    """A lone surrogate echoed in session.updated or conversation.item.added could not be sent
+    as UTF-8: the connection's writer died and the session went silent for good."""
+    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
+        ):
+            next_of(ws, "session.created")
+            ws.send_text(frame)
+            error = next_of(ws, "error")["error"]
+            assert error["code"] == code
+            assert error["message"].startswith(message)
+            ws.send_text(
+                json.dumps(
+                    {
+                        "type": "session.update",
+                        "session": {"type": "realtime", "instructions": "Hi."},
+                    }
+                )
+            )
+            assert next_of(ws, "session.updated")["session"]["instructions"] == "Hi."
