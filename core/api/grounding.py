@@ -42,7 +42,7 @@ def rag_block_from_form(raw: str | None) -> RagBlock | None:
         if not text.startswith("{"):
             return RagBlock(collection=text)
         return RagBlock.model_validate(json.loads(text))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise ApiError(400, "rag must be a JSON object or a collection name", param="rag") from None
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -231,7 +231,7 @@ async def _take(
         return len(data)
     try:
         kind = json.loads(message.get("text") or "").get("type")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, too deep
         kind = None
     if kind == "end":
         return "end"

@@ -13,6 +13,8 @@ import httpx
 import numpy as np
 import openai
 import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from core.api.app import create_app
 from core.audio.decode import decode_audio
@@ -162,3 +164,59 @@ async def test_speech_sse_events_through_httpx(write_config: WriteConfig) -> Non
     assert [e["type"] for e in events][-1] == "speech.audio.done"
     audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
     assert len(audio) == 3 * 2400 * 2
+
+
+#: JSON nested past the parser's recursion limit.
+TOO_DEEP = "[" * 100_000 + "]" * 100_000
+WAV = wav_header(len(PCM), 36 + len(PCM)) + PCM
+
+JSON_FORM_FIELDS: dict[str, tuple[str, dict[str, tuple[str, bytes, str]], str, str]] = {
+    "conversation_rag": (
+        "/v1/conversation",
+        {"file": ("turn.wav", WAV, "audio/wav")},
+        "rag",
+        '{"collection": ' + TOO_DEEP + "}",
+    ),
+    "rag_document_metadata": (
+        "/v1/rag/documents",
+        {"file": ("notes.txt", b"some notes", "text/plain")},
+        "metadata",
+        TOO_DEEP,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(JSON_FORM_FIELDS))
+async def test_json_form_fields_nested_too_deeply_are_a_400_naming_the_field(
+    write_config: WriteConfig, name: str
+) -> None:
+    path, files, field, value = JSON_FORM_FIELDS[name]
+    async with client_for(write_config) as client:
+        response = await client.post(path, files=files, data={field: value})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == field
+
+
+async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_event(
+    write_config: WriteConfig,
+) -> None:
+    config = CONFIG.replace("routes:", "  silero: {capability: vad, engine: silero}\nroutes:")
+    config = config.replace("stt: [ears]}", "stt: [ears], vad: [silero]}")
+    async with running_runtime(write_config(config), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect(
+                "/v1/audio/transcriptions/stream?sample_rate=16000",
+                headers={"host": "127.0.0.1:8765"},
+            ) as ws,
+        ):
+            ws.send_text(TOO_DEEP)
+            assert ws.receive_json()["error"]["code"] == "invalid_message"
+            # Still serving: audio is taken and the end ends the session normally.
+            ws.send_bytes(PCM)
+            ws.send_text('{"type": "end"}')
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:
+                    ws.receive_json()
+            assert closed.value.code == 1000
