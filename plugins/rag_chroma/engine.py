@@ -38,6 +38,7 @@ from plugins.rag_chroma.fusion import adaptive_blend, reciprocal_rank_fusion, we
 from plugins.rag_chroma.keyword_index import tokenize
 from plugins.rag_chroma.settings import ChromaSettings
 from plugins.rag_chroma.store import (
+    check_chroma_metadata,
     check_collection,
     chroma_where,
     chunk_id,
@@ -231,6 +232,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
         if not document.id or len(document.id) > 256 or "#" in document.id:
             raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
         check_metadata(document.metadata)  # before anything is written
+        check_chroma_metadata(document.metadata)
         check_collection(document.collection)
         digest = content_hash(document.collection, document.text, document.metadata)
         pieces = await asyncio.to_thread(

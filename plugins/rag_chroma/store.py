@@ -30,6 +30,9 @@ INTERNAL = "_vg_"
 #: The registry record holding the generation stamp; document ids may not contain '#'.
 _STATE_ID = "#state"
 _OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"})
+_SCALAR = (str, int, float, bool)
+#: Chroma's own metadata names (``chroma:document``), refused in a document's metadata.
+_CHROMA_RESERVED = "chroma:"
 
 
 def check_collection(name: str) -> str:
@@ -43,10 +46,14 @@ def check_collection(name: str) -> str:
 
 
 def chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
-    """Metadata filters (``{"author": "x", "year": {"$gte": 2020}}``) as a chroma ``where``."""
-    clauses = []
+    """Metadata filters (``{"author": "x", "year": {"$gte": 2020}}``) as a chroma ``where``.
+
+    Everything chroma would refuse is refused here as the client's error: chroma's own refusal
+    reads as the store failing. A range (``{"$gte": 2020, "$lt": 2025}``) becomes one clause
+    per operator, since chroma takes one operator to a clause."""
+    clauses: list[dict[str, Any]] = []
     for key, condition in filters.items():
-        if key.startswith(INTERNAL) or not key:
+        if not key or key.startswith((INTERNAL, "$")):
             raise InvalidRequest(f"cannot filter on {key!r}", param="filters")
         if isinstance(condition, dict):
             if not condition or not set(condition) <= _OPERATORS:
@@ -55,24 +62,45 @@ def chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
                     param="filters",
                 )
             for operator, operand in condition.items():
-                scalar = isinstance(operand, str | int | float | bool)
-                listed = isinstance(operand, list) and all(
-                    isinstance(item, str | int | float | bool) for item in operand
-                )
-                if (operator in ("$in", "$nin") and not (listed and operand)) or (
-                    operator not in ("$in", "$nin") and not scalar
-                ):
-                    raise InvalidRequest(
-                        f"filter {key!r}: {operator} needs "
-                        + ("a non-empty list" if operator in ("$in", "$nin") else "a scalar"),
-                        param="filters",
-                    )
-        elif not isinstance(condition, str | int | float | bool):
+                _check_operand(key, operator, operand)
+                clauses.append({key: {operator: operand}})
+        elif isinstance(condition, _SCALAR):
+            clauses.append({key: condition})
+        else:
             raise InvalidRequest(f"filter {key!r} must be a scalar or an operator", param="filters")
-        clauses.append({key: condition})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _check_operand(key: str, operator: str, operand: Any) -> None:
+    if operator in ("$in", "$nin"):
+        # Chroma wants every item of the type of the first.
+        valid = (
+            isinstance(operand, list)
+            and bool(operand)
+            and all(isinstance(item, _SCALAR) for item in operand)
+            and len({type(item) for item in operand}) == 1
+        )
+        needed = "a non-empty list of values of one type"
+    elif operator in ("$gt", "$gte", "$lt", "$lte"):
+        valid = isinstance(operand, int | float) and not isinstance(operand, bool)
+        needed = "a number"
+    else:
+        valid = isinstance(operand, _SCALAR)
+        needed = "a scalar"
+    if not valid:
+        raise InvalidRequest(f"filter {key!r}: {operator} needs {needed}", param="filters")
+
+
+def check_chroma_metadata(metadata: dict[str, Any]) -> None:
+    """Refuse the metadata names chroma keeps for itself (on top of ``check_metadata``)."""
+    for key in metadata:
+        if key.startswith(_CHROMA_RESERVED):
+            raise InvalidRequest(
+                f"metadata.{key}: names starting with {_CHROMA_RESERVED} are reserved",
+                param=f"metadata.{key}",
+            )
 
 
 def flat_metadata(metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:

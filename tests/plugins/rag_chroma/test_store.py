@@ -1,0 +1,49 @@
+"""Metadata filters and document metadata checked against what chroma accepts, so that a
+client's mistake is its 400 and never reads as the store failing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.engines.errors import InvalidRequest
+from plugins.rag_chroma.store import check_chroma_metadata, chroma_where
+
+
+@pytest.mark.parametrize(
+    ("filters", "said"),
+    [
+        ({"year": {"$gt": "2020"}}, "filter 'year': $gt needs a number"),
+        ({"ok": {"$lte": True}}, "filter 'ok': $lte needs a number"),
+        ({"year": {"$in": [2020, "2021"]}}, "$in needs a non-empty list of values of one type"),
+        ({"year": {"$nin": [1, 2.5]}}, "$nin needs a non-empty list of values of one type"),
+        ({"$and": 5}, "cannot filter on '$and'"),
+        ({"$or": [{"a": 1}, {"b": 2}]}, "cannot filter on '$or'"),
+        ({"": 1}, "cannot filter on ''"),
+    ],
+)
+def test_filters_chroma_would_refuse_are_invalid_requests(
+    filters: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=said.replace("$", r"\$")) as caught:
+        chroma_where(filters)
+    assert caught.value.param == "filters"
+
+
+def test_a_range_becomes_one_clause_per_operator() -> None:
+    where = chroma_where({"year": {"$gte": 2020, "$lt": 2025}, "topic": "owls"})
+    assert where == {"$and": [{"year": {"$gte": 2020}}, {"year": {"$lt": 2025}}, {"topic": "owls"}]}
+
+
+def test_simple_filters_keep_their_shape() -> None:
+    assert chroma_where({}) is None
+    assert chroma_where({"topic": "owls"}) == {"topic": "owls"}
+    assert chroma_where({"year": {"$in": [2020, 2021]}}) == {"year": {"$in": [2020, 2021]}}
+
+
+def test_chromas_own_metadata_names_are_refused() -> None:
+    with pytest.raises(InvalidRequest, match="reserved") as caught:
+        check_chroma_metadata({"author": "x", "chroma:document": "forged"})
+    assert caught.value.param == "metadata.chroma:document"
+    check_chroma_metadata({"author": "x", "chromatic": True})
