@@ -36,10 +36,11 @@ _CHROMA_RESERVED = "chroma:"
 
 
 def check_collection(name: str) -> str:
-    if not _COLLECTION.match(name):
+    # Chroma also refuses two periods in a row in its own collection names.
+    if not _COLLECTION.match(name) or ".." in name:
         raise InvalidRequest(
             "collection must be 1-63 letters, digits, '.', '_' or '-', starting with a letter "
-            "or digit",
+            "or digit, without two periods in a row",
             param="collection",
         )
     return name

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.engines.errors import InvalidRequest
-from plugins.rag_chroma.store import check_chroma_metadata, chroma_where
+from plugins.rag_chroma.store import check_chroma_metadata, check_collection, chroma_where
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,15 @@ def test_chromas_own_metadata_names_are_refused() -> None:
         check_chroma_metadata({"author": "x", "chroma:document": "forged"})
     assert caught.value.param == "metadata.chroma:document"
     check_chroma_metadata({"author": "x", "chromatic": True})
+
+
+@pytest.mark.parametrize("name", ["a..b", "../x", "a/b", "-x", "", "x" * 64, "日本"])
+def test_collection_names_chroma_would_refuse_are_invalid_requests(name: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_collection(name)
+    assert caught.value.param == "collection"
+
+
+def test_collection_names_within_the_rules_are_kept() -> None:
+    for name in ("default", "a.b", "UPPER", "x" * 63, "2024_notes-v1.2"):
+        assert check_collection(name) == name
