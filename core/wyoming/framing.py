@@ -15,6 +15,7 @@ from typing import Any
 
 from wyoming.event import Event, async_write_event
 
+from core.api.bodies import holds_lone_surrogate
 from core.wyoming.errors import Refusal
 
 #: Event types are short names such as ``audio-chunk``.
@@ -50,6 +51,12 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
         raise ProtocolViolation(f"the event {what} is not valid JSON") from None
     if not isinstance(value, dict):
         raise ProtocolViolation(f"the event {what} must be a JSON object")
+    if holds_lone_surrogate(raw, value):
+        # Such text cannot be encoded as UTF-8: not logged, echoed (ping) or spoken.
+        raise ProtocolViolation(
+            f"the event {what} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+            "without its pair), which is not valid Unicode text"
+        )
     return value
 
 

@@ -95,6 +95,22 @@ async def test_broken_headers_are_protocol_violations(line: bytes) -> None:
         await reader_of(line + b"\n").read()
 
 
+async def test_text_holding_a_lone_surrogate_is_refused_in_the_header_and_the_data() -> None:
+    """Such text cannot be encoded as UTF-8: a ping echoing it, or logging an unknown type
+    named with it, failed as an internal error."""
+    data = b'{"text": "hi \\udfff"}'
+    for raw in (
+        b'{"type": "\\ud800"}\n',
+        b'{"type": "ping", "data": {"text": "\\ud800"}}\n',
+        b'{"type": "ping", "data_length": %d}\n' % len(data) + data,
+    ):
+        with pytest.raises(ProtocolViolation, match="lone UTF-16 surrogate"):
+            await reader_of(raw).read()
+    # A surrogate pair is one character, escaped or not.
+    event = await reader_of(b'{"type": "ping", "data": {"text": "\\ud83d\\ude00"}}\n').read()
+    assert event is not None and event.data == {"text": "\U0001f600"}
+
+
 async def test_lengths_past_the_limit_are_refused_before_reading() -> None:
     # Nothing follows the header: refusing must not wait for the announced bytes.
     reader = reader_of(b'{"type": "audio-chunk", "payload_length": 10000000000}\n', eof=False)
