@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 
 from core.api.errors import ApiError, handle_exception
@@ -105,7 +106,14 @@ def create_app(
             await runtime.shutdown(runtime.config.config.server.drain_timeout)
 
     middleware = [Middleware(GatewayMiddleware, runtime=runtime)]
-    handled: list[type[Exception]] = [ApiError, EngineError, RoutingError, HTTPException]
+    # ClientDisconnect among them: Starlette re-raises what only the catch-all handles.
+    handled: list[type[Exception]] = [
+        ApiError,
+        EngineError,
+        RoutingError,
+        HTTPException,
+        ClientDisconnect,
+    ]
     app = Starlette(
         routes=api_routes(),
         middleware=middleware,

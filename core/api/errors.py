@@ -7,13 +7,17 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from core.engines.errors import EngineError, InvalidRequest
 from core.routing.errors import AllEnginesFailed, RoutingError, StreamInterrupted, UnknownModel
 
 log = structlog.get_logger(__name__)
+
+#: The status counted for a request whose client left before it was read (nginx's "client
+#: closed request"); no client ever sees it.
+CLIENT_CLOSED_REQUEST = 499
 
 _TYPES = {
     400: "invalid_request_error",
@@ -99,6 +103,10 @@ def as_api_error(exc: BaseException) -> ApiError:
 
 
 async def handle_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        # The client left while its request was still arriving: nobody reads an answer.
+        log.info("request.client_gone", path=request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     error = as_api_error(exc)
     if error.status >= 500 and not isinstance(exc, RoutingError | EngineError):
         log.exception("api.unhandled", path=request.url.path, exc_info=exc)

@@ -261,3 +261,46 @@ async def test_websockets_from_another_site_are_refused(write_config: WriteConfi
         # config has no VAD engine: a reason of its own, not the guard's).
         code, reason = close_reason("http://localhost:5173")
         assert "not allowed" not in reason and "vad" in reason.lower()
+
+
+async def test_a_client_gone_while_its_body_arrives_is_no_server_error(
+    write_config: WriteConfig,
+) -> None:
+    """The body stops half-way and the client disconnects: counted as gone, never as a 500
+    with a traceback, and the exception does not escape the app."""
+    async with running_runtime(write_config(CONFIG)) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        arriving: list[Message] = [
+            {"type": "http.request", "body": b'{"messages": [{"role"', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> Message:
+            return arriving.pop(0) if len(arriving) > 1 else arriving[0]
+
+        replies: list[Message] = []
+
+        async def send(message: Message) -> None:
+            replies.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/chat/completions",
+            "raw_path": b"/v1/chat/completions",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"content-length", b"60"),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8765),
+        }
+        await asyncio.wait_for(app(scope, receive, send), 5)
+        statuses = [m["status"] for m in replies if m["type"] == "http.response.start"]
+        assert statuses == [499]
