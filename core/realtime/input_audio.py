@@ -58,6 +58,14 @@ class InputAudio:
         self._decoder = ChunkDecoder(fmt.encoding)
         self._framer = Framer(fmt.sample_rate, self.rate, self.frame_size)
 
+    def flush(self) -> None:
+        """Record what the resampler and the last partial frame still hold back (~30 ms), so
+        that a commit takes all the audio appended so far, no more. The next append starts a
+        fresh stream."""
+        for frame in self._framer.flush(pad=False):
+            self.recording.append(frame)
+        self._set_format(self.format)
+
     def analyse(self, data: bytes) -> list[Frame]:
         """Decode ``data`` and score each whole frame now available. Blocking."""
         samples = self._decoder.decode(data)

@@ -249,7 +249,10 @@ class RealtimeSession:
             if turn is not None:
                 self._turn = None
                 await self._drop_turn(turn)
-            start = self._buffer_start
+            # Without it the last ~30 ms appended would be left out, and exactly 100 ms
+            # appended would be refused as too little.
+            self._input.flush()
+            end, start = self._input.position, self._buffer_start
             if self._input.ms(end - start) < _MIN_COMMIT_MS:
                 raise RealtimeError(
                     f"buffer too small: at least {_MIN_COMMIT_MS} ms of audio must be appended "

@@ -80,12 +80,15 @@ class Framer:
         """The whole frames now available (each a fresh array)."""
         return self._cut(self._resampler.process(samples))
 
-    def flush(self) -> list[FloatArray]:
-        """The resampler's tail and the last partial frame, zero-padded to a whole frame."""
+    def flush(self, *, pad: bool = True) -> list[FloatArray]:
+        """The resampler's tail and the last partial frame, zero-padded to a whole frame
+        unless ``pad`` is false."""
         frames = self._cut(self._resampler.flush())
         if len(self._pending):
-            last = np.zeros(self.frame_size, dtype=np.float32)
-            last[: len(self._pending)] = self._pending
+            last = self._pending
+            if pad:
+                last = np.zeros(self.frame_size, dtype=np.float32)
+                last[: len(self._pending)] = self._pending
             self._pending = _EMPTY
             frames.append(last)
         return frames

@@ -16,6 +16,7 @@ from core.audio.chunk import AudioChunk
 from core.config.schema import RealtimeLimits, RealtimeProfile, ServerVadSettings
 from core.realtime import events as ev
 from core.realtime.conversation import Content, Item
+from core.realtime.errors import RealtimeError
 from core.realtime.formats import AudioFormat
 from core.realtime.replies import ResponseRequest
 from core.realtime.session import RealtimeSession
@@ -198,6 +199,27 @@ async def test_silence_after_a_reply_asks_for_another(write_config: WriteConfig)
         # Once: more silence does not ask again until the user has had another reply.
         await feed(live, silence(1.5, PCM_BPS))
         assert len(seen.of(ev.InputTimedOut)) == 1
+
+
+@pytest.mark.parametrize(("milliseconds", "committed"), [(100, True), (150, True), (90, False)])
+async def test_a_commit_takes_all_the_audio_appended(
+    write_config: WriteConfig, milliseconds: int, committed: bool
+) -> None:
+    """The resampler and the framer hold back the last ~30 ms: exactly 100 ms appended (the
+    least a commit takes) was refused as 64 ms."""
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        await live.update(SessionPatch(turn_detection=None))
+        await live.append(bytes(milliseconds * PCM_BPS // 1000))
+        if committed:
+            await live.commit()
+            await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+            return
+        with pytest.raises(RealtimeError, match="buffer too small") as refused:
+            await live.commit()
+        assert f"{milliseconds} ms are" in refused.value.message
 
 
 async def test_turn_detection_can_be_switched_off_and_on(write_config: WriteConfig) -> None:
