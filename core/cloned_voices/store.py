@@ -37,7 +37,11 @@ GENDERS = ("female", "male", "neutral")
 
 
 class VoiceStoreError(ValueError):
-    """A request the store refuses (bad field, store full)."""
+    """A request the store refuses (bad field, store full); ``param`` names the field."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,9 @@ class VoiceStore:
     def update(self, voice_id: str, changes: dict[str, Any]) -> StoredVoice | None:
         unknown = sorted(set(changes) - set(EDITABLE))
         if unknown:
-            raise VoiceStoreError(f"cannot change {', '.join(unknown)} (editable: {EDITABLE})")
+            raise VoiceStoreError(
+                f"cannot change {', '.join(unknown)} (editable: {EDITABLE})", param=unknown[0]
+            )
         if not valid_id(voice_id):
             return None
         with self._locked():
@@ -212,23 +218,27 @@ class VoiceStore:
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     name = str(fields.get("name") or "").strip()
     if not name or len(name) > 100:
-        raise VoiceStoreError("name is required (at most 100 characters)")
+        raise VoiceStoreError("name is required (at most 100 characters)", param="name")
     description = str(fields.get("description") or "").strip()
     if len(description) > 1000:
-        raise VoiceStoreError("description is longer than 1000 characters")
+        raise VoiceStoreError("description is longer than 1000 characters", param="description")
     text = fields.get("reference_text")
     text = str(text).strip() or None if text is not None else None
     if text is not None and len(text) > 2000:
-        raise VoiceStoreError("reference_text is longer than 2000 characters")
+        raise VoiceStoreError(
+            "reference_text is longer than 2000 characters", param="reference_text"
+        )
     language = fields.get("language")
     language = str(language).strip() or None if language is not None else None
     if language is not None and not re.fullmatch(
         r"[A-Za-z]{2,20}([-_][A-Za-z0-9]{2,8})*", language
     ):
-        raise VoiceStoreError(f"language {language!r} is not a language code or name")
+        raise VoiceStoreError(
+            f"language {language!r} is not a language code or name", param="language"
+        )
     gender = fields.get("gender") or None
     if gender is not None and gender not in GENDERS:
-        raise VoiceStoreError(f"gender must be one of {', '.join(GENDERS)}")
+        raise VoiceStoreError(f"gender must be one of {', '.join(GENDERS)}", param="gender")
     return {
         "name": name,
         "description": description,

@@ -80,7 +80,7 @@ async def create_voice(request: Request) -> Response:
             reference_text=form_text(form, "reference_text") or form_text(form, "text"),
         )
     except VoiceStoreError as exc:
-        raise ApiError(400, str(exc), code="invalid_voice") from None
+        raise ApiError(400, str(exc), param=exc.param, code="invalid_voice") from None
     return JSONResponse(_body(voice), status_code=201)
 
 
@@ -119,7 +119,7 @@ async def update_voice(request: Request) -> Response:
     try:
         voice = await asyncio.to_thread(_store(request).update, voice_id, changes)
     except VoiceStoreError as exc:
-        raise ApiError(400, str(exc), code="invalid_voice") from None
+        raise ApiError(400, str(exc), param=exc.param, code="invalid_voice") from None
     if voice is None:
         raise _not_found(voice_id)
     return JSONResponse(_body(voice))

@@ -96,26 +96,29 @@ def test_delete_can_keep_the_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "param"),
     [
-        {"name": ""},
-        {"name": "x" * 101},
-        {"name": "a", "gender": "robot"},
-        {"name": "a", "language": "../../etc"},
-        {"name": "a", "description": "d" * 1001},
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": "a", "gender": "robot"}, "gender"),
+        ({"name": "a", "language": "../../etc"}, "language"),
+        ({"name": "a", "description": "d" * 1001}, "description"),
+        ({"name": "a", "reference_text": "r" * 2001}, "reference_text"),
     ],
 )
-def test_bad_fields_are_refused(tmp_path: Path, fields: dict[str, str]) -> None:
-    with pytest.raises(VoiceStoreError):
+def test_bad_fields_are_refused_by_name(tmp_path: Path, fields: dict[str, str], param: str) -> None:
+    with pytest.raises(VoiceStoreError) as caught:
         VoiceStore(tmp_path).create(clip(), **fields)  # type: ignore[arg-type]
+    assert caught.value.param == param
     assert not any(tmp_path.glob("voice_*"))
 
 
 def test_only_editable_fields_change(tmp_path: Path) -> None:
     store = VoiceStore(tmp_path)
     voice = store.create(clip(), name="a")
-    with pytest.raises(VoiceStoreError, match="cannot change id"):
+    with pytest.raises(VoiceStoreError, match="cannot change id") as caught:
         store.update(voice.id, {"id": "voice_0000000000000000"})
+    assert caught.value.param == "id"
 
 
 @pytest.mark.parametrize(
