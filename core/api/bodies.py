@@ -70,6 +70,11 @@ def parse_json_text(raw: bytes | str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
     except RecursionError:
         raise ApiError(400, "request body is nested too deeply", code="invalid_json") from None
+    except ValueError:
+        # An integer of more digits than Python converts (sys.get_int_max_str_digits()).
+        raise ApiError(
+            400, "request body holds a number too long to read", code="invalid_json"
+        ) from None
     if holds_lone_surrogate(raw, data):
         raise ApiError(
             400,

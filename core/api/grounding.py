@@ -42,12 +42,12 @@ def rag_block_from_form(raw: str | None) -> RagBlock | None:
         if not text.startswith("{"):
             return RagBlock(collection=text)
         return RagBlock.model_validate(json.loads(text))
-    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply
-        raise ApiError(400, "rag must be a JSON object or a collection name", param="rag") from None
-    except ValidationError as exc:
+    except ValidationError as exc:  # before ValueError, its base class
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ApiError(400, f"rag.{where}: {first['msg']}", param="rag") from None
+    except (ValueError, RecursionError):  # also a number too long, or nested too deeply
+        raise ApiError(400, "rag must be a JSON object or a collection name", param="rag") from None
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         await form.close()
     try:
         metadata = json.loads(fields.get("metadata") or "{}")
-    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply
+    except (ValueError, RecursionError):  # also a number too long, or nested too deeply
         raise ApiError(400, "metadata must be a JSON object", param="metadata") from None
     if not isinstance(metadata, dict):
         raise ApiError(400, "metadata must be a JSON object", param="metadata")

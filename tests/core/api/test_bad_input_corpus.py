@@ -102,6 +102,12 @@ BODIES: dict[str, tuple[bytes, str, int]] = {
     "emoji_rtl_cjk": ('{"input": "héllo 👋 مرحبا 你好"}'.encode(), "application/json", 200),
     "oversized_input": (b'{"input": "' + b"a" * 300 + b'"}', "application/json", 413),
     "oversized_body": (b'{"input": "hi", "pad": "' + b"x" * 30000 + b'"}', "application/json", 413),
+    # More digits than Python converts to an int.
+    "integer_too_long": (
+        b'{"input": "hi", "speed": ' + b"9" * 5000 + b"}",
+        "application/json",
+        400,
+    ),
     "deeply_nested": (
         b'{"input": "hi", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         "application/json",
@@ -170,31 +176,47 @@ async def test_speech_sse_events_through_httpx(write_config: WriteConfig) -> Non
 TOO_DEEP = "[" * 100_000 + "]" * 100_000
 WAV = wav_header(len(PCM), 36 + len(PCM)) + PCM
 
-JSON_FORM_FIELDS: dict[str, tuple[str, dict[str, tuple[str, bytes, str]], str, str]] = {
-    "conversation_rag": (
+TOO_LONG = "9" * 5000
+TURN = {"file": ("turn.wav", WAV, "audio/wav")}
+NOTES = {"file": ("notes.txt", b"some notes", "text/plain")}
+
+JSON_FORM_FIELDS: dict[str, tuple[str, dict[str, tuple[str, bytes, str]], str, str, str]] = {
+    "rag_too_deep": (
         "/v1/conversation",
-        {"file": ("turn.wav", WAV, "audio/wav")},
+        TURN,
         "rag",
         '{"collection": ' + TOO_DEEP + "}",
+        "rag must be a JSON object",
     ),
-    "rag_document_metadata": (
+    "rag_number_too_long": (
+        "/v1/conversation",
+        TURN,
+        "rag",
+        '{"top_k": ' + TOO_LONG + "}",
+        "rag must be a JSON object",
+    ),
+    "rag_unknown_key": ("/v1/conversation", TURN, "rag", '{"colour": 1}', "rag.colour"),
+    "metadata_too_deep": ("/v1/rag/documents", NOTES, "metadata", TOO_DEEP, "JSON object"),
+    "metadata_number_too_long": (
         "/v1/rag/documents",
-        {"file": ("notes.txt", b"some notes", "text/plain")},
+        NOTES,
         "metadata",
-        TOO_DEEP,
+        '{"pages": ' + TOO_LONG + "}",
+        "JSON object",
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(JSON_FORM_FIELDS))
-async def test_json_form_fields_nested_too_deeply_are_a_400_naming_the_field(
+async def test_json_form_fields_that_cannot_be_read_are_a_400_naming_the_field(
     write_config: WriteConfig, name: str
 ) -> None:
-    path, files, field, value = JSON_FORM_FIELDS[name]
+    path, files, field, value, said = JSON_FORM_FIELDS[name]
     async with client_for(write_config) as client:
         response = await client.post(path, files=files, data={field: value})
         assert response.status_code == 400, response.text
-        assert response.json()["error"]["param"] == field
+        error = response.json()["error"]
+        assert error["param"] == field and said in error["message"]
 
 
 async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_event(
