@@ -111,6 +111,11 @@ def load_config_text(text: str, source: str = "<string>") -> LoadedConfig:
         # The parser and the walks above recurse once per level of nesting.
         issue = ConfigIssue("", "not valid YAML: nested too deeply", None)
         raise ConfigError([issue], source) from exc
+    except ValueError as exc:
+        # A scalar the loader cannot construct: a date such as 2020-13-45, "!!int abc", an
+        # integer of more digits than Python converts.
+        issue = ConfigIssue("", f"not valid YAML: {exc}", None)
+        raise ConfigError([issue], source) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -125,6 +125,22 @@ def test_nesting_too_deep_is_a_config_error(text: str) -> None:
     assert caught.value.issues[0].message == "not valid YAML: nested too deeply"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "server: {drain_timeout: 2020-13-45}\n",
+        "server: {port: !!int abc}\n",
+        "server: {drain_timeout: !!float abc}\n",
+        "server: {port: " + "9" * 5000 + "}\n",
+    ],
+    ids=["impossible_date", "int_tag", "float_tag", "integer_too_long"],
+)
+def test_scalars_that_cannot_be_constructed_are_config_errors(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text)
+    assert caught.value.issues[0].message.startswith("not valid YAML: ")
+
+
 def test_empty_file_is_a_valid_empty_config() -> None:
     assert load_config_text("").config.engines == {}
 
