@@ -406,6 +406,10 @@ class RealtimeLimits(Block):
     #: Uncommitted input audio kept at most; beyond it appends are refused (manual commit) or the
     #: turn is cut (voice activity detection).
     max_buffer: Duration = Field(120.0, gt=0, le=3600)
+    #: Conversation items a session keeps; past it the oldest are dropped, each announced with
+    #: ``conversation.item.deleted``, so a long or hostile session cannot grow without bound
+    #: (replies only ever read the last ``conversation.max_history_messages`` anyway).
+    max_items: int = Field(2048, ge=16)
 
 
 class RealtimeConfig(Block):

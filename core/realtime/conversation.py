@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,9 +72,17 @@ class Item:
 
 
 class Conversation:
-    def __init__(self, max_context_items: int) -> None:
+    def __init__(
+        self,
+        max_context_items: int,
+        max_items: int = 2048,
+        on_dropped: Callable[[str], None] | None = None,
+    ) -> None:
         self._items: list[Item] = []
         self._max_context = max_context_items
+        #: Items kept at most; the oldest go first, and ``on_dropped`` hears each one's id.
+        self._max_items = max_items
+        self._on_dropped = on_dropped
         #: Bumped on every change, so work started on an older context can tell.
         self.version = 0
         #: Items whose audio is still being transcribed; a reply waits for them.
@@ -125,7 +133,15 @@ class Conversation:
             previous = previous_item_id
             self._items.insert(index + 1, item)
         self.version += 1
+        self._drop_oldest(keep=item)
         return previous
+
+    def _drop_oldest(self, keep: Item) -> None:
+        while len(self._items) > self._max_items:
+            oldest = self._items[0] if self._items[0] is not keep else self._items[1]
+            self.delete(oldest.id)
+            if self._on_dropped is not None:
+                self._on_dropped(oldest.id)
 
     def previous_of(self, item_id: str) -> str | None:
         index = self._items.index(self.get(item_id))

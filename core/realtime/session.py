@@ -91,7 +91,11 @@ class RealtimeSession:
         self._runtime = runtime
         self._emit = emit
         self._limits = limits
-        self.conversation = Conversation(context_messages)
+        self.conversation = Conversation(
+            context_messages,
+            limits.max_items,
+            on_dropped=lambda item_id: self._emit(ev.ItemDeleted(item_id)),
+        )
         self._guard = EchoGuard(settings.echo_guard)
         self._input = InputAudio(settings.input_format, None, _DEFAULT_RATE, _DEFAULT_FRAME)
         self._activity: VoiceActivity | None = None

@@ -74,6 +74,21 @@ def test_items_keep_their_order_and_previous_ids() -> None:
     assert [i.id for i in conversation] == ["c", "a", "b"]
 
 
+def test_past_its_cap_the_conversation_drops_its_oldest_items() -> None:
+    dropped: list[str] = []
+    conversation = Conversation(max_context_items=4, max_items=3, on_dropped=dropped.append)
+    for name in "abcd":
+        conversation.add(Item(name, role="user", content=[Content("input_text", text=name)]))
+    assert [i.id for i in conversation] == ["b", "c", "d"]
+    assert dropped == ["a"]
+    # An item put first is kept: the oldest of the others goes instead.
+    conversation.add(Item("e", role="system", content=[Content("input_text", text="E")]), ROOT)
+    assert [i.id for i in conversation] == ["e", "c", "d"]
+    assert dropped == ["a", "b"]
+    with pytest.raises(RealtimeError):
+        conversation.get("b")
+
+
 def test_the_context_holds_instructions_and_the_latest_messages() -> None:
     conversation = Conversation(max_context_items=2)
     for index in range(4):

@@ -78,14 +78,14 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def session(
-    runtime: Runtime, **profile: Any
+    runtime: Runtime, limits: RealtimeLimits | None = None, **profile: Any
 ) -> AsyncIterator[tuple[RealtimeSession, Recorder]]:
     recorder = Recorder()
     settings = initial_settings(
         "realtime", "test", "default", RealtimeProfile(**{"output_lead": None, **profile})
     )
     live = RealtimeSession(
-        runtime, settings, recorder, limits=RealtimeLimits(), context_messages=20
+        runtime, settings, recorder, limits=limits or RealtimeLimits(), context_messages=20
     )
     await live.start()
     try:
@@ -160,6 +160,30 @@ async def ask(live: RealtimeSession, seen: Recorder, text: str) -> ev.ResponseIn
 
 def reply_text(response: ev.ResponseInfo) -> str:
     return response.output[0].content[0].text or ""
+
+
+async def test_a_long_session_keeps_its_latest_items_and_says_which_it_dropped(
+    write_config: WriteConfig,
+) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime, limits=RealtimeLimits(max_items=16)) as (live, seen),
+    ):
+        for index in range(19):
+            await live.create_item(
+                Item(f"note_{index}", role="user", content=[Content("input_text", text="hi")]),
+                None,
+            )
+        assert [event.item_id for event in seen.of(ev.ItemDeleted)] == [
+            "note_0",
+            "note_1",
+            "note_2",
+        ]
+        assert len(live.conversation) == 16
+        # The session goes on: a reply reads the items kept, and its own item drops one more.
+        assert reply_text(await ask(live, seen, "And now?")) == "Sure. Here you are."
+        assert len(live.conversation) == 16
+        assert seen.of(ev.ItemDeleted)[-1].item_id.startswith("note_")
 
 
 async def test_a_reload_takes_effect_at_the_next_reply(write_config: WriteConfig) -> None:
