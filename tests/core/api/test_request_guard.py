@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +38,25 @@ routes: {llm: [chat], embeddings: [vectors]}
 """
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def chat_scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    """The ASGI scope of a JSON chat request from a loopback client, for tests that play the
+    server's part and feed the body themselves."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8765),
+    }
 
 
 @contextlib.asynccontextmanager
@@ -210,21 +230,7 @@ async def test_a_request_whose_client_left_is_abandoned(write_config: WriteConfi
         async def send(message: Message) -> None:
             replies.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/chat/completions",
-            "raw_path": b"/v1/chat/completions",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8765),
-        }
-        request = asyncio.create_task(app(scope, receive, send))
+        request = asyncio.create_task(app(chat_scope(), receive, send))
         slot = runtime.current.slots["chat"]
         for _ in range(100):
             if slot.active:
@@ -283,24 +289,7 @@ async def test_a_client_gone_while_its_body_arrives_is_no_server_error(
         async def send(message: Message) -> None:
             replies.append(message)
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/chat/completions",
-            "raw_path": b"/v1/chat/completions",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [
-                (b"host", b"127.0.0.1"),
-                (b"content-type", b"application/json"),
-                (b"content-length", b"60"),
-            ],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8765),
-        }
+        scope = chat_scope((b"content-length", b"60"))
         await asyncio.wait_for(app(scope, receive, send), 5)
         statuses = [m["status"] for m in replies if m["type"] == "http.response.start"]
         assert statuses == [499]
