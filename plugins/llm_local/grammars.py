@@ -10,6 +10,7 @@ it) and treated as a hint otherwise. Imported only when an engine loads (it impo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -50,6 +51,16 @@ _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions"})
 #: string (a raw newline there makes the output unparseable): this one does not.
 _JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
+#: The most a repetition count (minItems, maxLength, a pattern's ``{n}``...) may ask for. The
+#: converter writes each repetition out in full, and llama.cpp refuses repeats past about 2000
+#: (and crashes parsing one nested tens of thousands deep): larger counts are refused up front.
+MAX_REPEAT = 1000
+_REPEAT_KEYWORDS = ("minItems", "maxItems", "minLength", "maxLength")
+_QUANTIFIER = re.compile(r"\{\s*(\d+)\s*(?:,\s*(\d*)\s*)?\}")
+#: The longest grammar handed to llama.cpp: parsing one costs time that grows faster than its
+#: length (a 100,000-value enum takes tens of seconds), and the engine is busy meanwhile.
+MAX_GRAMMAR_CHARS = 100_000
+
 #: Any JSON object (``response_format: json_object``).
 ANY_OBJECT: Mapping[str, Any] = {"type": "object"}
 #: A function declared without parameters takes none.
@@ -89,11 +100,57 @@ def schema_grammar(schema: Mapping[str, Any], *, strict: bool, what: str) -> str
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
     try:
+        oversized = sorted(set(_oversized_repeats(schema)))
+        if oversized:
+            raise Unsupported(
+                f"{what} repeats too much for a llama.cpp grammar ({', '.join(oversized)}): "
+                f"counts above {MAX_REPEAT} are not held"
+            )
         resolved = converter.resolve_refs(json.loads(json.dumps(schema)), "input")
         converter.visit(resolved, "")  # type: ignore[no-untyped-call]
-    except (AssertionError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (
+        AssertionError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,  # a keyword holding the wrong kind of value (properties: [1])
+        RecursionError,
+    ) as exc:
         raise Unsupported(f"{what} cannot be turned into a llama.cpp grammar: {exc}") from exc
-    return _safe_strings(converter.format_grammar())  # type: ignore[no-untyped-call]
+    grammar = _safe_strings(converter.format_grammar())  # type: ignore[no-untyped-call]
+    if len(grammar) > MAX_GRAMMAR_CHARS:
+        raise Unsupported(
+            f"{what} makes a llama.cpp grammar of {len(grammar)} characters, more than "
+            f"{MAX_GRAMMAR_CHARS}: shorten its enums or simplify it"
+        )
+    return grammar
+
+
+def _oversized_repeats(node: Any) -> Iterator[str]:
+    """The repetition keywords (and pattern quantifiers) in ``node`` that ask for more than
+    :data:`MAX_REPEAT`."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _oversized_repeats(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in _REPEAT_KEYWORDS and _is_count_over(value):
+                yield f"{key}: {value}"
+            elif key == "pattern" and isinstance(value, str) and _repeats_over(value):
+                yield f"pattern {value[:40]!r}"
+            elif key not in ("enum", "const", "default", "examples"):
+                yield from _oversized_repeats(value)
+
+
+def _is_count_over(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_REPEAT
+
+
+def _repeats_over(pattern: str) -> bool:
+    return any(
+        int(low) > MAX_REPEAT or (high and int(high) > MAX_REPEAT)
+        for low, high in _QUANTIFIER.findall(pattern)
+    )
 
 
 def _safe_strings(grammar: str) -> str:

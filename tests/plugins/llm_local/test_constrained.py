@@ -70,6 +70,36 @@ def test_a_schema_the_converter_cannot_read_is_unsupported() -> None:
         grammars.schema_grammar({"$ref": "elsewhere.json"}, strict=False, what="the schema")
 
 
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ({"type": "array", "items": {"type": "integer"}, "minItems": 10**9}, "minItems"),
+        ({"type": "string", "maxLength": 100_000}, "maxLength"),
+        ({"properties": {"a": {"type": "string", "pattern": "^a{5000000}$"}}}, "pattern"),
+    ],
+)
+def test_repetition_counts_past_the_limit_are_refused_before_conversion(
+    schema: dict[str, Any], named: str
+) -> None:
+    # Converted, these would take minutes and gigabytes, or crash llama.cpp's grammar parser.
+    with pytest.raises(Unsupported, match=f"repeats too much.*{named}"):
+        grammars.schema_grammar(schema, strict=False, what="the schema")
+
+
+def test_a_grammar_too_long_to_parse_quickly_is_refused() -> None:
+    with pytest.raises(Unsupported, match="characters, more than"):
+        grammars.schema_grammar({"enum": list(range(50_000))}, strict=False, what="the schema")
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [{"type": "object", "properties": [1]}, {"type": "array", "items": 5}],
+)
+def test_a_keyword_holding_the_wrong_kind_of_value_is_unsupported(schema: dict[str, Any]) -> None:
+    with pytest.raises(Unsupported, match=r"cannot be turned into a llama\.cpp grammar"):
+        grammars.schema_grammar(schema, strict=False, what="the schema")
+
+
 def generated(model: LoadedModel, request: ChatRequest, grammar: str) -> list[int]:
     prompt = model.template.render(request.messages)
     tokens = model.tokenize(prompt.text, prompt.add_bos)
