@@ -45,13 +45,33 @@ def networks(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
+#: IPv6 forms that carry an IPv4 address in their last 32 bits and reach it: NAT64's well-known
+#: prefix and the deprecated IPv4-compatible form (``::127.0.0.1``).
+_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
 def is_allowed(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> bool:
     """Public (globally routable, not multicast) addresses, or ones in ``allowed``."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        address = embedded_ipv4(address) or address
     if any(address in network for network in allowed):
         return True
     return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to (::ffff:127.0.0.1, 64:ff9b::7f00:1 through NAT64,
+    2002:7f00:1:: through 6to4 are all 127.0.0.1), judged in its place."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _IPV4_IN_LOW_BITS) and int(address) > 1:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
 
 
 async def resolve_allowed(target: Target, allowed: Sequence[IPNetwork] = ()) -> list[IPAddress]:

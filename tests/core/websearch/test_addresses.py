@@ -58,6 +58,12 @@ def test_ports_default_by_scheme() -> None:
         "fc00::1",
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
         "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "::",
         "ff02::1",
     ],
 )
@@ -65,7 +71,9 @@ def test_private_and_local_addresses_are_refused(address: str) -> None:
     assert not is_allowed(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::101:101"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert is_allowed(ipaddress.ip_address(address))
 
