@@ -128,6 +128,15 @@ async def test_what_is_not_a_page_is_skipped(site: PageServer) -> None:
     assert await reader.read_all([site.url + "/photo.jpg", site.url + "/gone"]) == [None, None]
 
 
+@pytest.mark.parametrize("charset", ["no-such-charset", "rot13", "base64"])
+async def test_a_charset_that_is_not_a_text_encoding_is_read_as_utf8(
+    site: PageServer, charset: str
+) -> None:
+    site.pages["/odd"] = (200, {"content-type": f"text/html; charset={charset}"}, HERONS)
+    page = await _read(_reader(), site.url + "/odd")
+    assert page is not None and "Grey herons nest in colonies." in page.text
+
+
 async def test_compressed_bodies_are_not_inflated(site: PageServer) -> None:
     """Pages are asked for uncompressed; a server that compresses anyway (a gzip bomb would
     expand far past max_page_bytes) is skipped."""
