@@ -21,7 +21,7 @@ import structlog
 
 from core.model_store.paths import model_dir, staging_dir
 from core.model_store.providers import HuggingFace, ModelScope, Provider, ProviderFailed
-from core.model_store.registry import ModelSpec
+from core.model_store.registry import ModelFile, ModelSpec
 from core.model_store.validate import sha256_file, validate_model, write_manifest
 
 log = structlog.get_logger(__name__)
@@ -78,6 +78,9 @@ class _Reporter:
         self.files_total = 0
         self.bytes_done = 0
         self.bytes_total: int | None = None
+        #: The size the hub declares for the file being fetched, and the bytes it sent so far.
+        self.file_size: int | None = None
+        self.file_bytes = 0
         self._last = 0.0
 
     def report(self, phase: str, *, force: bool = True) -> None:
@@ -100,8 +103,20 @@ class _Reporter:
             )
         )
 
+    def start_file(self, file: ModelFile) -> None:
+        self.file = file.path
+        self.file_size = file.size
+        self.file_bytes = 0
+
     def add_bytes(self, count: int) -> None:
         self.bytes_done += count
+        self.file_bytes += count
+        if self.file_size is not None and self.file_bytes > self.file_size:
+            # A hub that keeps sending past the size it declared would fill the disk: the
+            # transfer is cut here (the exception unwinds through the hub client).
+            raise ProviderFailed(
+                f"{self.file} sends more than the {self.file_size} bytes the hub declared"
+            )
         self.report("downloading", force=False)
 
 
@@ -186,7 +201,7 @@ def _download_from(provider: Provider, spec: ModelSpec, target: Path, reporter: 
     _check_space(target, staging, reporter.bytes_total)
 
     for file in files:
-        reporter.file = file.path
+        reporter.start_file(file)
         reporter.report("downloading")
         before = reporter.bytes_done
         provider.fetch(spec, listing.revision, file, staging, reporter.add_bytes)

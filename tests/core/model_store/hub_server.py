@@ -41,6 +41,10 @@ class HubState:
     cut_after: dict[str, int] = field(default_factory=dict)
     #: file paths whose content is served with one byte flipped.
     corrupt: set[str] = field(default_factory=set)
+    #: file path -> bytes of filler sent after its content, with no Content-Length on GET.
+    overlong: dict[str, int] = field(default_factory=dict)
+    #: file path -> bytes of an overlong file the client took before it hung up.
+    overlong_sent: dict[str, int] = field(default_factory=dict)
     #: (method, path, range header) of every request, in order.
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
 
@@ -113,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         etag = (
             hashlib.sha256(data).hexdigest() if name in repo.lfs else hashlib.sha1(data).hexdigest()
         )
+        if name in state.overlong and self.command == "GET":
+            self._overlong(name, data, etag, name in repo.lfs)
+            return
         start = range_start(self.headers.get("Range"))
         self.send_response(206 if start else 200)
         self.send_header("X-Repo-Commit", COMMIT)
@@ -125,6 +132,29 @@ class _Handler(BaseHTTPRequestHandler):
         if not body or self.command == "HEAD":
             return
         write_body(self, data, start, state.cut_after.pop(name, None))
+
+    def _overlong(self, name: str, data: bytes, etag: str, lfs: bool) -> None:
+        """The file's content, then filler, as a body without a declared length (it ends only
+        when the connection closes)."""
+        state = self.server.state
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{etag}"')
+        if lfs:
+            self.send_header("X-Linked-Etag", f'"{etag}"')
+            self.send_header("X-Linked-Size", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"\0" * 65536
+        sent = 0
+        with contextlib.suppress(OSError):
+            self.wfile.write(data)
+            sent = len(data)
+            while sent < len(data) + state.overlong[name]:
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        state.overlong_sent[name] = sent
 
 
 def serve_hub(state: HubState) -> contextlib.AbstractContextManager[str]:

@@ -182,6 +182,21 @@ def test_a_download_replaces_an_incomplete_copy(hub: tuple[HubState, str], tmp_p
     assert [p.name for p in (tmp_path / "TinyOrg").iterdir()] == ["tiny-model"]
 
 
+def test_a_file_sent_past_its_declared_size_is_cut_off(
+    hub: tuple[HubState, str], tmp_path: Path
+) -> None:
+    state, url = hub
+    filler = 64 * 2**20  # stands in for a body that never ends
+    state.overlong["model.safetensors"] = filler
+    declared = len(repo_files()["model.safetensors"])
+    with pytest.raises(
+        DownloadError, match=f"sends more than the {declared} bytes the hub declared"
+    ):
+        download_model(SPEC, tmp_path / "models", providers={"hf": HuggingFace(url)})
+    assert state.overlong_sent["model.safetensors"] < declared + filler  # the client hung up
+    assert not (tmp_path / "models" / "TinyOrg" / "tiny-model").exists()
+
+
 def test_a_provider_without_a_repository_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="has no modelscope repository"):
         download_model(SPEC, tmp_path, provider="modelscope")
