@@ -158,6 +158,30 @@ def test_a_missing_model_is_a_clear_error(client: openai.OpenAI) -> None:
     assert "GGUF model not found" in error.value.message
 
 
+def test_hostile_schemas_are_refused_and_the_daemon_keeps_serving(client: openai.OpenAI) -> None:
+    # Before they were refused, the first crashed the process in llama.cpp's grammar parser and
+    # the second escaped as a 503.
+    huge_string: Any = {
+        "type": "object",
+        "properties": {"a": {"type": "string", "maxLength": 10**6}},
+    }
+    wrong_kind: Any = {"type": "object", "properties": {"a": {"type": "array", "items": 5}}}
+    for parameters in (huge_string, wrong_kind):
+        with pytest.raises(openai.BadRequestError) as error:
+            client.chat.completions.create(
+                model="tiny",
+                messages=[{"role": "user", "content": "Hi"}],
+                tools=[{"type": "function", "function": {"name": "f", "parameters": parameters}}],
+                tool_choice="required",
+                max_tokens=4,
+            )
+        assert "the parameters of function 'f'" in error.value.message
+    completion = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+    )
+    assert completion.choices[0].finish_reason == "length"
+
+
 def _engine_status(daemon: Daemon, name: str) -> dict[str, Any]:
     status = httpx.get(daemon.url + "/control/status", timeout=10).json()
     engines = status["engines"]
