@@ -103,7 +103,7 @@ class PageReader:
                 content_type=fetched.content_type,
             )
             return None
-        text = _decode(fetched.body, fetched.encoding)
+        text = fetched.text()
         return await asyncio.to_thread(self._text, fetched.url, text, name)
 
     def _text(self, url: str, text: str, name: str) -> Page | None:
@@ -114,12 +114,3 @@ class PageReader:
         if not document.text:
             return None
         return Page(url, document.title, document.text[: self.config.max_page_chars])
-
-
-def _decode(body: bytes, charset: str | None) -> str:
-    """The page's text in its declared charset; UTF-8 when the page names none, one Python does
-    not know, or a codec that is not a text encoding (``charset=rot13``)."""
-    try:
-        return body.decode(charset or "utf-8", "replace")
-    except LookupError:
-        return body.decode("utf-8", "replace")

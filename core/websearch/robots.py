@@ -64,6 +64,5 @@ class RobotsGate:
         elif fetched.status >= 300:
             rules.parse(_NOTHING)
         else:
-            text = fetched.body.decode(fetched.encoding or "utf-8", "replace")
-            rules.parse(text.splitlines())
+            rules.parse(fetched.text().splitlines())
         return rules

@@ -37,6 +37,14 @@ class Fetched:
     #: True when the body was cut at the size limit.
     truncated: bool
 
+    def text(self) -> str:
+        """The body in its declared charset; UTF-8 when it names none, one Python does not
+        know, or a codec that is not a text encoding (``charset=rot13``)."""
+        try:
+            return self.body.decode(self.encoding or "utf-8", "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
 
 #: Called with each address before it is asked (robots.txt checks hang here).
 HopCheck = Callable[[str], Awaitable[None]]

@@ -80,6 +80,20 @@ async def test_robots_txt_is_obeyed(site: PageServer) -> None:
     assert asked.count("/no-bots/herons") == 1 and "/private/herons" not in asked
 
 
+async def test_robots_txt_in_a_charset_that_is_not_a_text_encoding_is_still_obeyed(
+    site: PageServer,
+) -> None:
+    site.pages["/robots.txt"] = (
+        200,
+        {"content-type": "text/plain; charset=rot13"},
+        b"User-agent: *\nDisallow: /private/\n",
+    )
+    site.pages["/private/herons"] = (200, HTML, HERONS)
+    reader = _reader()
+    assert await _read(reader, site.url + "/private/herons") is None
+    assert await _read(reader, site.url + "/herons") is not None
+
+
 @pytest.mark.parametrize(("status", "readable"), [(404, True), (503, False)])
 async def test_missing_robots_allows_and_failing_robots_refuses(
     site: PageServer, status: int, readable: bool
