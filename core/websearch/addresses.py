@@ -87,7 +87,7 @@ async def resolve_allowed(target: Target, allowed: Sequence[IPNetwork] = ()) -> 
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise BlockedUrl(f"cannot resolve {target.host}: {exc}") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     refused = [str(a) for a in addresses if not is_allowed(a, allowed)]

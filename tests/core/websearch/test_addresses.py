@@ -94,3 +94,9 @@ async def test_names_are_resolved_and_every_address_checked() -> None:
     allowed = networks(["127.0.0.0/8", "::1/128"])
     found = await resolve_allowed(parse_target("http://localhost:8080/"), allowed)
     assert found and all(a.is_loopback for a in found)
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example", ".example"])
+async def test_a_name_that_cannot_be_encoded_is_blocked(host: str) -> None:
+    with pytest.raises(BlockedUrl, match="cannot resolve"):
+        await resolve_allowed(parse_target(f"http://{host}/page"))

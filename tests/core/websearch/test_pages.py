@@ -118,6 +118,7 @@ async def test_local_addresses_are_never_asked(site: PageServer) -> None:
         "file:///etc/passwd",
         "gopher://127.0.0.1:70/",
         "/private/herons",  # robots.txt applies to every hop
+        "http://a..example/",  # a name IDNA cannot encode
     ],
 )
 async def test_redirects_are_checked_hop_by_hop(site: PageServer, target: str) -> None:
