@@ -84,7 +84,7 @@ async def safe_get(
                 return Fetched(
                     url=current,
                     status=response.status_code,
-                    content_type=response.headers.get("content-type", "").split(";")[0].strip(),
+                    content_type=_media_type(response.headers.get("content-type", "")),
                     encoding=response.charset_encoding,
                     body=body,
                     truncated=truncated,
@@ -92,6 +92,11 @@ async def safe_get(
         except httpx.HTTPError as exc:
             raise FetchFailed(f"{current}: {exc or type(exc).__name__}") from None
     raise FetchFailed(f"{url}: more than {max_redirects} redirects")
+
+
+def _media_type(header: str) -> str:
+    """``text/html`` out of ``Text/HTML; charset=UTF-8`` (media types ignore case)."""
+    return header.split(";")[0].strip().lower()
 
 
 def check_peer(response: httpx.Response, allowed: Sequence[IPNetwork]) -> None:

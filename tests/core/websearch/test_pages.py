@@ -136,6 +136,12 @@ async def test_redirects_are_followed_a_limited_number_of_times(site: PageServer
     assert await _read(_reader(max_redirects=1), site.url + "/a") is None
 
 
+async def test_media_types_are_read_whatever_their_case(site: PageServer) -> None:
+    site.pages["/shouting"] = (200, {"content-type": "Text/HTML; Charset=UTF-8"}, HERONS)
+    page = await _read(_reader(), site.url + "/shouting")
+    assert page is not None and page.title == "Herons"
+
+
 async def test_what_is_not_a_page_is_skipped(site: PageServer) -> None:
     site.pages["/photo.jpg"] = (200, {"content-type": "image/jpeg"}, b"\xff\xd8\xff" * 10)
     site.pages["/gone"] = (410, HTML, b"<p>gone</p>")
