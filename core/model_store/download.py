@@ -22,7 +22,7 @@ import structlog
 from core.model_store.paths import model_dir, staging_dir
 from core.model_store.providers import HuggingFace, ModelScope, Provider, ProviderFailed
 from core.model_store.registry import ModelFile, ModelSpec
-from core.model_store.validate import sha256_file, validate_model, write_manifest
+from core.model_store.validate import MANIFEST, sha256_file, validate_model, write_manifest
 
 log = structlog.get_logger(__name__)
 
@@ -188,6 +188,12 @@ def _download_from(provider: Provider, spec: ModelSpec, target: Path, reporter: 
         # A hub listing is data from the network: a name like ../../.bashrc must never
         # become a path outside the model folder.
         raise ProviderFailed(f"the repository lists unsafe file names: {', '.join(unsafe[:3])}")
+    reserved = [f.path for f in files if _is_reserved(f.path)]
+    if reserved:
+        raise ProviderFailed(
+            f"the repository lists file names the download keeps for itself: "
+            f"{', '.join(reserved[:3])}"
+        )
     names = {f.path for f in files}
     absent = [name for name in spec.required_files if name not in names]
     if absent:
@@ -244,6 +250,13 @@ def safe_relative_path(name: str) -> bool:
         return False
     parts = name.split("/")
     return all(part not in ("", ".", "..") and ":" not in part for part in parts)
+
+
+def _is_reserved(name: str) -> bool:
+    """Names the staging folder uses itself: the hub clients' resume records (``.cache``,
+    removed before the folder moves into place) and the manifest, which would replace a listed
+    file of that name."""
+    return name.split("/")[0] == ".cache" or name == MANIFEST
 
 
 def move_into_place(staging: Path, target: Path) -> None:

@@ -209,3 +209,14 @@ def test_file_names_that_leave_the_model_folder_are_refused(tmp_path: Path, name
     with serve_hub(state) as url, pytest.raises(DownloadError, match="unsafe file names"):
         download_model(SPEC, tmp_path / "a" / "b" / "models", providers={"hf": HuggingFace(url)})
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
+
+
+@pytest.mark.parametrize("name", [".cache/huggingface/notes.txt", ".cache/x", MANIFEST])
+def test_file_names_the_download_keeps_for_itself_are_refused(tmp_path: Path, name: str) -> None:
+    # Once, a listed .cache/ file was deleted with the resume records after the manifest had
+    # named it: the model was placed, reported done, and failed its own validation.
+    files = {**repo_files(), name: b"a file the hub lists"}
+    state = HubState(repos={TINY_REPO: HubRepo(files=files, lfs={"model.safetensors"})})
+    with serve_hub(state) as url, pytest.raises(DownloadError, match="keeps for itself"):
+        download_model(SPEC, tmp_path / "models", providers={"hf": HuggingFace(url)})
+    assert not (tmp_path / "models" / "TinyOrg" / "tiny-model").exists()
