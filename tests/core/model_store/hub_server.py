@@ -147,14 +147,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         chunk = b"\0" * 65536
-        sent = 0
+        # Counted as it goes: the client may read this while the writes are still failing.
+        state.overlong_sent[name] = 0
         with contextlib.suppress(OSError):
             self.wfile.write(data)
-            sent = len(data)
-            while sent < len(data) + state.overlong[name]:
+            state.overlong_sent[name] = len(data)
+            while state.overlong_sent[name] < len(data) + state.overlong[name]:
                 self.wfile.write(chunk)
-                sent += len(chunk)
-        state.overlong_sent[name] = sent
+                state.overlong_sent[name] += len(chunk)
 
 
 def serve_hub(state: HubState) -> contextlib.AbstractContextManager[str]:
