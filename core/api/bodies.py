@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,11 +10,9 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from core.api.errors import ApiError
+from core.client_json import UnreadableJson, read_client_json
 
 M = TypeVar("M", bound=BaseModel)
-
-#: A JSON escape of a UTF-16 surrogate: only then can decoded text hold a lone surrogate.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _declared_length(request: Request) -> int | None:
@@ -62,52 +58,12 @@ def validation_to_api_error(exc: ValidationError) -> ApiError:
 
 
 def parse_json_text(raw: bytes | str) -> Any:
-    """JSON from a client: malformed JSON, nesting too deep for the parser and text that is not
-    valid Unicode (a lone surrogate escaped as ``\\ud800``) are all the client's 400."""
+    """JSON from a client: malformed JSON, nesting too deep for the parser, numbers too long
+    to read and text that is not valid Unicode (a lone surrogate) are all the client's 400."""
     try:
-        data: Any = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
-    except RecursionError:
-        raise ApiError(400, "request body is nested too deeply", code="invalid_json") from None
-    except ValueError:
-        # An integer of more digits than Python converts (sys.get_int_max_str_digits()).
-        raise ApiError(
-            400, "request body holds a number too long to read", code="invalid_json"
-        ) from None
-    if holds_lone_surrogate(raw, data):
-        raise ApiError(
-            400,
-            "request body holds a lone UTF-16 surrogate (an escape such as \\ud800 without its "
-            "pair), which is not valid Unicode text",
-            code="invalid_unicode",
-        )
-    return data
-
-
-def holds_lone_surrogate(raw: bytes | str, data: Any) -> bool:
-    """Whether ``data``, parsed from the JSON ``raw``, holds a lone UTF-16 surrogate (an escape
-    such as ``\\ud800`` without its pair): text that cannot be encoded as UTF-8 again."""
-    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    return bool(_SURROGATE_ESCAPE.search(encoded)) and _holds_lone_surrogate(data)
-
-
-def _holds_lone_surrogate(data: Any) -> bool:
-    """Whether any string in ``data`` cannot be encoded as UTF-8 (a lone surrogate)."""
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+        return read_client_json(raw)
+    except UnreadableJson as exc:
+        raise ApiError(400, f"request body {exc.reason}", code=exc.code) from None
 
 
 async def read_json(request: Request, model: type[M], limit: int) -> M:

@@ -3,7 +3,6 @@ user's words, hand the model the numbered sources in a system message, return th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.api.errors import ApiError
 from core.api.rag_search import search_sources
 from core.api.sources import citation_json, grounding_prompt
+from core.client_json import UnreadableJson, read_client_json
 from core.engines.llm import ChatMessage
 from core.runtime.generation import Generation
 
@@ -41,12 +41,12 @@ def rag_block_from_form(raw: str | None) -> RagBlock | None:
     try:
         if not text.startswith("{"):
             return RagBlock(collection=text)
-        return RagBlock.model_validate(json.loads(text))
-    except ValidationError as exc:  # before ValueError, its base class
+        return RagBlock.model_validate(read_client_json(text))
+    except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ApiError(400, f"rag.{where}: {first['msg']}", param="rag") from None
-    except (ValueError, RecursionError):  # also a number too long, or nested too deeply
+    except UnreadableJson:
         raise ApiError(400, "rag must be a JSON object or a collection name", param="rag") from None
 
 

@@ -10,12 +10,11 @@ client cannot make the daemon buffer more than ``max_event_bytes`` for one event
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from wyoming.event import Event, async_write_event
 
-from core.api.bodies import holds_lone_surrogate
+from core.client_json import UnreadableJson, read_client_json
 from core.wyoming.errors import Refusal
 
 #: Event types are short names such as ``audio-chunk``.
@@ -46,17 +45,12 @@ def _length(header: dict[str, Any], key: str) -> int:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ProtocolViolation(f"the event {what} is not valid JSON") from None
+        # A lone surrogate could not be logged, echoed (ping) or spoken as UTF-8 text.
+        value = read_client_json(raw)
+    except UnreadableJson as exc:
+        raise ProtocolViolation(f"the event {what} {exc.reason}") from None
     if not isinstance(value, dict):
         raise ProtocolViolation(f"the event {what} must be a JSON object")
-    if holds_lone_surrogate(raw, value):
-        # Such text cannot be encoded as UTF-8: not logged, echoed (ping) or spoken.
-        raise ProtocolViolation(
-            f"the event {what} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
-            "without its pair), which is not valid Unicode text"
-        )
     return value
 
 

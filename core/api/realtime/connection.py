@@ -9,7 +9,6 @@ from typing import Any
 
 import structlog
 
-from core.api.bodies import holds_lone_surrogate
 from core.api.realtime.client_events import (
     EVENT_MODELS,
     Append,
@@ -30,6 +29,7 @@ from core.api.realtime.translate import (
     item_from_client,
     response_request,
 )
+from core.client_json import UnreadableJson, read_client_json
 from core.realtime import events as ev
 from core.realtime.errors import RealtimeError
 from core.realtime.session import RealtimeSession
@@ -152,16 +152,10 @@ class Connection:
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested past the parser's limit
-        raise RealtimeError("the event is not valid JSON", code="invalid_json") from None
+        # A lone surrogate would be echoed back in a server event that cannot be sent as UTF-8.
+        data = read_client_json(text)
+    except UnreadableJson as exc:
+        raise RealtimeError(f"the event {exc.reason}", code=exc.code) from None
     if not isinstance(data, dict):
         raise RealtimeError("an event must be a JSON object", code="invalid_event")
-    if holds_lone_surrogate(text, data):
-        # Echoed back in a server event, it could not be sent as UTF-8 text.
-        raise RealtimeError(
-            "the event holds a lone UTF-16 surrogate (an escape such as \\ud800 without its "
-            "pair), which is not valid Unicode text",
-            code="invalid_unicode",
-        )
     return data

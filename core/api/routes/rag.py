@@ -14,7 +14,6 @@ with RRF).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
@@ -33,6 +32,7 @@ from core.api.routes.rag_jobs import answer, info_json, submit
 from core.api.routes.rag_jobs import routes as job_routes
 from core.api.routing_headers import engine_headers
 from core.api.sources import citation_json, grounding_prompt
+from core.client_json import UnreadableJson, read_client_json
 from core.engines.base import Capability
 from core.engines.llm import ChatMessage, ChatRequest, LLMEngine
 from core.engines.retrieval import (
@@ -94,8 +94,8 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
     finally:
         await form.close()
     try:
-        metadata = json.loads(fields.get("metadata") or "{}")
-    except (ValueError, RecursionError):  # also a number too long, or nested too deeply
+        metadata = read_client_json(fields.get("metadata") or "{}")
+    except UnreadableJson:
         raise ApiError(400, "metadata must be a JSON object", param="metadata") from None
     if not isinstance(metadata, dict):
         raise ApiError(400, "metadata must be a JSON object", param="metadata")

@@ -25,6 +25,7 @@ from core.api.audio_upload import number_in_range
 from core.api.context import generation_of, limits_of, runtime_of
 from core.api.errors import ApiError, as_api_error, error_body
 from core.api.live_sessions import LiveSessions, SessionsFull
+from core.client_json import UnreadableJson, read_client_json
 from core.config.schema import LimitsConfig
 from core.stt_stream.endpointing import EndpointingOptions
 from core.stt_stream.events import (
@@ -230,8 +231,8 @@ async def _take(
         await session.feed(data)
         return len(data)
     try:
-        kind = json.loads(message.get("text") or "").get("type")
-    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, too deep
+        kind = read_client_json(message.get("text") or "").get("type")
+    except (UnreadableJson, AttributeError):  # not readable JSON, or not an object
         kind = None
     if kind == "end":
         return "end"

@@ -39,7 +39,7 @@ def next_of(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
         (
             '{"type": "session.update", "session": ' + "[" * 100_000 + "]" * 100_000 + "}",
             "invalid_json",
-            "the event is not valid JSON",
+            "the event is nested too deeply",
         ),
         (
             '{"type": "session.update", '
