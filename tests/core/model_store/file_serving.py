@@ -1,5 +1,6 @@
-"""What the local hub servers share: a threaded loopback server holding the test's state, byte
-ranges, and file bodies that can be cut short to exercise resuming."""
+"""What the local hub servers share: a threaded loopback server holding the test's state, the
+faults a test can switch on per file, byte ranges, and file bodies that can be cut short to
+exercise resuming."""
 
 from __future__ import annotations
 
@@ -7,10 +8,29 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
+
+
+@dataclass(kw_only=True)
+class FileFaults:
+    """Switches a test flips to make one file's download go wrong."""
+
+    #: file path -> bytes to send before dropping the connection (once).
+    cut_after: dict[str, int] = field(default_factory=dict)
+    #: file paths whose content is served with one byte flipped.
+    corrupt: set[str] = field(default_factory=set)
+
+    def content(self, name: str, data: bytes) -> bytes:
+        """``data`` as the server sends it: with its first byte flipped if ``name`` is corrupt."""
+        return bytes([data[0] ^ 0xFF]) + data[1:] if name in self.corrupt else data
+
+    def take_cut(self, name: str) -> int | None:
+        """Where to cut ``name``'s next transfer short, if anywhere; a cut happens once."""
+        return self.cut_after.pop(name, None)
 
 
 class StateServer(ThreadingHTTPServer, Generic[S]):

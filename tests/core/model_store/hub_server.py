@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.core.model_store.file_serving import (
+    FileFaults,
     StateServer,
     range_start,
     send_range_headers,
@@ -34,13 +35,9 @@ class HubRepo:
     lfs: set[str] = field(default_factory=set)
 
 
-@dataclass
-class HubState:
+@dataclass(kw_only=True)
+class HubState(FileFaults):
     repos: dict[str, HubRepo]
-    #: file path -> bytes to send before dropping the connection (once).
-    cut_after: dict[str, int] = field(default_factory=dict)
-    #: file paths whose content is served with one byte flipped.
-    corrupt: set[str] = field(default_factory=set)
     #: file path -> bytes of filler sent after its content, with no Content-Length on GET.
     overlong: dict[str, int] = field(default_factory=dict)
     #: file path -> bytes of an overlong file the client took before it hung up.
@@ -111,9 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         if repo is None or name not in repo.files:
             self._error(404, "EntryNotFound")
             return
-        data = repo.files[name]
-        if name in state.corrupt:
-            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        data = state.content(name, repo.files[name])
         etag = (
             hashlib.sha256(data).hexdigest() if name in repo.lfs else hashlib.sha1(data).hexdigest()
         )
@@ -131,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not body or self.command == "HEAD":
             return
-        write_body(self, data, start, state.cut_after.pop(name, None))
+        write_body(self, data, start, state.take_cut(name))
 
     def _overlong(self, name: str, data: bytes, etag: str, lfs: bool) -> None:
         """The file's content, then filler, as a body without a declared length (it ends only

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.core.model_store.file_serving import (
+    FileFaults,
     StateServer,
     range_start,
     send_range_headers,
@@ -46,13 +47,9 @@ class MsRepo:
     revisions: set[str] = field(default_factory=lambda: {"master"})
 
 
-@dataclass
-class MsState:
+@dataclass(kw_only=True)
+class MsState(FileFaults):
     repos: dict[str, MsRepo]
-    #: file path -> bytes to send before dropping the connection (once).
-    cut_after: dict[str, int] = field(default_factory=dict)
-    #: file paths whose content is served with one byte flipped.
-    corrupt: set[str] = field(default_factory=set)
     #: file path -> HTTP status its download answers with instead of the content.
     fail: dict[str, int] = field(default_factory=dict)
     #: (path, query, range header) of every request, in order.
@@ -141,15 +138,13 @@ class _Handler(BaseHTTPRequestHandler):
         if name in state.fail:
             self._refuse(state.fail[name], "refused")
             return
-        data = repo.files[name]
-        if name in state.corrupt:
-            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        data = state.content(name, repo.files[name])
         start = range_start(self.headers.get("Range"))
         self.send_response(206 if start else 200)
         self.send_header("Content-Type", "application/octet-stream")
         send_range_headers(self, len(data), start)
         self.end_headers()
-        write_body(self, data, start, state.cut_after.pop(name, None))
+        write_body(self, data, start, state.take_cut(name))
 
 
 def serve_modelscope(state: MsState) -> contextlib.AbstractContextManager[str]:

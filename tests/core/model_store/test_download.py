@@ -13,7 +13,12 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import MANIFEST, validate_model
 from tests.core.model_store.hub_server import COMMIT, HubRepo, HubState, serve_hub
-from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC, tiny_repo_files
+from tests.core.model_store.repo_files import (
+    TINY_REPO,
+    TINY_SPEC,
+    check_a_corrupt_file_is_refused_then_fetched_again,
+    tiny_repo_files,
+)
 from tests.support.daemon import free_port
 
 SPEC = replace(TINY_SPEC, hf_repo=TINY_REPO)
@@ -105,15 +110,9 @@ def test_a_corrupt_file_is_refused_then_fetched_again(
     hub: tuple[HubState, str], tmp_path: Path
 ) -> None:
     state, url = hub
-    state.corrupt.add("model.safetensors")
-    target = tmp_path / "TinyOrg" / "tiny-model"
-    with pytest.raises(DownloadError, match="sha256") as caught:
-        download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
-    assert str(target) in str(caught.value)
-    assert not target.exists()
-    state.corrupt.clear()
-    path = download_model(SPEC, tmp_path, providers={"hf": HuggingFace(url)})
-    assert validate_model(SPEC, path, checksums=True).ok
+    check_a_corrupt_file_is_refused_then_fetched_again(
+        SPEC, {"hf": HuggingFace(url)}, state, tmp_path, file="model.safetensors", error="sha256"
+    )
 
 
 def test_a_repository_without_the_required_files_is_refused(

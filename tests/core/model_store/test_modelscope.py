@@ -13,7 +13,12 @@ from core.model_store.providers import HuggingFace, ModelScope, Provider
 from core.model_store.registry import ModelSpec
 from core.model_store.validate import validate_model
 from tests.core.model_store.modelscope_server import MsRepo, MsState, serve_modelscope
-from tests.core.model_store.repo_files import TINY_REPO, TINY_SPEC, tiny_repo_files
+from tests.core.model_store.repo_files import (
+    TINY_REPO,
+    TINY_SPEC,
+    check_a_corrupt_file_is_refused_then_fetched_again,
+    tiny_repo_files,
+)
 from tests.support.daemon import free_port
 
 SPEC = replace(TINY_SPEC, modelscope_id=TINY_REPO)
@@ -201,19 +206,14 @@ def test_a_corrupt_file_is_refused_then_fetched_again(
     hub: tuple[MsState, str], tmp_path: Path
 ) -> None:
     state, url = hub
-    state.corrupt.add("speech_tokenizer/model.safetensors")
-    target = tmp_path / "TinyOrg" / "tiny-model"
-    provider = {"modelscope": ModelScope(url)}
-    with pytest.raises(DownloadError, match="Hash mismatch") as caught:
-        download_model(SPEC, tmp_path, providers=provider)
-    assert str(target) in str(caught.value)
-    assert not target.exists()
-    staged = tmp_path / "TinyOrg" / ".tiny-model.download" / "speech_tokenizer"
-    assert [p.name for p in staged.iterdir()] == []  # the bad bytes were not kept
-
-    state.corrupt.clear()
-    path = download_model(SPEC, tmp_path, providers=provider)
-    assert validate_model(SPEC, path, checksums=True).ok
+    check_a_corrupt_file_is_refused_then_fetched_again(
+        SPEC,
+        {"modelscope": ModelScope(url)},
+        state,
+        tmp_path,
+        file="speech_tokenizer/model.safetensors",
+        error="Hash mismatch",
+    )
 
 
 def test_an_interrupted_transfer_resumes_where_it_stopped(
