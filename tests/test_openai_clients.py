@@ -1,8 +1,9 @@
 """Real agent and framework clients against a real daemon with the shipped models (SmolLM2,
 MiniLM): openai-agents (an Agent with a function tool, over the Responses and the Chat
 Completions APIs, whole and streamed), langchain-openai (structured output, the default
-OpenAIEmbeddings that sends token ids) and litellm. A 135M model picks tools badly, so calls are
-forced through the clients' own settings and only structure is checked."""
+OpenAIEmbeddings that sends token ids), litellm, and chromadb's OpenAI embedding function. A
+135M model picks tools badly, so calls are forced through the clients' own settings and only
+structure is checked."""
 
 from __future__ import annotations
 
@@ -227,3 +228,31 @@ def test_litellm_chat_tools_streaming_and_embeddings(url: str, litellm_offline: 
     assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
     embedded = litellm.embedding(model="openai/text-embedding-3-small", input=["hello"], **common)
     assert len(embedded.data[0]["embedding"]) == 384
+
+
+# -- chromadb ----------------------------------------------------------------------------------
+
+
+def test_chromadb_openai_embedding_function_fills_and_queries_a_collection(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chromadb
+    from chromadb.utils.embedding_functions import OpenAIEmbeddingFunction
+
+    # Chroma stores the function's config with the collection and reads the key from here.
+    monkeypatch.setenv("CHROMA_OPENAI_API_KEY", "unused")
+    embed = OpenAIEmbeddingFunction(model_name="text-embedding-3-small", api_base=url + "/v1")
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    collection = client.create_collection("notes", embedding_function=embed)  # type: ignore[arg-type]
+    collection.add(
+        ids=["boil", "tide", "bees"],
+        documents=[
+            "Water boils at 100 degrees Celsius at sea level.",
+            "The tides are raised by the pull of the moon.",
+            "Honey bees make honey from the nectar of flowers.",
+        ],
+    )
+    found = collection.query(query_texts=["What does the moon do to the sea?"], n_results=1)
+    assert found["ids"] == [["tide"]]
+    stored = collection.get(ids=["bees"], include=["embeddings"])
+    assert stored["embeddings"] is not None and len(stored["embeddings"][0]) == 384
