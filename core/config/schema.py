@@ -102,6 +102,11 @@ class EnginePolicy(Block):
     #: on the in-process one it limits this daemon, like ``max_concurrency``). A request that
     #: finds every place taken moves on along the chain, or gets a 429, at once.
     fleet_concurrency: int | None = Field(None, ge=1)
+    #: When every slot is still held by work that requests gave up on (a reply cancelled by a
+    #: barge-in or a client gone), a request waits this long after the latest such give-up for
+    #: the work to stop at its next step, instead of moving on along the chain at once. Work
+    #: left behind by a request that timed out is taken as hung: no wait.
+    abandoned_grace: Duration = Field(3.0, ge=0)
 
 
 class Policy(Block):

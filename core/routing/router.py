@@ -462,6 +462,8 @@ def _engine_failure(slot: EngineSlot, raised: Exception) -> Exception:
     if isinstance(exc, InvalidRequest):
         slot.breaker.release()
         raise exc from (None if exc is raised else raised)
+    if isinstance(exc, EngineTimeout):
+        slot.note_timeout()
     return exc
 
 

@@ -78,6 +78,10 @@ class EngineSlot:
         self._breaker_policy = breaker_policy
         #: Requests that gave up while their engine thread was still running.
         self.lingering = 0
+        #: When work was last left behind (monotonic clock), and whether some of what is left
+        #: behind timed out (hung, not about to stop): see ``EnginePolicy.abandoned_grace``.
+        self._abandoned_at = 0.0
+        self._hung = False
         self._idle_handle: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -185,12 +189,16 @@ class EngineSlot:
         self.check_loadable()
         if self.link is not None:
             await self.link.check_rate()
-        if self.lingering >= self._limiter.limit:
-            # Every permit is held by work whose requests gave up (a hung call, most likely):
-            # waiting in the queue behind it would only hang this request too.
-            raise EngineOverloaded(
-                f"engine {self.name!r} is still busy with work its requests abandoned"
-            )
+        abandoned = self.lingering >= self._limiter.limit
+        if abandoned:
+            # Every permit is held by work whose requests gave up. Work that was cancelled a
+            # moment ago stops at its next step (a token, a segment), so wait briefly for it;
+            # work that hung, or has not stopped within the grace, would only hang this request
+            # too.
+            grace = self._abandoned_grace_left()
+            if grace <= 0:
+                raise EngineOverloaded(self._abandoned_message())
+            queue_timeout = grace if queue_timeout is None else min(grace, queue_timeout)
         if self._limiter.locked() and self.waiting >= self._policy.max_queue:
             raise EngineOverloaded(
                 f"engine {self.name!r} is busy ({self.active} running, {self.waiting} queued)"
@@ -204,10 +212,12 @@ class EngineSlot:
                     async with asyncio.timeout(queue_timeout):
                         await self._limiter.acquire()
                 except TimeoutError:
-                    raise EngineOverloaded(
-                        f"engine {self.name!r} is busy: no free slot within {queue_timeout:g}s",
-                        retry_after=1.0,
-                    ) from None
+                    message = (
+                        self._abandoned_message()
+                        if abandoned
+                        else f"engine {self.name!r} is busy: no free slot within {queue_timeout:g}s"
+                    )
+                    raise EngineOverloaded(message, retry_after=1.0) from None
         finally:
             self.waiting -= 1
         # The fleet-wide place is taken once this daemon has a permit, so a request queued here
@@ -234,6 +244,25 @@ class EngineSlot:
             else:
                 self._free(place)
 
+    @property
+    def hung(self) -> bool:
+        """Whether work left behind by a request that timed out is still running."""
+        return self._hung
+
+    def _abandoned_grace_left(self) -> float:
+        if self._hung:
+            return 0.0
+        return self._policy.abandoned_grace - (time.monotonic() - self._abandoned_at)
+
+    def _abandoned_message(self) -> str:
+        return f"engine {self.name!r} is still busy with work its requests abandoned"
+
+    def note_timeout(self) -> None:
+        """A request on this engine timed out: what it left running is hung, not stopping, and
+        requests stop waiting for it (until all the work left behind is done)."""
+        if self.lingering:
+            self._hung = True
+
     @contextlib.asynccontextmanager
     async def use(self, queue_timeout: float | None = None) -> AsyncIterator[Engine]:
         """Hold a permit with the engine loaded; refuse when the queue is full."""
@@ -255,6 +284,7 @@ class EngineSlot:
     ) -> None:
         """Keep the permit until the engine threads the request left behind are done."""
         self.lingering += 1
+        self._abandoned_at = time.monotonic()
         log.warning("engine.busy_after_request", engine=self.name, threads=len(pending))
 
         async def wait() -> None:
@@ -262,6 +292,8 @@ class EngineSlot:
                 await asyncio.gather(*pending, return_exceptions=True)
             finally:
                 self.lingering -= 1
+                if not self.lingering:
+                    self._hung = False
                 self._free(place)
                 log.info("engine.freed", engine=self.name)
 

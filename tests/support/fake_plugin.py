@@ -42,7 +42,9 @@ from core.engines.llm import ToolCallDelta
 from core.engines.threaded import ThreadedIterator, run_blocking
 from core.hookspecs import hookimpl
 
-#: switch name -> "ok" | "fail" | "hang" | "native_hang" | "crash_mid_stream"
+#: switch name -> "ok" | "fail" | "hang" | "native_hang" | "native_steps" | "crash_mid_stream"
+#: ("native_steps" LLMs compute each word in an engine thread, ``delay`` seconds a word, as a
+#: native decoder does a token at a time.)
 SWITCHES: dict[str, str] = {}
 #: "native_hang" engines block a thread in a lock wait (native code, deaf to asyncio
 #: cancellation) until this is set.
@@ -141,9 +143,11 @@ class FakeLLM(_Behaviour, LLMEngine):
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         CHAT_REQUESTS[self.name] = request
-        if self._mode() == "native_hang":
+        mode = self._mode()
+        if mode in ("native_hang", "native_steps"):
             CALLS[self.name] = CALLS.get(self.name, 0) + 1
-            deltas = ThreadedIterator(lambda: self._blocked_reply(), name=f"fake-{self.name}")
+            produce = self._blocked_reply if mode == "native_hang" else self._stepped_reply
+            deltas = ThreadedIterator(produce, name=f"fake-{self.name}")
             try:
                 async for delta in deltas:
                     yield delta
@@ -160,6 +164,12 @@ class FakeLLM(_Behaviour, LLMEngine):
             yield ChatDelta(text=word if index == 0 else " " + word)
             await asyncio.sleep(self.settings.delay)
         yield ChatDelta(finish_reason="stop", usage=Usage(len(request.messages), len(words)))
+
+    def _stepped_reply(self) -> Iterator[ChatDelta]:
+        for index, word in enumerate(self.settings.reply.split(" ")):
+            time.sleep(self.settings.delay)  # on purpose: the thread is busy with this step
+            yield ChatDelta(text=word if index == 0 else " " + word)
+        yield ChatDelta(finish_reason="stop")
 
     def _blocked_reply(self) -> Iterator[ChatDelta]:
         self._block_natively(self.name)

@@ -1,6 +1,7 @@
 """What a failure means for the client and for the breaker: the request's fault (400, no
 breaker count), busy (429 with Retry-After, even when fallbacks are absent), hung native code
-(fall back at the deadline while the engine stays held), a provider's Retry-After (capped)."""
+(fall back at the deadline while the engine stays held), work a cancelled request left running
+(waited for briefly), a provider's Retry-After (capped)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from tests.support.fake_plugin import CALLS, NATIVE_BLOCKED, NATIVE_RELEASE, SWI
 from tests.support.runtime import running_runtime
 
 
-async def reply(runtime: Runtime, text: str = "hi", *, stream: bool = True) -> tuple[str, str]:
+async def reply(
+    runtime: Runtime, text: str = "hi", *, stream: bool = True, model: str | None = None
+) -> tuple[str, str]:
     request = ChatRequest(messages=(ChatMessage("user", text),))
 
     def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
@@ -30,9 +33,9 @@ async def reply(runtime: Runtime, text: str = "hi", *, stream: bool = True) -> t
 
     router = runtime.current.router
     if stream:
-        routed = await router.stream(Capability.LLM, None, run)
+        routed = await router.stream(Capability.LLM, model, run)
         return "".join([d.text async for d in routed]), routed.engine
-    gathered = await router.gather(Capability.LLM, None, run)
+    gathered = await router.gather(Capability.LLM, model, run)
     return "".join(d.text for d in gathered.value), gathered.engine
 
 
@@ -187,6 +190,8 @@ async def test_a_hung_native_call_falls_back_at_its_deadline(write_config: Write
         # does not reach a model that is busy; it is served by the spare at once.
         assert NATIVE_BLOCKED == ["native"]
         assert slot.active == 1 and slot.lingering == 1
+        # It timed out: hung, not about to stop, so nothing waits for it.
+        assert slot.hung
         assert await reply(runtime, stream=False) == ("from spare", "spare")
         assert CALLS["native"] == 1
 
@@ -204,5 +209,63 @@ async def test_a_hung_native_call_falls_back_at_its_deadline(write_config: Write
             if slot.active == 0 and runtime.current.slots["embed_native"].active == 0:
                 break
             await asyncio.sleep(0.02)
-        assert slot.active == 0 and slot.lingering == 0
+        assert slot.active == 0 and slot.lingering == 0 and not slot.hung
         assert await reply(runtime) == ("from native", "native")
+
+
+STEPPED = """\
+policy:
+  engines: {native: {max_concurrency: 1, abandoned_grace: %s}}
+engines:
+  native:
+    capability: llm
+    engine: fake
+    settings: {switch: s, delay: %s, reply: "one two three four five six"}
+  spare: {capability: llm, engine: fake, settings: {reply: "from spare"}}
+routes: {llm: [native, spare]}
+"""
+
+
+async def abandon_a_reply(runtime: Runtime) -> str:
+    """Start a streamed reply, take its first word, and give up on it (a barge-in)."""
+    request = ChatRequest(messages=(ChatMessage("user", "hi"),))
+
+    def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
+        return engine.chat(request)
+
+    routed = await runtime.current.router.stream(Capability.LLM, None, run)
+    await anext(aiter(routed))
+    await routed.aclose()
+    return routed.engine
+
+
+async def test_a_request_waits_for_work_a_cancelled_request_left_running(
+    write_config: WriteConfig,
+) -> None:
+    SWITCHES["s"] = "native_steps"
+    # The default grace (3 s); a word takes 0.3 s.
+    async with running_runtime(write_config(STEPPED % ("3s", 0.3))) as runtime:
+        slot = runtime.current.slots["native"]
+        assert await abandon_a_reply(runtime) == "native"
+        # The thread is inside its next word: the engine is still held...
+        assert slot.lingering == 1 and slot.active == 1
+        # ...but only until that word is done, so the next request waits for it instead of
+        # being refused (the next turn of a conversation after a barge-in).
+        text, engine = await reply(runtime)
+        assert engine == "native"
+        assert text == "one two three four five six"
+        assert slot.lingering == 0 and not slot.hung
+
+
+async def test_work_that_does_not_stop_within_the_grace_is_passed_over(
+    write_config: WriteConfig,
+) -> None:
+    SWITCHES["s"] = "native_steps"
+    # A word takes 1.5 s, longer than the grace.
+    async with running_runtime(write_config(STEPPED % (0.2, 1.5))) as runtime:
+        slot = runtime.current.slots["native"]
+        assert await abandon_a_reply(runtime) == "native"
+        assert await reply(runtime) == ("from spare", "spare")
+        assert slot.lingering == 1  # still inside its 1.5 s word
+        # Past the grace, the chain moves on at once.
+        assert await reply(runtime) == ("from spare", "spare")
