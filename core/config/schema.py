@@ -106,7 +106,7 @@ class EnginePolicy(Block):
     #: barge-in or a client gone), a request waits this long after the latest such give-up for
     #: the work to stop at its next step, instead of moving on along the chain at once. Work
     #: left behind by a request that timed out is taken as hung: no wait.
-    abandoned_grace: Duration = Field(3.0, ge=0)
+    abandoned_grace: Duration = Field(10.0, ge=0)
 
 
 class Policy(Block):

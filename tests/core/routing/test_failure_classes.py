@@ -243,8 +243,8 @@ async def test_a_request_waits_for_work_a_cancelled_request_left_running(
     write_config: WriteConfig,
 ) -> None:
     SWITCHES["s"] = "native_steps"
-    # The default grace (3 s); a word takes 0.3 s.
-    async with running_runtime(write_config(STEPPED % ("3s", 0.3))) as runtime:
+    # The default grace (10 s); a word takes 0.3 s.
+    async with running_runtime(write_config(STEPPED % ("10s", 0.3))) as runtime:
         slot = runtime.current.slots["native"]
         assert await abandon_a_reply(runtime) == "native"
         # The thread is inside its next word: the engine is still held...

@@ -1,0 +1,32 @@
+"""pipecat, a voice-bot framework that talks to voxgate through its OpenAI services, in an
+environment of its own: it pins versions of soundfile, soxr and protobuf that differ from the
+project's. Built once from the package registry into a cache folder and reused (about 500 MB);
+``$VOXGATE_TEST_PIPECAT_PYTHON`` names an existing interpreter instead."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.workers.environment import WorkerEnvironment
+from core.workers.install import install_environment
+from tests.support.cached_envs import cached_env_folder
+
+PIPECAT = WorkerEnvironment(
+    name="pipecat-client",
+    requirements=("pipecat-ai[openai]==1.14.0",),
+    imports=("pipecat.services.openai.llm", "pipecat.services.openai.realtime.llm"),
+    description="pipecat 1.14 and its OpenAI services, as a client of the daemon",
+)
+
+#: Run with the environment's Python: ``pipecat_checks.py BASE_URL CHECK``.
+CHECKS = Path(__file__).with_name("pipecat_checks.py")
+
+
+def pipecat_python() -> Path:
+    given = os.environ.get("VOXGATE_TEST_PIPECAT_PYTHON")
+    if given:
+        python = Path(given)
+        assert python.exists(), f"VOXGATE_TEST_PIPECAT_PYTHON={given} does not exist"
+        return python
+    return install_environment(PIPECAT, cached_env_folder(PIPECAT.name))
