@@ -80,7 +80,7 @@ def as_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, InvalidRequest):
-        return ApiError(exc.status, exc.message, param=exc.param, code="invalid_value")
+        return ApiError(exc.status, exc.message, param=exc.param, code=exc.code)
     if isinstance(exc, UnknownModel):
         return ApiError(404, exc.message, param="model", code="model_not_found")
     if isinstance(exc, AllEnginesFailed):

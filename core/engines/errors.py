@@ -67,10 +67,19 @@ class InvalidRequest(EngineError):
     retryable = False
     trips_breaker = False
 
-    def __init__(self, message: str, *, param: str | None = None, status: int = 400) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        status: int = 400,
+        code: str = "invalid_value",
+    ) -> None:
         super().__init__(message)
         self.param = param
         self.status = status
+        #: The OpenAI error code the client is told (``context_length_exceeded``...).
+        self.code = code
 
 
 class Unsupported(EngineError):

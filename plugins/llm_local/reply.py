@@ -119,6 +119,7 @@ class Reply:
                 f"the prompt is {len(tokens)} tokens but the model's context (n_ctx) holds "
                 f"{self.model.n_ctx}: shorten the messages or raise n_ctx",
                 param="messages",
+                code="context_length_exceeded",
             )
         self.limit = min(self.sampling.max_tokens, room)
         self.prompt_tokens = len(tokens)

@@ -182,6 +182,23 @@ def test_hostile_schemas_are_refused_and_the_daemon_keeps_serving(client: openai
     assert completion.choices[0].finish_reason == "length"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
+    client: openai.OpenAI, stream: bool
+) -> None:
+    # The code OpenAI answers with, which clients check to trim the history and ask again.
+    with pytest.raises(openai.BadRequestError) as error:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hello " * 3000}],
+            max_tokens=2,
+            stream=stream,
+        )
+    assert error.value.code == "context_length_exceeded"
+    assert error.value.param == "messages"
+    assert "n_ctx" in error.value.message
+
+
 def _engine_status(daemon: Daemon, name: str) -> dict[str, Any]:
     status = httpx.get(daemon.url + "/control/status", timeout=10).json()
     engines = status["engines"]
