@@ -46,15 +46,37 @@ def _too_large(limit: int) -> ApiError:
     )
 
 
-def validation_to_api_error(exc: ValidationError) -> ApiError:
-    first = exc.errors()[0]
-    param = ".".join(str(p) for p in first["loc"]) or None
+def validation_to_api_error(exc: ValidationError, data: Any) -> ApiError:
+    """The 400 for the first field that failed. A field of several accepted shapes (a string or
+    a list of parts) fails once per shape: the shape that came furthest into ``data`` says
+    what is wrong, and the shape names pydantic adds to the location are left out."""
+    errors = exc.errors()
+    field = errors[0]["loc"][:1]
+    first = max((e for e in errors if e["loc"][:1] == field), key=lambda e: len(e["loc"]))
+    param = ".".join(str(p) for p in _body_path(first["loc"], data, first["type"])) or None
     message = first["msg"]
     if first["type"] == "missing":
         message = f"missing required field {param!r}"
     elif param:
         message = f"invalid value for {param!r}: {message}"
     return ApiError(400, message, param=param, code="invalid_value")
+
+
+def _body_path(loc: tuple[int | str, ...], data: Any, kind: str) -> list[int | str]:
+    """The steps of ``loc`` that lead through ``data``: keys of objects and indexes of lists,
+    without the union members' tags (``str``, ``list[str]``...) pydantic puts between them."""
+    path: list[int | str] = []
+    value = data
+    for index, step in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(value, dict) and isinstance(step, str):
+            if step in value or (last and kind == "missing"):
+                path.append(step)
+                value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int):
+            path.append(step)
+            value = value[step] if 0 <= step < len(value) else None
+    return path
 
 
 def parse_json_text(raw: bytes | str) -> Any:
@@ -88,7 +110,7 @@ async def read_json(request: Request, model: type[M], limit: int) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_api_error(exc) from None
+        raise validation_to_api_error(exc, data) from None
 
 
 async def read_form(request: Request, limit: int) -> FormData:

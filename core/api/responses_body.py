@@ -89,23 +89,22 @@ class ResponsesBody(BaseModel):
         logprobs = "message.output_text.logprobs" in include or bool(self.top_logprobs)
         # The chat body does the checking shared with chat completions (tools, tool choice,
         # formats); only the shapes and so the names in its refusals differ.
+        checked = {
+            "messages": [{"role": "user", "content": "-"}],
+            "tools": [_chat_tool(i, tool) for i, tool in enumerate(self.tools or ())],
+            "tool_choice": _chat_tool_choice(self.tool_choice),
+            "parallel_tool_calls": self.parallel_tool_calls,
+            "response_format": _chat_format(self.text),
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_completion_tokens": self.max_output_tokens,
+            "logprobs": logprobs,
+            "top_logprobs": self.top_logprobs if logprobs else None,
+        }
         try:
-            chat = ChatBody.model_validate(
-                {
-                    "messages": [{"role": "user", "content": "-"}],
-                    "tools": [_chat_tool(i, tool) for i, tool in enumerate(self.tools or ())],
-                    "tool_choice": _chat_tool_choice(self.tool_choice),
-                    "parallel_tool_calls": self.parallel_tool_calls,
-                    "response_format": _chat_format(self.text),
-                    "temperature": self.temperature,
-                    "top_p": self.top_p,
-                    "max_completion_tokens": self.max_output_tokens,
-                    "logprobs": logprobs,
-                    "top_logprobs": self.top_logprobs if logprobs else None,
-                }
-            ).to_request()
+            chat = ChatBody.model_validate(checked).to_request()
         except ValidationError as exc:
-            raise _renamed(validation_to_api_error(exc)) from None
+            raise _renamed(validation_to_api_error(exc, checked)) from None
         except ApiError as exc:
             raise _renamed(exc) from None
         # The checked request, with the real input in place of the placeholder message.
@@ -211,11 +210,12 @@ _RENAMED = (
 
 
 def _renamed(error: ApiError) -> ApiError:
-    param = error.param
-    if param is not None:
-        for chat_name, name in _RENAMED:
+    param, message = error.param, error.message
+    for chat_name, name in _RENAMED:
+        if param is not None:
             param = param.replace(chat_name, name)
-    message = error.message.replace("response_format", "text.format")
+        # Messages quote the field too ("missing required field 'tools.0.function.name'").
+        message = message.replace(chat_name, name)
     return ApiError(error.status, message, param=param, code=error.code, headers=error.headers)
 
 

@@ -61,3 +61,19 @@ async def test_dimensions_beyond_the_model_state_its_size(write_config: WriteCon
     assert caught.value.param == "dimensions"
     assert "more than the 3 that 'embed' makes" in caught.value.message
     assert len(shorter.data[0].embedding) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "param"),
+    [(["hello", 5], "input.1"), ([1, [2]], "input.0"), ({"text": "hello"}, "input")],
+)
+async def test_input_of_no_accepted_shape_names_the_item_at_fault(
+    write_config: WriteConfig, value: object, param: str
+) -> None:
+    # Each accepted shape (text, texts, ids, lists of ids) fails on its own: the param names a
+    # place in the body, never one of the shapes ("input.str").
+    async with openai_gateway(write_config(CONFIG)) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.embeddings.create(model="text-embedding-ada-002", input=value)  # type: ignore[arg-type]
+    assert caught.value.param == param
+    assert f"'{param}'" in caught.value.message

@@ -58,6 +58,13 @@ AUDIO = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}
         ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, 400, "messages.0.role"),
         ({"messages": [{"role": "user", "content": [IMAGE]}]}, 400, "messages.0.content.0.type"),
         ({"messages": [{"role": "user", "content": [AUDIO]}]}, 400, "messages.0.content.0.type"),
+        # Fields of several shapes: the place in the body, never the shape ("content.str").
+        (
+            {"messages": [{"role": "user", "content": [{"text": "x"}]}]},
+            400,
+            "messages.0.content.0.type",
+        ),
+        ({"stop": ["x", 1]}, 400, "stop.1"),
         ({"messages": [{"role": "tool", "content": "x"}]}, 400, "messages.0.tool_call_id"),
         ({"functions": [{"name": "f"}]}, 400, "functions"),
         ({"function_call": "auto"}, 400, "function_call"),

@@ -145,3 +145,21 @@ async def test_what_cannot_be_served_is_a_400_naming_it(
         with pytest.raises(openai.BadRequestError) as caught:
             await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
         assert caught.value.param == param
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"tools": [{"type": "function"}]}, "tools.0.name"),
+        ({"input": ["hi"]}, "input.0"),
+    ],
+)
+async def test_a_malformed_field_is_named_as_the_responses_api_names_it(
+    write_config: WriteConfig, fields: dict[str, Any], param: str
+) -> None:
+    async with openai_gateway(write_config(CONFIG)) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
+    assert caught.value.param == param
+    # The message quotes the same name, not chat completions' or pydantic's.
+    assert f"'{param}'" in caught.value.message
