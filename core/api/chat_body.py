@@ -300,10 +300,11 @@ def _text(where: str, content: str | list[ContentPart] | None) -> str:
         return content
     parts = []
     for index, part in enumerate(content):
-        if part.type == "text" and part.text is not None:
-            parts.append(part.text)
-        elif part.type == "refusal" and part.refusal is not None:
-            parts.append(part.refusal)
+        if part.type in ("text", "refusal"):
+            value = part.text if part.type == "text" else part.refusal
+            if value is None:
+                raise part_without_text(where, index, part.type, part.type)
+            parts.append(value)
         else:
             what = _UNSEEN_PARTS.get(part.type)
             reason = f"the models here cannot see {what}" if what else "it is not text"
@@ -318,6 +319,16 @@ def unsupported_part(where: str, index: int, kind: object, reason: str) -> ApiEr
         f"content parts of type {kind!r} are not supported: {reason}",
         param=f"{where}.content.{index}.type",
         code="unsupported_content",
+    )
+
+
+def part_without_text(where: str, index: int, kind: str, field: str) -> ApiError:
+    """The 400 for a text (or refusal) content part that lacks its text."""
+    return ApiError(
+        400,
+        f"a content part of type {kind!r} needs its {field!r} as a string",
+        param=f"{where}.content.{index}.{field}",
+        code="invalid_value",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.api.bodies import validation_to_api_error
-from core.api.chat_body import MAX_TOP_LOGPROBS, ChatBody, unsupported_part
+from core.api.chat_body import MAX_TOP_LOGPROBS, ChatBody, part_without_text, unsupported_part
 from core.api.errors import ApiError
 from core.engines.llm import ChatMessage, ChatRequest, Role, ToolCall
 
@@ -190,10 +190,11 @@ def _text(where: str, content: Any) -> str:
     parts = []
     for index, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-        elif kind == "refusal" and isinstance(part.get("refusal"), str):
-            parts.append(part["refusal"])
+        if kind in _TEXT_PARTS or kind == "refusal":
+            field = "refusal" if kind == "refusal" else "text"
+            if not isinstance(part.get(field), str):
+                raise part_without_text(where, index, kind, field)
+            parts.append(part[field])
         else:
             raise unsupported_part(where, index, kind, "the models here read text")
     return "".join(parts)

@@ -65,6 +65,11 @@ AUDIO = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}
             "messages.0.content.0.type",
         ),
         ({"stop": ["x", 1]}, 400, "stop.1"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text"}]}]},
+            400,
+            "messages.0.content.0.text",
+        ),
         ({"messages": [{"role": "tool", "content": "x"}]}, 400, "messages.0.tool_call_id"),
         ({"functions": [{"name": "f"}]}, 400, "functions"),
         ({"function_call": "auto"}, 400, "function_call"),

@@ -136,6 +136,10 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
         ),
         ({"input": [{"type": "function_call_output", "output": "2"}]}, "input.0.call_id"),
         ({"max_output_tokens": 0}, "max_output_tokens"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_text"}]}]},
+            "input.0.content.0.text",
+        ),
     ],
 )
 async def test_what_cannot_be_served_is_a_400_naming_it(
