@@ -24,7 +24,8 @@ class RagBlock(BaseModel):
     top_k: int = Field(4, ge=1, le=20)
     mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     filters: dict[str, Any] = Field(default_factory=dict)
-    min_score: float | None = None
+    #: NaN would compare false with every score and silently return nothing.
+    min_score: float | None = Field(None, allow_inf_nan=False)
     #: Retrieval engine, route or alias (default: the rag route).
     model: str | None = None
     #: Also search the web (the search route) and cite its results beside the chunks.

@@ -64,7 +64,8 @@ class QueryBody(BaseModel):
     top_k: int = Field(5, ge=1, le=100)
     mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
     filters: dict[str, Any] = Field(default_factory=dict)
-    min_score: float | None = None
+    #: NaN would compare false with every score and silently return nothing.
+    min_score: float | None = Field(None, allow_inf_nan=False)
     generate: bool = False
     model: str | None = None
     llm_model: str | None = None

@@ -199,6 +199,20 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
             assert "error" in response.json()
 
 
+async def test_a_nan_min_score_is_refused(tmp_path: Path, onnx_cache: Path) -> None:
+    # NaN compares false with every score: it used to match nothing and answer an empty list.
+    question = {"role": "user", "content": "who rules the hive"}
+    async with gateway(tmp_path, onnx_cache) as client:
+        query = await client.post("/v1/rag/query", json={"question": "x", "min_score": "NaN"})
+        chat = await client.post(
+            "/v1/chat/completions", json={"messages": [question], "rag": {"min_score": "NaN"}}
+        )
+    assert query.status_code == 400, query.text
+    assert query.json()["error"]["param"] == "min_score"
+    assert chat.status_code == 400, chat.text
+    assert chat.json()["error"]["param"] == "rag.min_score"
+
+
 async def test_conversation_rag_grounds_the_spoken_turn(tmp_path: Path, onnx_cache: Path) -> None:
     async with gateway(tmp_path, onnx_cache) as client:
         for doc_id, text in [
