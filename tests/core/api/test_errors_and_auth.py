@@ -100,6 +100,19 @@ async def test_chat_fields_that_cannot_be_served_are_named(
         assert_error(response, status, param)
 
 
+@pytest.mark.parametrize("param", ["temperature", "top_p"])
+async def test_a_sampling_value_that_is_not_a_number_says_so(
+    write_config: WriteConfig, param: str
+) -> None:
+    # NaN was refused as "less than or equal to 2", which it is not either.
+    async with client_for(write_config) as client:
+        response = await client.post(
+            "/v1/chat/completions", json={"messages": [USER], param: "NaN"}
+        )
+        error = assert_error(response, 400, param)
+        assert "finite number" in error["message"]
+
+
 @pytest.mark.parametrize(
     "fields",
     [
