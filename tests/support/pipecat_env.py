@@ -5,12 +5,11 @@ project's. Built once from the package registry into a cache folder and reused (
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from core.workers.environment import WorkerEnvironment
 from core.workers.install import install_environment
-from tests.support.cached_envs import cached_env_folder
+from tests.support.cached_envs import cached_env_folder, given_python
 
 PIPECAT = WorkerEnvironment(
     name="pipecat-client",
@@ -24,9 +23,5 @@ CHECKS = Path(__file__).with_name("pipecat_checks.py")
 
 
 def pipecat_python() -> Path:
-    given = os.environ.get("VOXGATE_TEST_PIPECAT_PYTHON")
-    if given:
-        python = Path(given)
-        assert python.exists(), f"VOXGATE_TEST_PIPECAT_PYTHON={given} does not exist"
-        return python
-    return install_environment(PIPECAT, cached_env_folder(PIPECAT.name))
+    given = given_python("VOXGATE_TEST_PIPECAT_PYTHON")
+    return given or install_environment(PIPECAT, cached_env_folder(PIPECAT.name))

@@ -24,16 +24,15 @@ from core.workers.install import install_environment
 from plugins.tts_qwen3.engine import Qwen3Engine
 from plugins.tts_qwen3.environment import ENVIRONMENT
 from tests.plugins.tts_qwen3.support import loaded_engine
+from tests.support.cached_envs import given_python
 from tests.support.qwen3_env import BUILDER, cached_env_folder
 
 
 @pytest.fixture(scope="session")
 def qwen_python() -> Path:
-    given = os.environ.get("VOXGATE_TEST_QWEN_PYTHON")
+    given = given_python("VOXGATE_TEST_QWEN_PYTHON")
     if given:
-        python = Path(given)
-        assert python.exists(), f"VOXGATE_TEST_QWEN_PYTHON={given} does not exist"
-        return python
+        return given
     index = os.environ.get("VOXGATE_TORCH_INDEX_URL") or None  # e.g. PyTorch's CPU index
     return install_environment(ENVIRONMENT, cached_env_folder(), first_index_url=index)
 

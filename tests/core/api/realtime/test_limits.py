@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import websockets
 
+from tests.support.configs import daemon_config, engine_entry
 from tests.support.daemon import Daemon, serving
 from tests.support.plugin_dist import fake_plugin_env
 from tests.support.realtime import PCM_RATE, Session, connect, pcm16, silence
@@ -18,29 +19,38 @@ from tests.support.speech import SENTENCES, speech
 
 KEY = "realtime-test-key"
 PCM_BPS = PCM_RATE * 2
-CONFIG = """\
-mode: local
-reload: {watch: false}
-logging: {level: info, format: json}
-server: {drain_timeout: 1}
-engines:
-  ears: {capability: stt, engine: fake, settings: {reply: "hello there"}}
-  brain: {capability: llm, engine: fake, settings: {reply: "Hello. How are you today?"}}
-  mouth: {capability: tts, engine: fake}
-  silero: {capability: vad, engine: silero, preload: true}
-routes: {stt: [ears], llm: [brain], tts: [mouth], vad: [silero]}
-realtime:
-  profiles:
-    default: {output_lead: null, turn_detection: {type: server_vad, silence_duration_ms: 400}}
-  limits: {max_sessions: 2, idle_timeout: 3, max_session: 5, max_event_bytes: 4096, max_buffer: 5}
-"""
+
+
+def limits_config(*, output_lead: float | None = None, tts_chunks: int = 3) -> str:
+    """Fake STT/LLM/TTS engines, the real Silero detector and tight realtime limits; with
+    ``output_lead`` set, replies are paced in real time."""
+    engines = {
+        "ears": engine_entry("stt", "fake", {"reply": "hello there"}),
+        "brain": engine_entry("llm", "fake", {"reply": "Hello. How are you today?"}),
+        "mouth": engine_entry("tts", "fake", {"chunks": tts_chunks}),
+        "silero": engine_entry("vad", "silero"),
+    }
+    turns = {"type": "server_vad", "silence_duration_ms": 400}
+    limits = {
+        "max_sessions": 2,
+        "idle_timeout": 3,
+        "max_session": 5,
+        "max_event_bytes": 4096,
+        "max_buffer": 5,
+    }
+    realtime = {
+        "profiles": {"default": {"output_lead": output_lead, "turn_detection": turns}},
+        "limits": limits,
+    }
+    sections = {"mode": "local", "server": {"drain_timeout": 1}, "realtime": realtime}
+    return daemon_config(engines, log_level="info", log_format="json", sections=sections)
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("realtime-limits")
     env = {**fake_plugin_env(folder), "VOXGATE_API_KEYS": KEY}
-    with serving(folder, CONFIG, env=env) as url:
+    with serving(folder, limits_config(), env=env) as url:
         yield url
 
 
@@ -164,13 +174,7 @@ async def test_a_stopping_daemon_lets_the_reply_end_then_says_goodbye(
     folder = tmp_path_factory.mktemp("realtime-stop")
     config = folder / "ai_backend.yaml"
     # Replies sent in real time (about two seconds of audio), so the stop comes in the middle.
-    config.write_text(
-        CONFIG.replace("{output_lead: null,", "{output_lead: 0,").replace(
-            "mouth: {capability: tts, engine: fake}",
-            "mouth: {capability: tts, engine: fake, settings: {chunks: 10}}",
-        ),
-        encoding="utf-8",
-    )
+    config.write_text(limits_config(output_lead=0, tts_chunks=10), encoding="utf-8")
     env = {
         **fake_plugin_env(folder),
         "VOXGATE_DATA_DIR": str(folder / "data"),
