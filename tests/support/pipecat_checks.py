@@ -1,5 +1,5 @@
 """pipecat's OpenAI services, pointed at a voxgate daemon: run with the pipecat environment's
-Python (see tests/support/pipecat_env.py), not the project's.
+Python (see tests/support/client_envs.py), not the project's.
 
 ``pipecat_checks.py BASE_URL CHECK`` runs one service the way a pipecat voice bot does and
 prints one JSON object with what came out of it. Checks:
