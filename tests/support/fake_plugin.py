@@ -53,6 +53,8 @@ NATIVE_RELEASE = threading.Event()
 NATIVE_BLOCKED: list[str] = []
 #: engine name -> calls seen
 CALLS: dict[str, int] = {}
+#: "native_steps" engine name -> the steps (words) its threads have begun
+STEPS_BEGUN: dict[str, int] = {}
 #: fake embeddings engine name -> the input_type of each embed call
 EMBED_TYPES: dict[str, list[str | None]] = {}
 #: fake llm engine name -> the last chat request it was given
@@ -167,6 +169,7 @@ class FakeLLM(_Behaviour, LLMEngine):
 
     def _stepped_reply(self) -> Iterator[ChatDelta]:
         for index, word in enumerate(self.settings.reply.split(" ")):
+            STEPS_BEGUN[self.name] = STEPS_BEGUN.get(self.name, 0) + 1
             time.sleep(self.settings.delay)  # on purpose: the thread is busy with this step
             yield ChatDelta(text=word if index == 0 else " " + word)
         yield ChatDelta(finish_reason="stop")

@@ -19,7 +19,13 @@ from core.routing.breaker import BreakerState, CircuitBreaker
 from core.routing.errors import AllEnginesFailed, Attempt
 from core.runtime.runtime import Runtime
 from tests.support import WriteConfig
-from tests.support.fake_plugin import CALLS, NATIVE_BLOCKED, NATIVE_RELEASE, SWITCHES
+from tests.support.fake_plugin import (
+    CALLS,
+    NATIVE_BLOCKED,
+    NATIVE_RELEASE,
+    STEPS_BEGUN,
+    SWITCHES,
+)
 from tests.support.runtime import running_runtime
 
 
@@ -233,8 +239,16 @@ async def abandon_a_reply(runtime: Runtime) -> str:
     def run(engine: LLMEngine) -> AsyncIterator[ChatDelta]:
         return engine.chat(request)
 
+    STEPS_BEGUN.clear()
     routed = await runtime.current.router.stream(Capability.LLM, None, run)
-    await anext(aiter(routed))
+    # Held on to: an iteration dropped unreferenced closes the stream whenever it is collected.
+    words = aiter(routed)
+    await anext(words)
+    # Given up on only once the thread is inside its next step, as a barge-in usually finds it.
+    for _ in range(500):
+        if STEPS_BEGUN.get(routed.engine, 0) >= 2:
+            break
+        await asyncio.sleep(0.01)
     await routed.aclose()
     return routed.engine
 
