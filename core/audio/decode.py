@@ -14,8 +14,9 @@ it asked for, whatever the file declared.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,11 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import AudioDecodeError, AudioTooLarge
 from core.audio.g711 import alaw_decode, ulaw_decode
 from core.audio.resample import StreamResampler, resample
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
 
 RawEncoding = Literal["pcm_s16le", "f32le", "mulaw", "alaw"]
 
@@ -244,7 +250,7 @@ def _decode_av(
             to_mono = av.AudioResampler(format="flt", layout="mono", rate=out_rate)
             parts: list[FloatArray] = []
             decoded = 0
-            for frame in source.decode(stream):
+            for frame in _frames(source, stream):
                 decoded += int(frame.samples)
                 _check_length(decoded, rate, max_seconds)
                 for converted in to_mono.resample(frame):
@@ -258,6 +264,36 @@ def _decode_av(
     if not parts:
         raise AudioDecodeError("the audio file contains no samples")
     return np.concatenate(parts), out_rate
+
+
+def _frames(source: InputContainer, stream: AudioStream) -> Iterator[AudioFrame]:
+    """The stream's frames, read as FFmpeg's own tools read a damaged file: a packet the decoder
+    rejects (the cut-off last frame of a truncated AAC recording) is skipped, and a container
+    that breaks off ends the audio there. Only a file with no decodable frame at all fails."""
+    import av
+
+    packets = source.demux(stream)
+    rejected: av.FFmpegError | None = None
+    decoded = False
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.FFmpegError:
+            if not decoded:
+                raise
+            break
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError as exc:
+            rejected = rejected or exc
+            continue
+        for frame in frames:
+            decoded = True
+            yield frame
+    if not decoded and rejected is not None:
+        raise rejected
 
 
 def _short(exc: BaseException) -> str:
