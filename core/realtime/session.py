@@ -263,7 +263,7 @@ class RealtimeSession:
                     f"before a commit, {self._input.ms(end - start)} ms are",
                     code="input_audio_buffer_commit_empty",
                 )
-            manual = self._new_turn(start, start)
+            manual = self._new_turn(start, start, cut=False)
             manual.text.add_piece(self._input.recording.between(start, end), end)
             self._commit_turn(manual, end, answer=False)
 
@@ -319,9 +319,11 @@ class RealtimeSession:
             return self._input.samples(detection.prefix_padding_ms)
         return self._input.samples(_SEMANTIC_PREFIX_MS)
 
-    def _new_turn(self, speech_start: int, audio_start: int) -> Turn:
+    def _new_turn(self, speech_start: int, audio_start: int, *, cut: bool = True) -> Turn:
         lease = Lease(self._runtime.current)
-        hear = transcriber(lease.generation, self.settings.engines.stt, self.settings.transcription)
+        hear = transcriber(
+            lease.generation, self.settings.engines.stt, self.settings.transcription, cut=cut
+        )
         item_id = new_id("item")
         turn_ref: list[Turn] = []
         text = UtteranceText(
@@ -553,7 +555,9 @@ class RealtimeSession:
         fmt = self.settings.input_format
         samples = await asyncio.to_thread(_decode_clip, audio, fmt, _DEFAULT_RATE)
         lease = Lease(self._runtime.current)
-        hear = transcriber(lease.generation, self.settings.engines.stt, self.settings.transcription)
+        hear = transcriber(
+            lease.generation, self.settings.engines.stt, self.settings.transcription, cut=False
+        )
         text = UtteranceText(hear, _DEFAULT_RATE, 0, lambda _piece: None)
         text.add_piece(samples, len(samples))
         self._transcribe_item(item.id, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)

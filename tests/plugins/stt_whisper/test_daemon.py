@@ -3,6 +3,7 @@ endpoints, and a WebSocket client on the live transcription stream."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import signal
@@ -14,6 +15,7 @@ import openai
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from core.audio.chunk import AudioChunk
 from core.audio.g711 import ulaw_encode
@@ -288,3 +290,37 @@ def test_sigterm_transcribes_what_was_heard_before_closing(
         assert daemon.process.wait(30) == 0
     finally:
         daemon.kill()
+
+
+# -- realtime audio that no detector cut ----------------------------------------------------
+
+
+def realtime_transcript(ws: ClientConnection, event: dict[str, Any]) -> str:
+    ws.send(json.dumps(event))
+    while True:
+        received = json.loads(ws.recv(timeout=120))
+        assert received["type"] != "error", received
+        if received["type"] == "conversation.item.input_audio_transcription.completed":
+            return str(received["transcript"])
+
+
+def test_realtime_silence_committed_by_hand_or_sent_as_an_item_is_no_words(daemon: str) -> None:
+    """With turn detection off nothing trims the buffer before Whisper reads it: the engine's own
+    silence trimming must, or quiet comes back as Whisper's "you"."""
+    url = daemon.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
+    silence = base64.b64encode(quiet(2.0, 24_000).to_pcm16()).decode()
+    words = base64.b64encode(at_rate(speech(SENTENCES[0]), 24_000).to_pcm16()).decode()
+    with connect(url, subprotocols=[Subprotocol("realtime")], max_size=None) as ws:
+        assert json.loads(ws.recv(timeout=30))["type"] == "session.created"
+        off = {"audio": {"input": {"turn_detection": None}}, "type": "transcription"}
+        ws.send(json.dumps({"type": "session.update", "session": off}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "session.updated"
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": silence}))
+        assert realtime_transcript(ws, {"type": "input_audio_buffer.commit"}) == ""
+        part = {"type": "input_audio", "audio": silence}
+        item = {"type": "message", "role": "user", "content": [part]}
+        assert realtime_transcript(ws, {"type": "conversation.item.create", "item": item}) == ""
+        # Speech is still heard.
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": words}))
+        heard = realtime_transcript(ws, {"type": "input_audio_buffer.commit"})
+        assert word_error_rate(SENTENCES[0], heard) <= 0.1, heard
