@@ -546,6 +546,8 @@ class RealtimeSession:
     ) -> None:
         """Add a client's item; the audio of an ``input_audio`` part is transcribed (the reply
         needs words), and the transcript is reported like a spoken turn's."""
+        if audio is not None:
+            self._check_clip_length(item, audio)
         previous = self.conversation.add(item, previous_item_id)
         self._emit(ev.ItemAdded(item.snapshot(), previous))
         if audio is None:
@@ -561,6 +563,19 @@ class RealtimeSession:
         text = UtteranceText(hear, _DEFAULT_RATE, 0, lambda _piece: None)
         text.add_piece(samples, len(samples))
         self._transcribe_item(item.id, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)
+
+    def _check_clip_length(self, item: Item, audio: bytes) -> None:
+        """An item's audio is held to the input buffer's limit: one event of G.711 could
+        otherwise carry half an hour for the engine to read."""
+        seconds = self.settings.input_format.milliseconds(len(audio)) / 1000
+        if seconds > self._limits.max_buffer:
+            index = next(i for i, part in enumerate(item.content) if part.kind == "input_audio")
+            raise RealtimeError(
+                f"an input_audio part holds at most {self._limits.max_buffer:g} seconds of "
+                f"audio; this one has {seconds:.0f}",
+                code="audio_too_long",
+                param=f"item.content.{index}.audio",
+            )
 
     def retrieve_item(self, item_id: str) -> None:
         self._emit(ev.ItemRetrieved(self.conversation.get(item_id).snapshot()))
