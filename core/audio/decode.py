@@ -109,9 +109,15 @@ def decode_audio(
             samples, out_rate = _decode_av(data, max_seconds, container, target_rate, max_rate)
     if len(samples) == 0:
         raise AudioDecodeError("the audio file contains no samples")
-    if not np.all(np.isfinite(samples)):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return AudioChunk(np.ascontiguousarray(samples, dtype=np.float32), out_rate)
+    # The resampler rings a little past full scale on clipped input: an AudioChunk holds [-1, 1].
+    return AudioChunk(np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False), out_rate)
+
+
+def _in_range(samples: FloatArray) -> FloatArray:
+    """Float samples as a player hears them: NaN silent, anything beyond full scale clipped.
+    Done before resampling and mixing, which would smear a 1e30 (or overflow on it) into
+    noise an engine transcribes as words, or chokes on."""
+    return np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
 
 
 class _RefusedFormat(AudioDecodeError):
@@ -151,7 +157,7 @@ def _decode_raw(data: bytes, raw: RawFormat) -> tuple[FloatArray, int]:
         pcm = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
     elif raw.encoding == "f32le":
         usable = len(data) - len(data) % (4 * raw.channels)
-        pcm = np.frombuffer(data[:usable], dtype="<f4").astype(np.float32)
+        pcm = _in_range(np.frombuffer(data[:usable], dtype="<f4").astype(np.float32))
     elif raw.encoding == "mulaw":
         pcm = ulaw_decode(data).astype(np.float32) / 32768.0
     else:
@@ -173,6 +179,7 @@ class _MonoBlocks:
 
     def add(self, block: npt.NDArray[np.float32]) -> None:
         """A (frames, channels) or mono block at the source rate."""
+        block = _in_range(block)
         mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
         self.frames += len(mono)
         _check_length(self.frames, self.rate, self.max_seconds)
@@ -254,9 +261,9 @@ def _decode_av(
                 decoded += int(frame.samples)
                 _check_length(decoded, rate, max_seconds)
                 for converted in to_mono.resample(frame):
-                    parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    parts.append(_in_range(converted.to_ndarray().reshape(-1).astype(np.float32)))
             for converted in to_mono.resample(None):
-                parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                parts.append(_in_range(converted.to_ndarray().reshape(-1).astype(np.float32)))
     except (AudioDecodeError, AudioTooLarge):
         raise
     except Exception as exc:  # FFmpeg raises many error types; all mean "not decodable"

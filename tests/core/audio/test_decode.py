@@ -179,6 +179,21 @@ def test_a_truncated_compressed_recording_keeps_the_frames_it_has(container: str
     assert dominant_frequency(audio) == pytest.approx(440, abs=5)
 
 
+@pytest.mark.parametrize("scale", [5.0, 1e30, 3e38])
+@pytest.mark.parametrize("raw", [False, True], ids=["wav", "f32le"])
+def test_float_samples_beyond_full_scale_are_clipped_before_resampling(
+    scale: float, raw: bool
+) -> None:
+    loud = (tone(1.0, rate=48000) * np.float32(scale)).astype(np.float32)
+    loud[::1000] = np.nan
+    data = loud.astype("<f4").tobytes() if raw else written(loud, "WAV", "FLOAT", rate=48000)
+    declared = RawFormat("f32le", 48000) if raw else None
+    audio = decode_audio(data, target_rate=RATE, raw=declared)
+    assert np.isfinite(audio.samples).all()
+    assert np.abs(audio.samples).max() <= 1.0
+    assert dominant_frequency(audio) == pytest.approx(440, abs=2)
+
+
 def test_a_decode_bomb_costs_no_more_than_its_mono_audio_at_the_rate_asked() -> None:
     """30 s of 8-channel 192 kHz silence is ~50 KB of FLAC and 46 M samples: decoded block by
     block, mixed down and resampled as it goes, it never exists at full size in memory."""

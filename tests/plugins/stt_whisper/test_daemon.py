@@ -4,6 +4,7 @@ endpoints, and a WebSocket client on the live transcription stream."""
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 import json
 import signal
@@ -11,8 +12,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import openai
 import pytest
+import soundfile
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -65,6 +68,24 @@ def test_json(client: openai.OpenAI) -> None:
     assert response.headers["x-voxgate-engine"] == "whisper"
     text = response.parse().text
     assert word_error_rate(" ".join(SENTENCES), text) <= 0.1, text
+
+
+@pytest.mark.parametrize("gain", [1e4, 1e30])
+def test_a_float_recording_far_past_full_scale_is_heard_clipped(
+    client: openai.OpenAI, gain: float
+) -> None:
+    """Played, such a file is clipped speech; read unclipped, Whisper heard other words in it,
+    or nothing."""
+    said = speech(SENTENCES[0])
+    buffer = io.BytesIO()
+    soundfile.write(
+        buffer, said.samples * np.float32(gain), said.sample_rate, "FLOAT", format="WAV"
+    )
+    text = client.audio.transcriptions.create(
+        model="whisper-1", file=("loud.wav", buffer.getvalue()), response_format="text"
+    )
+    # Clipped that hard, speech is a square wave: most words, not all, survive it.
+    assert word_error_rate(SENTENCES[0], str(text)) <= 0.4, text
 
 
 def test_verbose_json_with_words(client: openai.OpenAI) -> None:
