@@ -14,8 +14,9 @@ it asked for, whatever the file declared.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,11 @@ from core.audio.chunk import AudioChunk, FloatArray
 from core.audio.errors import AudioDecodeError, AudioTooLarge
 from core.audio.g711 import alaw_decode, ulaw_decode
 from core.audio.resample import StreamResampler, resample
+
+if TYPE_CHECKING:
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
 
 RawEncoding = Literal["pcm_s16le", "f32le", "mulaw", "alaw"]
 
@@ -103,9 +109,15 @@ def decode_audio(
             samples, out_rate = _decode_av(data, max_seconds, container, target_rate, max_rate)
     if len(samples) == 0:
         raise AudioDecodeError("the audio file contains no samples")
-    if not np.all(np.isfinite(samples)):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return AudioChunk(np.ascontiguousarray(samples, dtype=np.float32), out_rate)
+    # The resampler rings a little past full scale on clipped input: an AudioChunk holds [-1, 1].
+    return AudioChunk(np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False), out_rate)
+
+
+def _in_range(samples: FloatArray) -> FloatArray:
+    """Float samples as a player hears them: NaN silent, anything beyond full scale clipped.
+    Done before resampling and mixing, which would smear a 1e30 (or overflow on it) into
+    noise an engine transcribes as words, or chokes on."""
+    return np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
 
 
 class _RefusedFormat(AudioDecodeError):
@@ -145,7 +157,7 @@ def _decode_raw(data: bytes, raw: RawFormat) -> tuple[FloatArray, int]:
         pcm = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
     elif raw.encoding == "f32le":
         usable = len(data) - len(data) % (4 * raw.channels)
-        pcm = np.frombuffer(data[:usable], dtype="<f4").astype(np.float32)
+        pcm = _in_range(np.frombuffer(data[:usable], dtype="<f4").astype(np.float32))
     elif raw.encoding == "mulaw":
         pcm = ulaw_decode(data).astype(np.float32) / 32768.0
     else:
@@ -167,6 +179,7 @@ class _MonoBlocks:
 
     def add(self, block: npt.NDArray[np.float32]) -> None:
         """A (frames, channels) or mono block at the source rate."""
+        block = _in_range(block)
         mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
         self.frames += len(mono)
         _check_length(self.frames, self.rate, self.max_seconds)
@@ -244,13 +257,13 @@ def _decode_av(
             to_mono = av.AudioResampler(format="flt", layout="mono", rate=out_rate)
             parts: list[FloatArray] = []
             decoded = 0
-            for frame in source.decode(stream):
+            for frame in _frames(source, stream):
                 decoded += int(frame.samples)
                 _check_length(decoded, rate, max_seconds)
                 for converted in to_mono.resample(frame):
-                    parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    parts.append(_in_range(converted.to_ndarray().reshape(-1).astype(np.float32)))
             for converted in to_mono.resample(None):
-                parts.append(converted.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                parts.append(_in_range(converted.to_ndarray().reshape(-1).astype(np.float32)))
     except (AudioDecodeError, AudioTooLarge):
         raise
     except Exception as exc:  # FFmpeg raises many error types; all mean "not decodable"
@@ -258,6 +271,36 @@ def _decode_av(
     if not parts:
         raise AudioDecodeError("the audio file contains no samples")
     return np.concatenate(parts), out_rate
+
+
+def _frames(source: InputContainer, stream: AudioStream) -> Iterator[AudioFrame]:
+    """The stream's frames, read as FFmpeg's own tools read a damaged file: a packet the decoder
+    rejects (the cut-off last frame of a truncated AAC recording) is skipped, and a container
+    that breaks off ends the audio there. Only a file with no decodable frame at all fails."""
+    import av
+
+    packets = source.demux(stream)
+    rejected: av.FFmpegError | None = None
+    decoded = False
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.FFmpegError:
+            if not decoded:
+                raise
+            break
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError as exc:
+            rejected = rejected or exc
+            continue
+        for frame in frames:
+            decoded = True
+            yield frame
+    if not decoded and rejected is not None:
+        raise rejected
 
 
 def _short(exc: BaseException) -> str:

@@ -1,9 +1,10 @@
 """Speech to text for a session: one piece of an utterance through the STT chain.
 
 The whole transcript of a piece is collected before it counts (``Router.gather``), so an engine
-that fails part-way falls back like one that fails at once. Pieces were cut by the session's
-voice activity detector, so the engine's own silence trimming is turned off, and one decoding
-pass is enough (what live transcription asks of an engine too).
+that fails part-way falls back like one that fails at once. One decoding pass is enough (what
+live transcription asks of an engine too). Pieces the session's voice activity detector cut need
+no more silence trimming; audio no detector saw (a manual commit, an item's audio part) keeps the
+engine's own, or a buffer of silence comes back as Whisper's "you".
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from core.runtime.generation import Generation
 from core.stt_stream.events import joined_text
 from core.stt_stream.routed import QUICK_PASS
 
+_UNCUT = {name: value for name, value in QUICK_PASS.items() if name != "vad_filter"}
+
 
 def transcriber(
-    generation: Generation, model: str | None, settings: TranscriptionSettings
+    generation: Generation, model: str | None, settings: TranscriptionSettings, *, cut: bool = True
 ) -> Transcribe:
+    """``cut``: the audio is speech the detector found, not whatever a client sent."""
+    options = QUICK_PASS if cut else _UNCUT
+
     async def transcribe(audio: AudioChunk, before: str | None) -> str:
         async def run(engine: STTEngine) -> AsyncIterator[Segment]:
             chunk = await at_rate(audio, engine.sample_rate)
             prompt = " ".join(p for p in (settings.prompt, before) if p) or None
             request = TranscriptionRequest(
-                audio=chunk, language=settings.language, prompt=prompt, options=dict(QUICK_PASS)
+                audio=chunk, language=settings.language, prompt=prompt, options=dict(options)
             )
             async for segment in engine.transcribe(request):
                 yield segment

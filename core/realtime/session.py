@@ -263,7 +263,7 @@ class RealtimeSession:
                     f"before a commit, {self._input.ms(end - start)} ms are",
                     code="input_audio_buffer_commit_empty",
                 )
-            manual = self._new_turn(start, start)
+            manual = self._new_turn(start, start, cut=False)
             manual.text.add_piece(self._input.recording.between(start, end), end)
             self._commit_turn(manual, end, answer=False)
 
@@ -319,9 +319,11 @@ class RealtimeSession:
             return self._input.samples(detection.prefix_padding_ms)
         return self._input.samples(_SEMANTIC_PREFIX_MS)
 
-    def _new_turn(self, speech_start: int, audio_start: int) -> Turn:
+    def _new_turn(self, speech_start: int, audio_start: int, *, cut: bool = True) -> Turn:
         lease = Lease(self._runtime.current)
-        hear = transcriber(lease.generation, self.settings.engines.stt, self.settings.transcription)
+        hear = transcriber(
+            lease.generation, self.settings.engines.stt, self.settings.transcription, cut=cut
+        )
         item_id = new_id("item")
         turn_ref: list[Turn] = []
         text = UtteranceText(
@@ -544,6 +546,8 @@ class RealtimeSession:
     ) -> None:
         """Add a client's item; the audio of an ``input_audio`` part is transcribed (the reply
         needs words), and the transcript is reported like a spoken turn's."""
+        if audio is not None:
+            self._check_clip_length(item, audio)
         previous = self.conversation.add(item, previous_item_id)
         self._emit(ev.ItemAdded(item.snapshot(), previous))
         if audio is None:
@@ -553,10 +557,25 @@ class RealtimeSession:
         fmt = self.settings.input_format
         samples = await asyncio.to_thread(_decode_clip, audio, fmt, _DEFAULT_RATE)
         lease = Lease(self._runtime.current)
-        hear = transcriber(lease.generation, self.settings.engines.stt, self.settings.transcription)
+        hear = transcriber(
+            lease.generation, self.settings.engines.stt, self.settings.transcription, cut=False
+        )
         text = UtteranceText(hear, _DEFAULT_RATE, 0, lambda _piece: None)
         text.add_piece(samples, len(samples))
         self._transcribe_item(item.id, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)
+
+    def _check_clip_length(self, item: Item, audio: bytes) -> None:
+        """An item's audio is held to the input buffer's limit: one event of G.711 could
+        otherwise carry half an hour for the engine to read."""
+        seconds = self.settings.input_format.milliseconds(len(audio)) / 1000
+        if seconds > self._limits.max_buffer:
+            index = next(i for i, part in enumerate(item.content) if part.kind == "input_audio")
+            raise RealtimeError(
+                f"an input_audio part holds at most {self._limits.max_buffer:g} seconds of "
+                f"audio; this one has {seconds:.0f}",
+                code="audio_too_long",
+                param=f"item.content.{index}.audio",
+            )
 
     def retrieve_item(self, item_id: str) -> None:
         self._emit(ev.ItemRetrieved(self.conversation.get(item_id).snapshot()))

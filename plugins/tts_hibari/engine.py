@@ -8,6 +8,7 @@ sentence plays while the rest are still being made.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
@@ -37,6 +38,9 @@ SAMPLE_RATE = 24_000
 # The model's own pace control; beyond 2x its phoneme durations stop shrinking.
 MIN_SPEED, MAX_SPEED = 0.25, 2.0
 INSTALL_HINT = "install it with: pip install 'voxgate[tts_hibari]'"
+#: hibari reads whole numbers up to 36 digits (decillions) and fails on longer ones; those are
+#: read digit by digit, as a person reads out a serial number.
+_LONG_NUMBER = re.compile(r"[0-9](?:,?[0-9]){36,}")
 
 
 class HibariSettings(SegmentedSpeechSettings):
@@ -181,7 +185,7 @@ class HibariEngine(TTSEngine):
             # Its front end would skip those words in silence; another engine may read them.
             raise Unsupported("hibari speaks English only: it cannot read Chinese or Japanese text")
         voice = self._resolve(request.voice)
-        pieces = sentences_to_speak(request.text, self.settings)
+        pieces = sentences_to_speak(readable_numbers(request.text), self.settings)
         speed = min(MAX_SPEED, max(MIN_SPEED, request.speed))
         # hibari's phonemizer is Python: the next sentence waits until the first has left.
         audio = ThreadedIterator(
@@ -212,3 +216,8 @@ class HibariEngine(TTSEngine):
         if not spoken:
             # e.g. Chinese text: hibari's front end finds nothing it can pronounce.
             raise Unsupported("hibari found nothing it can pronounce (it speaks English only)")
+
+
+def readable_numbers(text: str) -> str:
+    """``text`` with each number too long for hibari's number reader spelled as digits."""
+    return _LONG_NUMBER.sub(lambda found: " ".join(found.group().replace(",", "")), text)

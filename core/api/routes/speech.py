@@ -8,15 +8,17 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Send
 
 from core.api.bodies import read_json
 from core.api.context import generation_of, limits_of
 from core.api.engine_calls import SpeakOptions, synthesize
-from core.api.errors import ApiError
+from core.api.errors import ApiError, as_api_error, error_body
 from core.api.routing_headers import engine_headers
 from core.api.sse import event, sse_response
 from core.audio.chunk import AudioChunk
@@ -27,6 +29,9 @@ from core.audio.encode import (
     content_type,
     open_encoder,
 )
+from core.routing.errors import StreamInterrupted
+
+log = structlog.get_logger(__name__)
 
 # Encoders that do real codec work run in a thread; wav/pcm/G.711 are cheap enough inline.
 _THREADED = frozenset({"mp3", "opus", "aac", "flac"})
@@ -93,6 +98,17 @@ async def encode_stream(
         yield tail
 
 
+class _AudioResponse(StreamingResponse):
+    """Audio already on its way leaves no room for an error: an engine failing part-way ends the
+    response without its last chunk, so the client sees a cut stream, not a shorter file."""
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        except StreamInterrupted as exc:
+            log.warning("speech.stream_failed", engine=exc.engine, error=exc.message)
+
+
 async def create_speech(request: Request) -> Response:
     limits = limits_of(request)
     body = await read_json(request, SpeechBody, limits.max_request_bytes)
@@ -117,11 +133,16 @@ async def create_speech(request: Request) -> Response:
 
         async def sse() -> AsyncIterator[bytes]:
             total = 0
-            async for data in encode_stream(stream, encoder, threaded):
-                total += len(data)
-                yield event(
-                    {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
-                )
+            try:
+                async for data in encode_stream(stream, encoder, threaded):
+                    total += len(data)
+                    yield event(
+                        {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+                    )
+            except Exception as exc:  # the stream has started: report in-band, then end
+                error = as_api_error(exc)
+                yield event(error_body(error.status, error.message, error.param, error.code))
+                return
             usage: dict[str, Any] = {
                 "input_tokens": len(text),
                 "output_tokens": total,
@@ -131,7 +152,7 @@ async def create_speech(request: Request) -> Response:
 
         return sse_response(sse(), headers)
 
-    return StreamingResponse(
+    return _AudioResponse(
         encode_stream(stream, encoder, threaded),
         media_type=content_type(body.response_format),
         headers=headers,

@@ -27,6 +27,9 @@ from core.api.errors import ApiError, as_api_error, error_body
 from core.api.live_sessions import LiveSessions, SessionsFull
 from core.client_json import UnreadableJson, read_client_json
 from core.config.schema import LimitsConfig
+from core.engines.base import Capability
+from core.routing.errors import UnknownModel
+from core.runtime.generation import Generation
 from core.stt_stream.endpointing import EndpointingOptions
 from core.stt_stream.events import (
     FinalTranscript,
@@ -34,7 +37,7 @@ from core.stt_stream.events import (
     SessionEvent,
 )
 from core.stt_stream.framing import ENCODINGS, InputFormat
-from core.stt_stream.routed import routed_detector, routed_transcriber
+from core.stt_stream.routed import RoutedDetector, routed_detector, routed_transcriber
 from core.stt_stream.session import SessionOptions, TranscriptionSession
 
 log = structlog.get_logger(__name__)
@@ -266,7 +269,9 @@ async def _serve(websocket: WebSocket, sender: _Sender, stopping: asyncio.Event)
     generation = generation_of(websocket)
     try:
         params = parse_params(websocket.query_params)
-        vad = await routed_detector(generation, params.vad)
+        vad = await _detector(generation, params.vad)
+        # Refused now, not at every utterance of a session that would go on hearing nothing.
+        generation.router.chain(Capability.STT, params.model)
     except Exception as exc:
         error = as_api_error(exc)
         await sender.send(_error_event(exc))
@@ -326,6 +331,14 @@ async def _serve(websocket: WebSocket, sender: _Sender, stopping: asyncio.Event)
                 with contextlib.suppress(asyncio.CancelledError):
                     await forwarder
     log.info("stt_stream.closed", ending=ending)
+
+
+async def _detector(generation: Generation, name: str | None) -> RoutedDetector:
+    try:
+        return await routed_detector(generation, name)
+    except UnknownModel as exc:
+        # The query parameter that named it is ``vad``, not ``model``.
+        raise ApiError(404, exc.message, param="vad", code="model_not_found") from None
 
 
 def _limit_error(ending: Ending, limits: LimitsConfig) -> ApiError:

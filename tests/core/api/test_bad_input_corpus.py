@@ -242,3 +242,26 @@ async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_eve
                 while True:
                     ws.receive_json()
             assert closed.value.code == 1000
+
+
+@pytest.mark.parametrize("param", ["model", "vad"])
+async def test_a_live_transcription_naming_an_unknown_model_is_refused_at_once(
+    write_config: WriteConfig, param: str
+) -> None:
+    config = CONFIG.replace("routes:", "  silero: {capability: vad, engine: silero}\nroutes:")
+    config = config.replace("stt: [ears]}", "stt: [ears], vad: [silero]}")
+    async with running_runtime(write_config(config), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect(
+                f"/v1/audio/transcriptions/stream?sample_rate=16000&{param}=nope",
+                headers={"host": "127.0.0.1:8765"},
+            ) as ws,
+        ):
+            error = ws.receive_json()["error"]
+            assert (error["code"], error["param"]) == ("model_not_found", param)
+            assert "'nope' not found" in error["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1008

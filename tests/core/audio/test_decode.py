@@ -126,6 +126,7 @@ BAD_UPLOADS = {
     "riff_without_fmt": b"RIFF\x04\x00\x00\x00WAVE",
     "truncated_header": wav_header(32000)[:20],
     "fake_mp3_sync": b"\xff\xfb" + b"\x00" * 100,
+    "fake_adts_frames": (b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x00" * 9) * 20,
     "fake_ogg": b"OggS" + b"\x00" * 60,
     "fake_flac": b"fLaC" + b"\x00" * 60,
 }
@@ -165,6 +166,32 @@ def test_truncated_wav_keeps_the_samples_it_has() -> None:
     full = written(tone(1.0), "WAV", "PCM_16")
     audio = decode_audio(full[: len(full) // 2])
     assert 0.4 < audio.duration < 0.6
+
+
+@pytest.mark.parametrize("container", ["adts", "mp3", "webm"])
+def test_a_truncated_compressed_recording_keeps_the_frames_it_has(container: str) -> None:
+    # Cut mid-frame, as an upload or a recording that broke off is: the AAC decoder refuses
+    # the last, partial frame, which must not cost the whole file.
+    codec = {"adts": "aac", "mp3": "libmp3lame", "webm": "libopus"}[container]
+    full = av_written(tone(2.0, rate=48000), container, codec)
+    audio = decode_audio(full[: len(full) * 7 // 10], target_rate=RATE)
+    assert 1.0 < audio.duration < 1.8
+    assert dominant_frequency(audio) == pytest.approx(440, abs=5)
+
+
+@pytest.mark.parametrize("scale", [5.0, 1e30, 3e38])
+@pytest.mark.parametrize("raw", [False, True], ids=["wav", "f32le"])
+def test_float_samples_beyond_full_scale_are_clipped_before_resampling(
+    scale: float, raw: bool
+) -> None:
+    loud = (tone(1.0, rate=48000) * np.float32(scale)).astype(np.float32)
+    loud[::1000] = np.nan
+    data = loud.astype("<f4").tobytes() if raw else written(loud, "WAV", "FLOAT", rate=48000)
+    declared = RawFormat("f32le", 48000) if raw else None
+    audio = decode_audio(data, target_rate=RATE, raw=declared)
+    assert np.isfinite(audio.samples).all()
+    assert np.abs(audio.samples).max() <= 1.0
+    assert dominant_frequency(audio) == pytest.approx(440, abs=2)
 
 
 def test_a_decode_bomb_costs_no_more_than_its_mono_audio_at_the_rate_asked() -> None:

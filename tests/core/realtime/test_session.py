@@ -390,3 +390,23 @@ async def test_a_reply_that_may_call_functions_skips_an_engine_without_tools(
         assert [m.role for m in sent.messages][-3:] == ["user", "assistant", "tool"]
         assert sent.messages[-2].tool_calls[0].id == "call_fake1"
         assert not sent.uses_tools
+
+
+async def test_an_items_audio_is_held_to_the_buffer_limit(write_config: WriteConfig) -> None:
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime, limits=RealtimeLimits(max_buffer=2)) as (live, seen),
+    ):
+        said = Content("input_text", text="listen")
+        for seconds in (2, 3):
+            item = Item(f"item_{seconds}", role="user", content=[said, Content("input_audio")])
+            clip = bytes(seconds * PCM_BPS)
+            if seconds == 2:
+                await live.create_item(item, None, clip)
+                await seen.wait_for(lambda: bool(seen.of(ev.TranscriptDone)))
+                continue
+            with pytest.raises(RealtimeError, match="at most 2 seconds") as refused:
+                await live.create_item(item, None, clip)
+            assert refused.value.param == "item.content.1.audio"
+        # The refused item was not added.
+        assert [i.id for i in live.conversation] == ["item_2"]

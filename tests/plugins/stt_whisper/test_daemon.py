@@ -3,6 +3,8 @@ endpoints, and a WebSocket client on the live transcription stream."""
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import json
 import signal
@@ -10,10 +12,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import openai
 import pytest
+import soundfile
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from core.audio.chunk import AudioChunk
 from core.audio.g711 import ulaw_encode
@@ -63,6 +68,24 @@ def test_json(client: openai.OpenAI) -> None:
     assert response.headers["x-voxgate-engine"] == "whisper"
     text = response.parse().text
     assert word_error_rate(" ".join(SENTENCES), text) <= 0.1, text
+
+
+@pytest.mark.parametrize("gain", [1e4, 1e30])
+def test_a_float_recording_far_past_full_scale_is_heard_clipped(
+    client: openai.OpenAI, gain: float
+) -> None:
+    """Played, such a file is clipped speech; read unclipped, Whisper heard other words in it,
+    or nothing."""
+    said = speech(SENTENCES[0])
+    buffer = io.BytesIO()
+    soundfile.write(
+        buffer, said.samples * np.float32(gain), said.sample_rate, "FLOAT", format="WAV"
+    )
+    text = client.audio.transcriptions.create(
+        model="whisper-1", file=("loud.wav", buffer.getvalue()), response_format="text"
+    )
+    # Clipped that hard, speech is a square wave: most words, not all, survive it.
+    assert word_error_rate(SENTENCES[0], str(text)) <= 0.4, text
 
 
 def test_verbose_json_with_words(client: openai.OpenAI) -> None:
@@ -288,3 +311,37 @@ def test_sigterm_transcribes_what_was_heard_before_closing(
         assert daemon.process.wait(30) == 0
     finally:
         daemon.kill()
+
+
+# -- realtime audio that no detector cut ----------------------------------------------------
+
+
+def realtime_transcript(ws: ClientConnection, event: dict[str, Any]) -> str:
+    ws.send(json.dumps(event))
+    while True:
+        received = json.loads(ws.recv(timeout=120))
+        assert received["type"] != "error", received
+        if received["type"] == "conversation.item.input_audio_transcription.completed":
+            return str(received["transcript"])
+
+
+def test_realtime_silence_committed_by_hand_or_sent_as_an_item_is_no_words(daemon: str) -> None:
+    """With turn detection off nothing trims the buffer before Whisper reads it: the engine's own
+    silence trimming must, or quiet comes back as Whisper's "you"."""
+    url = daemon.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
+    silence = base64.b64encode(quiet(2.0, 24_000).to_pcm16()).decode()
+    words = base64.b64encode(at_rate(speech(SENTENCES[0]), 24_000).to_pcm16()).decode()
+    with connect(url, subprotocols=[Subprotocol("realtime")], max_size=None) as ws:
+        assert json.loads(ws.recv(timeout=30))["type"] == "session.created"
+        off = {"audio": {"input": {"turn_detection": None}}, "type": "transcription"}
+        ws.send(json.dumps({"type": "session.update", "session": off}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "session.updated"
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": silence}))
+        assert realtime_transcript(ws, {"type": "input_audio_buffer.commit"}) == ""
+        part = {"type": "input_audio", "audio": silence}
+        item = {"type": "message", "role": "user", "content": [part]}
+        assert realtime_transcript(ws, {"type": "conversation.item.create", "item": item}) == ""
+        # Speech is still heard.
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": words}))
+        heard = realtime_transcript(ws, {"type": "input_audio_buffer.commit"})
+        assert word_error_rate(SENTENCES[0], heard) <= 0.1, heard

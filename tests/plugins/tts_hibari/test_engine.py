@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.audio.chunk import AudioChunk
-from plugins.tts_hibari.engine import HibariEngine
+from plugins.tts_hibari.engine import HibariEngine, readable_numbers
 from tests.plugins.tts_hibari.engine_checks import (
     assert_left_to_another_engine,
     assert_usable_after_an_early_close,
@@ -87,6 +87,24 @@ async def test_chinese_text_or_language_is_left_to_another_engine(engine: Hibari
 
 async def test_nothing_to_speak_is_an_invalid_input(engine: HibariEngine) -> None:
     await refusal(engine, " ... ", "input")
+
+
+@pytest.mark.parametrize(
+    "number", ["1" * 37, "-" + "9" * 40 + ".5", "$" + "9" * 37, "1" + ",000" * 12, "2" * 37 + "th"]
+)
+async def test_a_number_too_long_to_read_whole_is_read_digit_by_digit(
+    engine: HibariEngine, number: str
+) -> None:
+    # hibari's number reader stops at decillions: a longer number failed the whole request.
+    chunks = await collect(engine, f"The code is {number} today.")
+    assert len(chunks) == 1
+    assert_real_audio(chunks[0], RATE)
+
+
+def test_only_numbers_beyond_the_readers_range_are_spelled_out() -> None:
+    assert readable_numbers("pay $" + "9" * 36 + " now") == "pay $" + "9" * 36 + " now"
+    assert readable_numbers("1" + ",000" * 12) == " ".join("1" + "0" * 36)
+    assert readable_numbers("7" * 4400) == " ".join("7" * 4400)  # past int()'s digit limit too
 
 
 def test_a_voice_file_placed_in_the_models_directory_is_offered(tmp_path: Path) -> None:
