@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from core.api.app import create_app
@@ -219,9 +219,11 @@ async def test_json_form_fields_that_cannot_be_read_are_a_400_naming_the_field(
         assert error["param"] == field and said in error["message"]
 
 
-async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_event(
-    write_config: WriteConfig,
-) -> None:
+@contextlib.asynccontextmanager
+async def live_transcription(
+    write_config: WriteConfig, query: str = ""
+) -> AsyncIterator[WebSocketTestSession]:
+    """A live transcription socket on the fake STT engine and the real Silero detector."""
     config = CONFIG.replace("routes:", "  silero: {capability: vad, engine: silero}\nroutes:")
     config = config.replace("stt: [ears]}", "stt: [ears], vad: [silero]}")
     async with running_runtime(write_config(config), entry_points=True) as runtime:
@@ -229,39 +231,36 @@ async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_eve
         with (
             TestClient(app) as client,
             client.websocket_connect(
-                "/v1/audio/transcriptions/stream?sample_rate=16000",
+                "/v1/audio/transcriptions/stream?sample_rate=16000" + query,
                 headers={"host": "127.0.0.1:8765"},
             ) as ws,
         ):
-            ws.send_text(TOO_DEEP)
-            assert ws.receive_json()["error"]["code"] == "invalid_message"
-            # Still serving: audio is taken and the end ends the session normally.
-            ws.send_bytes(PCM)
-            ws.send_text('{"type": "end"}')
-            with pytest.raises(WebSocketDisconnect) as closed:
-                while True:
-                    ws.receive_json()
-            assert closed.value.code == 1000
+            yield ws
+
+
+async def test_a_live_transcription_text_frame_nested_too_deeply_is_an_error_event(
+    write_config: WriteConfig,
+) -> None:
+    async with live_transcription(write_config) as ws:
+        ws.send_text(TOO_DEEP)
+        assert ws.receive_json()["error"]["code"] == "invalid_message"
+        # Still serving: audio is taken and the end ends the session normally.
+        ws.send_bytes(PCM)
+        ws.send_text('{"type": "end"}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_json()
+        assert closed.value.code == 1000
 
 
 @pytest.mark.parametrize("param", ["model", "vad"])
 async def test_a_live_transcription_naming_an_unknown_model_is_refused_at_once(
     write_config: WriteConfig, param: str
 ) -> None:
-    config = CONFIG.replace("routes:", "  silero: {capability: vad, engine: silero}\nroutes:")
-    config = config.replace("stt: [ears]}", "stt: [ears], vad: [silero]}")
-    async with running_runtime(write_config(config), entry_points=True) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        with (
-            TestClient(app) as client,
-            client.websocket_connect(
-                f"/v1/audio/transcriptions/stream?sample_rate=16000&{param}=nope",
-                headers={"host": "127.0.0.1:8765"},
-            ) as ws,
-        ):
-            error = ws.receive_json()["error"]
-            assert (error["code"], error["param"]) == ("model_not_found", param)
-            assert "'nope' not found" in error["message"]
-            with pytest.raises(WebSocketDisconnect) as closed:
-                ws.receive_json()
-            assert closed.value.code == 1008
+    async with live_transcription(write_config, f"&{param}=nope") as ws:
+        error = ws.receive_json()["error"]
+        assert (error["code"], error["param"]) == ("model_not_found", param)
+        assert "'nope' not found" in error["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 1008

@@ -145,10 +145,15 @@ async def test_a_follow_up_turn_reaches_the_engine_typed(write_config: WriteConf
 async def test_what_cannot_be_served_is_a_400_naming_it(
     write_config: WriteConfig, fields: dict[str, Any], param: str
 ) -> None:
+    assert (await refusal(write_config, fields)).param == param
+
+
+async def refusal(write_config: WriteConfig, fields: dict[str, Any]) -> openai.BadRequestError:
+    """The 400 for a Responses request with ``fields`` beside a model and a text input."""
     async with openai_gateway(write_config(CONFIG)) as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
-        assert caught.value.param == param
+    return caught.value
 
 
 @pytest.mark.parametrize(
@@ -161,9 +166,7 @@ async def test_what_cannot_be_served_is_a_400_naming_it(
 async def test_a_malformed_field_is_named_as_the_responses_api_names_it(
     write_config: WriteConfig, fields: dict[str, Any], param: str
 ) -> None:
-    async with openai_gateway(write_config(CONFIG)) as client:
-        with pytest.raises(openai.BadRequestError) as caught:
-            await client.responses.create(**{"model": "gpt-4o-mini", "input": "hi", **fields})
-    assert caught.value.param == param
+    refused = await refusal(write_config, fields)
+    assert refused.param == param
     # The message quotes the same name, not chat completions' or pydantic's.
-    assert f"'{param}'" in caught.value.message
+    assert f"'{param}'" in refused.message
