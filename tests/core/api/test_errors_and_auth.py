@@ -274,6 +274,24 @@ async def test_health_readiness_and_metrics(write_config: WriteConfig) -> None:
         assert status["routes"]["llm"]["ready"] is False
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/control/reload", "POST"),
+        ("PUT", "/control/status", "GET, HEAD"),
+        ("DELETE", "/v1/chat/completions", "POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+    ],
+)
+async def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(
+    write_config: WriteConfig, method: str, path: str, allowed: str
+) -> None:
+    async with client_for(write_config) as client:
+        response = await client.request(method, path)
+        assert_error(response, 405)
+        assert set(response.headers["allow"].split(", ")) == set(allowed.split(", "))
+
+
 async def test_request_id_is_echoed(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         response = await client.get("/healthz", headers={"x-request-id": "abc123"})
