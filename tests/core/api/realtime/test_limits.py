@@ -47,12 +47,17 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 async def test_bearer_auth_and_the_browser_subprotocol(daemon: str) -> None:
-    with pytest.raises(Exception, match=r"403|rejected"):
-        async with connect(daemon, key="wrong-key") as session:
-            await session.next("session.created")
+    ws_url = daemon.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+    for headers in ({}, {"Authorization": "Bearer wrong-key"}):
+        # Refused with the HTTP API's answer: 401 and why, not a bare 403.
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(ws_url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 401
+        error = json.loads(refused.value.response.body or b"")["error"]
+        assert error["code"] == "invalid_api_key"
     async with connect(daemon, key=KEY) as session:
         await session.next("session.created")
-    ws_url = daemon.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
     async with websockets.connect(
         ws_url, subprotocols=["realtime", f"openai-insecure-api-key.{KEY}"]
     ) as ws:
