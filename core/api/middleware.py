@@ -83,6 +83,7 @@ class GatewayMiddleware:
             return
         path: str = scope["path"]
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        # Latin-1 both ways: a client's id is echoed byte for byte, whatever bytes it holds.
         request_id = next((v.decode("latin-1") for k, v in headers if k == b"x-request-id"), None)
         request_id = (request_id or uuid.uuid4().hex[:16])[:64]
         structlog.contextvars.clear_contextvars()
@@ -116,7 +117,7 @@ class GatewayMiddleware:
                 status_holder["status"] = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
+                    (b"x-request-id", request_id.encode("latin-1")),
                     *(cors.response_headers(cors_origin) if cors_origin else ()),
                 ]
                 latency = self._latency(metrics, _route_path(scope))
@@ -285,7 +286,7 @@ async def _send_preflight(
             "status": 204,
             "headers": [
                 *cors.preflight_headers(origin, headers),
-                (b"x-request-id", request_id.encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
             ],
         }
     )
@@ -338,7 +339,7 @@ async def _send_json(
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
                 *extra,
             ],
         }

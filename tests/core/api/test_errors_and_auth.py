@@ -296,4 +296,9 @@ async def test_request_id_is_echoed(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         response = await client.get("/healthz", headers={"x-request-id": "abc123"})
         assert response.headers["x-request-id"] == "abc123"
+        # Bytes beyond ASCII come back as they were sent, not re-encoded.
+        odd = await client.get("/healthz", headers={"x-request-id": b"caf\xe9-\xff"})
+        assert (b"x-request-id", b"caf\xe9-\xff") in odd.headers.raw
+        refused = await client.get("/v1/models", headers={"x-request-id": b"\xe9", "host": "x"})
+        assert (b"x-request-id", b"\xe9") in refused.headers.raw
         assert len((await client.get("/healthz")).headers["x-request-id"]) == 16
