@@ -12,6 +12,7 @@ _SERVER = (
     "max_connections",
     "header_timeout",
     "body_timeout",
+    "send_timeout",
     "max_header_bytes",
     "keep_alive_timeout",
     "drain_timeout",
