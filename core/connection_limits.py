@@ -12,6 +12,9 @@ checks included. This protocol adds what a front door needs:
 - a deadline for a client that reads nothing of its response (``server.send_timeout``): the
   response waits for it with its engine still held, and closing the connection would wait for
   the unread bytes to go out, so the connection is aborted;
+- a cap on requests sent ahead of their answers (HTTP pipelining): uvicorn queues each one and
+  reads on after every answer, so a client sending requests without reading the answers would
+  make it queue without bound; past the cap the connection is dropped;
 - a cap on open connections (``server.max_connections``). A new connection is never simply
   dropped while the cap is held by idle ones: the connection that has waited longest without a
   complete request head is closed to make room, so a flood of slow sockets keeps cycling while
@@ -46,6 +49,10 @@ class ConnectionLimits:
 class _HeadTooLarge(Exception):
     pass
 
+
+#: Requests queued behind the one being answered on one connection; clients that pipeline
+#: (rare) send a few.
+MAX_PIPELINED = 64
 
 _REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\n"
@@ -162,6 +169,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        if len(self.pipeline) > MAX_PIPELINED:
+            if not self.transport.is_closing():  # the rest of what was read still parses
+                log.warning("connection.pipeline_too_deep", queued=len(self.pipeline))
+                self.transport.abort()
+            self.pipeline.clear()
+            return
         if not self.transport.is_closing() and self.cycle is not None:
             self._body_seen = self.loop.time()
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)

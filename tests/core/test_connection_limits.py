@@ -4,6 +4,7 @@ connection cap does not keep /healthz from answering."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -124,6 +125,22 @@ def test_a_client_that_reads_nothing_of_its_answer_is_cut_off(daemon: Daemon) ->
         assert "connection.send_timeout" in daemon.log_tail(200_000)
     finally:
         sock.close()
+
+
+def test_requests_sent_far_ahead_of_their_answers_are_cut_off(daemon: Daemon) -> None:
+    """A client that pipelines requests without reading the answers: every request it sent
+    would be queued. Past the cap the connection is dropped instead."""
+    count = 20_000
+    sock = connect(daemon)
+    with contextlib.suppress(OSError):
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * count)
+    assert answer(sock).count(b"HTTP/1.1 200") < count
+    assert "connection.pipeline_too_deep" in daemon.log_tail(200_000)
+    # A few pipelined requests are still answered, each of them.
+    sock = connect(daemon)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 8)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert answer(sock).count(b"HTTP/1.1 200") == 9
 
 
 def test_healthz_answers_through_a_flood_of_slow_sockets(daemon: Daemon) -> None:
