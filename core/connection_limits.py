@@ -9,6 +9,12 @@ checks included. This protocol adds what a front door needs:
   the end of the previous response;
 - a cap on the head's size (``server.max_header_bytes``, answered 431);
 - a deadline between pieces of a request body (``server.body_timeout``);
+- a deadline for a client that reads nothing of its response (``server.send_timeout``): the
+  response waits for it with its engine still held, and closing the connection would wait for
+  the unread bytes to go out, so the connection is aborted;
+- a cap on requests sent ahead of their answers (HTTP pipelining): uvicorn queues each one and
+  reads on after every answer, so a client sending requests without reading the answers would
+  make it queue without bound; past the cap the connection is dropped;
 - a cap on open connections (``server.max_connections``). A new connection is never simply
   dropped while the cap is held by idle ones: the connection that has waited longest without a
   complete request head is closed to make room, so a flood of slow sockets keeps cycling while
@@ -37,11 +43,16 @@ class ConnectionLimits:
     header_timeout: float
     body_timeout: float
     max_header_bytes: int
+    send_timeout: float
 
 
 class _HeadTooLarge(Exception):
     pass
 
+
+#: Requests queued behind the one being answered on one connection; clients that pipeline
+#: (rare) send a few.
+MAX_PIPELINED = 64
 
 _REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\n"
@@ -70,6 +81,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
+        self._send_timer: asyncio.TimerHandle | None = None
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -157,6 +169,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        if len(self.pipeline) > MAX_PIPELINED:
+            if not self.transport.is_closing():  # the rest of what was read still parses
+                log.warning("connection.pipeline_too_deep", queued=len(self.pipeline))
+                self.transport.abort()
+            self.pipeline.clear()
+            return
         if not self.transport.is_closing() and self.cycle is not None:
             self._body_seen = self.loop.time()
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
@@ -186,6 +204,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         log.info("connection.body_timeout", idle=round(idle, 1))
         self.transport.close()  # the app sees a disconnect and drops the request
 
+    # -- the response ------------------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_timed_out)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
+    def _send_timed_out(self) -> None:
+        self._send_timer = None
+        log.info("connection.send_timeout", seconds=self.limits.send_timeout)
+        self.transport.abort()  # the app sees a disconnect and stops the response
+
     # -- between requests ----------------------------------------------------------------------
 
     def on_response_complete(self) -> None:
@@ -194,10 +230,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._await_head()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
+        for timer in (self._head_timer, self._body_timer, self._send_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._body_timer = None
+        self._head_timer = self._body_timer = self._send_timer = None
 
 
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:

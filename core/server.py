@@ -233,6 +233,7 @@ def _limits(server: ServerConfig) -> ConnectionLimits:
         header_timeout=server.header_timeout,
         body_timeout=server.body_timeout,
         max_header_bytes=server.max_header_bytes,
+        send_timeout=server.send_timeout,
     )
 
 

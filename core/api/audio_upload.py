@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from core.api.context import limits_of
 from core.api.errors import ApiError
+from core.api.params import ascii_int
 from core.audio.chunk import AudioChunk
 from core.audio.decode import (
     MAX_RATE,
@@ -68,14 +69,14 @@ def raw_format(form: FormData) -> RawFormat | None:
         raise ApiError(
             400, f"input_format must be one of {', '.join(_RAW_ENCODINGS)}", param="input_format"
         )
-    rate = form_text(form, "sample_rate")
-    if rate is None or not rate.isdigit() or not MIN_RATE <= int(rate) <= MAX_RATE:
+    rate = ascii_int(form_text(form, "sample_rate") or "")
+    if rate is None or not MIN_RATE <= rate <= MAX_RATE:
         raise ApiError(
             400,
             f"sample_rate ({MIN_RATE}-{MAX_RATE}) is required with input_format",
             param="sample_rate",
         )
-    return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=int(rate))
+    return RawFormat(encoding=cast(RawEncoding, encoding), sample_rate=rate)
 
 
 async def audio_from_form(

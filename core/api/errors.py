@@ -98,7 +98,8 @@ def as_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, EngineError):
         return ApiError(502, exc.message, code=exc.kind)
     if isinstance(exc, HTTPException):
-        return ApiError(exc.status_code, str(exc.detail))
+        # Starlette's 405 names the methods the route takes in Allow (which HTTP requires).
+        return ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
     return ApiError(500, "internal error; see the server log", code="internal_error")
 
 

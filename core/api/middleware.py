@@ -83,6 +83,7 @@ class GatewayMiddleware:
             return
         path: str = scope["path"]
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        # Latin-1 both ways: a client's id is echoed byte for byte, whatever bytes it holds.
         request_id = next((v.decode("latin-1") for k, v in headers if k == b"x-request-id"), None)
         request_id = (request_id or uuid.uuid4().hex[:16])[:64]
         structlog.contextvars.clear_contextvars()
@@ -91,10 +92,10 @@ class GatewayMiddleware:
         denied = self._check_access(scope, path, headers)
         if denied is not None:
             log.warning("request.refused", path=path, reason=denied[2])
-            if scope["type"] == "websocket":
+            if scope["type"] == "websocket" and not _can_answer_handshake(scope):
                 await send({"type": "websocket.close", "code": 1008, "reason": denied[1][:120]})
             else:
-                await _send_json(send, *denied, request_id=request_id)
+                await _send_json(send, *denied, request_id=request_id, scope=scope)
             return
         cors_origin = self._cors_origin(scope, path, headers)
         if scope["type"] == "http" and cors.is_preflight(scope["method"], headers):
@@ -116,7 +117,7 @@ class GatewayMiddleware:
                 status_holder["status"] = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
+                    (b"x-request-id", request_id.encode("latin-1")),
                     *(cors.response_headers(cors_origin) if cors_origin else ()),
                 ]
                 latency = self._latency(metrics, _route_path(scope))
@@ -285,16 +286,22 @@ async def _send_preflight(
             "status": 204,
             "headers": [
                 *cors.preflight_headers(origin, headers),
-                (b"x-request-id", request_id.encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
             ],
         }
     )
     await send({"type": "http.response.body", "body": b""})
 
 
+def _can_answer_handshake(scope: Scope) -> bool:
+    """Whether a refused WebSocket handshake can get an HTTP answer with a body (the server
+    supports ASGI's denial response); otherwise only a bare 403 reaches the client."""
+    return "websocket.http.response" in scope.get("extensions", {})
+
+
 async def _refuse_over_rate(scope: Scope, send: Send, wait: float, *, request_id: str) -> None:
     log.info("request.rate_limited", path=scope["path"], retry_after=round(wait, 3))
-    if scope["type"] == "websocket":
+    if scope["type"] == "websocket" and not _can_answer_handshake(scope):
         await send({"type": "websocket.close", "code": 1013, "reason": "rate limit reached"})
         return
     message = f"rate limit reached for this API key; retry in {wait:.2f}s"
@@ -305,6 +312,7 @@ async def _refuse_over_rate(scope: Scope, send: Send, wait: float, *, request_id
         "rate_limit_exceeded",
         request_id=request_id,
         headers=[(b"retry-after", str(max(1, math.ceil(wait))).encode())],
+        scope=scope,
     )
 
 
@@ -316,21 +324,24 @@ async def _send_json(
     *,
     request_id: str,
     headers: list[tuple[bytes, bytes]] | None = None,
+    scope: Scope | None = None,
 ) -> None:
+    """The error as an HTTP answer; for a WebSocket handshake, the answer refusing it."""
+    prefix = "websocket.http" if scope is not None and scope["type"] == "websocket" else "http"
     body = json.dumps(error_body(status, message, code=code)).encode()
     extra: list[tuple[bytes, bytes]] = list(headers or ())
     if status == 401:
         extra.append((b"www-authenticate", b'Bearer realm="voxgate"'))
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{prefix}.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
                 *extra,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}.response.body", "body": body})

@@ -91,6 +91,8 @@ def reload_command(args: argparse.Namespace) -> int:
             f"reloaded: generation {data['generation']}, added {data['added']}, "
             f"changed {data['changed']}, removed {data['removed']}"
         )
+        if data.get("needs_restart"):
+            say(f"  take effect at the next start: {', '.join(data['needs_restart'])}")
     else:
         issues = (data.get("error") or {}).get("issues", [])
         for issue in issues:

@@ -168,6 +168,9 @@ class ServerConfig(Block):
     header_timeout: Duration = Field(10.0, gt=0)
     #: Longest pause allowed while a request body is arriving.
     body_timeout: Duration = Field(30.0, gt=0)
+    #: Longest a response may wait for a client that reads none of it; then the connection is
+    #: dropped, so a client that stops reading does not hold an engine (or a socket) for good.
+    send_timeout: Duration = Field(30.0, gt=0)
     #: Largest request head (request line and headers together).
     max_header_bytes: ByteSize = Field(64 * 1024, ge=1024)
     #: An idle keep-alive connection is closed after this.

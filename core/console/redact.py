@@ -14,9 +14,11 @@ from typing import Any
 MASK = "********"
 
 #: Names ending in a secret's word (``api_key``, ``auth_token``), not ones merely containing it
-#: (``max_output_tokens``, ``api_key_env``, ``api_key_header``).
+#: (``max_output_tokens``, ``api_key_env``, ``api_key_header``). Header names count too: an
+#: engine's extra ``headers`` may carry ``Authorization: Bearer ...`` or a cookie.
 _SECRET_KEY = re.compile(
-    r"^(.*[_-])?(api[_-]?key|password|passwd|secret|token|credentials?|private[_-]key)$",
+    r"^(.*[_-])?(api[_-]?key|password|passwd|secret|token|credentials?|private[_-]key"
+    r"|authorization|cookie)$",
     re.IGNORECASE,
 )
 #: ``key: value`` anywhere on a line, block or flow style (``{api_key: x, model: y}``).

@@ -20,6 +20,8 @@ class ReloadResult:
     unchanged: list[str] = field(default_factory=list)
     failed_loads: dict[str, str] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    #: Settings changed that the daemon reads only at start (core.config.start_only).
+    needs_restart: list[str] = field(default_factory=list)
     skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:

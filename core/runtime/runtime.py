@@ -21,7 +21,8 @@ import structlog
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.loader import LoadedConfig, load_config
 from core.config.resolve import ResolvedConfig, ResolvedEngine, resolve_config
-from core.config.schema import StateConfig
+from core.config.schema import AppConfig
+from core.config.start_only import start_only_changes
 from core.engines.base import Capability, EngineContext
 from core.observability.metrics import Metrics
 from core.plugins import PluginCatalog, create_plugin_catalog
@@ -64,7 +65,8 @@ class Runtime:
         #: :meth:`start` builds the backend the ``state:`` block names (fixed until restart).
         self.state: StateBackend = MemoryBackend()
         self._state_factory = state_factory
-        self._started_state = StateConfig()
+        #: What :meth:`start` read; reloads report the start-only settings they change.
+        self._started_config: AppConfig | None = None
         self.services = RouterServices(self.lease)
         self._catalog_factory = catalog_factory
         self._current: Generation | None = None
@@ -122,7 +124,7 @@ class Runtime:
         result = ReloadResult(ok=True, trigger="start", at=time.time(), sha256=loaded.sha256)
         started = time.perf_counter()
         self.state = self._state_factory(resolved.config.state, self.metrics)
-        self._started_state = resolved.config.state
+        self._started_config = resolved.config
         await self._install(resolved, catalog, result)
         await self.state.start(FleetLink(self))
         result.seconds = time.perf_counter() - started
@@ -192,8 +194,10 @@ class Runtime:
             else:
                 result.ok = True
                 self.metrics.reloads.labels("ok").inc()
-                if resolved.config.state != self._started_state:
-                    log.warning("state.change_needs_restart", backend=self.state.kind)
+                if self._started_config is not None:
+                    result.needs_restart = start_only_changes(self._started_config, resolved.config)
+                if result.needs_restart:
+                    log.warning("config.change_needs_restart", settings=result.needs_restart)
                 log.info(
                     "config.reloaded",
                     trigger=trigger,

@@ -26,16 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, cast, get_args
 
 import structlog
 
+from core.client_json import UnreadableJson, read_client_json
 from core.config.schema import StateConfig
-from core.engines.llm import ChatMessage
+from core.engines.llm import ChatMessage, Role
 from core.observability.metrics import Metrics
 from core.state.backend import BreakerNews, FleetListener, HistoryLimits
 from core.state.memory import MemoryBackend
@@ -44,6 +46,9 @@ from core.state.valkey_link import ValkeyLink
 from core.state.valkey_scripts import GCRA, RENEW_PLACES, TAKE_PLACE
 
 log = structlog.get_logger(__name__)
+
+#: Roles a remembered message may have.
+_ROLES = frozenset(get_args(Role))
 
 #: How long the daemons' answers to a fleet reload are kept for the daemon that asked.
 _RELOAD_ANSWERS_TTL = 300
@@ -256,16 +261,18 @@ class ValkeyBackend:
             for name in names:
                 pipe.get(name)
                 pipe.pttl(name)
-            replies = await pipe.execute()
+            # A key of another type (written by an older or buggy daemon) fails alone.
+            replies = await pipe.execute(raise_on_error=False)
         expired = []
         for index, name in enumerate(names):
             owner, ttl_ms = replies[2 * index], replies[2 * index + 1]
-            engine, _, fingerprint = name.decode()[len(self._prefix) + 9 :].rpartition(":")
-            if owner is None or ttl_ms is None or ttl_ms <= 0:
+            text = name.decode(errors="replace")
+            engine, _, fingerprint = text[len(self._prefix) + 9 :].rpartition(":")
+            if not isinstance(owner, bytes) or not isinstance(ttl_ms, int) or ttl_ms <= 0:
                 expired.append(name)
             elif (engine, fingerprint) in mine:
                 continue
-            elif owner.decode() == self._instance:  # closed here while the store was away
+            elif owner.decode(errors="replace") == self._instance:  # closed here meanwhile
                 await self._write_breaker(BreakerNews(engine, fingerprint, 0.0))
             else:
                 listener.breaker_news(BreakerNews(engine, fingerprint, ttl_ms / 1000))
@@ -321,13 +328,15 @@ class ValkeyBackend:
     def _on_event(self, data: bytes) -> None:
         listener = self._listener
         try:
-            event = json.loads(data)
+            # Read like a client's JSON: another daemon may be older, or buggy.
+            event = read_client_json(data)
             if listener is None or event["origin"] == self._instance:
                 return
             if event["type"] == "breaker":
-                news = BreakerNews(
-                    str(event["engine"]), str(event["fingerprint"]), float(event["open_for"])
-                )
+                open_for = float(event["open_for"])
+                if not math.isfinite(open_for):  # NaN or infinity would hold it open for good
+                    raise ValueError(f"open_for {open_for} is not a number of seconds")
+                news = BreakerNews(str(event["engine"]), str(event["fingerprint"]), open_for)
                 listener.breaker_news(news)
             elif event["type"] == "reload":
                 task = asyncio.create_task(self._answer_reload(str(event["id"]), listener))
@@ -341,11 +350,27 @@ class ValkeyBackend:
 def _by_daemon(answers: dict[bytes, bytes]) -> dict[str, Any]:
     """Answers keyed by daemon name (made unique should two daemons share one)."""
     named: dict[str, Any] = {}
-    for instance, raw in sorted(answers.items()):
-        answer = json.loads(raw)
-        name = str(answer.pop("daemon", instance.decode()))
-        named[name if name not in named else f"{name} ({instance.decode()})"] = answer
+    for raw_instance, raw in sorted(answers.items()):
+        instance = raw_instance.decode(errors="replace")
+        answer = _answer(raw)
+        name = str(answer.pop("daemon", instance))
+        named[name if name not in named else f"{name} ({instance})"] = answer
     return named
+
+
+def _answer(raw: bytes) -> dict[str, Any]:
+    """One daemon's answer to a fleet reload; one this daemon cannot read (an older or buggy
+    daemon wrote it) is reported as a failed reload, not raised."""
+    try:
+        answer = read_client_json(raw)
+    except UnreadableJson as exc:
+        problem = exc.reason
+    else:
+        if isinstance(answer, dict):
+            return answer
+        problem = "is not a JSON object"
+    message = f"its answer {problem}"[:300]
+    return {"ok": False, "error": {"issues": [{"path": "", "message": message}]}}
 
 
 def _encoded(message: ChatMessage) -> str:
@@ -356,5 +381,12 @@ def _encoded(message: ChatMessage) -> str:
 
 
 def _message(raw: bytes) -> ChatMessage:
-    item = json.loads(raw)
-    return ChatMessage(item["role"], item["content"], item.get("name"))
+    """One remembered message; raises ValueError for one this daemon cannot use (an older or
+    buggy daemon wrote it), so the conversation is read from this daemon's own copy instead."""
+    item = read_client_json(raw)
+    if not isinstance(item, dict):
+        raise ValueError("a remembered message is not a JSON object")
+    role, content, name = item.get("role"), item.get("content"), item.get("name")
+    if role not in _ROLES or not isinstance(content, str) or not isinstance(name, str | None):
+        raise ValueError("a remembered message has no usable role, content or name")
+    return ChatMessage(cast(Role, role), content, name)

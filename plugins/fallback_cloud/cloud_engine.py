@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from core.engines.base import Engine, EngineContext, EngineSettings, Location
-from plugins.fallback_cloud.http_client import CloudClient
+from plugins.fallback_cloud.http_client import CloudClient, shown_url
 from plugins.fallback_cloud.settings import CloudSettings
 
 
@@ -29,7 +29,7 @@ class CloudEngine(Engine):
 
     def info(self) -> dict[str, Any]:
         return {
-            "base_url": self.settings.base_url,
+            "base_url": shown_url(self.settings.base_url),
             "model": self.settings.model,
             "api_key_env": self.settings.api_key_env,
         }

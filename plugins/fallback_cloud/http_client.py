@@ -35,6 +35,15 @@ log = structlog.get_logger(__name__)
 TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages and logs show it: without the user and password a gateway may take
+    in it (``https://user:password@host/v1``, sent as basic auth)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def api_key_headers(engine: str, settings: CloudSettings) -> dict[str, str]:
     """The auth header, or none when the server needs no key; a missing key is unavailability."""
     if settings.api_key_env is None:
@@ -42,8 +51,8 @@ def api_key_headers(engine: str, settings: CloudSettings) -> dict[str, str]:
     key = os.environ.get(settings.api_key_env, "").strip()
     if not key:
         raise EngineUnavailable(
-            f"engine {engine!r} needs an API key for {settings.base_url}: the environment "
-            f"variable {settings.api_key_env} is not set or empty (set it, or set "
+            f"engine {engine!r} needs an API key for {shown_url(settings.base_url)}: the "
+            f"environment variable {settings.api_key_env} is not set or empty (set it, or set "
             "api_key_env: null for a server that needs no key)"
         )
     return {settings.api_key_header: f"{settings.api_key_prefix}{key}"}
@@ -100,6 +109,7 @@ class CloudClient:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
+        self._shown_url = shown_url(settings.base_url)
 
     def open(self) -> None:
         """Build the pool (in the event loop that will use it)."""
@@ -128,7 +138,7 @@ class CloudClient:
             raise_for_status=False,
         )
         self._proxy = environment_proxy(settings.base_url)
-        log.debug("cloud.client_opened", engine=self.engine, base_url=settings.base_url)
+        log.debug("cloud.client_opened", engine=self.engine, base_url=self._shown_url)
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -176,7 +186,7 @@ class CloudClient:
                 allow_redirects=False,
             )
         except TRANSPORT_ERRORS as exc:
-            raise error_from_exception(self.engine, self.settings.base_url, exc) from None
+            raise error_from_exception(self.engine, self._shown_url, exc) from None
         try:
             if raw.status >= 400:
                 try:
@@ -189,7 +199,7 @@ class CloudClient:
             try:
                 yield UpstreamResponse(raw)
             except TRANSPORT_ERRORS as exc:
-                raise error_from_exception(self.engine, self.settings.base_url, exc) from None
+                raise error_from_exception(self.engine, self._shown_url, exc) from None
         finally:
             raw.release()
 
@@ -201,7 +211,7 @@ class CloudClient:
             return jsonx.loads(body)
         except ValueError as exc:
             raise EngineUpstreamError(
-                f"{self.engine!r}: {self.settings.base_url} answered with invalid JSON: {exc}"
+                f"{self.engine!r}: {self._shown_url} answered with invalid JSON: {exc}"
             ) from None
 
 

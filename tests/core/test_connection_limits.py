@@ -4,6 +4,8 @@ connection cap does not keep /healthz from answering."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -22,10 +24,15 @@ server:
   max_connections: 40
   header_timeout: 1
   body_timeout: 1
+  send_timeout: 1
   max_header_bytes: 8KB
+policy:
+  engines:
+    voice: {max_concurrency: 1, max_queue: 0}
 engines:
   chat: {capability: llm, engine: fake}
-routes: {llm: [chat]}
+  voice: {capability: tts, engine: fake, settings: {chunks: 3000}}
+routes: {llm: [chat], tts: [voice]}
 """
 
 
@@ -88,6 +95,52 @@ def test_a_body_that_stops_arriving_is_dropped(daemon: Daemon) -> None:
     answer(sock)
     assert time.monotonic() - started < 4
     assert httpx.get(daemon.url + "/healthz").status_code == 200
+
+
+def test_a_client_that_reads_nothing_of_its_answer_is_cut_off(daemon: Daemon) -> None:
+    """Speech for a client that never reads holds the only TTS slot while its answer (300 s of
+    audio, more than the sockets' buffers hold) waits; past the send deadline the connection is
+    dropped and the engine serves others again."""
+    body = json.dumps({"model": "tts", "input": "hello", "response_format": "pcm"}).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", daemon.port))
+    try:
+        sock.sendall(
+            b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        status = daemon.url + "/control/status"
+        deadline = time.monotonic() + 60
+        while httpx.get(status).json()["engines"]["voice"]["active"] != 1:
+            assert time.monotonic() < deadline, "the speech request never started"
+            time.sleep(0.05)
+        speech = {"model": "tts", "input": "hi", "response_format": "wav"}
+        while (
+            response := httpx.post(daemon.url + "/v1/audio/speech", json=speech)
+        ).status_code != 200:
+            assert response.status_code == 429, response.text  # the slot is still held
+            assert time.monotonic() < deadline, "the engine stayed held"
+            time.sleep(0.2)
+        assert "connection.send_timeout" in daemon.log_tail(200_000)
+    finally:
+        sock.close()
+
+
+def test_requests_sent_far_ahead_of_their_answers_are_cut_off(daemon: Daemon) -> None:
+    """A client that pipelines requests without reading the answers: every request it sent
+    would be queued. Past the cap the connection is dropped instead."""
+    count = 20_000
+    sock = connect(daemon)
+    with contextlib.suppress(OSError):
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * count)
+    assert answer(sock).count(b"HTTP/1.1 200") < count
+    assert "connection.pipeline_too_deep" in daemon.log_tail(200_000)
+    # A few pipelined requests are still answered, each of them.
+    sock = connect(daemon)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 8)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert answer(sock).count(b"HTTP/1.1 200") == 9
 
 
 def test_healthz_answers_through_a_flood_of_slow_sockets(daemon: Daemon) -> None:

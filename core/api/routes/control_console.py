@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from core.api.bodies import read_json
 from core.api.context import runtime_of
+from core.api.params import ascii_int
 from core.config.errors import ConfigError
 from core.config.loader import load_config_text
 from core.config.resolve import resolve_config
@@ -38,8 +39,9 @@ _MAX_CONFIG_BYTES = 1_000_000
 
 async def activity(request: Request) -> Response:
     metrics = runtime_of(request).metrics
-    limit = request.query_params.get("limit", "")
-    count = int(limit) if limit.isdigit() else 50
+    count = ascii_int(request.query_params.get("limit", ""))
+    if count is None:
+        count = 50
     return JSONResponse(
         {
             "time": round(time.time(), 3),

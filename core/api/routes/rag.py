@@ -27,6 +27,7 @@ from starlette.routing import Route
 from core.api.bodies import read_form, read_json
 from core.api.context import generation_of, limits_of
 from core.api.errors import ApiError
+from core.api.params import ascii_int
 from core.api.rag_search import search_sources
 from core.api.routes.rag_jobs import answer, info_json, submit
 from core.api.routes.rag_jobs import routes as job_routes
@@ -159,9 +160,10 @@ def _int_param(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > high:
+    value = ascii_int(raw)
+    if value is None or value > high:
         raise ApiError(400, f"{name} must be an integer from 0 to {high}", param=name)
-    return int(raw)
+    return value
 
 
 async def list_documents(request: Request) -> Response:

@@ -52,20 +52,42 @@ def _chosen(offered: list[str]) -> str | None:
     return None
 
 
+#: Events a session keeps for a client that is not reading them, at least: past it the session
+#: ends, so a client that sends without reading cannot make the daemon buffer without bound.
+_OUTBOX_MIN_BYTES = 16 * 1024 * 1024
+
+
+def _outbox_limit(limits: RealtimeLimits) -> int:
+    """Room for a few of the largest events (an echoed item is as big as the client's event)."""
+    return max(_OUTBOX_MIN_BYTES, 4 * limits.max_event_bytes)
+
+
 class _Outbox:
     """Server events in order, written by one task; a client gone or slow never blocks the
-    session (events then wait here, bounded by what the session makes in real time)."""
+    session (events then wait here, up to ``limit`` characters; past it ``overflowed`` is set
+    and nothing more is kept)."""
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, limit: int) -> None:
         self._websocket = websocket
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._queued = 0
+        self._limit = limit
+        self.overflowed = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="realtime-outbox")
 
     def send(self, text: str) -> None:
+        if self.overflowed.is_set():
+            return
+        self._queued += len(text)
+        if self._queued > self._limit:
+            log.warning("realtime.client_not_reading", queued=self._queued, limit=self._limit)
+            self.overflowed.set()
+            return
         self._queue.put_nowait(text)
 
     async def _run(self) -> None:
         while (text := await self._queue.get()) is not None:
+            self._queued -= len(text)
             if self._websocket.application_state is not WebSocketState.CONNECTED:
                 continue
             try:
@@ -74,8 +96,11 @@ class _Outbox:
                 continue
 
     async def close(self, code: int, reason: str = "") -> None:
-        """Send what is queued, then close."""
-        self._queue.put_nowait(None)
+        """Send what is queued, then close; a client that stopped reading gets nothing more."""
+        if self.overflowed.is_set():
+            self._task.cancel()
+        else:
+            self._queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         if self._websocket.application_state is WebSocketState.CONNECTED:
@@ -87,13 +112,16 @@ async def realtime(websocket: WebSocket) -> None:
     offered = _subprotocols(websocket)
     dialect = dialect_of(websocket.scope["headers"], offered)
     await websocket.accept(subprotocol=_chosen(offered))
-    outbox = _Outbox(websocket)
+    limits = runtime_of(websocket).current.config.config.realtime.limits
+    outbox = _Outbox(websocket, _outbox_limit(limits))
     connection = Connection(dialect, outbox.send)
-    code, reason = await _open(websocket, connection)
+    code, reason = await _open(websocket, connection, outbox.overflowed)
     await outbox.close(code, reason)
 
 
-async def _open(websocket: WebSocket, connection: Connection) -> tuple[int, str]:
+async def _open(
+    websocket: WebSocket, connection: Connection, overflowed: asyncio.Event
+) -> tuple[int, str]:
     runtime = runtime_of(websocket)
     config = runtime.current.config.config
     limits = config.realtime.limits
@@ -131,7 +159,7 @@ async def _open(websocket: WebSocket, connection: Connection) -> tuple[int, str]
             connection_lease.release()
             runtime.metrics.realtime_sessions.inc()
             try:
-                return await _serve(websocket, connection, session, limits, stopping)
+                return await _serve(websocket, connection, session, limits, stopping, overflowed)
             finally:
                 runtime.metrics.realtime_sessions.dec()
                 await session.close()
@@ -148,6 +176,7 @@ async def _serve(
     session: RealtimeSession,
     limits: RealtimeLimits,
     stopping: asyncio.Event,
+    overflowed: asyncio.Event,
 ) -> tuple[int, str]:
     idle_timeout, max_session = limits.idle_timeout, limits.max_session
     try:
@@ -159,6 +188,7 @@ async def _serve(
         return CLOSE_SERVER_ERROR, "session could not start"
     deadline = time.monotonic() + max_session
     stop_wait = asyncio.ensure_future(stopping.wait())
+    overflow_wait = asyncio.ensure_future(overflowed.wait())
     try:
         while True:
             left = deadline - time.monotonic()
@@ -173,10 +203,15 @@ async def _serve(
                 return CLOSE_POLICY, "session expired"
             receiving = asyncio.ensure_future(websocket.receive())
             done, _ = await asyncio.wait(
-                {receiving, stop_wait},
+                {receiving, stop_wait, overflow_wait},
                 timeout=min(idle_timeout, left),
                 return_when=asyncio.FIRST_COMPLETED,
             )
+            if overflow_wait in done:
+                receiving.cancel()
+                with contextlib.suppress(BaseException):
+                    await receiving
+                return CLOSE_POLICY, "client is not reading events"
             if receiving not in done:
                 receiving.cancel()
                 with contextlib.suppress(BaseException):
@@ -215,6 +250,7 @@ async def _serve(
             await connection.handle(text)
     finally:
         stop_wait.cancel()
+        overflow_wait.cancel()
 
 
 routes = [WebSocketRoute("/v1/realtime", realtime)]

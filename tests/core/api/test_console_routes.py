@@ -102,6 +102,19 @@ async def test_activity_shows_fallbacks_with_reasons_and_route_totals(
         assert routes["/v1/chat/completions"]["mean_latency_ms"] is not None
 
 
+@pytest.mark.parametrize("limit", ["\u00b2", "9" * 5000, "x"])
+async def test_activity_takes_a_limit_it_cannot_read_as_the_default(
+    write_config: WriteConfig, limit: str
+) -> None:
+    async with client_for(write_config) as client:
+        await client.post("/v1/chat/completions", json={"model": "llm", "messages": MESSAGES})
+        response = await client.get("/control/activity", params={"limit": limit})
+        assert response.status_code == 200, response.text
+        assert len(response.json()["decisions"]) == 1
+        none = await client.get("/control/activity", params={"limit": "0"})
+        assert none.json()["decisions"] == []
+
+
 async def test_config_view_masks_secrets_in_values_and_text(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         view = (await client.get("/control/config")).json()

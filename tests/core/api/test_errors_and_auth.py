@@ -299,8 +299,31 @@ async def test_health_readiness_and_metrics(write_config: WriteConfig) -> None:
         assert status["routes"]["llm"]["ready"] is False
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/control/reload", "POST"),
+        ("PUT", "/control/status", "GET, HEAD"),
+        ("DELETE", "/v1/chat/completions", "POST"),
+        ("POST", "/healthz", "GET, HEAD"),
+    ],
+)
+async def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(
+    write_config: WriteConfig, method: str, path: str, allowed: str
+) -> None:
+    async with client_for(write_config) as client:
+        response = await client.request(method, path)
+        assert_error(response, 405)
+        assert set(response.headers["allow"].split(", ")) == set(allowed.split(", "))
+
+
 async def test_request_id_is_echoed(write_config: WriteConfig) -> None:
     async with client_for(write_config) as client:
         response = await client.get("/healthz", headers={"x-request-id": "abc123"})
         assert response.headers["x-request-id"] == "abc123"
+        # Bytes beyond ASCII come back as they were sent, not re-encoded.
+        odd = await client.get("/healthz", headers={"x-request-id": b"caf\xe9-\xff"})
+        assert (b"x-request-id", b"caf\xe9-\xff") in odd.headers.raw
+        refused = await client.get("/v1/models", headers={"x-request-id": b"\xe9", "host": "x"})
+        assert (b"x-request-id", b"\xe9") in refused.headers.raw
         assert len((await client.get("/healthz")).headers["x-request-id"]) == 16

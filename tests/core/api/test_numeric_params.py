@@ -5,9 +5,9 @@ whose parsing is a plain function."""
 from __future__ import annotations
 
 import pytest
-from starlette.datastructures import QueryParams
+from starlette.datastructures import FormData, QueryParams
 
-from core.api.audio_upload import number_in_range
+from core.api.audio_upload import number_in_range, raw_format
 from core.api.errors import ApiError
 from core.api.routes.transcription_stream import parse_params
 
@@ -45,3 +45,18 @@ def test_number_in_range_keeps_its_bounds() -> None:
     assert number_in_range(" 4 ", "speed", 0, 4) == 4
     with pytest.raises(ApiError, match="speed must be between 0 and 4"):
         number_in_range("4.01", "speed", 0, 4)
+
+
+@pytest.mark.parametrize("raw", ["abc", "\u00b9\u2076\u2070\u2070\u2070", "1" + "0" * 5000, ""])
+def test_a_raw_upload_sample_rate_must_be_plain_digits(raw: str) -> None:
+    form = FormData({"input_format": "pcm_s16le", "sample_rate": raw})
+    with pytest.raises(ApiError) as refused:
+        raw_format(form)
+    assert refused.value.status == 400
+    assert refused.value.param == "sample_rate"
+
+
+def test_a_raw_upload_sample_rate_in_range_is_taken() -> None:
+    declared = raw_format(FormData({"input_format": "pcm_s16le", "sample_rate": "16000"}))
+    assert declared is not None
+    assert declared.sample_rate == 16000

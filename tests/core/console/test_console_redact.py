@@ -13,6 +13,7 @@ engines:
       api_key_header: Authorization
       max_output_tokens: 256
   other: {settings: {auth_token: "tok-9", model: small}}
+  gateway: {settings: {headers: {Authorization: "Bearer gw-77", OpenAI-Project: proj-1}}}
 state:
   url: valkey://:hunter2@127.0.0.1:6379/0
 # password: a comment is shown as written
@@ -20,7 +21,8 @@ state:
 
 
 def test_secret_names_end_in_a_secret_word() -> None:
-    for key in ("api_key", "apikey", "auth_token", "password", "client_secret", "credentials"):
+    secrets = ("api_key", "apikey", "auth_token", "password", "client_secret", "credentials")
+    for key in (*secrets, "Authorization", "Proxy-Authorization", "Cookie"):
         assert is_secret_key(key), key
     for key in ("api_key_env", "api_key_header", "max_output_tokens", "key_prefix", "tokens"):
         assert not is_secret_key(key), key
@@ -28,7 +30,7 @@ def test_secret_names_end_in_a_secret_word() -> None:
 
 def test_yaml_values_are_masked_line_for_line() -> None:
     shown = redact_yaml(TEXT)
-    for secret in ("sk-live-1234", "tok-9", "hunter2"):
+    for secret in ("sk-live-1234", "tok-9", "gw-77", "hunter2"):
         assert secret not in shown
     assert len(shown.splitlines()) == len(TEXT.splitlines())
     lines = shown.splitlines()
@@ -36,18 +38,27 @@ def test_yaml_values_are_masked_line_for_line() -> None:
     assert lines[4] == "      api_key_env: OPENAI_API_KEY"
     assert lines[6] == "      max_output_tokens: 256"
     assert lines[7] == f"  other: {{settings: {{auth_token: {MASK}, model: small}}}}"
-    assert lines[9] == f"  url: valkey://:{MASK}@127.0.0.1:6379/0"
-    assert lines[10] == TEXT.splitlines()[10]
+    assert lines[8] == (
+        f"  gateway: {{settings: {{headers: {{Authorization: {MASK}, OpenAI-Project: proj-1}}}}}}"
+    )
+    assert lines[10] == f"  url: valkey://:{MASK}@127.0.0.1:6379/0"
+    assert lines[11] == TEXT.splitlines()[11]
 
 
 def test_resolved_values_are_masked() -> None:
     data = {
-        "engines": [{"settings": {"api_key": "sk-1", "api_key_env": "X", "model": "m"}}],
+        "engines": [
+            {"settings": {"api_key": "sk-1", "api_key_env": "X", "model": "m"}},
+            {"settings": {"headers": {"Authorization": "Bearer gw-77", "OpenAI-Project": "p"}}},
+        ],
         "state": {"url": "valkey://user:pw@host/0", "password_env": "P"},
         "token": None,
     }
     assert redact(data) == {
-        "engines": [{"settings": {"api_key": MASK, "api_key_env": "X", "model": "m"}}],
+        "engines": [
+            {"settings": {"api_key": MASK, "api_key_env": "X", "model": "m"}},
+            {"settings": {"headers": {"Authorization": MASK, "OpenAI-Project": "p"}}},
+        ],
         "state": {"url": f"valkey://user:{MASK}@host/0", "password_env": "P"},
         "token": None,
     }

@@ -222,3 +222,21 @@ async def test_a_file_still_being_written_is_read_once_it_settles(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(watcher, 5)
+
+
+async def test_a_reload_names_the_settings_that_wait_for_a_restart(
+    write_config: WriteConfig,
+) -> None:
+    path: Path = write_config(config_text())
+    async with running_runtime(path) as runtime:
+        # The listener keeps its port and limits until the daemon starts again; the reload
+        # takes the rest and says so instead of answering a plain ok.
+        server = "server: {port: 9999, max_connections: 64, cors_origins: ['https://a.example']}\n"
+        path.write_text(config_text(swap="v2", extra=server))
+        result = await runtime.reload("test")
+        assert result.ok, result.error
+        assert result.changed == ["swap"]
+        assert result.needs_restart == ["server.port", "server.max_connections"]
+        assert result.as_dict()["needs_restart"] == ["server.port", "server.max_connections"]
+        path.write_text(config_text(swap="v3"))
+        assert (await runtime.reload("test")).needs_restart == []

@@ -5,7 +5,9 @@ its rate is refused before any engine is taken."""
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
+from core.api.app import create_app
 from core.config.errors import ConfigError
 from core.config.loader import load_config
 from tests.support import WriteConfig
@@ -109,3 +111,24 @@ def test_the_state_block_is_checked_like_any_other(write_config: WriteConfig) ->
     )
     with pytest.raises(ConfigError, match=r"state\.url"):
         load_config(bad)
+
+
+async def test_a_websocket_handshake_over_the_rate_is_answered_429(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOXGATE_API_KEYS", "key-one")
+    headers = {"authorization": "Bearer key-one", "host": "127.0.0.1:8765"}
+    async with running_runtime(write_config(KEY_CONFIG)) as runtime:
+        async with asgi_client(runtime, authorization="Bearer key-one") as one:
+            for _ in range(2):
+                assert (await one.post("/v1/chat/completions", json=BODY)).status_code == 200
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            pytest.raises(WebSocketDenialResponse) as refused,
+            client.websocket_connect("/v1/audio/transcriptions/stream", headers=headers),
+        ):
+            pass
+    assert refused.value.status_code == 429
+    assert refused.value.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.value.headers["retry-after"]) <= 30

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -128,6 +129,21 @@ async def test_a_conversation_continues_on_another_daemon(
         assert await a.history("k:unknown", 60) == []
 
 
+async def test_remembered_messages_another_daemon_garbled_are_not_served(
+    valkey_server: ValkeyServer, prefix: str
+) -> None:
+    async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, _, _)]:
+        turn = [ChatMessage("user", "what time is it"), ChatMessage("assistant", "noon")]
+        await a.remember("k:c1", turn, HistoryLimits(3, 10, 60))
+        client = valkey_server.client()
+        for garbled in (b'{"role": "user", "content": 5}', b'{"role": "x", "content": "hi"}'):
+            client.rpush(f"{prefix}:conversation:k:c1", garbled)
+            # a goes on with its own copy; b, which has none, with an empty history.
+            assert await a.history("k:c1", 60) == turn
+            assert await b.history("k:c1", 60) == []
+            client.rpop(f"{prefix}:conversation:k:c1")
+
+
 async def test_breaker_news_reaches_the_other_daemons(
     valkey_server: ValkeyServer, prefix: str
 ) -> None:
@@ -237,6 +253,37 @@ async def test_a_fleet_reload_reaches_the_others_and_collects_their_answers(
         assert heard_by_d.reloads == 0  # another prefix is another fleet
 
 
+async def test_a_reload_answer_that_cannot_be_read_is_a_failed_daemon(
+    valkey_server: ValkeyServer, prefix: str
+) -> None:
+    """An older or buggy daemon answering a fleet reload with something else than the answer
+    this one expects does not fail the reload request itself."""
+    old = Valkey.from_url(valkey_server.url)
+    listening = old.pubsub(ignore_subscribe_messages=True)
+    await listening.subscribe(f"{prefix}:events")
+
+    async def answer_with_junk() -> None:
+        while True:
+            message = await listening.get_message(timeout=1.0)
+            if message is not None and b'"reload"' in message["data"]:
+                request = json.loads(message["data"])["id"]
+                await old.hset(f"{prefix}:reload:{request}", "old-daemon", b"[1, 2")
+                return
+
+    try:
+        async with backend(valkey_server.url, prefix, "a") as (a, _, _):
+            answering = asyncio.create_task(answer_with_junk())
+            report = await a.reload_fleet(10.0)
+            await answering
+        assert report["reached"] == 1
+        answer = report["daemons"]["old-daemon"]
+        assert answer["ok"] is False
+        assert "not valid JSON" in answer["error"]["issues"][0]["message"]
+    finally:
+        await listening.aclose()
+        await old.aclose()
+
+
 async def test_credentials_stay_out_of_the_status(prefix: str) -> None:
     config = StateConfig(backend="valkey", url="valkey://user:secret@127.0.0.1:1/0")
     store = ValkeyBackend(config, Metrics())
@@ -264,12 +311,42 @@ async def test_a_breaker_closed_while_the_store_hung_is_closed_for_all_after(
 
 async def test_unreadable_events_are_ignored(valkey_server: ValkeyServer, prefix: str) -> None:
     async with daemons(valkey_server.url, prefix, "a", "b") as [(a, _, _), (b, heard_by_b, _)]:
+        reader = b._link._reader
         client = valkey_server.client()
-        for junk in (b"not json", b"[]", b'{"type": "breaker", "origin": "x"}'):
+        forever = b'{"type": "breaker", "origin": "x", "engine": "chat", "fingerprint": "f1", '
+        for junk in (
+            b"not json",
+            b"[]",
+            b'{"type": "breaker", "origin": "x"}',
+            b"[" * 100_000,  # deeper than the parser goes
+            forever + b'"open_for": NaN}',  # would hold the breaker open for good
+            forever + b'"open_for": 1e999}',
+            b"\xff\xfe",
+        ):
             client.publish(f"{prefix}:events", junk)
         a.publish_breaker(BreakerNews("chat", "f1", 30.0))
         await eventually(lambda: len(heard_by_b.news) == 1)
+        assert heard_by_b.news == [BreakerNews("chat", "f1", 30.0)]
         assert b.status()["state"] == "connected"
+        assert b._link._reader is reader  # the subscription lived through it all
+
+
+async def test_odd_entries_in_the_breaker_index_do_not_keep_a_daemon_out(
+    valkey_server: ValkeyServer, prefix: str
+) -> None:
+    """An older or buggy daemon may have left names that are not UTF-8, or keys of another
+    type, in the index a joining daemon reads."""
+    client = valkey_server.client()
+    odd = prefix.encode() + b":breaker:\xff\xfe:f9"
+    client.set(odd, b"\xff", px=30_000)
+    client.hset(f"{prefix}:breaker:hashed:f2", "owner", "x")
+    client.sadd(f"{prefix}:breakers", odd, f"{prefix}:breaker:hashed:f2")
+    async with backend(valkey_server.url, prefix, "a") as (a, _, _):
+        a.publish_breaker(BreakerNews("chat", "f1", 30.0))
+        await eventually(lambda: client.exists(f"{prefix}:breaker:chat:f1") == 1)
+        async with backend(valkey_server.url, prefix, "c") as (c, heard_by_c, _):
+            await eventually(lambda: c.status()["state"] == "connected")
+            assert "chat" in [n.engine for n in heard_by_c.news]
 
 
 async def test_reconnection_attempts_back_off(valkey_server: ValkeyServer, prefix: str) -> None:

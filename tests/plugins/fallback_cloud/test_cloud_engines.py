@@ -235,6 +235,25 @@ async def test_refused_connection_is_unavailable(tmp_path: Path, cloud_key: str)
             [d async for d in engine.chat(HELLO)]
 
 
+async def test_a_password_in_the_base_url_is_never_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A gateway taking basic auth from the URL (aiohttp sends it), instead of an API key.
+    port = free_port()
+    caplog.set_level(logging.DEBUG)
+    dead = f"http://gateway-user:gw-secret-77@127.0.0.1:{port}"
+    async with loaded(
+        OpenAIChatEngine, tmp_path, dead, model="chat_ok", api_key_env=None
+    ) as engine:
+        with pytest.raises(
+            EngineUnavailable, match=f"cannot reach http://127.0.0.1:{port}/v1"
+        ) as caught:
+            [d async for d in engine.chat(HELLO)]
+        assert "gw-secret-77" not in repr(engine.info())
+    assert "gw-secret-77" not in str(caught.value)
+    assert "gw-secret-77" not in caplog.text
+
+
 async def test_unresolvable_host_is_unavailable(tmp_path: Path, cloud_key: str) -> None:
     async with loaded(
         OpenAIChatEngine, tmp_path, "http://cloud.invalid", model="chat_ok"

@@ -193,6 +193,9 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 400,
             ),
             (await client.get("/v1/rag/documents?limit=x"), 400),
+            # Digits int() refuses: a superscript, and more digits than it reads.
+            (await client.get("/v1/rag/documents?limit=\u00b2"), 400),
+            (await client.get("/v1/rag/documents?offset=" + "9" * 5000), 400),
         ]
         for response, status in cases:
             assert response.status_code == status, response.text
