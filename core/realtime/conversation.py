@@ -158,6 +158,13 @@ class Conversation:
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Cut an assistant reply's audio, and its transcript, at what the listener heard."""
+        item = self.check_truncate(item_id, content_index, audio_end_ms)
+        part = item.content[content_index]
+        self.replace_content(item, content_index, heard_part(part, audio_end_ms))
+
+    def check_truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> Item:
+        """The item a truncation would cut, or the error it would get (checked before a reply
+        being spoken is stopped for it)."""
         item = self.get(item_id)
         if item.role != "assistant":
             raise RealtimeError(
@@ -176,7 +183,7 @@ class Conversation:
                 f"{int(part.audio_ms)} ms",
                 param="audio_end_ms",
             )
-        self.replace_content(item, content_index, heard_part(part, audio_end_ms))
+        return item
 
     def messages(self, instructions: str, *, leave_out: str | None = None) -> list[ChatMessage]:
         """The chat context: instructions, then the latest items."""

@@ -586,7 +586,9 @@ class RealtimeSession:
 
     def truncate_item(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """The client stopped playing a reply at ``audio_end_ms``: keep only what was heard. A
-        reply still being spoken stops there."""
+        reply still being spoken stops there (a truncation that would be refused stops
+        nothing)."""
+        self.conversation.check_truncate(item_id, content_index, audio_end_ms)
         self.replies.truncated(item_id)
         self.conversation.truncate(item_id, content_index, audio_end_ms)
         self._emit(ev.ItemTruncated(item_id, content_index, audio_end_ms))

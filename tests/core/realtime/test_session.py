@@ -410,3 +410,31 @@ async def test_an_items_audio_is_held_to_the_buffer_limit(write_config: WriteCon
             assert refused.value.param == "item.content.1.audio"
         # The refused item was not added.
         assert [i.id for i in live.conversation] == ["item_2"]
+
+
+@pytest.mark.parametrize(
+    ("content_index", "audio_end_ms", "param"),
+    [(3, 0, "content_index"), (0, 10**9, "audio_end_ms")],
+    ids=["no_such_part", "beyond_the_audio"],
+)
+async def test_a_refused_truncation_leaves_the_reply_being_spoken_alone(
+    write_config: WriteConfig, content_index: int, audio_end_ms: int, param: str
+) -> None:
+    reply = "The first sentence is here. The second one follows it. A third ends the reply."
+    async with (
+        running_runtime(write_config(config(reply=reply)), entry_points=True) as runtime,
+        session(runtime, output_lead=0.1) as (live, seen),
+    ):
+        await live.create_item(
+            Item("asked", role="user", content=[Content("input_text", text="talk")]), None
+        )
+        live.create_response(ResponseRequest())
+        await seen.wait_for(lambda: bool(seen.of(ev.AudioDelta)))
+        item_id = seen.of(ev.AudioDelta)[0].ref.item_id
+        with pytest.raises(RealtimeError) as refused:
+            live.truncate_item(item_id, content_index, audio_end_ms)
+        assert refused.value.param == param
+        # The reply goes on to its end, and was not cut.
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)), timeout=30)
+    assert seen.of(ev.ResponseDone)[0].response.status == "completed"
+    assert not seen.of(ev.ItemTruncated)
