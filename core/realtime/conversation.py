@@ -129,7 +129,7 @@ class Conversation:
             previous = None
             self._items.insert(0, item)
         else:
-            index = self._items.index(self._find(previous_item_id, "previous_item_id"))
+            index = self._items.index(self.find(previous_item_id, "previous_item_id"))
             previous = previous_item_id
             self._items.insert(index + 1, item)
         self.version += 1
@@ -191,7 +191,8 @@ class Conversation:
             [i for i in self._items if i.id != leave_out], instructions, self._max_context
         )
 
-    def _find(self, item_id: str, param: str) -> Item:
+    def find(self, item_id: str, param: str) -> Item:
+        """:meth:`get`, naming ``param`` (the client's field that held the id) when not found."""
         try:
             return self.get(item_id)
         except RealtimeError as exc:

@@ -7,7 +7,9 @@ OpenAI's own server answers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import types
+from collections.abc import Sequence
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -251,7 +253,8 @@ def validated(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
+        loc = _field_path(model, first["loc"])
+        path = ".".join(str(p) for p in (prefix, *loc) if p != "")
         if first["type"] == "extra_forbidden":
             message = f"Unknown parameter: '{path}'."
             code = "unknown_parameter"
@@ -262,3 +265,33 @@ def validated(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
             message = f"Invalid value for '{path}': {first['msg']}."
             code = "invalid_value"
         raise RealtimeError(message, code=code, param=path) from None
+
+
+def _field_path(model: type[BaseModel], loc: Sequence[int | str]) -> list[int | str]:
+    """``loc`` without the names pydantic gives the members of a union (``int``, ``str``,
+    ``VoiceId``...): the client named a field, not one of the types it may hold."""
+    path: list[int | str] = []
+    kind: Any = model
+    for part in loc:
+        members = _union_members(kind)
+        while len(members) == 1:  # a field that may be null: no member name in loc
+            kind = members[0]
+            members = _union_members(kind)
+        if members:
+            kind = next((m for m in members if getattr(m, "__name__", None) == part), None)
+            continue
+        path.append(part)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            kind = field.annotation if field is not None else None
+        elif get_origin(kind) in (list, dict):
+            kind = get_args(kind)[-1]
+        else:
+            kind = None
+    return path
+
+
+def _union_members(kind: Any) -> list[Any]:
+    if get_origin(kind) not in (Union, types.UnionType):
+        return []
+    return [member for member in get_args(kind) if member is not type(None)]

@@ -382,7 +382,7 @@ def _input_items(items: list[ItemIn] | None, conversation: Conversation) -> tupl
                 raise RealtimeError(
                     "an item reference needs an id", param=f"response.input.{index}.id"
                 )
-            resolved.append(conversation.get(raw.id))
+            resolved.append(conversation.find(raw.id, f"response.input.{index}.id"))
             continue
         item, audio = item_from_client(raw, f"response.input.{index}")
         if audio is not None:

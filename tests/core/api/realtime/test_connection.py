@@ -81,3 +81,54 @@ async def test_events_that_cannot_be_read_or_echoed_are_refused(
                 )
             )
             assert next_of(ws, "session.updated")["session"]["instructions"] == "Hi."
+
+
+async def test_errors_name_the_field_the_client_sent(write_config: WriteConfig) -> None:
+    """A field that may hold one of several types is named as sent (not ``voice.str`` or
+    ``max_output_tokens.int``), and an unknown item in a reply's input by its place there."""
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"output": {"voice": 5}}},
+            },
+            "session.audio.output.voice",
+        ),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "max_output_tokens": "x"}},
+            "session.max_output_tokens",
+        ),
+        (
+            {"type": "response.create", "response": {"max_output_tokens": 2.5}},
+            "response.max_output_tokens",
+        ),
+        (
+            {"type": "response.create", "response": {"tool_choice": 7}},
+            "response.tool_choice",
+        ),
+        (
+            {
+                "type": "response.create",
+                "response": {
+                    "conversation": "none",
+                    "input": [
+                        {"type": "message", "role": "user", "content": [{"type": "input_text"}]},
+                        {"type": "item_reference", "id": "item_nowhere"},
+                    ],
+                },
+            },
+            "response.input.1.id",
+        ),
+    ]
+    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
+        ):
+            next_of(ws, "session.created")
+            for event, param in cases:
+                ws.send_text(json.dumps(event))
+                error = next_of(ws, "error")["error"]
+                assert (error["type"], error["param"]) == ("invalid_request_error", param), event
+                assert f"'{param}'" in error["message"] or param.endswith(".id"), error
