@@ -317,7 +317,9 @@ def response_request(
         b: ResponseBeta = validated(ResponseBeta, raw, "response")
         return ResponseRequest(
             instructions=b.instructions,
-            modalities=_modalities(b.modalities, "response.modalities") if b.modalities else None,
+            modalities=_modalities(b.modalities, "response.modalities")
+            if b.modalities is not None
+            else None,
             voice=b.voice,
             output_format=_BETA_FORMATS[b.output_audio_format] if b.output_audio_format else None,
             max_output_tokens=_response_tokens(b.max_response_output_tokens, "response"),
@@ -331,7 +333,7 @@ def response_request(
     return ResponseRequest(
         instructions=g.instructions,
         modalities=_modalities(g.output_modalities, "response.output_modalities")
-        if g.output_modalities
+        if g.output_modalities is not None
         else None,
         voice=_voice(output.voice) if output and output.voice else None,
         output_format=_GA_FORMATS[output.format.type] if output and output.format else None,

@@ -132,3 +132,22 @@ async def test_errors_name_the_field_the_client_sent(write_config: WriteConfig) 
                 error = next_of(ws, "error")["error"]
                 assert (error["type"], error["param"]) == ("invalid_request_error", param), event
                 assert f"'{param}'" in error["message"] or param.endswith(".id"), error
+
+
+async def test_a_reply_asked_for_with_no_output_modality_is_refused(
+    write_config: WriteConfig,
+) -> None:
+    """As in session.update; before, the empty list was taken as "the session's modalities"."""
+    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
+        ):
+            next_of(ws, "session.created")
+            ws.send_text(
+                json.dumps({"type": "response.create", "response": {"output_modalities": []}})
+            )
+            event = ws.receive_json()
+            assert event["type"] == "error", event
+            assert event["error"]["param"] == "response.output_modalities"
