@@ -548,6 +548,14 @@ class RealtimeSession:
         needs words), and the transcript is reported like a spoken turn's."""
         if audio is not None:
             self._check_clip_length(item, audio)
+        turn = self._turn
+        if turn is not None and item.id == turn.item_id:
+            # Announced in speech_started: the turn's item takes it when the turn is committed.
+            raise RealtimeError(
+                f"the id {item.id!r} belongs to the turn being spoken",
+                code="duplicate_item_id",
+                param="item.id",
+            )
         previous = self.conversation.add(item, previous_item_id)
         self._emit(ev.ItemAdded(item.snapshot(), previous))
         if audio is None:

@@ -438,3 +438,27 @@ async def test_a_refused_truncation_leaves_the_reply_being_spoken_alone(
         await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)), timeout=30)
     assert seen.of(ev.ResponseDone)[0].response.status == "completed"
     assert not seen.of(ev.ItemTruncated)
+
+
+async def test_the_id_of_the_turn_being_spoken_is_taken(write_config: WriteConfig) -> None:
+    """speech_started announces the id the turn's item will have: a client's item may not take
+    it (before, the turn could not be committed and its transcript was lost)."""
+    audio = pcm16(speech(SENTENCES[0])) + silence(1.0, PCM_BPS)
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        step = PCM_BPS // 10
+        offset = 0
+        while not seen.of(ev.SpeechStarted):
+            await live.append(audio[offset : offset + step])
+            offset += step
+        turn_id = seen.of(ev.SpeechStarted)[0].item_id
+        taken = Item(turn_id, role="user", content=[Content("input_text", text="mine")])
+        with pytest.raises(RealtimeError) as refused:
+            await live.create_item(taken, None)
+        assert (refused.value.code, refused.value.param) == ("duplicate_item_id", "item.id")
+        await feed(live, audio[offset:])
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+    assert [e.item_id for e in seen.of(ev.InputCommitted)] == [turn_id]
+    assert seen.of(ev.TranscriptDone)[0].item_id == turn_id
