@@ -116,6 +116,11 @@ class Conversation:
     def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
         """Insert after ``previous_item_id`` (``root``: first; unset: last); returns the id of the
         item now before it."""
+        if item.id == ROOT:
+            raise RealtimeError(
+                f"{ROOT!r} is not an item id: as previous_item_id it means the start",
+                param="item.id",
+            )
         if any(existing.id == item.id for existing in self._items):
             raise RealtimeError(
                 f"an item with id {item.id!r} already exists",

@@ -74,6 +74,15 @@ def test_items_keep_their_order_and_previous_ids() -> None:
     assert [i.id for i in conversation] == ["c", "a", "b"]
 
 
+def test_root_is_no_items_id() -> None:
+    """``previous_item_id: root`` means "first": an item named root could never be followed."""
+    conversation = Conversation(max_context_items=10)
+    with pytest.raises(RealtimeError) as reserved:
+        conversation.add(Item(ROOT, role="user", content=[Content("input_text", text="A")]))
+    assert reserved.value.param == "item.id"
+    assert len(conversation) == 0
+
+
 def test_past_its_cap_the_conversation_drops_its_oldest_items() -> None:
     dropped: list[str] = []
     conversation = Conversation(max_context_items=4, max_items=3, on_dropped=dropped.append)
