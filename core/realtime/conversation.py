@@ -113,6 +113,10 @@ class Conversation:
             param="item_id",
         )
 
+    def holds(self, item: Item) -> bool:
+        """Whether this very item is in the conversation (not just one with its id)."""
+        return any(existing is item for existing in self._items)
+
     def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
         """Insert after ``previous_item_id`` (``root``: first; unset: last); returns the id of the
         item now before it."""

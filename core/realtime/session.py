@@ -455,7 +455,7 @@ class RealtimeSession:
         def ready() -> None:
             turn.transcript_ready = turn.transcript_ready or time.perf_counter()
 
-        heard = self._transcribe_item(item.id, 0, turn.text, turn.lease, length, ready)
+        heard = self._transcribe_item(item, 0, turn.text, turn.lease, length, ready)
         speculation, turn.speculation = turn.speculation, None
         if not answer or self.settings.kind != "realtime":
             if speculation is not None:
@@ -472,7 +472,7 @@ class RealtimeSession:
 
     def _transcribe_item(
         self,
-        item_id: str,
+        item: Item,
         index: int,
         text: UtteranceText,
         lease: Lease,
@@ -482,15 +482,17 @@ class RealtimeSession:
         """Put the transcript in the item once it is known, and report it; replies wait for
         the returned future."""
         heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.conversation.pending[item_id] = heard
+        self.conversation.pending[item.id] = heard
 
         async def finish() -> None:
             try:
                 await text.text()
                 ready()
-                record_transcript(self.conversation, self._emit, item_id, index, text, audio_ms)
+                record_transcript(self.conversation, self._emit, item, index, text, audio_ms)
             finally:
-                self.conversation.pending.pop(item_id, None)
+                # A newer item may have taken the id (this one deleted): its wait stays.
+                if self.conversation.pending.get(item.id) is heard:
+                    del self.conversation.pending[item.id]
                 if not heard.done():
                     heard.set_result(None)
                 lease.release()
@@ -570,7 +572,7 @@ class RealtimeSession:
         )
         text = UtteranceText(hear, _DEFAULT_RATE, 0, lambda _piece: None)
         text.add_piece(samples, len(samples))
-        self._transcribe_item(item.id, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)
+        self._transcribe_item(item, index, text, lease, len(samples) * 1000 / _DEFAULT_RATE)
 
     def _check_clip_length(self, item: Item, audio: bytes) -> None:
         """An item's audio is held to the input buffer's limit: one event of G.711 could

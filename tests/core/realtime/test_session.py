@@ -462,3 +462,23 @@ async def test_the_id_of_the_turn_being_spoken_is_taken(write_config: WriteConfi
         await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
     assert [e.item_id for e in seen.of(ev.InputCommitted)] == [turn_id]
     assert seen.of(ev.TranscriptDone)[0].item_id == turn_id
+
+
+async def test_a_transcript_goes_to_its_own_item_not_a_newer_one_with_its_id(
+    write_config: WriteConfig,
+) -> None:
+    """An item deleted while its audio is transcribed, and a new item made with the same id:
+    the late transcript belongs to neither (before, it replaced the new item's content)."""
+    async with (
+        running_runtime(write_config(config()), entry_points=True) as runtime,
+        session(runtime) as (live, seen),
+    ):
+        said = [Content("input_text", text="first"), Content("input_audio")]
+        await live.create_item(Item("reused", role="user", content=said), None, bytes(PCM_BPS))
+        live.delete_item("reused")
+        mine = [Content("input_text", text="mine"), Content("input_text", text="also mine")]
+        await live.create_item(Item("reused", role="user", content=list(mine)), None)
+        live.create_response(ResponseRequest(modalities=("text",)))
+        await seen.wait_for(lambda: bool(seen.of(ev.ResponseDone)))
+        assert live.conversation.get("reused").content == mine
+    assert not seen.of(ev.TranscriptDone)
