@@ -48,6 +48,9 @@ class _HtmlText(HTMLParser):
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            # ``</head>`` may be left out (HTML allows it): the body ends whatever was skipped.
+            self._skipping = 0
         if tag == "title":
             self._in_title = True
         elif tag in self._SKIP:
@@ -121,6 +124,8 @@ def _records(data: bytes) -> list[ExtractedDocument]:
     except (json.JSONDecodeError, RecursionError) as exc:
         raise UnreadableDocument(f"not valid JSON: {exc}") from None
     items = parsed if isinstance(parsed, list) else [parsed]
+    if not items:
+        raise UnreadableDocument("the JSON file holds no records")
     documents = []
     for number, item in enumerate(items):
         if not isinstance(item, dict):

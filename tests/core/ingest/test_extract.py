@@ -50,6 +50,13 @@ def test_html_keeps_visible_text_only() -> None:
     assert doc.text == "Bees make honey."
 
 
+def test_html_without_a_closing_head_tag_keeps_its_body() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Bees</title><body><p>Bees make honey.</p></body>"
+    [doc] = extract_documents(page, "bees.html")
+    assert doc.title == "Bees"
+    assert doc.text == "Bees make honey."
+
+
 def test_pdf_is_recognised_by_content() -> None:
     [doc] = extract_documents(tiny_pdf("Volcanoes erupt lava"), "report.bin")
     assert "Volcanoes erupt lava" in doc.text
@@ -75,6 +82,7 @@ def test_json_records_become_documents() -> None:
         (b"%PDF-1.4 broken", "x.pdf", "PDF"),
         (b'[{"title": "no text"}]', "x.json", "text"),
         (b"{not json", "x.json", "JSON"),
+        (b"[]", "x.json", "no records"),
     ],
 )
 def test_unreadable_files_say_why(data: bytes, name: str, reason: str) -> None:

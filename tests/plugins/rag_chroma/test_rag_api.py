@@ -185,6 +185,13 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 ),
                 413,
             ),
+            # A records file with no records used to fail with a 500.
+            (
+                await client.post(
+                    "/v1/rag/documents", files={"file": ("none.json", b"[]", "application/json")}
+                ),
+                415,
+            ),
             (await client.post("/v1/rag/query", json={"question": ""}), 400),
             (await client.post("/v1/rag/query", json={"question": "x", "top_k": 0}), 400),
             (await client.post("/v1/rag/query", json={"question": "x", "mode": "fuzzy"}), 400),
