@@ -199,6 +199,14 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 await client.post("/v1/rag/query", json={"question": "x", "filters": {"a": [1]}}),
                 400,
             ),
+            # More values than the store takes in one statement: the client's 400, not a 503.
+            (
+                await client.post(
+                    "/v1/rag/query",
+                    json={"question": "x", "filters": {"n": {"$in": list(range(40_000))}}},
+                ),
+                400,
+            ),
             (await client.get("/v1/rag/documents?limit=x"), 400),
             # Digits int() refuses: a superscript, and more digits than it reads.
             (await client.get("/v1/rag/documents?limit=\u00b2"), 400),
