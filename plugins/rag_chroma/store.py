@@ -31,8 +31,9 @@ INTERNAL = "_vg_"
 _STATE_ID = "#state"
 _OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"})
 _SCALAR = (str, int, float, bool)
-#: Chroma's own metadata names (``chroma:document``), refused in a document's metadata.
-_CHROMA_RESERVED = "chroma:"
+#: Metadata names chroma refuses or keeps for itself (``chroma:document``; ``$`` and ``#`` start
+#: its operators), refused in a document's metadata.
+_CHROMA_RESERVED = ("chroma:", "$", "#")
 #: Values one filter may hold: chroma turns each into an SQL variable, and SQLite refuses a
 #: statement with more than 32,766 of them, which would read as the store failing.
 MAX_FILTER_VALUES = 1000
@@ -113,7 +114,7 @@ def check_chroma_metadata(metadata: dict[str, Any]) -> None:
     for key in metadata:
         if key.startswith(_CHROMA_RESERVED):
             raise InvalidRequest(
-                f"metadata.{key}: names starting with {_CHROMA_RESERVED} are reserved",
+                f"metadata.{key}: names starting with {', '.join(_CHROMA_RESERVED)} are reserved",
                 param=f"metadata.{key}",
             )
 

@@ -310,6 +310,8 @@ async def test_metadata_that_is_not_flat_is_refused_before_anything_is_written(
             {"tags": ["a", "b"]},
             {"author": None},
             {"_vg_doc": "forged"},
+            {"$eq": 1},
+            {"#tag": "x"},
         ]
         for metadata in bad:
             response = await client.post(

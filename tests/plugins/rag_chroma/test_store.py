@@ -56,6 +56,15 @@ def test_chromas_own_metadata_names_are_refused() -> None:
     check_chroma_metadata({"author": "x", "chromatic": True})
 
 
+@pytest.mark.parametrize("key", ["$eq", "$and", "#tag"])
+def test_metadata_names_chroma_refuses_are_invalid_requests(key: str) -> None:
+    # Chroma refused them with "Invalid metadata at index 0", naming no field.
+    with pytest.raises(InvalidRequest, match="reserved") as caught:
+        check_chroma_metadata({key: 1})
+    assert caught.value.param == f"metadata.{key}"
+    check_chroma_metadata({"price$": 1, "a#b": 2, "a.b": 3})
+
+
 @pytest.mark.parametrize("name", ["a..b", "../x", "a/b", "-x", "", "x" * 64, "日本"])
 def test_collection_names_chroma_would_refuse_are_invalid_requests(name: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
