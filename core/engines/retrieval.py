@@ -100,6 +100,12 @@ class Citation:
 class RetrievalEngine(Engine):
     capability: ClassVar[Capability] = Capability.RAG
 
+    def check(self, document: Document) -> None:
+        """Refuse (:class:`InvalidRequest`) a document this engine cannot store. An upload of
+        several documents is checked whole before any is written, so one bad record leaves
+        none of the others stored."""
+        check_metadata(document.metadata)
+
     async def upsert(self, document: Document) -> DocumentInfo:
         """Add or replace a document; replacing never leaves a mix of old and new chunks."""
         raise NotImplementedError

@@ -335,3 +335,22 @@ async def test_metadata_that_is_not_flat_is_refused_before_anything_is_written(
         )
         assert ok.status_code == 201, ok.text
         assert (await client.get("/v1/rag/documents")).json()["data"][0]["id"] == "doc"
+
+
+async def test_a_bad_record_in_an_upload_leaves_none_of_its_records_stored(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    good = {"id": "owls", "text": "Owls hunt at night."}
+    async with gateway(tmp_path, onnx_cache) as client:
+        for bad, param in [
+            ({"id": "bees#1", "text": "Bees make honey."}, "id"),
+            ({"id": "bees", "text": "Bees make honey.", "metadata": {"$eq": 1}}, "metadata.$eq"),
+        ]:
+            response = await client.post(
+                "/v1/rag/documents",
+                files={"file": ("notes.json", json.dumps([good, bad]).encode(), "text/plain")},
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == param
+        # The good record came first, but nothing of the upload was written.
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
