@@ -110,6 +110,7 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
     if given_id and len(extracted) > 1:
         raise ApiError(400, "id can only be given for a single document", param="id")
     documents = []
+    numbers: dict[str, int] = {}
     for number, item in enumerate(extracted):
         merged = {"source": upload.filename, **item.metadata, **metadata}
         if item.title and "title" not in merged:
@@ -119,7 +120,13 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         if len(extracted) > 1:
             default_id = f"{default_id}:{number}"
         check_metadata(merged)
-        documents.append(Document(given_id or item.id or default_id, item.text, collection, merged))
+        doc_id = given_id or item.id or default_id
+        # A later record with the same id would silently replace the earlier one.
+        if (first := numbers.setdefault(doc_id, number)) != number:
+            raise ApiError(
+                400, f"JSON records {first} and {number} have the same id {doc_id!r}", param="file"
+            )
+        documents.append(Document(doc_id, item.text, collection, merged))
     return documents, fields.get("model")
 
 

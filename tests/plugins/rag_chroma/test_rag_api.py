@@ -354,3 +354,19 @@ async def test_a_bad_record_in_an_upload_leaves_none_of_its_records_stored(
             assert response.json()["error"]["param"] == param
         # The good record came first, but nothing of the upload was written.
         assert (await client.get("/v1/rag/documents")).json()["data"] == []
+
+
+async def test_records_of_one_upload_with_the_same_id_are_refused(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    # The second record used to replace the first, and both were listed as stored.
+    records = [{"id": "owls", "text": "Owls hunt at night."}, {"id": "owls", "text": "Owls hoot."}]
+    async with gateway(tmp_path, onnx_cache) as client:
+        response = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("owls.json", json.dumps(records).encode(), "application/json")},
+        )
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["param"] == "file" and "records 0 and 1" in error["message"]
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
