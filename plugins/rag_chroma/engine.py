@@ -25,7 +25,6 @@ from core.engines.retrieval import (
     DocumentInfo,
     Progress,
     RetrievalQuery,
-    check_metadata,
 )
 from core.engines.services import BoundEmbedder, BulkEmbedding, Services
 from core.engines.threaded import run_blocking
@@ -228,7 +227,7 @@ class ChromaRetrievalEngine(RetrievalEngine):
     def check(self, document: Document) -> None:
         if not document.id or len(document.id) > 256 or "#" in document.id:
             raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
-        check_metadata(document.metadata)
+        super().check(document)
         check_chroma_metadata(document.metadata)
         check_collection(document.collection)
 

@@ -370,3 +370,20 @@ async def test_records_of_one_upload_with_the_same_id_are_refused(
         error = response.json()["error"]
         assert error["param"] == "file" and "records 0 and 1" in error["message"]
         assert (await client.get("/v1/rag/documents")).json()["data"] == []
+
+
+async def test_a_document_id_with_control_characters_is_refused(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    # Stored, a line break in its id made the document unreachable: its URL matched no route.
+    async with gateway(tmp_path, onnx_cache) as client:
+        for doc_id in ("owls\nnotes", "owls\x00"):
+            response = await client.post(
+                "/v1/rag/documents", json={"id": doc_id, "text": "Owls hunt at night."}
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == "id"
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
+        ok = await client.post("/v1/rag/documents", json={"id": "owls/ü 1", "text": "Owls hoot."})
+        assert ok.status_code == 201, ok.text
+        assert (await client.delete("/v1/rag/documents/owls/%C3%BC%201")).status_code == 200
