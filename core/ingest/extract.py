@@ -20,6 +20,15 @@ class UnreadableDocument(Exception):
     """The upload is not a document voxgate can extract text from."""
 
 
+class TooManyRecords(UnreadableDocument):
+    """A JSON records file holds more documents than one upload may (HTTP 413)."""
+
+
+#: Records one upload may hold. Each becomes a document its job keeps (ids included, in the
+#: finished job too): 25 MB of tiny records were two million documents, about 750 MB held.
+MAX_RECORDS = 10_000
+
+
 @dataclass(frozen=True)
 class ExtractedDocument:
     text: str
@@ -126,6 +135,10 @@ def _records(data: bytes) -> list[ExtractedDocument]:
     items = parsed if isinstance(parsed, list) else [parsed]
     if not items:
         raise UnreadableDocument("the JSON file holds no records")
+    if len(items) > MAX_RECORDS:
+        raise TooManyRecords(
+            f"the JSON file holds {len(items)} records; at most {MAX_RECORDS} per upload"
+        )
     documents = []
     for number, item in enumerate(items):
         if not isinstance(item, dict):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.ingest.extract import UnreadableDocument, extract_documents
+from core.ingest.extract import MAX_RECORDS, TooManyRecords, UnreadableDocument, extract_documents
 
 
 def tiny_pdf(text: str) -> bytes:
@@ -88,3 +88,10 @@ def test_json_records_become_documents() -> None:
 def test_unreadable_files_say_why(data: bytes, name: str, reason: str) -> None:
     with pytest.raises(UnreadableDocument, match=reason):
         extract_documents(data, name)
+
+
+def test_a_records_file_holds_a_bounded_number_of_records() -> None:
+    records = [{"text": "a"}] * MAX_RECORDS
+    assert len(extract_documents(json.dumps(records).encode(), "r.json")) == MAX_RECORDS
+    with pytest.raises(TooManyRecords, match=f"at most {MAX_RECORDS}"):
+        extract_documents(json.dumps([*records, {"text": "b"}]).encode(), "r.json")

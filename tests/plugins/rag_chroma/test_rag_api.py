@@ -185,6 +185,16 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 ),
                 413,
             ),
+            # Each record is a document its job holds: 25 MB of tiny ones were two million.
+            (
+                await client.post(
+                    "/v1/rag/documents",
+                    files={
+                        "file": ("many.json", b"[" + b",".join([b'{"text":"a"}'] * 10_001) + b"]")
+                    },
+                ),
+                413,
+            ),
             # A records file with no records used to fail with a 500.
             (
                 await client.post(
