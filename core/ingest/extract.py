@@ -20,13 +20,18 @@ class UnreadableDocument(Exception):
     """The upload is not a document voxgate can extract text from."""
 
 
-class TooManyRecords(UnreadableDocument):
-    """A JSON records file holds more documents than one upload may (HTTP 413)."""
+class DocumentTooLarge(UnreadableDocument):
+    """The upload holds more than one may: too many JSON records, or a PDF whose text takes
+    too much work to extract (HTTP 413)."""
 
 
 #: Records one upload may hold. Each becomes a document its job keeps (ids included, in the
 #: finished job too): 25 MB of tiny records were two million documents, about 750 MB held.
 MAX_RECORDS = 10_000
+#: Content-stream operators read from one PDF, in all its pages. A page's stream may be shared
+#: by many pages, so a file of a few kilobytes could keep a thread parsing for hours; a long book
+#: is a few thousand operators a page.
+MAX_PDF_OPERATORS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,19 @@ def _pdf(data: bytes) -> ExtractedDocument:
         from pypdf.errors import PyPdfError
     except ImportError:
         raise UnreadableDocument("PDF files need the rag_chroma extra (pypdf)") from None
+    operators = 0
+
+    def count(*_: Any) -> None:
+        nonlocal operators
+        operators += 1
+        if operators > MAX_PDF_OPERATORS:
+            raise DocumentTooLarge(
+                f"the PDF holds more than {MAX_PDF_OPERATORS} drawing operators; split it"
+            )
+
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [page.extract_text(visitor_operand_before=count) or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableDocument(f"could not read the PDF: {exc}") from None
@@ -136,7 +151,7 @@ def _records(data: bytes) -> list[ExtractedDocument]:
     if not items:
         raise UnreadableDocument("the JSON file holds no records")
     if len(items) > MAX_RECORDS:
-        raise TooManyRecords(
+        raise DocumentTooLarge(
             f"the JSON file holds {len(items)} records; at most {MAX_RECORDS} per upload"
         )
     documents = []

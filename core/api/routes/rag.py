@@ -43,7 +43,7 @@ from core.engines.retrieval import (
     check_metadata,
 )
 from core.ingest.content import content_hash, content_id
-from core.ingest.extract import TooManyRecords, UnreadableDocument, extract_documents
+from core.ingest.extract import DocumentTooLarge, UnreadableDocument, extract_documents
 from core.runtime.generation import Generation
 
 T = TypeVar("T")
@@ -103,8 +103,8 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         raise ApiError(400, "metadata must be a JSON object", param="metadata")
     try:
         extracted = await asyncio.to_thread(extract_documents, data, upload.filename)
-    except TooManyRecords as exc:
-        raise ApiError(413, str(exc), param="file", code="too_many_records") from None
+    except DocumentTooLarge as exc:
+        raise ApiError(413, str(exc), param="file", code="document_too_large") from None
     except UnreadableDocument as exc:
         raise ApiError(415, str(exc), param="file", code="unreadable_document") from None
     collection = fields.get("collection") or "default"

@@ -6,15 +6,17 @@ import json
 
 import pytest
 
-from core.ingest.extract import MAX_RECORDS, TooManyRecords, UnreadableDocument, extract_documents
+from core.ingest import extract
+from core.ingest.extract import MAX_RECORDS, DocumentTooLarge, UnreadableDocument, extract_documents
 
 
-def tiny_pdf(text: str) -> bytes:
-    """A one-page PDF with a text object, written by hand (valid xref offsets)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+def tiny_pdf(text: str, *, pages: int = 1, repeat: int = 1) -> bytes:
+    """A PDF with a text object (``repeat`` times), written by hand (valid xref offsets); its
+    ``pages`` pages all show the one page object."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET\n".encode() * repeat
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Pages /Kids [{' '.join(['3 0 R'] * pages)}] /Count {pages} >>".encode(),
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
@@ -93,5 +95,14 @@ def test_unreadable_files_say_why(data: bytes, name: str, reason: str) -> None:
 def test_a_records_file_holds_a_bounded_number_of_records() -> None:
     records = [{"text": "a"}] * MAX_RECORDS
     assert len(extract_documents(json.dumps(records).encode(), "r.json")) == MAX_RECORDS
-    with pytest.raises(TooManyRecords, match=f"at most {MAX_RECORDS}"):
+    with pytest.raises(DocumentTooLarge, match=f"at most {MAX_RECORDS}"):
         extract_documents(json.dumps([*records, {"text": "b"}]).encode(), "r.json")
+
+
+def test_the_work_of_reading_a_pdf_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pages sharing one content stream: a few kilobytes kept a thread parsing for minutes.
+    monkeypatch.setattr(extract, "MAX_PDF_OPERATORS", 1000)
+    [doc] = extract_documents(tiny_pdf("Owls", pages=10, repeat=20), "owls.pdf")
+    assert doc.metadata["pages"] == 10
+    with pytest.raises(DocumentTooLarge, match="more than 1000 drawing operators"):
+        extract_documents(tiny_pdf("Owls", pages=11, repeat=20), "owls.pdf")
