@@ -44,6 +44,8 @@ class ExtractedDocument:
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".csv", ".log", ""})
 _MARKDOWN_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+#: ``<meta charset="...">`` or ``<meta http-equiv="Content-Type" content="...; charset=...">``.
+_HTML_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 
 
 class _HtmlText(HTMLParser):
@@ -85,11 +87,12 @@ class _HtmlText(HTMLParser):
             self.parts.append(data)
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
+def _decode(data: bytes, declared: str | None = None) -> str:
+    """The text of ``data``: UTF-8, UTF-16, or the encoding the file itself declares."""
+    for encoding in ("utf-8-sig", "utf-16", *([declared] if declared else [])):
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):  # LookupError: a declared name no codec has
             continue
         controls = sum(
             1 for ch in text if ch not in "\n\r\t" and unicodedata.category(ch)[0] == "C"
@@ -106,8 +109,10 @@ def _tidy(text: str) -> str:
 
 
 def _html(data: bytes) -> ExtractedDocument:
+    # Pages saved from older sites are often windows-1252, said so in a meta tag.
+    declared = _HTML_CHARSET.search(data[:4096])
     parser = _HtmlText()
-    parser.feed(_decode(data))
+    parser.feed(_decode(data, declared.group(1).decode() if declared else None))
     parser.close()
     return ExtractedDocument(_tidy("".join(parser.parts)), title=parser.title or None)
 

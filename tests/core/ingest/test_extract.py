@@ -59,6 +59,26 @@ def test_html_without_a_closing_head_tag_keeps_its_body() -> None:
     assert doc.text == "Bees make honey."
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b'<meta charset="windows-1252">',
+        b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">',
+    ],
+)
+def test_html_in_the_encoding_its_meta_tag_declares(meta: bytes) -> None:
+    page = b"<html><head>" + meta + b"</head><body><p>Caf\xe9 cr\xe8me</p></body></html>"
+    [doc] = extract_documents(page, "menu.html")
+    assert doc.text == "Café crème"
+
+
+@pytest.mark.parametrize("meta", [b'<meta charset="utf-8">', b'<meta charset="no-such-codec">'])
+def test_html_whose_meta_tag_names_the_wrong_encoding_is_refused(meta: bytes) -> None:
+    page = b"<html><head>" + meta + b"</head><body><p>Caf\xe9 cr\xe8me</p></body></html>"
+    with pytest.raises(UnreadableDocument, match="not UTF-8"):
+        extract_documents(page, "menu.html")
+
+
 def test_pdf_is_recognised_by_content() -> None:
     [doc] = extract_documents(tiny_pdf("Volcanoes erupt lava"), "report.bin")
     assert "Volcanoes erupt lava" in doc.text
