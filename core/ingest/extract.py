@@ -108,13 +108,21 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _visible(document: ExtractedDocument, what: str) -> ExtractedDocument:
+    # Refused here, as the file's fault, rather than by the store once its job has started.
+    if not document.text.strip():
+        raise UnreadableDocument(f"{what} has no text to store")
+    return document
+
+
 def _html(data: bytes) -> ExtractedDocument:
     # Pages saved from older sites are often windows-1252, said so in a meta tag.
     declared = _HTML_CHARSET.search(data[:4096])
     parser = _HtmlText()
     parser.feed(_decode(data, declared.group(1).decode() if declared else None))
     parser.close()
-    return ExtractedDocument(_tidy("".join(parser.parts)), title=parser.title or None)
+    text = _tidy("".join(parser.parts))
+    return _visible(ExtractedDocument(text, title=parser.title or None), "the page")
 
 
 def _pdf(data: bytes) -> ExtractedDocument:
@@ -197,9 +205,8 @@ def extract_documents(data: bytes, filename: str | None = None) -> list[Extracte
     if suffix in TEXT_SUFFIXES:
         text = _decode(data)
         title_match = _MARKDOWN_TITLE.search(text) if suffix in (".md", ".markdown") else None
-        return [
-            ExtractedDocument(text, title=title_match.group(1).strip() if title_match else None)
-        ]
+        title = title_match.group(1).strip() if title_match else None
+        return [_visible(ExtractedDocument(text, title=title), "the file")]
     raise UnreadableDocument(
         f"cannot read {suffix} files: send .txt, .md, .html, .pdf or .json (records)"
     )

@@ -105,6 +105,9 @@ def test_json_records_become_documents() -> None:
         (b'[{"title": "no text"}]', "x.json", "text"),
         (b"{not json", "x.json", "JSON"),
         (b"[]", "x.json", "no records"),
+        # Text the store would find empty once the job had started (a 400 naming 'text').
+        (b"<html><head><script>x()</script></head></html>", "x.html", "no text"),
+        ("\u3000\u00a0 \n".encode(), "x.txt", "no text"),
     ],
 )
 def test_unreadable_files_say_why(data: bytes, name: str, reason: str) -> None:

@@ -195,6 +195,14 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 ),
                 413,
             ),
+            # A page with no visible text failed its job, a 400 naming 'text'.
+            (
+                await client.post(
+                    "/v1/rag/documents",
+                    files={"file": ("blank.html", b"<html><script>x()</script></html>")},
+                ),
+                415,
+            ),
             # A records file with no records used to fail with a 500.
             (
                 await client.post(
