@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -99,6 +100,16 @@ class Citation:
 
 class RetrievalEngine(Engine):
     capability: ClassVar[Capability] = Capability.RAG
+
+    def check(self, document: Document) -> None:
+        """Refuse (:class:`InvalidRequest`) a document this engine cannot store. An upload of
+        several documents is checked whole before any is written, so one bad record leaves
+        none of the others stored."""
+        # A document's URL is /v1/rag/documents/{id}: one with a line break could never be
+        # read or deleted again.
+        if any(unicodedata.category(ch) == "Cc" for ch in document.id):
+            raise InvalidRequest("document id must not hold control characters", param="id")
+        check_metadata(document.metadata)
 
     async def upsert(self, document: Document) -> DocumentInfo:
         """Add or replace a document; replacing never leaves a mix of old and new chunks."""

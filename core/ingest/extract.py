@@ -20,6 +20,20 @@ class UnreadableDocument(Exception):
     """The upload is not a document voxgate can extract text from."""
 
 
+class DocumentTooLarge(UnreadableDocument):
+    """The upload holds more than one may: too many JSON records, or a PDF whose text takes
+    too much work to extract (HTTP 413)."""
+
+
+#: Records one upload may hold. Each becomes a document its job keeps (ids included, in the
+#: finished job too): 25 MB of tiny records were two million documents, about 750 MB held.
+MAX_RECORDS = 10_000
+#: Content-stream operators read from one PDF, in all its pages. A page's stream may be shared
+#: by many pages, so a file of a few kilobytes could keep a thread parsing for hours; a long book
+#: is a few thousand operators a page.
+MAX_PDF_OPERATORS = 1_000_000
+
+
 @dataclass(frozen=True)
 class ExtractedDocument:
     text: str
@@ -30,6 +44,8 @@ class ExtractedDocument:
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".csv", ".log", ""})
 _MARKDOWN_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+#: ``<meta charset="...">`` or ``<meta http-equiv="Content-Type" content="...; charset=...">``.
+_HTML_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 
 
 class _HtmlText(HTMLParser):
@@ -48,6 +64,9 @@ class _HtmlText(HTMLParser):
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            # ``</head>`` may be left out (HTML allows it): the body ends whatever was skipped.
+            self._skipping = 0
         if tag == "title":
             self._in_title = True
         elif tag in self._SKIP:
@@ -68,11 +87,12 @@ class _HtmlText(HTMLParser):
             self.parts.append(data)
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
+def _decode(data: bytes, declared: str | None = None) -> str:
+    """The text of ``data``: UTF-8, UTF-16, or the encoding the file itself declares."""
+    for encoding in ("utf-8-sig", "utf-16", *([declared] if declared else [])):
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):  # LookupError: a declared name no codec has
             continue
         controls = sum(
             1 for ch in text if ch not in "\n\r\t" and unicodedata.category(ch)[0] == "C"
@@ -88,11 +108,21 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _visible(document: ExtractedDocument, what: str) -> ExtractedDocument:
+    # Refused here, as the file's fault, rather than by the store once its job has started.
+    if not document.text.strip():
+        raise UnreadableDocument(f"{what} has no text to store")
+    return document
+
+
 def _html(data: bytes) -> ExtractedDocument:
+    # Pages saved from older sites are often windows-1252, said so in a meta tag.
+    declared = _HTML_CHARSET.search(data[:4096])
     parser = _HtmlText()
-    parser.feed(_decode(data))
+    parser.feed(_decode(data, declared.group(1).decode() if declared else None))
     parser.close()
-    return ExtractedDocument(_tidy("".join(parser.parts)), title=parser.title or None)
+    text = _tidy("".join(parser.parts))
+    return _visible(ExtractedDocument(text, title=parser.title or None), "the page")
 
 
 def _pdf(data: bytes) -> ExtractedDocument:
@@ -101,9 +131,19 @@ def _pdf(data: bytes) -> ExtractedDocument:
         from pypdf.errors import PyPdfError
     except ImportError:
         raise UnreadableDocument("PDF files need the rag_chroma extra (pypdf)") from None
+    operators = 0
+
+    def count(*_: Any) -> None:
+        nonlocal operators
+        operators += 1
+        if operators > MAX_PDF_OPERATORS:
+            raise DocumentTooLarge(
+                f"the PDF holds more than {MAX_PDF_OPERATORS} drawing operators; split it"
+            )
+
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [page.extract_text(visitor_operand_before=count) or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableDocument(f"could not read the PDF: {exc}") from None
@@ -121,6 +161,12 @@ def _records(data: bytes) -> list[ExtractedDocument]:
     except (json.JSONDecodeError, RecursionError) as exc:
         raise UnreadableDocument(f"not valid JSON: {exc}") from None
     items = parsed if isinstance(parsed, list) else [parsed]
+    if not items:
+        raise UnreadableDocument("the JSON file holds no records")
+    if len(items) > MAX_RECORDS:
+        raise DocumentTooLarge(
+            f"the JSON file holds {len(items)} records; at most {MAX_RECORDS} per upload"
+        )
     documents = []
     for number, item in enumerate(items):
         if not isinstance(item, dict):
@@ -159,9 +205,8 @@ def extract_documents(data: bytes, filename: str | None = None) -> list[Extracte
     if suffix in TEXT_SUFFIXES:
         text = _decode(data)
         title_match = _MARKDOWN_TITLE.search(text) if suffix in (".md", ".markdown") else None
-        return [
-            ExtractedDocument(text, title=title_match.group(1).strip() if title_match else None)
-        ]
+        title = title_match.group(1).strip() if title_match else None
+        return [_visible(ExtractedDocument(text, title=title), "the file")]
     raise UnreadableDocument(
         f"cannot read {suffix} files: send .txt, .md, .html, .pdf or .json (records)"
     )

@@ -25,7 +25,6 @@ from core.engines.retrieval import (
     DocumentInfo,
     Progress,
     RetrievalQuery,
-    check_metadata,
 )
 from core.engines.services import BoundEmbedder, BulkEmbedding, Services
 from core.engines.threaded import run_blocking
@@ -225,15 +224,18 @@ class ChromaRetrievalEngine(RetrievalEngine):
     async def upsert(self, document: Document) -> DocumentInfo:
         return await self.ingest(document)
 
+    def check(self, document: Document) -> None:
+        if not document.id or len(document.id) > 256 or "#" in document.id:
+            raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
+        super().check(document)
+        check_chroma_metadata(document.metadata)
+        check_collection(document.collection)
+
     async def ingest(self, document: Document, progress: Progress | None = None) -> DocumentInfo:
         """Chunk, embed in batches (each written as soon as it is embedded, invisible until the
         flip), then flip the registry to the new version. Cancelled or failed part-way, the
         chunks written so far are deleted and the previous version stays what is served."""
-        if not document.id or len(document.id) > 256 or "#" in document.id:
-            raise InvalidRequest("document id must be 1-256 characters without '#'", param="id")
-        check_metadata(document.metadata)  # before anything is written
-        check_chroma_metadata(document.metadata)
-        check_collection(document.collection)
+        self.check(document)  # before anything is written
         digest = content_hash(document.collection, document.text, document.metadata)
         pieces = await asyncio.to_thread(
             chunk_text, document.text, self.settings.chunk_chars, self.settings.chunk_overlap

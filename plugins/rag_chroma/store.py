@@ -31,8 +31,12 @@ INTERNAL = "_vg_"
 _STATE_ID = "#state"
 _OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"})
 _SCALAR = (str, int, float, bool)
-#: Chroma's own metadata names (``chroma:document``), refused in a document's metadata.
-_CHROMA_RESERVED = "chroma:"
+#: Metadata names chroma refuses or keeps for itself (``chroma:document``; ``$`` and ``#`` start
+#: its operators), refused in a document's metadata.
+_CHROMA_RESERVED = ("chroma:", "$", "#")
+#: Values one filter may hold: chroma turns each into an SQL variable, and SQLite refuses a
+#: statement with more than 32,766 of them, which would read as the store failing.
+MAX_FILTER_VALUES = 1000
 
 
 def check_collection(name: str) -> str:
@@ -71,7 +75,18 @@ def chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
             raise InvalidRequest(f"filter {key!r} must be a scalar or an operator", param="filters")
     if not clauses:
         return None
+    values = sum(len(o) if isinstance(o, list) else 1 for c in clauses for o in _operands(c))
+    if values > MAX_FILTER_VALUES:
+        raise InvalidRequest(
+            f"filters hold {values} values; at most {MAX_FILTER_VALUES} are allowed",
+            param="filters",
+        )
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _operands(clause: dict[str, Any]) -> list[Any]:
+    [condition] = clause.values()
+    return list(condition.values()) if isinstance(condition, dict) else [condition]
 
 
 def _check_operand(key: str, operator: str, operand: Any) -> None:
@@ -99,7 +114,7 @@ def check_chroma_metadata(metadata: dict[str, Any]) -> None:
     for key in metadata:
         if key.startswith(_CHROMA_RESERVED):
             raise InvalidRequest(
-                f"metadata.{key}: names starting with {_CHROMA_RESERVED} are reserved",
+                f"metadata.{key}: names starting with {', '.join(_CHROMA_RESERVED)} are reserved",
                 param=f"metadata.{key}",
             )
 

@@ -43,7 +43,7 @@ from core.engines.retrieval import (
     check_metadata,
 )
 from core.ingest.content import content_hash, content_id
-from core.ingest.extract import UnreadableDocument, extract_documents
+from core.ingest.extract import DocumentTooLarge, UnreadableDocument, extract_documents
 from core.runtime.generation import Generation
 
 T = TypeVar("T")
@@ -103,6 +103,8 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         raise ApiError(400, "metadata must be a JSON object", param="metadata")
     try:
         extracted = await asyncio.to_thread(extract_documents, data, upload.filename)
+    except DocumentTooLarge as exc:
+        raise ApiError(413, str(exc), param="file", code="document_too_large") from None
     except UnreadableDocument as exc:
         raise ApiError(415, str(exc), param="file", code="unreadable_document") from None
     collection = fields.get("collection") or "default"
@@ -110,6 +112,7 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
     if given_id and len(extracted) > 1:
         raise ApiError(400, "id can only be given for a single document", param="id")
     documents = []
+    numbers: dict[str, int] = {}
     for number, item in enumerate(extracted):
         merged = {"source": upload.filename, **item.metadata, **metadata}
         if item.title and "title" not in merged:
@@ -119,7 +122,13 @@ async def _documents_from_upload(request: Request) -> tuple[list[Document], str 
         if len(extracted) > 1:
             default_id = f"{default_id}:{number}"
         check_metadata(merged)
-        documents.append(Document(given_id or item.id or default_id, item.text, collection, merged))
+        doc_id = given_id or item.id or default_id
+        # A later record with the same id would silently replace the earlier one.
+        if (first := numbers.setdefault(doc_id, number)) != number:
+            raise ApiError(
+                400, f"JSON records {first} and {number} have the same id {doc_id!r}", param="file"
+            )
+        documents.append(Document(doc_id, item.text, collection, merged))
     return documents, fields.get("model")
 
 

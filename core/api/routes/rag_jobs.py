@@ -86,6 +86,8 @@ def submit(request: Request, documents: list[Document], model: str | None) -> In
         infos: list[DocumentInfo] = []
         async with retrieval_engine(runtime, engine_name) as engine:
             for document in documents:
+                engine.check(document)
+            for document in documents:
                 before_done, before_total = job.chunks_done, job.chunks_total
                 existing = await engine.get(document.collection, document.id)
                 digest = content_hash(document.collection, document.text, document.metadata)

@@ -185,11 +185,44 @@ async def test_bad_rag_requests(tmp_path: Path, onnx_cache: Path) -> None:
                 ),
                 413,
             ),
+            # Each record is a document its job holds: 25 MB of tiny ones were two million.
+            (
+                await client.post(
+                    "/v1/rag/documents",
+                    files={
+                        "file": ("many.json", b"[" + b",".join([b'{"text":"a"}'] * 10_001) + b"]")
+                    },
+                ),
+                413,
+            ),
+            # A page with no visible text failed its job, a 400 naming 'text'.
+            (
+                await client.post(
+                    "/v1/rag/documents",
+                    files={"file": ("blank.html", b"<html><script>x()</script></html>")},
+                ),
+                415,
+            ),
+            # A records file with no records used to fail with a 500.
+            (
+                await client.post(
+                    "/v1/rag/documents", files={"file": ("none.json", b"[]", "application/json")}
+                ),
+                415,
+            ),
             (await client.post("/v1/rag/query", json={"question": ""}), 400),
             (await client.post("/v1/rag/query", json={"question": "x", "top_k": 0}), 400),
             (await client.post("/v1/rag/query", json={"question": "x", "mode": "fuzzy"}), 400),
             (
                 await client.post("/v1/rag/query", json={"question": "x", "filters": {"a": [1]}}),
+                400,
+            ),
+            # More values than the store takes in one statement: the client's 400, not a 503.
+            (
+                await client.post(
+                    "/v1/rag/query",
+                    json={"question": "x", "filters": {"n": {"$in": list(range(40_000))}}},
+                ),
                 400,
             ),
             (await client.get("/v1/rag/documents?limit=x"), 400),
@@ -295,6 +328,8 @@ async def test_metadata_that_is_not_flat_is_refused_before_anything_is_written(
             {"tags": ["a", "b"]},
             {"author": None},
             {"_vg_doc": "forged"},
+            {"$eq": 1},
+            {"#tag": "x"},
         ]
         for metadata in bad:
             response = await client.post(
@@ -318,3 +353,55 @@ async def test_metadata_that_is_not_flat_is_refused_before_anything_is_written(
         )
         assert ok.status_code == 201, ok.text
         assert (await client.get("/v1/rag/documents")).json()["data"][0]["id"] == "doc"
+
+
+async def test_a_bad_record_in_an_upload_leaves_none_of_its_records_stored(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    good = {"id": "owls", "text": "Owls hunt at night."}
+    async with gateway(tmp_path, onnx_cache) as client:
+        for bad, param in [
+            ({"id": "bees#1", "text": "Bees make honey."}, "id"),
+            ({"id": "bees", "text": "Bees make honey.", "metadata": {"$eq": 1}}, "metadata.$eq"),
+        ]:
+            response = await client.post(
+                "/v1/rag/documents",
+                files={"file": ("notes.json", json.dumps([good, bad]).encode(), "text/plain")},
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == param
+        # The good record came first, but nothing of the upload was written.
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
+
+
+async def test_records_of_one_upload_with_the_same_id_are_refused(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    # The second record used to replace the first, and both were listed as stored.
+    records = [{"id": "owls", "text": "Owls hunt at night."}, {"id": "owls", "text": "Owls hoot."}]
+    async with gateway(tmp_path, onnx_cache) as client:
+        response = await client.post(
+            "/v1/rag/documents",
+            files={"file": ("owls.json", json.dumps(records).encode(), "application/json")},
+        )
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["param"] == "file" and "records 0 and 1" in error["message"]
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
+
+
+async def test_a_document_id_with_control_characters_is_refused(
+    tmp_path: Path, onnx_cache: Path
+) -> None:
+    # Stored, a line break in its id made the document unreachable: its URL matched no route.
+    async with gateway(tmp_path, onnx_cache) as client:
+        for doc_id in ("owls\nnotes", "owls\x00"):
+            response = await client.post(
+                "/v1/rag/documents", json={"id": doc_id, "text": "Owls hunt at night."}
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == "id"
+        assert (await client.get("/v1/rag/documents")).json()["data"] == []
+        ok = await client.post("/v1/rag/documents", json={"id": "owls/ü 1", "text": "Owls hoot."})
+        assert ok.status_code == 201, ok.text
+        assert (await client.delete("/v1/rag/documents/owls/%C3%BC%201")).status_code == 200

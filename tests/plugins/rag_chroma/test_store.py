@@ -21,6 +21,10 @@ from plugins.rag_chroma.store import check_chroma_metadata, check_collection, ch
         ({"$and": 5}, "cannot filter on '$and'"),
         ({"$or": [{"a": 1}, {"b": 2}]}, "cannot filter on '$or'"),
         ({"": 1}, "cannot filter on ''"),
+        # Beyond SQLite's variables per statement, chroma failed and the store read as down.
+        ({"author": {"$in": ["x"] * 40_000}}, "at most 1000"),
+        ({"a": {"$in": list(range(600))}, "b": {"$nin": list(range(600))}}, "at most 1000"),
+        ({f"k{n}": n for n in range(1001)}, "at most 1000"),
     ],
 )
 def test_filters_chroma_would_refuse_are_invalid_requests(
@@ -40,6 +44,9 @@ def test_simple_filters_keep_their_shape() -> None:
     assert chroma_where({}) is None
     assert chroma_where({"topic": "owls"}) == {"topic": "owls"}
     assert chroma_where({"year": {"$in": [2020, 2021]}}) == {"year": {"$in": [2020, 2021]}}
+    assert chroma_where({"year": {"$in": list(range(1000))}}) == {
+        "year": {"$in": list(range(1000))}
+    }
 
 
 def test_chromas_own_metadata_names_are_refused() -> None:
@@ -47,6 +54,15 @@ def test_chromas_own_metadata_names_are_refused() -> None:
         check_chroma_metadata({"author": "x", "chroma:document": "forged"})
     assert caught.value.param == "metadata.chroma:document"
     check_chroma_metadata({"author": "x", "chromatic": True})
+
+
+@pytest.mark.parametrize("key", ["$eq", "$and", "#tag"])
+def test_metadata_names_chroma_refuses_are_invalid_requests(key: str) -> None:
+    # Chroma refused them with "Invalid metadata at index 0", naming no field.
+    with pytest.raises(InvalidRequest, match="reserved") as caught:
+        check_chroma_metadata({key: 1})
+    assert caught.value.param == f"metadata.{key}"
+    check_chroma_metadata({"price$": 1, "a#b": 2, "a.b": 3})
 
 
 @pytest.mark.parametrize("name", ["a..b", "../x", "a/b", "-x", "", "x" * 64, "日本"])
