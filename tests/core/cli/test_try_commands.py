@@ -128,3 +128,11 @@ def test_ctrl_c_while_waiting_for_the_daemon_ends_quietly() -> None:
             _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert b"Traceback" not in stderr and b"KeyboardInterrupt" not in stderr
+
+
+@pytest.mark.parametrize("speed", ["nan", "inf", "fast"])
+def test_a_speed_that_is_not_a_finite_number_is_a_usage_error(speed: str, tmp_path: Path) -> None:
+    result = voxgate("say", "Hi.", "--speed", speed, "-o", str(tmp_path / "x.wav"), env={})
+    assert result.returncode == 2
+    assert f"argument --speed: '{speed}' is not a".encode() in result.stderr
+    assert b"Traceback" not in result.stderr
