@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from core.cli.output import emit_json, fail, say
+from core.cli.output import emit_json, fail, say, usage_error
 
 
 def default_url() -> str:
@@ -48,11 +48,16 @@ def status_command(args: argparse.Namespace) -> int:
     try:
         with _client(args) as client:
             response = client.get("/control/status")
+    except httpx.InvalidURL as exc:
+        return usage_error(f"invalid daemon URL: {exc}")
     except httpx.HTTPError as exc:
         return fail(f"cannot reach the daemon: {exc}")
     if response.status_code != 200:
-        return fail(f"status failed ({response.status_code}): {response.text}")
-    data = response.json()
+        return fail(f"status failed ({response.status_code}): {response.text[:300]}")
+    try:
+        data = response.json()
+    except ValueError:
+        return fail(f"{args.url or default_url()} answered, but not as a voxgate daemon does")
     if args.json:
         emit_json(data)
         return 0
@@ -81,9 +86,14 @@ def reload_command(args: argparse.Namespace) -> int:
             response = client.post(
                 "/control/reload", params={"fleet": "true"} if args.fleet else {}
             )
+    except httpx.InvalidURL as exc:
+        return usage_error(f"invalid daemon URL: {exc}")
     except httpx.HTTPError as exc:
         return fail(f"cannot reach the daemon: {exc}")
-    data = response.json()
+    data = _reload_answer(response)
+    if data is None:
+        # Not the answer of a reload (a wrong URL or control token): show what the server said.
+        return fail(f"reload failed ({response.status_code}): {response.text[:300]}")
     if args.json:
         emit_json(data)
     elif data.get("ok"):
@@ -100,6 +110,17 @@ def reload_command(args: argparse.Namespace) -> int:
         fail("reload failed; the previous configuration keeps serving")
     fleet_ok = _fleet_ok(data.get("fleet"), quiet=args.json)
     return 0 if data.get("ok") and fleet_ok else 1
+
+
+def _reload_answer(response: httpx.Response) -> dict[str, Any] | None:
+    """The body of a reload that ran (200) or was refused for its config (422), else None."""
+    if response.status_code not in (200, 422):
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "ok" in data else None
 
 
 def _fleet_ok(fleet: dict[str, Any] | None, *, quiet: bool) -> bool:

@@ -15,6 +15,7 @@ import contextlib
 import json
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--collection", default="default")
     parser.add_argument("--model", default=None, help="retrieval engine or alias (default: rag)")
     add_client_arguments(parser)
+
+
+def document_path(doc_id: str) -> str:
+    """The URL path of a document: an id such as ``notes/../a.md`` or ``a?b`` is one segment
+    (left as it is, the client would resolve the dots or cut the id at the ``?``)."""
+    return "/v1/rag/documents/" + urllib.parse.quote(doc_id, safe="")
 
 
 def documents_under(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -179,7 +186,7 @@ async def follow_job(client: httpx.AsyncClient, job: dict[str, Any], prefix: str
         return httpx.Response(500, json={"error": error})
     documents = await asyncio.gather(
         *(
-            client.get(f"/v1/rag/documents/{doc_id}", params={"collection": job["collection"]})
+            client.get(document_path(doc_id), params={"collection": job["collection"]})
             for doc_id in job["document_ids"]
         )
     )
@@ -277,7 +284,7 @@ async def delete_command(args: argparse.Namespace) -> int:
     async with gateway_client(args) as client:
         for doc_id in args.ids:
             response = await client.delete(
-                f"/v1/rag/documents/{doc_id}", params={"collection": args.collection}
+                document_path(doc_id), params={"collection": args.collection}
             )
             if response.status_code == 200:
                 say(f"deleted {doc_id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     speak.add_argument("--voice", default=None, help="voice id or alias (voxgate ctl status)")
     speak.add_argument("--model", default=None, help="route, engine or alias (default: tts)")
     speak.add_argument("--format", choices=OUTPUT_FORMATS, default=None, help="default: from -o")
-    speak.add_argument("--speed", type=float, default=1.0)
+    speak.add_argument("--speed", type=finite_number, default=1.0)
     speak.add_argument("--instructions", default=None, help="style or emotion, where supported")
     add_client_arguments(speak)
     speak.set_defaults(handler=run_client(say_command))
@@ -49,6 +50,17 @@ def register(subparsers: Any) -> None:
     ask.add_argument("--max-tokens", type=int, default=None)
     add_client_arguments(ask)
     ask.set_defaults(handler=run_client(chat_command))
+
+
+def finite_number(text: str) -> float:
+    """An option's number; NaN and infinity cannot be sent as JSON."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 async def say_command(args: argparse.Namespace) -> int:

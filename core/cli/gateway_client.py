@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from core.cli.config_option import add_config_argument, config_file
-from core.cli.output import fail
+from core.cli.output import fail, usage_error
 from core.config.errors import ConfigError
 
 
@@ -94,10 +94,24 @@ def run_client(
                 "cannot reach the daemon: start it with `voxgate serve` (or `make run`), "
                 "or add --local to run the engines in this process"
             )
+        except httpx.InvalidURL as exc:
+            return usage_error(f"invalid daemon URL: {exc}")
         except httpx.HTTPError as exc:
             return fail(f"request failed: {exc}")
+        except BrokenPipeError:
+            raise  # output piped into `head`: main ends quietly
+        except OSError as exc:
+            # A file to read or write (a missing folder, a directory, no permission).
+            return fail(file_problem(exc))
 
     return run
+
+
+def file_problem(exc: OSError) -> str:
+    """``cannot use out/x.wav: No such file or directory``, without Python's errno prefix."""
+    if exc.filename is None:
+        return str(exc)
+    return f"cannot use {exc.filename}: {exc.strerror or exc}"
 
 
 def error_message(response: httpx.Response) -> str:

@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "error"), "console")
     try:
         code: int = handler(args)
+    except KeyboardInterrupt:
+        # Ctrl-C ends the command, as it does other Unix tools: no traceback, status 128 + SIGINT.
+        sys.stderr.write("\n")
+        return 130
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

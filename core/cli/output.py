@@ -20,6 +20,12 @@ def fail(text: str) -> int:
     return 1
 
 
+def usage_error(text: str) -> int:
+    """A command line that cannot work as given: exit status 2, as for argparse's own errors."""
+    sys.stderr.write(f"voxgate: {text}\n")
+    return 2
+
+
 def result(as_json: bool, data: Any, line: str, status: int = 0) -> int:
     """A command's outcome: ``data`` as JSON for scripts (--json), else ``line`` for people.
     Returns the exit status, so a command can end with ``return result(...)``."""

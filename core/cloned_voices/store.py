@@ -98,7 +98,13 @@ class VoiceStore:
         except ValueError as exc:
             raise VoiceStoreError(f"the voice index {self.root / INDEX} is damaged: {exc}") from exc
         voices = data.get("voices", {}) if isinstance(data, dict) else {}
-        return {k: v for k, v in voices.items() if valid_id(k) and isinstance(v, dict)}
+        # An entry edited by hand into something that is not a voice is passed over, so that
+        # it does not take every other voice (and the voice list) down with it.
+        return {
+            k: v
+            for k, v in voices.items()
+            if valid_id(k) and isinstance(v, dict) and v.get("id") == k
+        }
 
     def list(self) -> list[StoredVoice]:
         voices = [_voice(v) for v in self._read_index().values()]

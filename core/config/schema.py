@@ -305,7 +305,8 @@ class WyomingConfig(Block):
     zeroconf: bool = False
     #: The announced name; unset: ``voxgate-<host name>``.
     zeroconf_name: str | None = Field(None, min_length=1, max_length=63)
-    #: A connection the server is waiting on that sends nothing for this long is closed.
+    #: A connection the server is waiting on that sends nothing for this long is closed, as is
+    #: one that leaves an answer unread this long.
     idle_timeout: Duration = Field(60.0, gt=0)
     #: Largest event (header line, data and payload together); a larger one ends the connection.
     max_event_bytes: ByteSize = Field(1_048_576, ge=4096)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from wyoming.event import Event, async_write_event
 
 from core.client_json import UnreadableJson, read_client_json
 from core.wyoming.errors import Refusal
+
+log = structlog.get_logger(__name__)
 
 #: Event types are short names such as ``audio-chunk``.
 _MAX_TYPE_CHARS = 64
@@ -97,22 +100,33 @@ class EventReader:
 
 
 class EventWriter:
-    """Writes whole events; tasks of one connection take turns (audio and replies never mix)."""
+    """Writes whole events; tasks of one connection take turns (audio and replies never mix).
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    A client that leaves the send buffer full for ``stall_timeout`` seconds (it stopped reading)
+    is cut off: waiting on it would hold its connection slot, and the engine producing the
+    answer, for good."""
+
+    def __init__(self, writer: asyncio.StreamWriter, stall_timeout: float) -> None:
         self._writer = writer
         self._lock = asyncio.Lock()
+        self._stall_timeout = stall_timeout
 
     async def write(self, event: Event) -> None:
         """Raises ``ConnectionError`` when the client is gone."""
         async with self._lock:
-            if self._writer.is_closing():
-                raise ConnectionResetError("the connection is closed")
-            await async_write_event(event, self._writer)
+            await self._send(event)
 
     async def write_all(self, events: list[Event]) -> None:
         async with self._lock:
             for event in events:
-                if self._writer.is_closing():
-                    raise ConnectionResetError("the connection is closed")
-                await async_write_event(event, self._writer)
+                await self._send(event)
+
+    async def _send(self, event: Event) -> None:
+        if self._writer.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        try:
+            await asyncio.wait_for(async_write_event(event, self._writer), self._stall_timeout)
+        except TimeoutError:
+            log.warning("wyoming.client_not_reading", seconds=self._stall_timeout)
+            self._writer.transport.abort()  # drops what it could not take
+            raise ConnectionResetError("the client stopped reading") from None

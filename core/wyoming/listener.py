@@ -119,7 +119,7 @@ class WyomingListener:
     async def _admit(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, settings: WyomingConfig
     ) -> None:
-        events = EventWriter(writer)
+        events = EventWriter(writer, settings.idle_timeout)
         limits = self._runtime.config.config.limits
         try:
             with self._sessions.hold(settings.max_connections) as stopping:

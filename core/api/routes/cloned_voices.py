@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.api.audio_upload import form_text
@@ -98,7 +98,15 @@ async def get_voice_audio(request: Request) -> Response:
     voice = await asyncio.to_thread(store.get, voice_id)
     if voice is None:
         raise _not_found(voice_id)
-    return FileResponse(store.audio_path(voice), media_type="audio/wav")
+    try:
+        # Read now (a clip is under a megabyte): a voice deleted meanwhile, or a clip removed by
+        # hand, is a 404 rather than a failure half-way through the answer.
+        clip = await asyncio.to_thread(store.audio_path(voice).read_bytes)
+    except FileNotFoundError:
+        raise ApiError(
+            404, f"the clip of voice {voice_id!r} is missing", param="voice_id", code="clip_missing"
+        ) from None
+    return Response(clip, media_type="audio/wav")
 
 
 class VoicePatch(BaseModel):

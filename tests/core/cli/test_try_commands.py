@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,3 +91,48 @@ def test_say_to_stdout_and_clear_errors(setup: tuple[Path, dict[str, str]], tmp_
     down = {**env, "VOXGATE_URL": "http://127.0.0.1:9"}
     result = voxgate("chat", "hi", env=down)
     assert result.returncode == 1 and b"--local" in result.stderr
+
+
+def test_an_unwritable_output_file_is_one_line(
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = setup
+    for out in (tmp_path / "missing" / "x.wav", tmp_path):
+        result = voxgate("say", "Hi.", "--format", "wav", "-o", str(out), env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.decode() == f"voxgate: cannot use {out}: {_why(out)}\n"
+
+
+def _why(out: Path) -> str:
+    return "Is a directory" if out.is_dir() else "No such file or directory"
+
+
+def test_a_malformed_daemon_url_is_a_usage_error() -> None:
+    result = voxgate("chat", "hi", "--url", "http://[::1", env={})
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("voxgate: invalid daemon URL: ")
+    assert b"Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_waiting_for_the_daemon_ends_quietly() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core.cli.main", "chat", "hi", "--url", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        connection, _ = server.accept()  # the request is on its way: the answer never comes
+        with connection:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert b"Traceback" not in stderr and b"KeyboardInterrupt" not in stderr
+
+
+@pytest.mark.parametrize("speed", ["nan", "inf", "fast"])
+def test_a_speed_that_is_not_a_finite_number_is_a_usage_error(speed: str, tmp_path: Path) -> None:
+    result = voxgate("say", "Hi.", "--speed", speed, "-o", str(tmp_path / "x.wav"), env={})
+    assert result.returncode == 2
+    assert f"argument --speed: '{speed}' is not a".encode() in result.stderr
+    assert b"Traceback" not in result.stderr

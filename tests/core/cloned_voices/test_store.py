@@ -171,3 +171,15 @@ def test_a_damaged_index_is_reported(tmp_path: Path) -> None:
         json.dumps({"voices": {"../evil": {"id": "x"}}}), encoding="utf-8"
     )
     assert store.list() == []
+
+
+def test_an_entry_that_is_not_a_voice_leaves_the_others_usable(tmp_path: Path) -> None:
+    store = VoiceStore(tmp_path)
+    kept = store.create(clip(), name="a")
+    index = json.loads((tmp_path / INDEX).read_text(encoding="utf-8"))
+    index["voices"]["voice_0123456789abcdef"] = {"name": "edited by hand"}
+    (tmp_path / INDEX).write_text(json.dumps(index), encoding="utf-8")
+    assert store.list() == [kept]
+    assert store.get("voice_0123456789abcdef") is None
+    assert store.update("voice_0123456789abcdef", {"name": "b"}) is None
+    assert store.get(kept.id) == kept

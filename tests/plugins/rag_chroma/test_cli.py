@@ -110,3 +110,16 @@ def test_add_shows_the_progress_of_a_large_file(tmp_path: Path, onnx_cache: Path
     assert set(totals) == {total} and done[-1] < total
     assert last == f"[1/1] {book}: {total} chunks as book.txt"
     assert f"{total} chunks in" in added.stdout
+
+
+def test_ids_with_dots_slashes_and_question_marks(tmp_path: Path, onnx_cache: Path) -> None:
+    config = cli_config(tmp_path, onnx_cache)
+    owls = tmp_path / "owls.txt"
+    owls.write_text("Owls hunt small mammals at night with silent flight.")
+    doc_id = "notes/../owls?v=2"
+    added = voxgate(config, "add", str(owls), "--id", doc_id, "--collection", "zoo")
+    assert added.returncode == 0, added.stderr
+    assert added.stderr.rstrip().endswith(f"1 chunks as {doc_id}")
+    deleted = voxgate(config, "delete", doc_id, "--collection", "zoo")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout == f"deleted {doc_id}\n"
