@@ -30,6 +30,8 @@ PROVIDER_NAMES = ("hf", "modelscope")
 #: Repository files that are not part of the model.
 _SKIP = (".gitattributes", ".gitignore")
 _REPORT_EVERY = 0.1  # seconds between byte progress reports
+#: Reported bytes allowed past twice a file's declared size (small files retried part-way).
+_RETRY_SLACK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,20 @@ class _Reporter:
     def add_bytes(self, count: int) -> None:
         self.bytes_done += count
         self.file_bytes += count
-        if self.file_size is not None and self.file_bytes > self.file_size:
+        if self.file_size is not None and self.file_bytes > _most_bytes(self.file_size):
             # A hub that keeps sending past the size it declared would fill the disk: the
-            # transfer is cut here (the exception unwinds through the hub client).
+            # transfer is cut here (the exception unwinds through the hub client). The hub
+            # clients resume a broken transfer from what reached the disk, so bytes received
+            # but not yet written count twice: the cut waits for twice the size, not the size.
             raise ProviderFailed(
                 f"{self.file} sends more than the {self.file_size} bytes the hub declared"
             )
         self.report("downloading", force=False)
+
+
+def _most_bytes(declared: int) -> int:
+    """The bytes a hub client may report for one file of ``declared`` bytes, retries included."""
+    return 2 * declared + _RETRY_SLACK
 
 
 def download_model(
