@@ -3,7 +3,9 @@ the session's voice detection): each gets an error event and the session goes on
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,6 +33,19 @@ def next_of(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
         event: dict[str, Any] = ws.receive_json()
         if event["type"] == kind:
             return event
+
+
+@contextlib.asynccontextmanager
+async def realtime_socket(write_config: WriteConfig) -> AsyncIterator[WebSocketTestSession]:
+    """A Realtime session on the fake engines, past its session.created."""
+    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
+        app = create_app(runtime, manage_runtime=False)
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
+        ):
+            next_of(ws, "session.created")
+            yield ws
 
 
 @pytest.mark.parametrize(
@@ -61,26 +76,20 @@ async def test_events_that_cannot_be_read_or_echoed_are_refused(
 ) -> None:
     """A lone surrogate echoed in session.updated or conversation.item.added could not be sent
     as UTF-8: the connection's writer died and the session went silent for good."""
-    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        with (
-            TestClient(app) as client,
-            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
-        ):
-            next_of(ws, "session.created")
-            ws.send_text(frame)
-            error = next_of(ws, "error")["error"]
-            assert error["code"] == code
-            assert error["message"].startswith(message)
-            ws.send_text(
-                json.dumps(
-                    {
-                        "type": "session.update",
-                        "session": {"type": "realtime", "instructions": "Hi."},
-                    }
-                )
+    async with realtime_socket(write_config) as ws:
+        ws.send_text(frame)
+        error = next_of(ws, "error")["error"]
+        assert error["code"] == code
+        assert error["message"].startswith(message)
+        ws.send_text(
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {"type": "realtime", "instructions": "Hi."},
+                }
             )
-            assert next_of(ws, "session.updated")["session"]["instructions"] == "Hi."
+        )
+        assert next_of(ws, "session.updated")["session"]["instructions"] == "Hi."
 
 
 async def test_errors_name_the_field_the_client_sent(write_config: WriteConfig) -> None:
@@ -120,34 +129,20 @@ async def test_errors_name_the_field_the_client_sent(write_config: WriteConfig) 
             "response.input.1.id",
         ),
     ]
-    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        with (
-            TestClient(app) as client,
-            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
-        ):
-            next_of(ws, "session.created")
-            for event, param in cases:
-                ws.send_text(json.dumps(event))
-                error = next_of(ws, "error")["error"]
-                assert (error["type"], error["param"]) == ("invalid_request_error", param), event
-                assert f"'{param}'" in error["message"] or param.endswith(".id"), error
+    async with realtime_socket(write_config) as ws:
+        for event, param in cases:
+            ws.send_text(json.dumps(event))
+            error = next_of(ws, "error")["error"]
+            assert (error["type"], error["param"]) == ("invalid_request_error", param), event
+            assert f"'{param}'" in error["message"] or param.endswith(".id"), error
 
 
 async def test_a_reply_asked_for_with_no_output_modality_is_refused(
     write_config: WriteConfig,
 ) -> None:
     """As in session.update; before, the empty list was taken as "the session's modalities"."""
-    async with running_runtime(write_config(CONFIG), entry_points=True) as runtime:
-        app = create_app(runtime, manage_runtime=False)
-        with (
-            TestClient(app) as client,
-            client.websocket_connect("/v1/realtime", headers={"host": "127.0.0.1:8765"}) as ws,
-        ):
-            next_of(ws, "session.created")
-            ws.send_text(
-                json.dumps({"type": "response.create", "response": {"output_modalities": []}})
-            )
-            event = ws.receive_json()
-            assert event["type"] == "error", event
-            assert event["error"]["param"] == "response.output_modalities"
+    async with realtime_socket(write_config) as ws:
+        ws.send_text(json.dumps({"type": "response.create", "response": {"output_modalities": []}}))
+        event = ws.receive_json()
+        assert event["type"] == "error", event
+        assert event["error"]["param"] == "response.output_modalities"
