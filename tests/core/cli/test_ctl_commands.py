@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from tests.support.loopback_http import serving
 
 
 class _NotVoxgate(BaseHTTPRequestHandler):
@@ -36,14 +37,8 @@ class _NotVoxgate(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def wrong_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotVoxgate)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_NotVoxgate, None) as url:
+        yield url
 
 
 def ctl(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,18 +1,13 @@
-"""What the local hub servers share: a threaded loopback server holding the test's state, the
-faults a test can switch on per file, byte ranges, and file bodies that can be cut short to
-exercise resuming."""
+"""What the local hub servers share: the faults a test can switch on per file, byte ranges, and
+file bodies that can be cut short to exercise resuming. The servers themselves run on
+tests/support/loopback_http.py."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Generic, TypeVar
-
-S = TypeVar("S")
+from http.server import BaseHTTPRequestHandler
 
 
 @dataclass(kw_only=True)
@@ -31,28 +26,6 @@ class FileFaults:
     def take_cut(self, name: str) -> int | None:
         """Where to cut ``name``'s next transfer short, if anywhere; a cut happens once."""
         return self.cut_after.pop(name, None)
-
-
-class StateServer(ThreadingHTTPServer, Generic[S]):
-    daemon_threads = True
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler], state: S) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
-        self.state = state
-
-
-@contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], state: S) -> Iterator[str]:
-    """Run ``handler`` with ``state`` on a free loopback port; yields its base URL."""
-    server = StateServer(handler, state)
-    # A short poll interval makes shutdown quick.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def range_start(header: str | None) -> int:

@@ -18,12 +18,11 @@ from typing import Any
 
 from tests.core.model_store.file_serving import (
     FileFaults,
-    StateServer,
     range_start,
     send_range_headers,
-    serving,
     write_body,
 )
+from tests.support.loopback_http import StateServer, serving
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

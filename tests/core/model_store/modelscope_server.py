@@ -27,12 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.core.model_store.file_serving import (
     FileFaults,
-    StateServer,
     range_start,
     send_range_headers,
-    serving,
     write_body,
 )
+from tests.support.loopback_http import StateServer, serving
 
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
 #: The hub's business code for a model or file it does not have.
